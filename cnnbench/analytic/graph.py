@@ -1,0 +1,221 @@
+"""A framework-free recorder of a network's layers: shapes, parameters, MACs.
+
+Each family in ``cnnbench.analytic`` describes its network against this small
+API (``conv``, ``bn``, ``relu``, ``maxpool`` ...), with the same hierarchical
+layer names the PyTorch and Keras builders use. Shapes are per sample, in
+channels-first order ``(C, H, W)``; nothing here imports a framework.
+
+Counting conventions (per sample):
+
+* ``macs`` — multiply-accumulates of conv and linear layers only:
+  ``Cout * Hout * Wout * (Cin / groups) * kh * kw`` and ``in * out``.
+  Bias additions are not MACs; they are reported separately as ``bias_adds``.
+* ``elementwise`` — one operation per output element for BatchNorm (inference,
+  folded scale+shift counted as one), activations, residual adds (one per
+  output element per extra input) and pooling (one per window element read
+  per output element). These never enter ``macs``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from cnnbench.errors import InputTooSmallError
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    shape: Shape  # (C, H, W) or (features,)
+    producer: str = ""
+
+
+@dataclass
+class Layer:
+    name: str
+    kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | concat | flatten | dropout
+    inputs: tuple[str, ...]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    params: int = 0
+    buffers: int = 0  # non-trainable state (BatchNorm running mean and variance)
+    macs: int = 0
+    bias_adds: int = 0
+    elementwise: int = 0
+    attrs: dict = field(default_factory=dict)
+
+
+def _out_len(n: int, k: int, s: int, p: int, ceil_mode: bool = False) -> int:
+    span = n + 2 * p - k
+    if span < 0:
+        return 0
+    if ceil_mode:
+        out = -(-span // s) + 1
+        # PyTorch drops a last window that would start in the right padding
+        if (out - 1) * s >= n + p:
+            out -= 1
+        return out
+    return span // s + 1
+
+
+class Graph:
+    """Records layers in call order; raises InputTooSmallError on an empty map."""
+
+    def __init__(self, model: str, in_channels: int, input_size: int):
+        self.model = model
+        self.input_size = input_size
+        self.layers: list[Layer] = []
+        self._names: set[str] = set()
+        self.input = Tensor((in_channels, input_size, input_size), "input")
+        self.outputs: list[Tensor] = []
+
+    # ------------------------------------------------------------------ plumbing
+    def _add(self, layer: Layer) -> Tensor:
+        if layer.name in self._names:
+            raise ValueError(f"{self.model}: layer name {layer.name!r} used twice")
+        if any(d < 1 for d in layer.out_shape):
+            raise InputTooSmallError(
+                f"{self.model}: input {self.input_size}x{self.input_size} is too small; "
+                f"layer {layer.name} would output {layer.out_shape}"
+            )
+        self._names.add(layer.name)
+        self.layers.append(layer)
+        return Tensor(layer.out_shape, layer.name)
+
+    @staticmethod
+    def _numel(shape: Shape) -> int:
+        return math.prod(shape)
+
+    # ------------------------------------------------------------------ layers
+    def conv(
+        self,
+        name: str,
+        x: Tensor,
+        filters: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+    ) -> Tensor:
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        ph, pw = (padding, padding) if isinstance(padding, int) else padding
+        c, h, w = x.shape
+        out = (filters, _out_len(h, kh, stride, ph), _out_len(w, kw, stride, pw))
+        n_out = self._numel(out)
+        return self._add(
+            Layer(
+                name, "conv", (x.producer,), (x.shape,), out,
+                params=filters * c * kh * kw + (filters if bias else 0),
+                macs=n_out * c * kh * kw,
+                bias_adds=n_out if bias else 0,
+                attrs=dict(kernel=(kh, kw), stride=stride, padding=(ph, pw), bias=bias),
+            )
+        )
+
+    def linear(self, name: str, x: Tensor, units: int, bias: bool = True) -> Tensor:
+        (n_in,) = x.shape
+        return self._add(
+            Layer(
+                name, "linear", (x.producer,), (x.shape,), (units,),
+                params=n_in * units + (units if bias else 0),
+                macs=n_in * units,
+                bias_adds=units if bias else 0,
+            )
+        )
+
+    def bn(self, name: str, x: Tensor) -> Tensor:
+        c = x.shape[0]
+        return self._add(
+            Layer(name, "batchnorm", (x.producer,), (x.shape,), x.shape,
+                  params=2 * c, buffers=2 * c, elementwise=self._numel(x.shape))
+        )
+
+    def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
+        return self._add(
+            Layer(name, "activation", (x.producer,), (x.shape,), x.shape,
+                  elementwise=self._numel(x.shape), attrs=dict(fn=fn))
+        )
+
+    def relu(self, name: str, x: Tensor) -> Tensor:
+        return self.act(name, x, "relu")
+
+    def _pool(self, kind, name, x, kernel, stride, padding=0, ceil_mode=False, **attrs) -> Tensor:
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        c, h, w = x.shape
+        out = (c, _out_len(h, kh, stride, padding, ceil_mode), _out_len(w, kw, stride, padding, ceil_mode))
+        return self._add(
+            Layer(name, kind, (x.producer,), (x.shape,), out,
+                  elementwise=self._numel(out) * kh * kw,
+                  attrs=dict(kernel=(kh, kw), stride=stride, padding=padding, ceil_mode=ceil_mode, **attrs))
+        )
+
+    def maxpool(self, name, x, kernel, stride, padding=0, ceil_mode=False) -> Tensor:
+        return self._pool("maxpool", name, x, kernel, stride, padding, ceil_mode)
+
+    def avgpool(self, name, x, kernel, stride, padding=0, count_include_pad=True) -> Tensor:
+        return self._pool("avgpool", name, x, kernel, stride, padding, count_include_pad=count_include_pad)
+
+    def adaptive_avgpool(self, name: str, x: Tensor, size: int) -> Tensor:
+        c, h, w = x.shape
+        # PyTorch's bins: [floor(i*n/s), ceil((i+1)*n/s)); count every element read
+        def reads(n: int) -> int:
+            return sum(-(-(i + 1) * n // size) - (i * n // size) for i in range(size))
+
+        return self._add(
+            Layer(name, "avgpool", (x.producer,), (x.shape,), (c, size, size),
+                  elementwise=c * reads(h) * reads(w), attrs=dict(adaptive=size))
+        )
+
+    def flatten(self, name: str, x: Tensor) -> Tensor:
+        return self._add(Layer(name, "flatten", (x.producer,), (x.shape,), (self._numel(x.shape),)))
+
+    def dropout(self, name: str, x: Tensor, rate: float) -> Tensor:
+        return self._add(Layer(name, "dropout", (x.producer,), (x.shape,), x.shape, attrs=dict(rate=rate)))
+
+    def add(self, name: str, xs: Sequence[Tensor]) -> Tensor:
+        shapes = {t.shape for t in xs}
+        if len(shapes) != 1:
+            raise ValueError(f"{self.model}: {name} adds tensors of shapes {sorted(shapes)}")
+        shape = xs[0].shape
+        return self._add(
+            Layer(name, "add", tuple(t.producer for t in xs), tuple(t.shape for t in xs), shape,
+                  elementwise=self._numel(shape) * (len(xs) - 1))
+        )
+
+    def concat(self, name: str, xs: Sequence[Tensor]) -> Tensor:
+        spatial = {t.shape[1:] for t in xs}
+        if len(spatial) != 1:
+            raise ValueError(f"{self.model}: {name} concatenates maps of sizes {sorted(spatial)}")
+        shape = (sum(t.shape[0] for t in xs), *xs[0].shape[1:])
+        return self._add(Layer(name, "concat", tuple(t.producer for t in xs), tuple(t.shape for t in xs), shape))
+
+    def conv_bn(self, prefix: str, x: Tensor, filters, kernel, stride=1, padding=0,
+                bias=False, relu=True, suffix="") -> Tensor:
+        """conv -> BatchNorm (-> ReLU), named ``{prefix}conv{suffix}``, ``bn``, ``relu``."""
+        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias)
+        x = self.bn(f"{prefix}bn{suffix}", x)
+        return self.relu(f"{prefix}relu{suffix}", x) if relu else x
+
+    # ------------------------------------------------------------------ results
+    def output(self, *xs: Tensor) -> None:
+        self.outputs = list(xs)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def buffers(self) -> int:
+        return sum(layer.buffers for layer in self.layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)

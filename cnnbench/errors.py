@@ -1,0 +1,27 @@
+"""Errors with messages that say what is wrong and what would be right."""
+from __future__ import annotations
+
+
+class CnnbenchError(Exception):
+    """Base class: a user-facing error whose message is meant to be printed as is."""
+
+
+class UnknownModelError(CnnbenchError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class UnknownFrameworkError(CnnbenchError, ValueError):
+    pass
+
+
+class FrameworkUnavailableError(CnnbenchError, ImportError):
+    pass
+
+
+class InputTooSmallError(CnnbenchError, ValueError):
+    pass
+
+
+class TransferError(CnnbenchError, ValueError):
+    pass

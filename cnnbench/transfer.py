@@ -1,0 +1,1 @@
+def transfer_weights(src, dst): raise NotImplementedError

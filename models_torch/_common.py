@@ -1,0 +1,76 @@
+"""Small pieces shared by the PyTorch builders (timm's ``layers/`` idea, kept tiny)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from cnnbench.registry import check_build_args
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def resolve(name: str, num_classes: int | None, input_size: int | None, options: dict):
+    """Validate the arguments; return (spec, resolved config, input size, number of classes)."""
+    spec = check_build_args(name, num_classes, input_size, options)
+    n = spec.num_classes if num_classes is None else num_classes
+    return spec, spec.resolve(**options), input_size or spec.input_size, n
+
+
+def tag(model: nn.Module, spec, num_classes: int, input_size: int, options: dict) -> nn.Module:
+    """Record what was built, so tools can rebuild the twin in the other framework."""
+    model.cnnbench_name = spec.name
+    model.cnnbench_num_classes = num_classes
+    model.cnnbench_input_size = input_size
+    model.cnnbench_options = dict(options)
+    return model
+
+
+def seq(*named: tuple[str, nn.Module]) -> nn.Sequential:
+    return nn.Sequential(OrderedDict(named))
+
+
+def bn(channels: int, cfg: dict) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=cfg["bn_eps"], momentum=cfg["bn_momentum"])
+
+
+def conv_bn(cin: int, cout: int, kernel, stride=1, padding=0, *, cfg: dict, bias=False, relu=True) -> nn.Sequential:
+    """conv -> BatchNorm (-> ReLU) as children ``conv``, ``bn``, ``relu``."""
+    layers = [
+        ("conv", nn.Conv2d(cin, cout, kernel, stride, padding, bias=bias)),
+        ("bn", bn(cout, cfg)),
+    ]
+    if relu:
+        layers.append(("relu", nn.ReLU(inplace=True)))
+    return seq(*layers)
+
+
+def classifier_head(in_features: int, num_classes: int, pool: int | None, dropout: float | None) -> nn.Sequential:
+    """Global average pool -> flatten (-> dropout) -> fc, children named as in the spec graphs."""
+    layers = [("pool", nn.AdaptiveAvgPool2d(pool or 1)), ("flatten", nn.Flatten(1))]
+    if dropout is not None:
+        layers.append(("drop", nn.Dropout(dropout)))
+    layers.append(("fc", nn.Linear(in_features, num_classes)))
+    return seq(*layers)
+
+
+class Add(nn.Module):
+    """Residual addition as a module, so it has a name in per-layer tables."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a + b
+
+
+class Concat(nn.Module):
+    """Channel concatenation as a module, so it has a name in per-layer tables."""
+
+    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(xs, 1)
+
+
+def flat_features(name: str, input_size: int, options: dict) -> int:
+    """Width of ``head.flatten`` at this input size, from the analytic graph."""
+    from cnnbench.analytic import build_graph
+
+    return build_graph(name, input_size=input_size, **options).layer("head.flatten").out_shape[0]
