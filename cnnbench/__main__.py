@@ -1,0 +1,3 @@
+from cnnbench.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""Reference numbers from outside the code under test, each with its source.
+
+Nothing here is computed by cnnbench; the tests compare cnnbench against it.
+"""
+
+# Total parameters at the default number of classes (1000; LeNet-5: 10).
+PARAMS = {
+    # seed 000_637ea46590fc4101.txt: Keras summary "Total params: 61,706"
+    "lenet5": 61_706,
+    # torchvision.models docs, "num_params" of the weights tables
+    "alexnet": 61_100_840,
+    "vgg11": 132_863_336,
+    "vgg13": 133_047_848,
+    "vgg16": 138_357_544,  # also seed 000's Keras VGG16 summary
+    "vgg19": 143_667_240,
+    "vgg11_bn": 132_868_840,
+    "vgg13_bn": 133_053_736,
+    "vgg16_bn": 138_365_992,
+    "vgg19_bn": 143_678_248,
+    # the paper's Table 1 with BN and 5x5 branches: torchvision's 6,624,904 (3x3 branches)
+    # + 16 * sum(#5x5reduce * #5x5) over the nine modules = 6,624,904 + 380,928
+    "googlenet": 7_005_832,
+    # torchvision inception_v3 without the aux head (27,161,264 - 3,326,696)
+    "inception_v3": 23_834_568,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "densenet121": 7_978_856,
+    "densenet169": 14_149_480,
+    "densenet201": 20_013_928,
+}
+
+# (model, options, params, source)
+VARIANT_PARAMS = [
+    ("googlenet", {"aux_logits": True}, 13_385_816, "7,005,832 + torchvision's aux heads 3,188,968 + 3,191,016"),
+    ("googlenet", {"branch3_kernel": 3}, 6_624_904, "torchvision googlenet docs num_params"),
+    ("googlenet", {"branch3_kernel": 3, "aux_logits": True}, 13_004_888, "torchvision googlenet(aux_logits=True)"),
+    ("inception_v3", {"aux_logits": True}, 27_161_264, "torchvision inception_v3 docs num_params"),
+    # keras.applications.ResNet50: 25,636,712 total including 53,120 BN moving statistics
+    ("resnet50", {"stride_in_1x1": True, "conv_bias": True, "bn_eps": 1.001e-5}, 25_583_592,
+     "keras.applications.ResNet50 trainable params"),
+]
+
+# BatchNorm running statistics (mean + variance) = 2 x BN channels.
+# Hand arithmetic for ResNet-50: keras.applications.ResNet50 non-trainable = 53,120.
+BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0}
+
+# Smallest valid square input. torchvision documents "at least 75" for Inception v3;
+# VGG's five 2x2/2 max pools need 32 (hand arithmetic: 32 / 2**5 = 1);
+# LeNet-5: 28 -> pool 14 -> conv 10 -> pool 5 needs n/2 - 4 >= 2, so n >= 12.
+MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12}

@@ -1,0 +1,144 @@
+"""One table-driven test over the registry: a model is covered the moment it is registered.
+
+For every model, in both frameworks: exact parameter counts, trainable counts equal
+across frameworks, Keras non-trainable weights = PyTorch BatchNorm running
+statistics, output shapes, and numerical parity with copied weights both ways.
+"""
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import cnnbench
+from cnnbench.analytic import min_input_size
+from conftest import (
+    keras_forward, randomize_keras_bn, randomize_torch_bn, relative_error, torch_forward,
+)
+from references import BN_STATISTICS, PARAMS, VARIANT_PARAMS
+
+TOLERANCE = 1e-4  # max |delta| relative to the output scale (issue #2)
+ALL = cnnbench.list_models()
+
+
+def other_size(name: str) -> int:
+    """A valid non-default input: odd, so ceil-mode pools and padding splits are exercised."""
+    spec = cnnbench.get_spec(name)
+    return max(min_input_size(name) + 1, (spec.input_size * 2) // 3) | 1
+
+
+def torch_counts(model) -> tuple[int, int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    # running_mean / running_var; num_batches_tracked is a step counter, not a weight
+    stats = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+    return trainable, frozen, stats
+
+
+def keras_counts(model) -> tuple[int, int]:
+    count = lambda ws: sum(int(np.prod(w.shape)) for w in ws)  # noqa: E731
+    return count(model.trainable_weights), count(model.non_trainable_weights)
+
+
+@pytest.fixture(scope="module", params=ALL)
+def pair(request, torch_mod, keras_mod):
+    """The model in both frameworks at its default size, built once for all tests below."""
+    name = request.param
+    tm = cnnbench.get_model(name, "torch").eval()
+    km = cnnbench.get_model(name, "tf")
+    yield name, tm, km
+    del tm, km
+    keras_mod.backend.clear_session()
+    gc.collect()
+
+
+def test_parameter_counts(pair):
+    name, tm, km = pair
+    t_trainable, t_frozen, t_stats = torch_counts(tm)
+    k_trainable, k_frozen = keras_counts(km)
+    assert t_trainable == PARAMS[name] and t_frozen == 0
+    assert k_trainable == t_trainable
+    assert k_frozen == t_stats  # Keras' moving mean/variance are PyTorch's buffers
+    if name in BN_STATISTICS:
+        assert t_stats == BN_STATISTICS[name]
+
+
+def test_default_output_shapes(pair):
+    name, tm, km = pair
+    spec = cnnbench.get_spec(name)
+    x = np.zeros((2, spec.in_channels, spec.input_size, spec.input_size), "float32")
+    assert torch_forward(tm, x).shape == (2, spec.num_classes)
+    assert keras_forward(km, x).shape == (2, spec.num_classes)
+    assert tuple(km.input_shape) == (None, spec.input_size, spec.input_size, spec.in_channels)
+
+
+def test_layer_names_line_up(pair):
+    from cnnbench.transfer import keras_layers
+
+    name, tm, km = pair
+    torch_leaves = {n for n, m in tm.named_modules() if n and not list(m.children())}
+    keras_names = {n for n in keras_layers(km) if not n.endswith(".pad") and n != "input"}
+    assert torch_leaves == keras_names
+
+
+def test_parity_torch_to_tf(pair):
+    name, tm, km = pair
+    spec = cnnbench.get_spec(name)
+    randomize_torch_bn(tm)
+    cnnbench.transfer_weights(tm, km)
+    x = np.random.default_rng(1).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
+    assert relative_error(keras_forward(km, x), torch_forward(tm, x)) <= TOLERANCE
+
+
+def test_parity_tf_to_torch(pair, keras_mod):
+    name, tm, km = pair
+    spec = cnnbench.get_spec(name)
+    # fresh Keras-initialised weights (Glorot, unlike PyTorch's Kaiming) and new BN statistics
+    rng = np.random.default_rng(2)
+    for w in km.trainable_weights:
+        if len(w.shape) > 1:  # kernels; biases keep Keras' zeros
+            fan_in = int(np.prod(w.shape[:-1]))
+            w.assign(rng.uniform(-1, 1, w.shape).astype("float32") * np.sqrt(3.0 / fan_in))
+    randomize_keras_bn(km, seed=3)
+    cnnbench.transfer_weights(km, tm)
+    x = np.random.default_rng(4).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
+    assert relative_error(torch_forward(tm, x), keras_forward(km, x)) <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_non_default_size_and_classes(name, torch_mod, keras_mod):
+    """Output shapes and torch -> TF parity at another input size and class count."""
+    spec = cnnbench.get_spec(name)
+    size, classes = other_size(name), 7
+    tm = cnnbench.get_model(name, "torch", num_classes=classes, input_size=size).eval()
+    km = cnnbench.get_model(name, "tf", num_classes=classes, input_size=size)
+    randomize_torch_bn(tm)
+    cnnbench.transfer_weights(tm, km)
+    x = np.random.default_rng(5).random((3, spec.in_channels, size, size), dtype="float32")
+    yt, yk = torch_forward(tm, x), keras_forward(km, x)
+    assert yt.shape == yk.shape == (3, classes)
+    assert relative_error(yk, yt) <= TOLERANCE
+    del tm, km
+    keras_mod.backend.clear_session()
+    gc.collect()
+
+
+@pytest.mark.parametrize("name,options,params,source", VARIANT_PARAMS, ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(f"{k}={x}" for k, x in v.items()))
+def test_variants(name, options, params, source, torch_mod, keras_mod):
+    tm = cnnbench.get_model(name, "torch", **options).eval()
+    km = cnnbench.get_model(name, "tf", **options)
+    assert torch_counts(tm)[0] == params, source
+    assert keras_counts(km)[0] == params, source
+    randomize_torch_bn(tm)
+    cnnbench.transfer_weights(tm, km)
+    spec = cnnbench.get_spec(name)
+    x = np.random.default_rng(6).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
+    assert relative_error(keras_forward(km, x), torch_forward(tm, x)) <= TOLERANCE
+    if options.get("aux_logits"):
+        n_aux = len(cnnbench.get_spec(name).config["aux_after"]) if name == "googlenet" else 1
+        tm.train()
+        out_t = tm(torch_mod.from_numpy(x))
+        out_k = km(x.transpose(0, 2, 3, 1), training=True)
+        assert len(out_t) == len(out_k) == 1 + n_aux  # logits + aux logits, in training only
+        assert all(tuple(o.shape) == (2, spec.num_classes) for o in (*out_t, *out_k))

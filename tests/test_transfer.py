@@ -1,0 +1,74 @@
+"""transfer_weights fails loudly, before writing anything, on any mismatch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnbench
+
+
+def _snapshot(keras_model):
+    return [w.numpy() for w in keras_model.weights]
+
+
+def _unchanged(before, keras_model) -> bool:
+    return all(np.array_equal(a, w.numpy()) for a, w in zip(before, keras_model.weights))
+
+
+def test_different_architectures_are_refused_by_name(torch_mod, keras_mod):
+    tm, km = cnnbench.get_model("resnet18", "torch"), cnnbench.get_model("resnet34", "tf")
+    before = _snapshot(km)
+    with pytest.raises(cnnbench.TransferError, match=r"only in Keras: \['stage1.block3"):
+        cnnbench.transfer_weights(tm, km)
+    assert _unchanged(before, km)
+
+
+def test_shape_mismatch_is_refused(torch_mod, keras_mod):
+    tm = cnnbench.get_model("lenet5", "torch", num_classes=10)
+    km = cnnbench.get_model("lenet5", "tf", num_classes=7)
+    before = _snapshot(km)
+    with pytest.raises(cnnbench.TransferError, match=r"head.fc: array 0 has shape \(10, 84\) in PyTorch but \(7, 84\)"):
+        cnnbench.transfer_weights(tm, km)
+    assert _unchanged(before, km)
+
+
+def test_flatten_size_mismatch_is_refused(torch_mod, keras_mod):
+    tm = cnnbench.get_model("lenet5", "torch", input_size=32)
+    km = cnnbench.get_model("lenet5", "tf")
+    with pytest.raises(cnnbench.TransferError, match="head.fc1"):
+        cnnbench.transfer_weights(tm, km)
+
+
+def test_batchnorm_epsilon_mismatch_is_refused(torch_mod, keras_mod):
+    tm = cnnbench.get_model("resnet18", "torch")
+    km = cnnbench.get_model("resnet18", "tf", bn_eps=1e-3)
+    with pytest.raises(cnnbench.TransferError, match="BatchNorm epsilon 1e-05 in PyTorch but 0.001 in Keras"):
+        cnnbench.transfer_weights(tm, km)
+
+
+def test_same_framework_or_non_models_are_refused(torch_mod):
+    tm = cnnbench.get_model("lenet5", "torch")
+    with pytest.raises(cnnbench.TransferError, match="between a torch.nn.Module and a keras.Model"):
+        cnnbench.transfer_weights(tm, tm)
+    with pytest.raises(cnnbench.TransferError):
+        cnnbench.transfer_weights({"w": 1}, tm)
+
+
+def test_transfer_counts_every_scalar(torch_mod, keras_mod):
+    tm, km = cnnbench.get_model("resnet18", "torch"), cnnbench.get_model("resnet18", "tf")
+    copied = cnnbench.transfer_weights(tm, km)
+    assert copied == 11_689_512 + 9_600  # torchvision count + BN running mean/var (2 x 4,800 channels)
+
+
+def test_flatten_permutation_is_needed_and_applied(torch_mod, keras_mod):
+    """A naive transpose of AlexNet's first dense layer would not match: the permutation matters."""
+    from conftest import keras_forward, relative_error, torch_forward
+
+    tm = cnnbench.get_model("lenet5", "torch").eval()
+    km = cnnbench.get_model("lenet5", "tf")
+    cnnbench.transfer_weights(tm, km)
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype="float32")
+    assert relative_error(keras_forward(km, x), torch_forward(tm, x)) < 1e-5
+    layer = km.get_layer("head.fc1")
+    layer.set_weights([tm.head.fc1.weight.detach().numpy().T, tm.head.fc1.bias.detach().numpy()])
+    assert relative_error(keras_forward(km, x), torch_forward(tm, x)) > 1e-3
