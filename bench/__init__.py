@@ -1,0 +1,1 @@
+"""The benchmark harness: ``pytest bench --benchmark-only`` (see bench/conftest.py for options)."""

@@ -1,0 +1,187 @@
+"""Benchmark cases and profiles: which model x framework x mode x batch x device to measure.
+
+Pure Python (no framework import), so option handling is unit-tested cheaply.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from cnnbench.registry import FRAMEWORKS, list_models
+
+MODES = ("inference", "train")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LAYOUTS = ("nchw", "nhwc")
+DEVICES = ("cpu", "cuda", "auto")
+# PyTorch runs NCHW unless asked for channels_last; the Keras models are channels-last.
+NATIVE_LAYOUT = {"torch": "nchw", "tf": "nhwc"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Defaults of a benchmark profile; command-line options override them."""
+
+    name: str
+    models: tuple[str, ...]
+    batch_sizes: dict[str, tuple[int, ...]]  # per device kind: "cpu" / "cuda"
+    input_size: int | None  # None: each model's default input
+    min_rounds: int
+    max_rounds: int
+    target_seconds: float  # timed seconds per case; rounds = clamp(target / step time)
+    warmup_rounds: int
+    note: str = ""
+
+
+PROFILES = {
+    "smoke": Profile(
+        name="smoke",
+        models=("lenet5", "resnet18", "googlenet"),
+        batch_sizes={"cpu": (2,), "cuda": (8,)},
+        input_size=64,  # LeNet-5 keeps its 28x28: it has no use for a larger input
+        min_rounds=10,
+        max_rounds=50,
+        target_seconds=0.5,
+        warmup_rounds=2,
+        note="CI: three small models at 64x64, a few rounds; minutes on a 2-core CPU",
+    ),
+    "default": Profile(
+        name="default",
+        models=tuple(list_models()),
+        batch_sizes={"cpu": (1,), "cuda": (32,)},
+        input_size=None,
+        min_rounds=3,
+        max_rounds=100,
+        target_seconds=1.5,
+        warmup_rounds=1,
+        note="every model in both frameworks, inference and training, at its default input",
+    ),
+    "full": Profile(
+        name="full",
+        models=tuple(list_models()),
+        batch_sizes={"cpu": (1, 4, 16), "cuda": (1, 8, 32, 128)},
+        input_size=None,
+        min_rounds=5,
+        max_rounds=200,
+        target_seconds=3.0,
+        warmup_rounds=2,
+        note="every model, batch-size sweep",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    framework: str
+    mode: str
+    batch: int
+    device: str  # "cpu" | "cuda"
+    input_size: int  # resolved, never None
+    precision: str = "fp32"
+    layout: str = "nchw"
+    tf_jit: bool = False
+    torch_compile: bool = False
+    options: tuple = field(default=())  # spec options as sorted (key, value) pairs
+
+    @property
+    def id(self) -> str:
+        parts = [self.model, self.framework, self.mode, f"bs{self.batch}", self.device]
+        if self.precision != "fp32":
+            parts.append(self.precision)
+        if self.layout != NATIVE_LAYOUT[self.framework]:
+            parts.append(self.layout)
+        if self.tf_jit and self.framework == "tf":
+            parts.append("xla")
+        if self.torch_compile and self.framework == "torch":
+            parts.append("compiled")
+        return "-".join(parts)
+
+    @property
+    def group(self) -> str:
+        return f"{self.mode}:{self.model}:bs{self.batch}:{self.device}"
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def select_models(patterns: list[str], default: tuple[str, ...]) -> list[str]:
+    """Expand names and wildcards against the registry; an unmatched pattern is an error."""
+    if not patterns:
+        return list(default)
+    known = list_models()
+    chosen: list[str] = []
+    for pattern in patterns:
+        hits = [m for m in known if fnmatch.fnmatchcase(m, pattern)]
+        if not hits:
+            from cnnbench.registry import get_spec
+
+            get_spec(pattern)  # raises UnknownModelError with suggestions
+        chosen += [m for m in hits if m not in chosen]
+    return chosen
+
+
+def _choice(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ValueError(f"--{what}: unknown value(s) {', '.join(bad)}; choose from {', '.join(allowed)}")
+    return values
+
+
+def parse_batch_sizes(value: str | None) -> list[int]:
+    sizes = []
+    for v in _split(value):
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError(f"--batch-sizes: {v!r} is not an integer; give e.g. 1,8,32") from None
+        if n <= 0:
+            raise ValueError(f"--batch-sizes: batch size must be a positive integer, got {n}")
+        sizes.append(n)
+    return sizes
+
+
+def build_cases(
+    *,
+    profile: str = "default",
+    models: str | None = None,
+    frameworks: str | None = None,
+    modes: str | None = None,
+    batch_sizes: str | None = None,
+    device: str = "cpu",
+    input_size: int | None = None,
+    precision: str = "fp32",
+    layout: str = "nchw",
+    tf_jit: bool = False,
+    torch_compile: bool = False,
+) -> list[Case]:
+    """All cases for these options, in a stable order (model, mode, batch, framework)."""
+    if profile not in PROFILES:
+        raise ValueError(f"--bench-profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    prof = PROFILES[profile]
+    names = select_models(_split(models), prof.models)
+    fws = _choice(_split(frameworks) or list(FRAMEWORKS), FRAMEWORKS, "frameworks")
+    mds = _choice(_split(modes) or list(MODES), MODES, "modes")
+    _choice([precision], PRECISIONS, "precision")
+    _choice([layout], LAYOUTS, "layout")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"--device: {device!r} must be resolved to cpu or cuda first")
+    sizes = parse_batch_sizes(batch_sizes) or list(prof.batch_sizes[device])
+    if input_size is not None and input_size <= 0:
+        raise ValueError(f"--input-size must be a positive integer, got {input_size}")
+    from cnnbench.analytic import min_input_size
+    from cnnbench.registry import get_spec
+
+    cases = []
+    for name in names:
+        spec = get_spec(name)
+        size = input_size or prof.input_size or spec.input_size
+        if name == "lenet5" and input_size is None:
+            size = spec.input_size
+        size = max(size, min_input_size(name)) if input_size is None else size
+        for mode in mds:
+            for batch in sizes:
+                for fw in fws:
+                    fw_layout = layout if fw == "torch" else NATIVE_LAYOUT["tf"]
+                    cases.append(Case(name, fw, mode, batch, device, size, precision, fw_layout, tf_jit, torch_compile))
+    return cases

@@ -1,0 +1,115 @@
+"""The benchmark: one timed step (inference or training) per model x framework x mode x batch x device."""
+from __future__ import annotations
+
+import math
+import platform
+
+import pytest
+
+from bench import machine
+from bench.cases import Case
+from bench.common import NonFiniteLoss, OutOfMemory, cpu_threads, timed
+from bench.conftest import gemm_peak
+from cnnbench.errors import InputTooSmallError
+from cnnbench.flops import step_cost
+
+_FRAMEWORK_MODULE = {"torch": "torch", "tf": "tensorflow"}
+
+
+def _runner(case: Case, state: dict):
+    module = _FRAMEWORK_MODULE[case.framework]
+    if not machine.installed(module):
+        reason = f"{case.framework}: {module} is not installed (pip install -e '.[{case.framework}]')"
+        state["skipped"].append({"id": case.id, "group": case.group, "reason": reason})
+        pytest.skip(reason)
+    if case.framework == "torch":
+        from bench import torch_runner as runner
+    else:
+        from bench import tf_runner as runner
+    return runner
+
+
+def _skip(case: Case, state: dict, reason: str):
+    state["skipped"].append({"id": case.id, "group": case.group, "reason": reason})
+    pytest.skip(reason)
+
+
+def _rounds(profile, seconds_per_step: float) -> int:
+    wanted = math.ceil(profile.target_seconds / max(seconds_per_step, 1e-9))
+    return max(profile.min_rounds, min(profile.max_rounds, wanted))
+
+
+def test_step(benchmark, case: Case, bench_state):
+    runner = _runner(case, bench_state)
+    delay = bench_state["delay"]
+    delay_s = delay[1] if delay and delay[0] == case.model else 0.0
+    try:
+        prep = runner.prepare(case, delay_s=delay_s)
+    except OutOfMemory as exc:
+        _skip(case, bench_state, str(exc))
+    except InputTooSmallError as exc:
+        _skip(case, bench_state, str(exc))
+    except NonFiniteLoss as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+    try:
+        _, estimate = timed(prep.step)  # one more untimed step: a steady-state estimate for the rounds
+        profile = bench_state["profile"]
+        benchmark.group = case.group
+        try:
+            result = benchmark.pedantic(
+                prep.step, rounds=_rounds(profile, estimate), warmup_rounds=profile.warmup_rounds, iterations=1
+            )
+        except OutOfMemory as exc:
+            _skip(case, bench_state, str(exc))
+        try:
+            prep.check(result)
+        except NonFiniteLoss as exc:
+            pytest.fail(str(exc), pytrace=False)
+        memory = prep.measure_peak_memory()
+    except Exception as exc:  # an OOM inside a timed step surfaces as the framework's own error
+        if "out of memory" in str(exc).lower() or type(exc).__name__ == "ResourceExhaustedError":
+            _skip(case, bench_state, f"out of memory at batch {case.batch}")
+        raise
+    finally:
+        prep.cleanup()
+
+    median = benchmark.stats.stats.median
+    cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
+    peak = gemm_peak(bench_state, case.framework, case.device)
+    achieved = cost.flops / median
+    benchmark.extra_info.update(
+        {
+            "model": case.model,
+            "framework": case.framework,
+            "mode": case.mode,
+            "batch": case.batch,
+            "device": case.device,
+            "device_name": machine.device_name(case.device),
+            "input_size": case.input_size,
+            "precision": case.precision,
+            "layout": case.layout,
+            "tf_jit": case.tf_jit if case.framework == "tf" else None,
+            "torch_compile": case.torch_compile if case.framework == "torch" else None,
+            "options": dict(case.options),
+            "params": prep.trainable_params,
+            "params_with_buffers": prep.params,
+            "macs": cost.macs,
+            "flops": cost.flops,
+            "flops_rule": cost.rule,
+            **memory,
+            "images_per_s": case.batch / median,
+            "gflops_per_s": achieved / 1e9,
+            "gemm_peak_gflops_per_s": peak / 1e9,
+            "pct_of_peak": 100.0 * achieved / peak,
+            "build_s": prep.build_s,
+            "first_step_s": prep.first_step_s,
+            # first-call overhead beyond a steady step: tf.function tracing, XLA, torch.compile
+            "compile_s": max(0.0, prep.first_step_s - median),
+            "cpu_threads_available": cpu_threads(),
+            "python_version": platform.python_version(),
+            "profile": bench_state["profile"].name,
+            "injected_delay_s": delay_s or None,
+            **prep.settings,
+        }
+    )

@@ -1,0 +1,173 @@
+"""Prepare a TensorFlow/Keras case: build, trace (and XLA-compile) outside the timed region."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from bench.cases import Case
+from bench.common import NonFiniteLoss, OutOfMemory, Prepared, timed
+
+_POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def _device(case: Case) -> str:
+    return "/GPU:0" if case.device == "cuda" else "/CPU:0"
+
+
+def sync(device: str, result=None) -> None:
+    """Wait for the device. On GPU, sync_devices() waits for every queued kernel; on the CPU
+    reading the (small) result back to the host guarantees the step has finished."""
+    import tensorflow as tf
+
+    if device == "cuda":
+        tf.test.experimental.sync_devices()
+    elif result is not None:
+        result.numpy()
+
+
+def settings(device: str) -> dict:
+    import keras
+    import tensorflow as tf
+
+    build = tf.sysconfig.get_build_info()
+    out = {
+        "tf_version": tf.__version__,
+        "keras_version": keras.__version__,
+        # 0 means TensorFlow's default: one thread per core
+        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "tf32_execution": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
+        "tf_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on in x86 CPU builds)"),
+    }
+    if device == "cuda":
+        out["cuda_version"] = build.get("cuda_version")
+        out["cudnn_version"] = build.get("cudnn_version")
+    return out
+
+
+def prepare(case: Case, seed: int = 0, delay_s: float = 0.0) -> Prepared:
+    import keras
+    import tensorflow as tf
+
+    import cnnbench
+
+    if case.device == "cuda" and not tf.config.list_physical_devices("GPU"):
+        raise RuntimeError("--device cuda was asked for, but TensorFlow sees no GPU")
+    if case.layout != "nhwc":
+        raise RuntimeError("the Keras models are built channels-last (NHWC); --layout applies to PyTorch")
+    spec = cnnbench.get_spec(case.model)
+    keras.utils.set_random_seed(seed)
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(_POLICY[case.precision])
+    try:
+        with tf.device(_device(case)):
+            model, build_s = timed(lambda: cnnbench.get_model(
+                case.model, "tf", input_size=case.input_size, **dict(case.options)))
+            rng = np.random.default_rng(seed)
+            x = tf.constant(rng.random((case.batch, case.input_size, case.input_size, spec.in_channels), "float32"))
+            y = tf.constant(rng.integers(0, spec.num_classes, case.batch), tf.int32)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    params = trainable + sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+
+    if case.mode == "inference":
+        fn = tf.function(lambda inp: model(inp, training=False), jit_compile=case.tf_jit)
+
+        def step():
+            with tf.device(_device(case)):
+                out = fn(x)
+            sync(case.device, out)
+            return out
+
+    else:
+        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        opt = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)  # as in the seeds
+        if case.precision == "fp16":
+            opt = keras.optimizers.LossScaleOptimizer(opt)
+        opt.build(model.trainable_variables)  # create slots outside the traced function
+        aux_weight = getattr(model, "aux_weight", 0.0)
+
+        def loss_of(out):
+            if isinstance(out, (list, tuple)):  # logits + aux logits (training mode only)
+                main = ce(y, tf.cast(out[0], tf.float32))
+                return main + aux_weight * tf.add_n([ce(y, tf.cast(a, tf.float32)) for a in out[1:]])
+            return ce(y, tf.cast(out, tf.float32))
+
+        @tf.function(jit_compile=case.tf_jit)
+        def train_step(inp):
+            with tf.GradientTape() as tape:
+                loss = loss_of(model(inp, training=True))
+                scaled = opt.scale_loss(loss) if case.precision == "fp16" else loss
+            grads = tape.gradient(scaled, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        def step():
+            with tf.device(_device(case)):
+                loss = train_step(x)
+            sync(case.device, loss)
+            return loss
+
+    if delay_s:
+        inner = step
+
+        def step():  # noqa: F811 - test-only injected slowdown
+            import time
+
+            time.sleep(delay_s)
+            return inner()
+
+    def check(result) -> None:
+        if case.mode == "train":
+            value = float(result.numpy())
+            if not math.isfinite(value):
+                raise NonFiniteLoss(f"{case.id}: training loss is {value} (NaN/inf) after the timed rounds")
+
+    def measure_peak_memory() -> dict:
+        dev = "GPU:0" if case.device == "cuda" else "CPU:0"
+        try:
+            tf.config.experimental.reset_memory_stats(dev)
+            step()
+            peak = tf.config.experimental.get_memory_info(dev)["peak"]
+        except (ValueError, tf.errors.OpError) as exc:
+            return {"peak_memory_bytes": None, "peak_memory_kind": f"unavailable: {exc}"}
+        return {"peak_memory_bytes": int(peak),
+                "peak_memory_kind": f"tf.config.experimental.get_memory_info('{dev}')['peak'] (allocator peak, this step)"}
+
+    try:
+        first, first_step_s = timed(step)
+        check(first)
+    except tf.errors.ResourceExhaustedError:
+        raise OutOfMemory(f"out of memory at batch {case.batch}") from None
+
+    def cleanup():
+        nonlocal model
+        model = None
+        keras.backend.clear_session()
+
+    return Prepared(step, check, measure_peak_memory, build_s, first_step_s, params, trainable,
+                    settings(case.device), cleanup)
+
+
+def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 5) -> float:
+    """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized."""
+    import time
+
+    import tensorflow as tf
+
+    n = n or (1024 if device == "cpu" else 8192)
+    with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
+        a = tf.random.uniform((n, n))
+        b = tf.random.uniform((n, n))
+        matmul = tf.function(lambda p, q: tf.linalg.matmul(p, q))
+        sync(device, matmul(a, b)[0, 0])
+        best = math.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            out = matmul(a, b)
+            sync(device, out[0, 0] if device == "cpu" else None)
+            best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
