@@ -1,0 +1,184 @@
+"""The benchmark harness's logic, checked on the CPU without timing anything."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import cnnbench
+from bench.cases import PROFILES, build_cases
+
+
+# ------------------------------------------------------------------ case selection
+def test_default_profile_covers_every_model_both_frameworks_both_modes():
+    cases = build_cases(profile="default", device="cpu")
+    assert {(c.model, c.framework, c.mode) for c in cases} == {
+        (m, f, mode) for m in cnnbench.list_models() for f in ("torch", "tf") for mode in ("inference", "train")
+    }
+
+
+def test_ids_and_groups_are_stable():
+    cases = build_cases(profile="default", models="resnet50", batch_sizes="8", device="cpu")
+    ids = [c.id for c in cases]
+    assert "resnet50-torch-train-bs8-cpu" in ids and "resnet50-tf-inference-bs8-cpu" in ids
+    by_id = {c.id: c for c in cases}
+    assert by_id["resnet50-torch-train-bs8-cpu"].group == "train:resnet50:bs8:cpu"
+    # both frameworks share a group, so pytest-benchmark puts them side by side
+    assert by_id["resnet50-tf-train-bs8-cpu"].group == "train:resnet50:bs8:cpu"
+
+
+def test_flags_appear_in_ids_only_where_they_apply():
+    cases = build_cases(models="lenet5", modes="inference", device="cpu", layout="nhwc", precision="bf16",
+                        tf_jit=True, torch_compile=True)
+    ids = sorted(c.id for c in cases)
+    assert ids == ["lenet5-tf-inference-bs1-cpu-bf16-xla", "lenet5-torch-inference-bs1-cpu-bf16-nhwc-compiled"]
+
+
+def test_wildcards_and_profile_inputs():
+    cases = build_cases(profile="smoke", models="resnet1*,vgg1?", frameworks="torch", modes="train", device="cpu")
+    assert sorted({c.model for c in cases}) == ["resnet101", "resnet152", "resnet18", "vgg11", "vgg13", "vgg16", "vgg19"]
+    assert {c.input_size for c in cases} == {64}  # the smoke profile's small input
+    smoke = build_cases(profile="smoke", models="inception_v3,lenet5", device="cpu")
+    assert {c.model: c.input_size for c in smoke} == {"inception_v3": 75, "lenet5": 28}  # raised to the minimum / native
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(models="resnet05"), "Did you mean 'resnet50'"),
+        (dict(frameworks="jax"), "--frameworks: unknown value(s) jax; choose from torch, tf"),
+        (dict(modes="eval"), "--modes: unknown value(s) eval; choose from inference, train"),
+        (dict(batch_sizes="8,0"), "batch size must be a positive integer, got 0"),
+        (dict(batch_sizes="eight"), "'eight' is not an integer"),
+        (dict(profile="huge"), "unknown profile 'huge'; choose from smoke, default, full"),
+        (dict(input_size=-5), "--input-size must be a positive integer"),
+    ],
+)
+def test_bad_options_say_what_would_be_right(kwargs, message):
+    with pytest.raises((ValueError, KeyError)) as err:
+        build_cases(device="cpu", **kwargs)
+    assert message in str(err.value)
+
+
+def test_profiles_are_sane():
+    assert PROFILES["smoke"].min_rounds >= 5  # enough rounds for a rank test on CI runs
+    assert set(PROFILES["full"].batch_sizes["cpu"]) > set(PROFILES["default"].batch_sizes["cpu"])
+
+
+# ------------------------------------------------------------------ analytic step cost
+def test_step_cost_rule():
+    from cnnbench.flops import step_cost
+
+    inf = step_cost("resnet50", "inference", 4)
+    train = step_cost("resnet50", "train", 4)
+    assert inf.macs == 4 * 4_089_184_256 and inf.flops == 2 * inf.macs
+    assert train.macs == 3 * inf.macs
+    # aux heads count in training only
+    aux_inf = step_cost("googlenet", "inference", 1, aux_logits=True)
+    aux_train = step_cost("googlenet", "train", 1, aux_logits=True)
+    assert aux_inf.macs == step_cost("googlenet", "inference", 1).macs
+    assert aux_train.macs > 3 * aux_inf.macs
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        step_cost("resnet50", "train", 0)
+
+
+# ------------------------------------------------------------------ device synchronization
+def test_torch_sync_calls_cuda_synchronize_only_on_cuda(monkeypatch, torch_mod):
+    from bench import torch_runner
+
+    calls = []
+    monkeypatch.setattr(torch_mod.cuda, "synchronize", lambda *a: calls.append("sync"))
+    torch_runner.sync("cpu")
+    assert calls == []
+    torch_runner.sync("cuda")
+    assert calls == ["sync"]
+
+
+def test_tf_sync_uses_sync_devices_on_gpu_and_host_read_on_cpu(monkeypatch, keras_mod):
+    import tensorflow as tf
+
+    from bench import tf_runner
+
+    calls = []
+    monkeypatch.setattr(tf.test.experimental, "sync_devices", lambda: calls.append("sync_devices"))
+
+    class Result:
+        def numpy(self):
+            calls.append("numpy")
+
+    tf_runner.sync("cpu", Result())
+    tf_runner.sync("cuda", Result())
+    assert calls == ["numpy", "sync_devices"]
+
+
+@pytest.mark.parametrize("mode", ["inference", "train"])
+def test_timed_torch_step_ends_with_a_device_sync(monkeypatch, mode, torch_mod):
+    from bench import torch_runner
+    from bench.cases import Case
+
+    events = []
+    real_sync = torch_runner.sync
+    monkeypatch.setattr(torch_runner, "sync", lambda device: (events.append(device), real_sync(device)))
+    prep = torch_runner.prepare(Case("lenet5", "torch", mode, 2, "cpu", 28))
+    events.clear()
+    prep.step()
+    assert events == ["cpu"]  # exactly one sync, at the end of the step
+    prep.cleanup()
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_cuda_without_a_gpu_is_a_clear_error(framework, torch_mod, keras_mod):
+    from bench import tf_runner, torch_runner
+    from bench.cases import Case
+    from bench.machine import cuda_available
+
+    if cuda_available():
+        pytest.skip("this machine has a GPU")
+    runner = torch_runner if framework == "torch" else tf_runner
+    layout = "nchw" if framework == "torch" else "nhwc"
+    with pytest.raises(RuntimeError, match="--device cuda was asked for"):
+        runner.prepare(Case("lenet5", framework, "inference", 1, "cuda", 28, layout=layout))
+
+
+def test_nan_loss_is_reported(torch_mod):
+    from bench import torch_runner
+    from bench.cases import Case
+    from bench.common import NonFiniteLoss
+
+    prep = torch_runner.prepare(Case("lenet5", "torch", "train", 2, "cpu", 28))
+    with pytest.raises(NonFiniteLoss, match="training loss is nan"):
+        prep.check(torch_mod.tensor(math.nan))
+    prep.cleanup()
+
+
+# ------------------------------------------------------------------ a real harness run, in a subprocess
+def test_harness_run_saves_json_records_skips_and_keeps_going(tmp_path, torch_mod):
+    """A tiny real run: a too-small input is skipped with the minimum, other cases are saved."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run.json"
+    cmd = [
+        sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+        "--models", "lenet5,vgg11", "--frameworks", "torch", "--modes", "inference",
+        "--input-size", "28", "--bench-profile", "smoke", f"--benchmark-json={out}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_repo_root())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    names = [b["name"] for b in data["benchmarks"]]
+    assert names == ["test_step[lenet5-torch-inference-bs2-cpu]"]
+    skipped = data["cnnbench"]["skipped"]
+    assert skipped[0]["id"] == "vgg11-torch-inference-bs2-cpu"
+    assert "minimum input size is 32" in skipped[0]["reason"]
+    row = data["benchmarks"][0]
+    assert row["extra_info"]["params"] == 61_706 and row["extra_info"]["macs"] == 2 * 416_520
+    assert len(row["stats"]["data"]) == row["stats"]["rounds"] >= 10  # raw rounds kept
+    assert "gemm_peak_flops" in data["machine_info"]
+
+
+def _repo_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
