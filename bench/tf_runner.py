@@ -47,7 +47,9 @@ def settings(device: str) -> dict:
     return out
 
 
-def prepare(case: Case, seed: int = 0, delay_s: float = 0.0) -> Prepared:
+def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Prepared:
+    """Everything outside the timed region happens here; ``delay_s`` is the test-only slowdown.
+    ``builder`` (a callable returning a model) replaces the registry build (README's reference builds)."""
     import keras
     import tensorflow as tf
 
@@ -63,8 +65,8 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0) -> Prepared:
     keras.mixed_precision.set_global_policy(_POLICY[case.precision])
     try:
         with tf.device(_device(case)):
-            model, build_s = timed(lambda: cnnbench.get_model(
-                case.model, "tf", input_size=case.input_size, **dict(case.options)))
+            model, build_s = timed(builder or (lambda: cnnbench.get_model(
+                case.model, "tf", input_size=case.input_size, **dict(case.options))))
             rng = np.random.default_rng(seed)
             x = tf.constant(rng.random((case.batch, case.input_size, case.input_size, spec.in_channels), "float32"))
             y = tf.constant(rng.integers(0, spec.num_classes, case.batch), tf.int32)

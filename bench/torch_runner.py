@@ -52,8 +52,9 @@ def settings(device: str) -> dict:
     return out
 
 
-def prepare(case: Case, seed: int = 0, delay_s: float = 0.0) -> Prepared:
-    """Everything outside the timed region happens here; ``delay_s`` is the test-only slowdown."""
+def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Prepared:
+    """Everything outside the timed region happens here; ``delay_s`` is the test-only slowdown.
+    ``builder`` (a callable returning a model) replaces the registry build (README's reference builds)."""
     import torch
 
     import cnnbench
@@ -63,7 +64,8 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0) -> Prepared:
     torch.manual_seed(seed)
     device = torch.device(case.device)
     opts = dict(case.options)
-    (model, build_s) = timed(lambda: cnnbench.get_model(case.model, "torch", input_size=case.input_size, **opts))
+    model, build_s = timed(builder or (lambda: cnnbench.get_model(
+        case.model, "torch", input_size=case.input_size, **opts)))
     spec = cnnbench.get_spec(case.model)
     memory_format = torch.channels_last if case.layout == "nhwc" else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)

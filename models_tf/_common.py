@@ -7,7 +7,8 @@ Padding helpers add a ``<name>.pad`` layer where Keras' own "same" would differ.
 from __future__ import annotations
 
 import keras
-from keras import layers
+import numpy as np
+from keras import layers, ops
 
 from cnnbench.registry import check_build_args
 
@@ -109,10 +110,53 @@ def avgpool(x, name: str, kernel: int, stride: int, padding: int = 0, count_incl
     return layers.AveragePooling2D(k, stride, "valid", name=name)(x)
 
 
+def _bins(n: int, size: int) -> np.ndarray:
+    """PyTorch's adaptive pooling as a (size, n) averaging matrix: bin i covers
+    [floor(i*n/size), ceil((i+1)*n/size))."""
+    m = np.zeros((size, n), "float32")
+    for i in range(size):
+        lo, hi = (i * n) // size, -(-(i + 1) * n // size)
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
+
+
+@keras.saving.register_keras_serializable(package="cnnbench")
+class AdaptiveAveragePooling(layers.Layer):
+    """PyTorch's AdaptiveAvgPool2d for maps whose size does not divide evenly.
+
+    keras.layers.AdaptiveAveragePooling2D matches eagerly but fails inside
+    tf.function when the map is smaller than the output (Keras 3.15), so the
+    bins are applied as two small averaging matrices over H and W.
+    """
+
+    def __init__(self, size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def build(self, input_shape):
+        self._ph = _bins(input_shape[1], self.size)
+        self._pw = _bins(input_shape[2], self.size)
+
+    def call(self, x):
+        ph = ops.convert_to_tensor(self._ph, dtype=x.dtype)
+        pw = ops.convert_to_tensor(self._pw, dtype=x.dtype)
+        return ops.einsum("jw,niwc->nijc", pw, ops.einsum("ih,nhwc->niwc", ph, x))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
 def adaptive_avgpool(x, name: str, size: int):
+    """PyTorch's AdaptiveAvgPool2d(size): a global mean, an even average pool, or explicit bins."""
+    h, w = x.shape[1], x.shape[2]
     if size == 1:
         return layers.GlobalAveragePooling2D(keepdims=True, name=name)(x)
-    return layers.AdaptiveAveragePooling2D(size, name=name)(x)
+    if h % size == 0 and w % size == 0:  # even bins: a plain average pool is the same operation
+        return layers.AveragePooling2D((h // size, w // size), name=name)(x)
+    return AdaptiveAveragePooling(size, name=name)(x)
 
 
 def classifier_head(x, num_classes: int, dropout: float | None, prefix: str = "head."):

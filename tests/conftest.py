@@ -67,5 +67,12 @@ def torch_forward(model, x_nchw: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(x_nchw)).numpy()
 
 
-def keras_forward(model, x_nchw: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x_nchw.transpose(0, 2, 3, 1), training=False))
+def keras_forward(model, x_nchw: np.ndarray, traced: bool = False) -> np.ndarray:
+    """Keras inference on NCHW data (transposed to NHWC); ``traced`` runs it inside tf.function,
+    as the benchmark does, instead of eagerly."""
+    x = x_nchw.transpose(0, 2, 3, 1)
+    if traced:
+        import tensorflow as tf
+
+        return tf.function(lambda inp: model(inp, training=False))(x).numpy()
+    return np.asarray(model(x, training=False))

@@ -88,7 +88,9 @@ def test_parity_torch_to_tf(pair):
     randomize_torch_bn(tm)
     cnnbench.transfer_weights(tm, km)
     x = np.random.default_rng(1).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
-    assert relative_error(keras_forward(km, x), torch_forward(tm, x)) <= TOLERANCE
+    yt = torch_forward(tm, x)
+    assert relative_error(keras_forward(km, x), yt) <= TOLERANCE
+    assert relative_error(keras_forward(km, x, traced=True), yt) <= TOLERANCE
 
 
 def test_parity_tf_to_torch(pair, keras_mod):
@@ -119,6 +121,8 @@ def test_non_default_size_and_classes(name, torch_mod, keras_mod):
     yt, yk = torch_forward(tm, x), keras_forward(km, x)
     assert yt.shape == yk.shape == (3, classes)
     assert relative_error(yk, yt) <= TOLERANCE
+    # the traced graph (what the benchmark runs) computes the same
+    assert relative_error(keras_forward(km, x, traced=True), yt) <= TOLERANCE
     del tm, km
     keras_mod.backend.clear_session()
     gc.collect()
