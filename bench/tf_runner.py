@@ -154,22 +154,9 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
                     settings(case.device), cleanup)
 
 
-def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 5) -> float:
-    """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized."""
-    import time
 
-    import tensorflow as tf
+def gemm_peak_flops(device: str = "cpu") -> float:
+    """The framework's measured float32 GEMM peak (see models_tf.profile)."""
+    from models_tf.profile import gemm_peak_flops as measure
 
-    n = n or (1024 if device == "cpu" else 8192)
-    with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
-        a = tf.random.uniform((n, n))
-        b = tf.random.uniform((n, n))
-        matmul = tf.function(lambda p, q: tf.linalg.matmul(p, q))
-        sync(device, matmul(a, b)[0, 0])
-        best = math.inf
-        for _ in range(repeats):
-            t = time.perf_counter()
-            out = matmul(a, b)
-            sync(device, out[0, 0] if device == "cpu" else None)
-            best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
+    return measure(device)

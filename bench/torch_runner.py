@@ -156,21 +156,9 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
                     settings(case.device), cleanup)
 
 
-def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 5) -> float:
-    """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized."""
-    import time
 
-    import torch
+def gemm_peak_flops(device: str = "cpu") -> float:
+    """The framework's measured float32 GEMM peak (see models_torch.profile)."""
+    from models_torch.profile import gemm_peak_flops as measure
 
-    n = n or (1024 if device == "cpu" else 8192)
-    a = torch.rand(n, n, device=device)
-    b = torch.rand(n, n, device=device)
-    a @ b
-    sync(device)
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
+    return measure(device)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from cnnbench.errors import CnnbenchError
@@ -39,6 +40,132 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_options(pairs: list[str]) -> dict:
+    """``--option aux_logits=true --option branch3_kernel=3`` -> keyword options."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        low = value.lower()
+        if low in ("true", "false"):
+            out[key] = low == "true"
+        else:
+            try:
+                out[key] = int(value)
+            except ValueError:
+                try:
+                    out[key] = float(value)
+                except ValueError:
+                    out[key] = value
+    return out
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _table(headers: list[str], rows: list[list], right: set[int] | None = None) -> str:
+    right = right if right is not None else set(range(1, len(headers)))
+    cells = [headers] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from cnnbench.profile import profile_model
+
+    result = profile_model(args.model, args.framework, input_size=args.input_size, batch=args.batch,
+                           memory=args.memory, use_cache=not args.no_cache, **_parse_options(args.option))
+    fws = result["frameworks"]
+    if args.format == "json":
+        print(json.dumps(result, indent=1, default=str))
+        return 0
+    cols = ["name", "kind", "category", "shape_chw", "params", "macs", "predicted_analytic"]
+    if "torch" in fws:
+        cols += ["torch_params", "fvcore_macs", "predicted_fvcore", "fvcore"]
+    if "tf" in fws:
+        cols += ["tf_params", "tf_macs", "predicted_tf_profiler", "tf_profiler"]
+    if args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        for r in result["layers"]:
+            w.writerow(["x".join(map(str, r[c])) if c == "shape_chw" else r.get(c) for c in cols])
+        return 0
+    print(f"{result['model']}  input {result['input_size']}x{result['input_size']}  batch {result['batch']}  "
+          f"frameworks {', '.join(fws)}")
+    print(f"params {result['params']:,} (+ {result['buffers']:,} BN statistics)   "
+          f"MACs {result['macs']:,}   FLOPs {result['flops']:,}   train-step FLOPs {result['train_step_flops']:,}")
+    ok_all = True
+    if args.per_layer:
+        headers = ["layer", "type", "output (NCHW)", "params"]
+        if "torch" in fws:
+            headers += ["params torch"]
+        if "tf" in fws:
+            headers += ["params tf"]
+        headers += ["MACs analytic"]
+        if "torch" in fws:
+            headers += ["MACs fvcore"]
+        if "tf" in fws:
+            headers += ["MACs tf/2"]
+        headers += ["agree"]
+        rows = []
+        for r in result["layers"]:
+            row = [r["name"], r["kind"], "x".join(map(str, [result["batch"], *r["shape_chw"]])), r["params"]]
+            params = [r["params"]]
+            macs = [r["macs"]]
+            if "torch" in fws:
+                row.append(r.get("torch_params", 0 if r["params"] == 0 else None))
+                params.append(row[-1])
+            if "tf" in fws:
+                row.append(r.get("tf_params", 0 if r["params"] == 0 else None))
+                params.append(row[-1])
+            row.append(r["macs"])
+            if "torch" in fws:
+                row.append(r.get("fvcore_macs", 0))
+                macs.append(row[-1])
+            if "tf" in fws:
+                row.append(r.get("tf_macs", 0))
+                macs.append(row[-1])
+            agree = len(set(params)) == 1 and len(set(macs)) == 1
+            ok_all &= agree
+            row.append("yes" if agree else "NO")
+            rows.append(row)
+        print()
+        print(_table(headers, rows, right=set(range(3, len(headers)))))
+    print("\nFLOPs by category (predicted from the spec / reported by the counter):")
+    headers = ["counter"] + list(result["totals"]["analytic"]["predicted"]) + ["total", "exact"]
+    rows = []
+    for counter, t in result["totals"].items():
+        exact = t["predicted"] == t["measured"]
+        ok_all &= exact
+        rows.append([counter] + [f"{t['predicted'][c]:,}/{t['measured'][c]:,}" if t["predicted"][c] != t["measured"][c]
+                                 else t["measured"][c] for c in t["predicted"]]
+                    + [t["measured_total"], "yes" if exact else "NO"])
+    print(_table(headers, rows))
+    if "fvcore" in result:
+        fv = result["fvcore"]
+        print(f"fvcore total {fv['total']:,}; unsupported (warned, counted 0): "
+              + (", ".join(f"{k} x{v}" for k, v in sorted(fv["skipped_ops"].items())) or "none")
+              + "; ignored (silently 0): "
+              + (", ".join(f"{k} x{v}" for k, v in sorted(fv["ignored_ops"].items())) or "none"))
+    if "tf_profiler" in result:
+        print(f"TF profiler total {result['tf_profiler']['total']:,}; by op: "
+              + ", ".join(f"{k} {v:,}" for k, v in sorted(result["tf_profiler"]["by_op_type"].items())))
+    for fw in ("torch", "tf"):
+        mem = result.get(f"{fw}_memory")
+        if mem:
+            for mode, m in mem.items():
+                print(f"{fw} measured peak, {mode}: {m['peak_bytes'] / 2**20:,.1f} MiB ({m['kind']})")
+    print(f"\nConvention: {result['convention']}")
+    return 0 if ok_all else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,17 +176,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--input-size", type=int, default=None)
     p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("profile", help="params, MACs/FLOPs (analytic, fvcore, TF profiler) and memory")
+    p.add_argument("model")
+    p.add_argument("--framework", default="both", choices=("torch", "tf", "both"))
+    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--per-layer", action="store_true", help="one row per layer, frameworks side by side")
+    p.add_argument("--format", default="table", choices=("table", "csv", "json"))
+    p.add_argument("--memory", action="store_true", help="also measure peak memory of one step per mode")
+    p.add_argument("--no-cache", action="store_true", help="recompute framework counts")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a spec option, e.g. aux_logits=true")
+    p.set_defaults(func=_cmd_profile)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CnnbenchError as exc:
-        print(f"cnnbench: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # bad option values from the spec layer
+    except (CnnbenchError, ValueError) as exc:  # ValueError: bad option values from the spec layer
         print(f"cnnbench: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,90 @@
+"""What each FLOP counter counts, predicted layer by layer from the analytic graph.
+
+Three counters are reconciled exactly, to the unit:
+
+``analytic`` (ours)
+    MACs of conv and dense layers; FLOPs = 2 x MACs. Elementwise work is kept
+    apart: BatchNorm 1 op per element (inference: a folded scale-and-shift),
+    activations 1 per element, pooling 1 per window element read, residual adds
+    1 per element per extra input, bias adds 1 per output element; concat 0.
+
+``fvcore`` (``fvcore.nn.FlopCountAnalysis`` on the PyTorch model)
+    counts one "flop" per multiply-accumulate of conv and linear layers (bias
+    ignored), 2 per element for an affine BatchNorm in eval mode, 1 per input
+    element of ``adaptive_avg_pool2d``; it skips ReLU, max/avg pooling, adds,
+    concatenation and dropout (reported as unsupported/skipped ops).
+
+``tf_profiler`` (TensorFlow's ``float_operation`` profile of the frozen graph)
+    counts 2 per MAC for Conv2D and MatMul, 1 per output element for BiasAdd,
+    kernel-area per output element for MaxPool/AvgPool, 1 per input element for
+    Mean (global average pooling), 1 per element for AddV2 (residual adds), and
+    Keras' inference BatchNorm as the elementwise ops it is built from:
+    ``x * scale + shift`` (2 per element) plus 6 per channel to form ``scale``
+    and ``shift`` (add epsilon, rsqrt (counted 2), two multiplies, a subtract).
+    Relu, Pad, Reshape and ConcatV2 count 0.
+"""
+from __future__ import annotations
+
+import math
+
+from cnnbench.analytic.graph import Graph, Layer
+
+CATEGORIES = ("conv", "dense", "batchnorm", "activation", "pooling", "add", "concat", "other")
+
+_CATEGORY = {
+    "conv": "conv", "linear": "dense", "batchnorm": "batchnorm", "activation": "activation",
+    "maxpool": "pooling", "avgpool": "pooling", "add": "add", "concat": "concat",
+    "flatten": "other", "dropout": "other",
+}
+
+
+def category(layer: Layer) -> str:
+    return _CATEGORY[layer.kind]
+
+
+def _numel(shape) -> int:
+    return math.prod(shape)
+
+
+def analytic_flops(layer: Layer) -> int:
+    """Our convention: 2 x MACs for conv/dense plus bias adds; elementwise ops as counted."""
+    return 2 * layer.macs + layer.bias_adds + layer.elementwise
+
+
+def fvcore_flops(layer: Layer) -> int:
+    if layer.kind in ("conv", "linear"):
+        return layer.macs
+    if layer.kind == "batchnorm":
+        return 2 * _numel(layer.out_shape)
+    if layer.kind == "avgpool" and "adaptive" in layer.attrs:
+        return _numel(layer.in_shapes[0])
+    return 0
+
+
+def tf_profiler_flops(layer: Layer) -> int:
+    if layer.kind in ("conv", "linear"):
+        return 2 * layer.macs + layer.bias_adds
+    if layer.kind == "batchnorm":
+        return 2 * _numel(layer.out_shape) + 6 * layer.out_shape[0]
+    if layer.kind in ("maxpool", "avgpool"):
+        if "adaptive" in layer.attrs:
+            # global pool -> Mean over the input; even bins -> AvgPool whose windows read every input once
+            return _numel(layer.in_shapes[0])
+        return layer.elementwise  # kernel area x output elements
+    if layer.kind == "add":
+        return layer.elementwise
+    return 0  # Relu, Tanh/Sigmoid, ConcatV2, Reshape, Pad, Identity
+
+
+def macs_of(layer: Layer) -> int:
+    return layer.macs
+
+
+def by_category(graph: Graph, counter) -> dict[str, int]:
+    totals = dict.fromkeys(CATEGORIES, 0)
+    for layer in graph.layers:
+        totals[category(layer)] += counter(layer)
+    return totals
+
+
+COUNTERS = {"analytic": analytic_flops, "fvcore": fvcore_flops, "tf_profiler": tf_profiler_flops}

@@ -1,0 +1,188 @@
+"""Params, FLOPs and memory: three counters reconciled exactly, for every model."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import cnnbench
+from cnnbench.analytic import build_graph
+from cnnbench.analytic.conventions import CATEGORIES
+from cnnbench.profile import analytic_memory, profile_model
+
+ALL = cnnbench.list_models()
+
+# fvcore FlopCountAnalysis totals at batch 1 for torchvision-identical architectures
+# (issue #4; fvcore counts one "flop" per multiply-add, plus BN and adaptive pooling).
+FVCORE_REFERENCE = {
+    ("resnet50", 224): 4_111_512_576,
+    ("vgg16", 224): 15_470_289_408,
+    ("alexnet", 224): 714_197_696,
+    ("densenet121", 224): 2_865_546_752,
+    ("inception_v3", 299): 5_731_282_144,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch_module):
+    # every test here measures afresh: no results from an earlier run's cache
+    monkeypatch_module.setenv("CNNBENCH_CACHE", str(tmp_path_factory.mktemp("cnnbench-cache")))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.mark.parametrize("name,size", sorted(FVCORE_REFERENCE), ids=lambda v: str(v))
+def test_fvcore_reference_totals_to_the_unit(name, size, torch_mod):
+    result = profile_model(name, "torch", input_size=size)
+    assert result["fvcore"]["total"] == FVCORE_REFERENCE[(name, size)]
+
+
+def test_analytic_macs_hand_arithmetic():
+    # LeNet-5: C1 6*28*28*25 + C3 16*10*10*150 + 400*120 + 120*84 + 84*10
+    assert build_graph("lenet5").macs == 117_600 + 240_000 + 48_000 + 10_080 + 840
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_three_counters_reconcile_exactly(name, torch_mod, keras_mod):
+    """analytic conv+dense MACs == fvcore conv+linear == TF (Conv2D+MatMul)/2, and every
+    counter's total is explained per category, to the unit."""
+    # the traced graph unfrozen: the same counts as frozen (test below), without ~30 s per VGG
+    result = profile_model(name, "both", tf_frozen=False)
+    totals = result["totals"]
+    for counter in ("analytic", "fvcore", "tf_profiler"):
+        assert totals[counter]["measured"] == totals[counter]["predicted"], counter
+    assert totals["fvcore"]["measured_total"] == result["fvcore"]["total"]
+    assert totals["tf_profiler"]["measured_total"] == result["tf_profiler"]["total"]
+    assert result["tf_profiler"]["unattributed"] == {}
+    macs = result["macs"]
+    assert totals["fvcore"]["measured"]["conv"] + totals["fvcore"]["measured"]["dense"] == macs
+    tf_mac_ops = result["tf_profiler"]["by_op_type"].get("Conv2D", 0) + result["tf_profiler"]["by_op_type"].get("MatMul", 0)
+    assert tf_mac_ops == 2 * macs
+    # per layer: both frameworks agree with the analytic params and MACs
+    for row in result["layers"]:
+        if row["params"]:
+            assert row["torch_params"] == row["tf_params"] == row["params"], row["name"]
+        if row["macs"]:
+            assert row["fvcore_macs"] == row["tf_macs"] == row["macs"], row["name"]
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121"])
+def test_frozen_and_traced_graphs_count_the_same(name, keras_mod):
+    """One model per family: freezing turns variables into constants and changes no float op."""
+    from models_tf.profile import tf_profiler_counts
+
+    model = cnnbench.get_model(name, "tf")
+    frozen, traced = tf_profiler_counts(model, 1, frozen=True), tf_profiler_counts(model, 1, frozen=False)
+    assert frozen["total"] == traced["total"] and frozen["by_op_type"] == traced["by_op_type"]
+    assert frozen["per_layer"] == traced["per_layer"]
+
+
+def test_counts_scale_with_batch(torch_mod):
+    one = profile_model("resnet18", "torch", input_size=64)
+    four = profile_model("resnet18", "torch", input_size=64, batch=4)
+    assert four["fvcore"]["total"] == 4 * one["fvcore"]["total"]
+    assert four["macs"] == 4 * one["macs"]
+
+
+def test_fvcore_reports_what_it_skips(torch_mod):
+    fv = profile_model("resnet18", "torch", input_size=64)["fvcore"]
+    assert "aten::max_pool2d" in fv["skipped_ops"]
+    assert "aten::add" in fv["skipped_ops"] or "aten::add_" in fv["skipped_ops"]
+    assert "aten::relu_" in fv["ignored_ops"] or "aten::relu" in fv["ignored_ops"]
+
+
+# ------------------------------------------------------------------ memory
+@pytest.mark.parametrize("name", ["lenet5", "resnet50", "densenet121"])
+def test_analytic_activation_memory_is_linear_in_batch(name):
+    one, three = analytic_memory(name, 1), analytic_memory(name, 3)
+    assert three["activation_bytes"] == 3 * one["activation_bytes"] > 0
+    assert one["param_bytes"] == 4 * cnnbench.get_spec(name).reference_params
+    assert one["optimizer_bytes"]["adam"] == 2 * one["optimizer_bytes"]["sgd_momentum"] == 2 * one["param_bytes"]
+
+
+def test_torch_measured_memory(torch_mod):
+    from models_torch.profile import measured_memory
+
+    model = cnnbench.get_model("resnet18", "torch", input_size=64)
+    peak = {(mode, b): measured_memory(model, mode, b, 64, 3, 1000)["peak_bytes"]
+            for mode in ("inference", "train") for b in (1, 4)}
+    assert all(v > 0 for v in peak.values())
+    assert peak[("inference", 4)] > peak[("inference", 1)]
+    assert peak[("train", 4)] > peak[("train", 1)]
+    assert peak[("train", 1)] >= peak[("inference", 1)]
+    # training keeps at least weights, gradients and momentum
+    assert peak[("train", 1)] >= 3 * 4 * 11_689_512
+
+
+def test_tf_measured_memory(keras_mod):
+    from models_tf.profile import measured_memory
+
+    model = cnnbench.get_model("resnet18", "tf", input_size=64)
+    peak = {(mode, b): measured_memory(model, mode, b, 1000)["peak_bytes"]
+            for mode in ("inference", "train") for b in (1, 4)}
+    assert all(v > 0 for v in peak.values())
+    assert peak[("inference", 4)] > peak[("inference", 1)]
+    assert peak[("train", 4)] > peak[("train", 1)]
+    assert peak[("train", 1)] >= peak[("inference", 1)]
+
+
+def test_achieved_rate():
+    from cnnbench.profile import achieved_rate
+
+    r = achieved_rate(0.5, 10**9, peak_flops=4 * 10**9)
+    assert r == {"flops_per_s": 2 * 10**9, "pct_of_peak": 50.0}
+    with pytest.raises(ValueError):
+        achieved_rate(0, 1)
+
+
+# ------------------------------------------------------------------ the CLI
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cnnbench", *args], capture_output=True, text=True)
+
+
+def test_cli_per_layer_table_lines_up(torch_mod, keras_mod):
+    out = _cli("profile", "resnet18", "--framework", "both", "--per-layer", "--input-size", "64")
+    assert out.returncode == 0, out.stderr
+    assert "stage4.block2.conv2" in out.stdout and " NO" not in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("profile", "resnt50"), "Did you mean 'resnet50'"),
+        (("profile", "lenet5", "--batch", "0"), "batch must be a positive integer"),
+        (("profile", "vgg16", "--input-size", "16"), "minimum input size is 32"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_line(args, message):
+    out = _cli(*args)
+    assert out.returncode != 0
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_missing_framework_is_one_clear_line(tmp_path):
+    """With TensorFlow hidden from the import system, --framework tf says how to install it."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
+        "            raise ImportError(f'No module named {name!r} (hidden by the test)')\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    import os
+
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run([sys.executable, "-m", "cnnbench", "profile", "lenet5", "--framework", "tf"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2
+    assert "framework 'tf' is not installed" in out.stderr and "pip install" in out.stderr
+    assert "Traceback" not in out.stderr
