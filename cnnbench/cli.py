@@ -162,6 +162,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         if mem:
             for mode, m in mem.items():
                 print(f"{fw} measured peak, {mode}: {m['peak_bytes'] / 2**20:,.1f} MiB ({m['kind']})")
+        rss = result.get(f"{fw}_process_rss")
+        if rss:
+            print(f"{fw} whole-process peak RSS in a fresh process: "
+                  + ", ".join(f"{mode} {v / 2**20:,.0f} MiB" for mode, v in rss.items()))
     print(f"\nConvention: {result['convention']}")
     return 0 if ok_all else 1
 

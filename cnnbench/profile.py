@@ -164,6 +164,12 @@ def profile_model(
         if memory:
             result["tf_memory"] = {m: kp.measured_memory(kmodel, m, batch, spec.num_classes)
                                    for m in ("inference", "train")}
+    if memory:
+        from cnnbench.memprobe import run_in_subprocess
+
+        for fw in fws:
+            result[f"{fw}_process_rss"] = {m: run_in_subprocess(name, fw, m, batch, size)["process_peak_rss_bytes"]
+                                           for m in ("inference", "train")}
     result["totals"] = _totals(rows, fws)
     return result
 

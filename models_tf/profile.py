@@ -132,9 +132,9 @@ def measured_memory(model: keras.Model, mode: str, batch: int, num_classes: int,
             "kind": f"tf.config.experimental.get_memory_info('{dev}')['peak'] (allocator peak, incl. resident weights)"}
 
 
-def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 5) -> float:
+def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 10) -> float:
     """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized."""
-    n = n or (1024 if device == "cpu" else 8192)
+    n = n or (2048 if device == "cpu" else 8192)
     with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
         a = tf.random.uniform((n, n))
         b = tf.random.uniform((n, n))

@@ -152,9 +152,9 @@ def measured_memory(model: nn.Module, mode: str, batch: int, input_size: int, in
             "kind": "torch.profiler memory records: resident tensors + highest running total of the step's allocations and frees"}
 
 
-def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 5) -> float:
+def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 10) -> float:
     """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized."""
-    n = n or (1024 if device == "cpu" else 8192)
+    n = n or (2048 if device == "cpu" else 8192)
     a = torch.rand(n, n, device=device)
     b = torch.rand(n, n, device=device)
     a @ b

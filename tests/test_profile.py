@@ -132,6 +132,15 @@ def test_tf_measured_memory(keras_mod):
     assert peak[("train", 1)] >= peak[("inference", 1)]
 
 
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_fresh_process_peak_rss(framework, torch_mod, keras_mod):
+    from cnnbench.memprobe import run_in_subprocess
+
+    small = run_in_subprocess("lenet5", framework, "inference", 1)["process_peak_rss_bytes"]
+    big = run_in_subprocess("resnet18", framework, "train", 8, 64)["process_peak_rss_bytes"]
+    assert 0 < small < big
+
+
 def test_achieved_rate():
     from cnnbench.profile import achieved_rate
 
