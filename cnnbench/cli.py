@@ -161,7 +161,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         mem = result.get(f"{fw}_memory")
         if mem:
             for mode, m in mem.items():
-                print(f"{fw} measured peak, {mode}: {m['peak_bytes'] / 2**20:,.1f} MiB ({m['kind']})")
+                value = "n/a" if m["peak_bytes"] is None else f"{m['peak_bytes'] / 2**20:,.1f} MiB"
+                print(f"{fw} measured peak, {mode}: {value} ({m['kind']})")
         rss = result.get(f"{fw}_process_rss")
         if rss:
             print(f"{fw} whole-process peak RSS in a fresh process: "
