@@ -48,14 +48,9 @@ def reset_process_peak_rss() -> bool:
 
 def process_peak_rss() -> int | None:
     """Peak resident set size of this process in bytes (Linux VmHWM), or None."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    from cnnbench.memprobe import vmhwm_bytes
+
+    return vmhwm_bytes()
 
 
 def cpu_threads() -> int:

@@ -26,9 +26,10 @@ def run_in_subprocess(model: str, framework: str, mode: str, batch: int, input_s
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _peak_rss() -> int:
-    """VmHWM of this address space. Not ru_maxrss: Linux carries the parent's high-water
-    mark across fork and exec into it, so a probe started by a big process reads big."""
+def vmhwm_bytes() -> int | None:
+    """Peak RSS of this address space (Linux VmHWM), or None where /proc is unavailable.
+    Not ru_maxrss: Linux carries the parent's high-water mark across fork and exec into it,
+    so a probe started by a big process would read big."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -36,7 +37,12 @@ def _peak_rss() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux and BSD: KiB
+    return None
+
+
+def _peak_rss() -> int:
+    peak = vmhwm_bytes()
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB
 
 
 def main(argv: list[str]) -> int:
