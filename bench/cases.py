@@ -37,7 +37,7 @@ PROFILES = {
         name="smoke",
         models=("lenet5", "resnet18", "googlenet"),
         batch_sizes={"cpu": (2,), "cuda": (8,)},
-        input_size=64,  # LeNet-5 keeps its 28x28: it has no use for a larger input
+        input_size=64,  # at most: LeNet-5 keeps its 28x28
         min_rounds=10,
         max_rounds=50,
         target_seconds=0.5,
@@ -175,10 +175,11 @@ def build_cases(
     cases = []
     for name in names:
         spec = get_spec(name)
-        size = input_size or prof.input_size or spec.input_size
-        if name == "lenet5" and input_size is None:
-            size = spec.input_size
-        size = max(size, min_input_size(name)) if input_size is None else size
+        if input_size is not None:
+            size = input_size  # explicit: a model it is too small for is skipped with its minimum
+        else:
+            # a profile's small input shrinks a model (never enlarges LeNet-5's 28x28) down to its minimum
+            size = max(min(prof.input_size or spec.input_size, spec.input_size), min_input_size(name))
         for mode in mds:
             for batch in sizes:
                 for fw in fws:

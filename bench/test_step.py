@@ -19,9 +19,7 @@ _FRAMEWORK_MODULE = {"torch": "torch", "tf": "tensorflow"}
 def _runner(case: Case, state: dict):
     module = _FRAMEWORK_MODULE[case.framework]
     if not machine.installed(module):
-        reason = f"{case.framework}: {module} is not installed (pip install -e '.[{case.framework}]')"
-        state["skipped"].append({"id": case.id, "group": case.group, "reason": reason})
-        pytest.skip(reason)
+        _skip(case, state, f"{case.framework}: {module} is not installed (pip install -e '.[{case.framework}]')")
     if case.framework == "torch":
         from bench import torch_runner as runner
     else:

@@ -15,6 +15,7 @@ model, spec hash, input shape, batch and framework version.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,7 @@ def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None,
     if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     g = build_graph(name, input_size=input_size, **options)
-    per_layer = {l.name: bytes_per_value * _numel(l.out_shape) for l in g.layers if l.kind != "flatten"}
+    per_layer = {l.name: bytes_per_value * math.prod(l.out_shape) for l in g.layers if l.kind != "flatten"}
     act = sum(per_layer.values())
     params = bytes_per_value * g.params
     return {
@@ -214,13 +215,6 @@ def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None,
         "train_total_bytes_sgd_momentum": 3 * params + bytes_per_value * g.buffers + act * batch,
         "rule": "activations: every layer output except flatten views, per sample; float32",
     }
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def achieved_rate(step_seconds: float, step_flops: int, peak_flops: float | None = None) -> dict:
