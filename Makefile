@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 EXTRAS ?= torch,tf-cpu,dev
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: bench test install clean
+.PHONY: bench test install clean report baseline
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,16 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest tests $(ARGS)
+
+report: $(STAMP)
+	$(PY) -m reports $(ARGS)
+
+# Refresh the committed baseline: three smoke runs on this machine (compare learns their spread).
+BASELINE_DIR ?= bench/baselines/smoke
+baseline: $(STAMP)
+	rm -rf $(BASELINE_DIR) && mkdir -p $(BASELINE_DIR)
+	for i in 1 2 3; do $(PY) -m pytest bench --benchmark-only --bench-profile smoke -p no:cacheprovider -q \
+	  --benchmark-json=$(BASELINE_DIR)/run$$i.json || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

@@ -30,6 +30,7 @@ class Profile:
     target_seconds: float  # timed seconds per case; rounds = clamp(target / step time)
     warmup_rounds: int
     note: str = ""
+    tta_rounds: int = 1  # time-to-accuracy: full LeNet-5 trainings per framework
 
 
 PROFILES = {
@@ -54,6 +55,7 @@ PROFILES = {
         target_seconds=1.5,
         warmup_rounds=1,
         note="every model in both frameworks, inference and training, at its default input",
+        tta_rounds=3,
     ),
     "full": Profile(
         name="full",
@@ -65,6 +67,7 @@ PROFILES = {
         target_seconds=3.0,
         warmup_rounds=2,
         note="every model, batch-size sweep",
+        tta_rounds=3,
     ),
 }
 
@@ -186,3 +189,18 @@ def build_cases(
                     fw_layout = layout if fw == "torch" else NATIVE_LAYOUT["tf"]
                     cases.append(Case(name, fw, mode, batch, device, size, precision, fw_layout, tf_jit, torch_compile))
     return cases
+
+
+TTA_MODEL = "lenet5"
+TTA_MODE = "time_to_accuracy"
+
+
+def tta_cases(cases: list[Case], enabled: bool = True) -> list[Case]:
+    """Time-to-accuracy cases (LeNet-5 on the digits, CPU), one per framework whose LeNet-5 training is selected."""
+    if not enabled:
+        return []
+    from cnnbench.train import DEFAULTS
+
+    fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train"]
+    return [Case(TTA_MODEL, fw, TTA_MODE, DEFAULTS["batch"], "cpu", 28, layout=NATIVE_LAYOUT[fw])
+            for fw in dict.fromkeys(fws)]

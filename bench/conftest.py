@@ -27,8 +27,11 @@ def pytest_addoption(parser):
                 help="PyTorch memory format: nchw, or nhwc (channels_last); Keras models are NHWC")
     g.addoption("--tf-jit", action="store_true", help="compile TensorFlow steps with XLA (jit_compile=True)")
     g.addoption("--torch-compile", action="store_true", help="wrap PyTorch models in torch.compile")
-    g.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS",
-                help="TEST ONLY: add a fixed sleep to MODEL's timed step (proves the regression detector)")
+    g.addoption("--no-time-to-accuracy", action="store_true",
+                help="skip the LeNet-5 time-to-accuracy cases (run whenever LeNet-5 training is selected)")
+    g.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
+                help="TEST ONLY: slow MODEL's timed step by SECONDS or by PCT%% of its own step time "
+                     "(proves the regression detector)")
 
 
 def _resolve_device(requested: str) -> tuple[str, str]:
@@ -42,14 +45,39 @@ def _resolve_device(requested: str) -> tuple[str, str]:
     return ("cuda", "auto: CUDA GPU found") if has_gpu else ("cpu", "auto: no GPU found, running on the CPU")
 
 
-def _parse_delay(value: str | None) -> tuple[str, float] | None:
-    if not value:
-        return None
-    try:
-        model, seconds = value.split("=")
-        return model.strip(), float(seconds)
-    except ValueError:
-        raise pytest.UsageError(f"--inject-delay: expected MODEL=SECONDS, got {value!r}") from None
+def _parse_delay(value: str | None) -> list[tuple[str, float, str]]:
+    """``TARGET=SECONDS`` (a fixed sleep) or ``TARGET=PCT%`` (a share of the case's own steady step time).
+
+    TARGET is a model name or a case id (wildcards allowed); several entries are comma-separated.
+    """
+    entries = []
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            target, amount = item.split("=")
+            amount = amount.strip()
+            if amount.endswith("%"):
+                entry = (target.strip(), float(amount[:-1]) / 100.0, "fraction")
+            else:
+                entry = (target.strip(), float(amount), "s")
+        except ValueError:
+            raise pytest.UsageError(
+                f"--inject-delay: expected MODEL=SECONDS or MODEL=PCT% (comma-separated), got {item!r}") from None
+        if entry[1] <= 0:
+            raise pytest.UsageError(f"--inject-delay: the delay must be positive, got {item!r}")
+        entries.append(entry)
+    return entries
+
+
+def delay_for(state: dict, case) -> tuple[float, str] | None:
+    """The TEST-ONLY delay that applies to ``case``: (amount, "s" | "fraction"), or None."""
+    import fnmatch
+
+    for target, amount, unit in state["delay"]:
+        if target == case.model or fnmatch.fnmatchcase(case.id, target):
+            return amount, unit
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -75,6 +103,7 @@ def pytest_configure(config):
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = {
         "cases": selected,
+        "tta_cases": cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy),
         "device": device,
         "device_note": why,
         "profile": cases_mod.PROFILES[opt.bench_profile],
@@ -99,7 +128,8 @@ def pytest_report_header(config):
     if state["device"] == "cpu":
         lines.append(f"cnnbench: CPU {machine.cpu_model()}, {os.cpu_count()} logical cores")
     if state["delay"]:
-        lines.append(f"cnnbench: TEST ONLY: injecting {state['delay'][1]} s into {state['delay'][0]}'s step")
+        what = ", ".join(f"{t} +{a:g} s" if u == "s" else f"{t} +{100 * a:g}% of its step" for t, a, u in state["delay"])
+        lines.append(f"cnnbench: TEST ONLY: injected delays: {what}")
     return lines
 
 
@@ -107,6 +137,9 @@ def pytest_generate_tests(metafunc):
     if "case" in metafunc.fixturenames:
         state = metafunc.config.stash[STATE]
         metafunc.parametrize("case", state["cases"], ids=[c.id for c in state["cases"]])
+    if "tta_case" in metafunc.fixturenames:
+        state = metafunc.config.stash[STATE]
+        metafunc.parametrize("tta_case", state["tta_cases"], ids=[c.id for c in state["tta_cases"]])
 
 
 @pytest.fixture(scope="session")
@@ -146,5 +179,34 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "device_note": state["device_note"],
         "flops_rule": FLOPS_RULE,
         "skipped": state["skipped"],  # out-of-memory and missing-framework cases, with reasons
-        "injected_delay": list(state["delay"]) if state["delay"] else None,
+        "injected_delay": [list(d) for d in state["delay"]] or None,
     }
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Save a run in which every case was skipped (say, all out of memory): the skips are the result.
+
+    pytest-benchmark saves nothing when no benchmark ran, which would lose the record of why.
+    """
+    yield
+    config = session.config
+    state = config.stash.get(STATE, None)
+    bs = getattr(config, "_benchmarksession", None)
+    if not state or not state["skipped"] or bs is None or bs.benchmarks or bs.disabled:
+        return
+    save = bs.save or bs.autosave
+    if not (save or bs.json):
+        return
+    hook = config.hook
+    machine_info = bs.get_machine_info()
+    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    output_json = hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[], include_data=True, machine_info=machine_info, commit_info=commit_info
+    )
+    hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
+    if bs.json:
+        bs.save_json(output_json)
+    if save:
+        bs.storage.save(output_json, save)

@@ -171,6 +171,37 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0 if ok_all else 1
 
 
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from cnnbench.summary import identical, render, render_both, summarize
+
+    opts = _parse_options(args.option)
+    frameworks = ("torch", "tf") if args.framework == "both" else (args.framework,)
+    found = {fw: summarize(args.model, fw, input_size=args.input_size, num_classes=args.num_classes, **opts)
+             for fw in frameworks}
+    if len(found) == 2:
+        print(render_both(found["torch"], found["tf"]))
+        return 0 if identical(found["torch"], found["tf"]) else 1
+    print(render(found[frameworks[0]]))
+    return 0
+
+
+def _cmd_diagram(args: argparse.Namespace) -> int:
+    from cnnbench.diagram import draw
+
+    fmt = args.format
+    out = args.out or f"{args.model}{'-' + args.framework if args.framework != 'both' else ''}.{fmt}"
+    path = draw(args.model, out, fmt=fmt, input_size=args.input_size, expand=args.expand,
+                framework=args.framework, **_parse_options(args.option))
+    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from cnnbench.train import run_cli
+
+    return run_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +223,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute framework counts")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a spec option, e.g. aux_logits=true")
     p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser("summary", help="Keras-style layer table (name, type, output shape, params) per framework")
+    p.add_argument("model")
+    p.add_argument("--framework", default="both", choices=("torch", "tf", "both"))
+    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a spec option, e.g. aux_logits=true")
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("diagram", help="structure diagram (Graphviz): layers, shapes, params, skips, branches")
+    p.add_argument("model")
+    p.add_argument("--framework", default="both", choices=("torch", "tf", "both"),
+                   help="shape layout of the labels: torch C x H x W, tf H x W x C (the layers are the same)")
+    p.add_argument("--format", default="svg", choices=("svg", "png", "pdf", "dot"))
+    p.add_argument("--out", default=None, metavar="PATH", help="default: MODEL.FORMAT in the current directory")
+    p.add_argument("--expand", action="store_true", help="draw every layer and every repeated block")
+    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a spec option, e.g. aux_logits=true")
+    p.set_defaults(func=_cmd_diagram)
+
+    from cnnbench.train import add_train_arguments
+
+    add_train_arguments(sub.add_parser("train", help="train LeNet-5 on real handwritten digits (scikit-learn)"))
+
+    from reports.cli import add_compare_arguments, add_report_arguments  # argparse only; pandas loads lazily
+
+    add_report_arguments(sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs"))
+    add_compare_arguments(sub.add_parser("compare", help="regressions between two saved runs (exit 1 on one)"))
     return parser
 
 
@@ -200,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
     args = build_parser().parse_args(argv)
+    if args.command in ("report", "compare"):
+        from reports.cli import call
+
+        return call(args)
     try:
         return args.func(args)
     except (CnnbenchError, ValueError) as exc:  # ValueError: bad option values from the spec layer

@@ -150,3 +150,15 @@ def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 10
             matmul(a, b)[0, 0].numpy()  # reading one element waits for the product
             best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
+
+
+def layer_output_shapes(model: keras.Model) -> dict[str, tuple]:
+    """Per layer: its symbolic output shape (batch axis dropped), NHWC as Keras builds it."""
+    out = {}
+    for name, layer in keras_layers(model).items():
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = getattr(layer.output, "shape", None)
+        if shape is not None:
+            out[name] = tuple(shape[1:])
+    return out

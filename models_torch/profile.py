@@ -166,3 +166,30 @@ def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 10
         _sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best
+
+
+def layer_output_shapes(model: nn.Module, input_size: int, in_channels: int = 3) -> dict[str, tuple]:
+    """Per leaf module: its output shape (batch axis dropped), from one forward pass with hooks.
+
+    Training mode, so auxiliary heads run too; batch 2, since BatchNorm in training mode needs more
+    than one value per channel; no gradients; the model's mode is restored afterwards.
+    """
+    shapes: dict[str, tuple] = {}
+
+    def hook(name):
+        def record(_module, _inputs, output):
+            if isinstance(output, torch.Tensor) and name not in shapes:
+                shapes[name] = tuple(output.shape[1:])
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in leaf_modules(model).items()]
+    was_training = model.training
+    try:
+        model.train()
+        with torch.no_grad():
+            model(torch.zeros(2, in_channels, input_size, input_size))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return shapes

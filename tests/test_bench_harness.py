@@ -182,3 +182,49 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[1]
+
+
+def test_a_run_where_every_case_is_skipped_is_still_saved(tmp_path, torch_mod):
+    """pytest-benchmark saves nothing when no benchmark ran; the harness saves the skips instead."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run.json"
+    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+           "--models", "inception_v3", "--frameworks", "torch", "--modes", "inference", "--input-size", "32",
+           f"--benchmark-json={out}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_repo_root())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["benchmarks"] == []
+    assert [s["id"] for s in data["cnnbench"]["skipped"]] == ["inception_v3-torch-inference-bs1-cpu"]
+    assert "minimum input size is 75" in data["cnnbench"]["skipped"][0]["reason"]
+    assert "machine_info" in data and "commit_info" in data
+
+
+def test_inject_delay_forms():
+    import pytest as _pytest
+
+    from bench.cases import Case
+    from bench.conftest import _parse_delay, delay_for
+
+    entries = _parse_delay("resnet18=15%,lenet5-tf-*=0.002")
+    assert entries == [("resnet18", 0.15, "fraction"), ("lenet5-tf-*", 0.002, "s")]
+    state = {"delay": entries}
+    assert delay_for(state, Case("resnet18", "torch", "train", 2, "cpu", 64)) == (0.15, "fraction")
+    assert delay_for(state, Case("lenet5", "tf", "inference", 2, "cpu", 28)) == (0.002, "s")
+    assert delay_for(state, Case("lenet5", "torch", "inference", 2, "cpu", 28)) is None
+    for bad in ("resnet18", "resnet18=abc", "resnet18=-1"):
+        with _pytest.raises(_pytest.UsageError):
+            _parse_delay(bad)
+
+
+def test_time_to_accuracy_cases_follow_lenet5_training():
+    from bench.cases import build_cases, tta_cases
+
+    smoke = build_cases(profile="smoke", device="cpu")
+    assert [c.id for c in tta_cases(smoke)] == ["lenet5-torch-time_to_accuracy-bs32-cpu",
+                                                "lenet5-tf-time_to_accuracy-bs32-cpu"]
+    assert tta_cases(build_cases(profile="smoke", device="cpu", modes="inference")) == []
+    assert tta_cases(build_cases(profile="smoke", device="cpu", models="resnet18")) == []
+    assert tta_cases(smoke, enabled=False) == []

@@ -1,0 +1,9 @@
+"""Present saved benchmark runs: tidy tables, framework comparison, HTML report, run-to-run compare.
+
+Reads pytest-benchmark JSON only; imports neither PyTorch nor TensorFlow, so a report can be built on a
+laptop from results measured elsewhere.
+"""
+from reports.errors import ReportError
+from reports.load import Run, find_runs, load_run
+
+__all__ = ["ReportError", "Run", "find_runs", "load_run"]

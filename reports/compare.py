@@ -1,0 +1,228 @@
+"""Run-to-run comparison: exact metrics gated exactly, timings by statistics, memory by a threshold.
+
+A timing regression needs both a ratio of medians above 1 + threshold and a Mann-Whitney p-value
+below alpha on the raw rounds, so a noisy machine does not raise false alarms and a small real
+slowdown with few rounds is not called significant. Timings from different machines are not compared
+unless asked (``cross_machine``), and then only after dividing out each machine's measured GEMM peak.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from reports.load import Run
+from reports.stats import mann_whitney_p, ratio_of_medians
+from reports.tidy import raw_rounds, results_frame
+
+EXACT_METRICS = ("params", "params_with_buffers", "macs", "flops", "analytic_memory_bytes")
+KEY = ["case_id", "input_size"]
+
+OK, REGRESSION, IMPROVEMENT = "ok", "regression", "improvement"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    time: float = 0.10  # a slowdown must exceed 10% ...
+    alpha: float = 0.01  # ... and be significant at this level
+    memory: float = 0.05  # measured peak memory: relative change that counts
+
+
+@dataclass
+class CaseComparison:
+    case_id: str
+    input_size: int | None
+    status: str = "ok"  # ok | regression | improvement | changed (allowed) | exact ok
+    exact_changes: list[str] = field(default_factory=list)  # "params 11689512 -> 11689513"
+    exact_failures: list[str] = field(default_factory=list)  # the changes not allowed
+    base_median_s: float | None = None
+    current_median_s: float | None = None
+    time_ratio: float | None = None
+    time_ci_low: float | None = None
+    time_ci_high: float | None = None
+    time_p: float | None = None
+    time_status: str = "not compared"
+    memory_change: float | None = None
+    memory_status: str = "not compared"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.exact_failures) or REGRESSION in (self.time_status, self.memory_status)
+
+
+@dataclass
+class Comparison:
+    cases: list[CaseComparison]
+    only_in_baseline: list[str]
+    only_in_current: list[str]
+    same_machine: bool
+    cross_machine: bool
+    timing_compared: bool
+    baseline_machine: str
+    current_machine: str
+    thresholds: Thresholds
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[CaseComparison]:
+        return [c for c in self.cases if c.failed]
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.regressions else 0
+
+
+def _allowed(allow: list[str], case_id: str, model: str, metric: str) -> bool:
+    for pattern in allow:
+        target, _, want_metric = pattern.partition(":")
+        if want_metric:  # "resnet50:params" or "resnet50-torch-*:macs"
+            if fnmatch.fnmatchcase(metric, want_metric) and (
+                    fnmatch.fnmatchcase(model, target) or fnmatch.fnmatchcase(case_id, target)):
+                return True
+        elif target in EXACT_METRICS:  # "params": any change of params
+            if target == metric:
+                return True
+        elif fnmatch.fnmatchcase(model, target) or fnmatch.fnmatchcase(case_id, target):
+            return True
+    return False
+
+
+def _newest_per_case(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per case: the newest run's, when a side holds several runs."""
+    return df.sort_values(["run_datetime", "run"]).drop_duplicates(KEY, keep="last").set_index(KEY)
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) or pd.isna(v) else v
+
+
+def compare_runs(baseline: list[Run], current: list[Run], *, thresholds: Thresholds = Thresholds(),
+                 allow_changes: list[str] | None = None, cross_machine: bool = False) -> Comparison:
+    base_df, cur_df = results_frame(baseline), results_frame(current)
+    return compare_frames(base_df, cur_df, thresholds=thresholds, allow_changes=allow_changes,
+                          cross_machine=cross_machine)
+
+
+def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: Thresholds = Thresholds(),
+                   allow_changes: list[str] | None = None, cross_machine: bool = False) -> Comparison:
+    allow = list(allow_changes or [])
+    base, cur = _newest_per_case(base_df), _newest_per_case(cur_df)
+    floor = _noise_floor(base_df)
+    base_machines, cur_machines = set(base["machine_id"]), set(cur["machine_id"])
+    same_machine = base_machines == cur_machines and len(base_machines) == 1
+    timing = same_machine or cross_machine
+    notes = []
+    if not same_machine:
+        notes.append(
+            "the runs come from different machines "
+            f"({'; '.join(sorted(set(base['machine'])))} vs {'; '.join(sorted(set(cur['machine'])))}): "
+            + ("timings compared after normalizing by each machine's measured GEMM peak (--cross-machine)"
+               if cross_machine else "exact metrics compared, timings and measured memory NOT compared "
+                                     "(give --cross-machine to compare peak-normalized timings)"))
+    common = [k for k in base.index if k in cur.index]
+    cases = []
+    for key in common:
+        b, c = base.loc[key], cur.loc[key]
+        cc = CaseComparison(case_id=key[0], input_size=_num(key[1]))
+        for metric in EXACT_METRICS:
+            bv, cv = _num(b.get(metric)), _num(c.get(metric))
+            if bv is None or cv is None:
+                if (bv is None) != (cv is None):
+                    cc.notes.append(f"{metric} recorded in only one run")
+                continue
+            if int(bv) != int(cv):
+                change = f"{metric} {int(bv):,} -> {int(cv):,}"
+                cc.exact_changes.append(change)
+                if not _allowed(allow, cc.case_id, str(c.get("model")), metric):
+                    cc.exact_failures.append(change)
+        if timing:
+            _compare_time(cc, b, c, thresholds, normalize=not same_machine, floor=floor.get(key))
+            if same_machine:
+                _compare_memory(cc, b, c, thresholds)
+        statuses = (cc.time_status, cc.memory_status)
+        cc.status = (REGRESSION if cc.failed else IMPROVEMENT if IMPROVEMENT in statuses
+                     else "changed (allowed)" if cc.exact_changes else OK if timing else "exact ok")
+        cases.append(cc)
+    return Comparison(
+        cases=cases,
+        only_in_baseline=[k[0] for k in base.index if k not in cur.index],
+        only_in_current=[k[0] for k in cur.index if k not in base.index],
+        same_machine=same_machine, cross_machine=cross_machine, timing_compared=timing,
+        baseline_machine="; ".join(sorted(set(base["machine"]))),
+        current_machine="; ".join(sorted(set(cur["machine"]))),
+        thresholds=thresholds, notes=notes,
+    )
+
+
+def _noise_floor(base_df: pd.DataFrame) -> dict:
+    """Per case: the largest ratio between medians of the baseline's own runs on one machine (>= 2 runs).
+
+    Rounds within one process are far more alike than rounds of two processes (CPU placement, clocks,
+    allocator state), so a Mann-Whitney test on rounds alone is overconfident between runs. Where the
+    baseline holds several runs of the same code, a slowdown must also exceed the spread those runs
+    already show.
+    """
+    floors = {}
+    for key, g in base_df.groupby(KEY + ["machine_id"], dropna=False):
+        medians = g["median_s"].dropna()
+        if len(medians) >= 2 and medians.min() > 0:
+            floors[tuple(key[:2])] = (float(medians.max() / medians.min()), len(medians))
+    return floors
+
+
+def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, floor=None) -> None:
+    a_rounds, b_rounds = raw_rounds(b.get("data_s")), raw_rounds(c.get("data_s"))
+    cc.base_median_s, cc.current_median_s = _num(b.get("median_s")), _num(c.get("median_s"))
+    if not a_rounds or not b_rounds:
+        cc.notes.append("raw rounds not saved: timing not compared (save runs with --benchmark-save-data)")
+        return
+    if normalize:  # seconds x FLOP/s of the machine's GEMM peak: time in units of 'peak FLOPs'
+        pa, pb = _num(b.get("gemm_peak_gflops_per_s")), _num(c.get("gemm_peak_gflops_per_s"))
+        if not pa or not pb:
+            cc.notes.append("no GEMM peak recorded: cross-machine timing not compared")
+            return
+        a_rounds = [t * pa for t in a_rounds]
+        b_rounds = [t * pb for t in b_rounds]
+        cc.notes.append(f"normalized by GEMM peak {pa:.0f} -> {pb:.0f} GFLOP/s")
+    est = ratio_of_medians(a_rounds, b_rounds)
+    p = mann_whitney_p(a_rounds, b_rounds)
+    cc.time_ratio, cc.time_ci_low, cc.time_ci_high, cc.time_p = est.ratio, est.low, est.high, p
+    significant = not math.isnan(p) and p < th.alpha
+    limit = 1.0 + th.time
+    if floor is not None and floor[0] > limit and not normalize:
+        limit = floor[0]
+        cc.notes.append(f"noise floor x{limit:.3f} from {floor[1]} baseline runs")
+    if est.ratio > limit and significant:
+        cc.time_status = REGRESSION
+    elif est.ratio < 1.0 / limit and significant:
+        cc.time_status = IMPROVEMENT
+    else:
+        cc.time_status = OK
+
+
+def _compare_memory(cc: CaseComparison, b, c, th: Thresholds) -> None:
+    mb, mc = _num(b.get("peak_memory_bytes")), _num(c.get("peak_memory_bytes"))
+    if not mb or not mc:
+        return
+    if b.get("peak_memory_kind") != c.get("peak_memory_kind"):
+        cc.notes.append("memory measured differently in the two runs: not compared")
+        return
+    cc.memory_change = mc / mb - 1.0
+    cc.memory_status = (REGRESSION if cc.memory_change > th.memory
+                        else IMPROVEMENT if cc.memory_change < -th.memory else OK)
+
+
+def regressions_between_consecutive_runs(results: pd.DataFrame, thresholds: Thresholds = Thresholds()
+                                         ) -> set[tuple[str, str]]:
+    """(case_id, run) pairs that compare would flag against the previous run on the same machine."""
+    flagged: set[tuple[str, str]] = set()
+    for _, per_machine in results.groupby("machine_id"):
+        runs = list(dict.fromkeys(per_machine.sort_values(["run_datetime", "run"])["run"]))
+        for prev, now in zip(runs, runs[1:]):
+            comp = compare_frames(per_machine[per_machine["run"] == prev], per_machine[per_machine["run"] == now],
+                                  thresholds=thresholds)
+            flagged |= {(c.case_id, now) for c in comp.cases if c.failed}
+    return flagged

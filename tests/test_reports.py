@@ -1,0 +1,248 @@
+"""reports/: tidy CSV, framework comparison, HTML, bad input. Runs on saved JSON of real harness runs.
+
+tests/data/ holds files written by `pytest bench --benchmark-only` (none written by hand):
+- runs/cpu_smoke_2core.json: the smoke profile, both frameworks, on this 2-core CI machine;
+- runs/gpu_smoke_h200_torch_only.json: the smoke profile on an H200 machine without TensorFlow
+  (six cases skipped as a missing framework), i.e. another machine;
+- runs/cpu_smoke_16core_torch_only.json: the smoke profile on that machine's 16-core CPU, PyTorch only;
+- runs/cpu_torch_sweep_skips.json: PyTorch only, batch sizes 1 and 4, Inception v3 skipped (64 < 75 px);
+- storage/...: three runs of the same cases here, the third with --inject-delay resnet18=0.004;
+- all_skipped.json: a run in which every case was skipped (input too small).
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from references import PARAMS
+from reports.cli import main as reports_main
+from reports.errors import ReportError
+from reports.frameworks import comparison_frame
+from reports.load import find_runs, load_run
+from reports.stats import mann_whitney_p, ratio_of_medians
+from reports.tidy import results_frame, skipped_frame
+
+DATA = Path(__file__).parent / "data"
+RUNS = DATA / "runs"
+STORAGE = DATA / "storage"
+CPU = RUNS / "cpu_smoke_2core.json"
+GPU = RUNS / "gpu_smoke_h200_torch_only.json"
+CPU16 = RUNS / "cpu_smoke_16core_torch_only.json"
+SWEEP = RUNS / "cpu_torch_sweep_skips.json"
+
+# the columns results.csv promises (README, "results.csv columns")
+REQUIRED_COLUMNS = [
+    "run", "case_id", "model", "framework", "mode", "batch", "device", "device_name", "input_size", "precision",
+    "layout", "tf_jit", "torch_compile", "min_s", "median_s", "mean_s", "iqr_s", "stddev_s", "rounds", "data_s",
+    "params", "macs", "flops", "peak_memory_bytes", "images_per_s", "pct_of_peak", "compile_s", "first_step_s",
+    "machine", "machine_id", "cpu_model", "torch_version", "commit", "run_datetime",
+]
+
+
+def _raw(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_results_frame_has_one_row_per_benchmark_with_every_column():
+    runs = find_runs([CPU, GPU, SWEEP])
+    df = results_frame(runs)
+    assert len(df) == sum(len(_raw(p)["benchmarks"]) for p in (CPU, GPU, SWEEP)) == 12 + 6 + 8
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    assert not missing
+    # values are carried over unchanged from pytest-benchmark's statistics
+    raw = {b["param"]: b for b in _raw(CPU)["benchmarks"]}
+    row = df[(df["run"] == "cpu_smoke_2core") & (df["case_id"] == "resnet18-tf-train-bs2-cpu")].iloc[0]
+    assert row["median_s"] == raw["resnet18-tf-train-bs2-cpu"]["stats"]["median"]
+    assert json.loads(row["data_s"]) == raw["resnet18-tf-train-bs2-cpu"]["stats"]["data"]
+    assert row["rounds"] == len(json.loads(row["data_s"]))
+    # parameter counts agree with torchvision / the seed, never with numbers from the code under test
+    by_model = df.groupby("model")["params"].unique()
+    for model in ("resnet18", "googlenet"):
+        assert list(by_model[model]) == [PARAMS[model]]
+    assert set(df[(df["model"] == "lenet5") & (df["input_size"] == 28)]["params"]) == {PARAMS["lenet5"]}
+    # environment columns: two machines, versions
+    assert df["machine_id"].nunique() == 2
+    assert set(df[df["device"] == "cuda"]["gpu_name"]) == {"NVIDIA H200"}
+    assert df["torch_version"].notna().all()
+
+
+def test_skipped_cases_are_kept_with_their_reasons():
+    sk = skipped_frame(find_runs([GPU, SWEEP]))
+    assert len(sk) == 6 + 4
+    assert sk[sk["run"] == "gpu_smoke_h200_torch_only"]["reason"].str.contains("tensorflow is not installed").all()
+    assert sk[sk["model"] == "inception_v3"]["reason"].str.contains("minimum input size is 75").all()
+
+
+def test_comparison_ratio_is_tf_over_torch_median_with_an_interval():
+    runs = find_runs([CPU])
+    comp = comparison_frame(results_frame(runs))
+    assert len(comp) == 6  # 3 models x 2 modes, batch 2
+    raw = {b["param"]: b["stats"] for b in _raw(CPU)["benchmarks"]}
+    for r in comp.to_dict("records"):
+        t = raw[f"{r['model']}-torch-{r['mode']}-bs2-cpu"]["median"]
+        f = raw[f"{r['model']}-tf-{r['mode']}-bs2-cpu"]["median"]
+        assert r["ratio_tf_over_torch"] == pytest.approx(f / t, rel=1e-12)
+        assert r["ratio_ci_low"] <= r["ratio_tf_over_torch"] <= r["ratio_ci_high"]
+        assert bool(r["params_agree"]) and bool(r["macs_agree"])
+        expected = "tie" if r["ratio_ci_low"] <= 1 <= r["ratio_ci_high"] else ("torch" if f > t else "tf")
+        assert r["faster"] == expected
+        assert r["faster_by"] == pytest.approx(max(f / t, t / f))
+
+
+def test_comparison_with_one_framework_says_why_the_other_is_missing():
+    runs = find_runs([GPU, SWEEP])
+    res = results_frame(runs)
+    comp = comparison_frame(res, skipped_frame(runs))
+    assert comp["tf_median_s"].isna().all() and comp["ratio_tf_over_torch"].isna().all()
+    gpu = comp[comp["run"] == "gpu_smoke_h200_torch_only"]
+    assert gpu["note"].str.contains("tf: skipped .*tensorflow is not installed", regex=True).all()
+    sweep = comp[comp["run"] == "cpu_torch_sweep_skips"]
+    assert (sweep["note"] == "tf: not run").all()
+
+
+def test_comparison_flags_a_params_disagreement(tmp_path):
+    doc = _raw(CPU)
+    for b in doc["benchmarks"]:
+        if b["param"] == "resnet18-tf-inference-bs2-cpu":
+            b["extra_info"]["params"] += 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    comp = comparison_frame(results_frame(find_runs([bad])))
+    row = comp[(comp["model"] == "resnet18") & (comp["mode"] == "inference")].iloc[0]
+    assert not bool(row["params_agree"]) and "BUG" in row["note"]
+
+
+def test_ratio_of_medians_and_mann_whitney_by_hand():
+    est = ratio_of_medians([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+    assert est.ratio == 2.0  # median 4 / median 2
+    assert est.low <= 2.0 <= est.high
+    assert ratio_of_medians([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]) == est  # seeded: deterministic
+    # identical samples: U = n*m/2, two-sided p = 1
+    assert mann_whitney_p([1, 2, 3, 4], [1, 2, 3, 4]) == pytest.approx(1.0)
+    # complete separation of 5 vs 5 rounds: exact two-sided p = 2 / C(10, 5) = 2/252
+    assert mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+
+
+@pytest.fixture(scope="module")
+def built_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    code = reports_main(["report", str(CPU), str(GPU), str(SWEEP), str(STORAGE), "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_report_writes_csvs_and_a_self_contained_html(built_report):
+    results = pd.read_csv(built_report / "results.csv")
+    expected_rows = sum(len(_raw(p)["benchmarks"]) for p in [CPU, GPU, SWEEP, *STORAGE.rglob("*.json")])
+    assert len(results) == expected_rows
+    assert (built_report / "comparison.csv").stat().st_size > 0
+    html = (built_report / "report.html").read_text()
+    for fig in ("step-time-", "flops-", "memory-", "compile-", "throughput-", "fig-trend"):
+        assert fig in html
+    assert "comparison-table" in html and "skipped-table" in html and "runs-table" in html
+    # self-contained: no external fetch of any kind
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    assert "<link" not in html and 'src="data:' in html
+    assert "TEST-ONLY injected delay" in html  # the slowed run is labelled, not passed off as real
+
+
+def test_trend_marks_the_slowed_run(built_report):
+    html = (built_report / "report.html").read_text()
+    assert "resnet18-torch-inference-bs2-cpu in 0003_slower" in html
+    assert "lenet5-torch-inference-bs2-cpu in 0003_slower" not in html
+
+
+def test_reports_import_neither_framework():
+    code = (
+        "import sys, tempfile\n"
+        "from reports.cli import main\n"
+        f"assert main(['report', {str(CPU)!r}, '--out', tempfile.mkdtemp(), '--no-diagrams']) == 0\n"
+        f"assert main(['compare', {str(CPU)!r}, {str(CPU)!r}, '--format', 'json']) == 0\n"
+        "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("this is not json", "not JSON"),
+    ("", "the file is empty"),
+    ('{"a": 1}', "not a pytest-benchmark run"),
+    ('[1, 2]', "not a pytest-benchmark run"),
+])
+def test_bad_run_files_give_one_clear_line(tmp_path, capsys, content, message):
+    bad = tmp_path / "run.json"
+    bad.write_text(content)
+    assert reports_main(["report", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_empty_directory_zero_benchmarks_and_unwritable_out(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert reports_main(["report", str(empty)]) == 2
+    assert "no *.json run files" in capsys.readouterr().err
+    assert reports_main(["report", str(DATA / "all_skipped.json"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "zero benchmarks" in err and "too small" in err  # says why: every case was skipped
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert reports_main(["report", str(CPU), "--out", str(blocker / "out")]) == 2
+    assert "cannot create the output directory" in capsys.readouterr().err
+    assert reports_main(["report", str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert reports_main(["report", str(CPU), "--out", str(out), "--no-diagrams"]) == 0
+    before = (out / "report.html").read_bytes()
+    import reports.report as report_mod
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full while rendering")
+
+    monkeypatch.setattr(report_mod, "render_html", broken)
+    with pytest.raises(RuntimeError):
+        report_mod.build_report(find_runs([SWEEP]), out)
+    assert (out / "report.html").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_write_atomic_removes_its_temporary_file_on_failure(tmp_path):
+    from reports.atomic import write_atomic
+
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    with pytest.raises(TypeError):
+        write_atomic(target, object())  # not bytes/str: fails before anything replaces the target
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_load_run_rejects_benchmark_entries_without_stats(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps({"machine_info": {}, "benchmarks": [{"name": "x"}]}))
+    with pytest.raises(ReportError, match="no name/stats"):
+        load_run(bad)
+
+
+def test_newest_run_under_the_default_storage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ReportError, match="no saved run under .benchmarks"):
+        find_runs(None)
+    target = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"
+    target.mkdir(parents=True)
+    for p in sorted((STORAGE / "Linux-CPython-3.11-64bit").glob("*.json")):
+        (target / p.name).write_bytes(p.read_bytes())
+    newest = find_runs(None)
+    assert [r.name for r in newest] == ["0003_slower"]
+    assert not math.isnan(newest[0].data["benchmarks"][0]["stats"]["median"])

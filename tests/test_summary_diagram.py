@@ -1,0 +1,110 @@
+"""`cnnbench summary` and `cnnbench diagram` for every registered model, in both frameworks."""
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from cnnbench import list_models
+from cnnbench.cli import main as cli_main
+from references import BN_STATISTICS, PARAMS
+
+HAS_DOT = shutil.which("dot") is not None
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_summary_totals_and_rows_match_across_frameworks(name, torch_mod, keras_mod):
+    from cnnbench.summary import identical, summarize
+
+    t = summarize(name, "torch")
+    k = summarize(name, "tf")
+    assert t.trainable == k.trainable == PARAMS[name]  # torchvision / paper / seed counts
+    if name in BN_STATISTICS:
+        assert t.non_trainable == k.non_trainable == BN_STATISTICS[name]
+    assert identical(t, k), name
+    assert [r.name for r in t.rows] == [r.name for r in k.rows]
+    assert t.layout == "NCHW" and k.layout == "NHWC"
+    assert all(len(r.shape) > 1 for r in t.rows + k.rows)  # every layer ran and has an output shape
+
+
+def test_summary_of_keras_applications_resnet50_options(torch_mod, keras_mod, capsys):
+    # keras.applications.ResNet50(weights=None).summary(): Total 25,636,712; Trainable 25,583,592;
+    # Non-trainable 53,120
+    opts = ["--option", "stride_in_1x1=true", "--option", "conv_bias=true", "--option", "bn_eps=1.001e-5"]
+    assert cli_main(["summary", "resnet50", "--framework", "tf", *opts]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 25,636,712" in out
+    assert "Trainable params: 25,583,592" in out
+    assert "Non-trainable params: 53,120" in out
+    assert "stage1.block1.conv1 (Conv2D)" in out and "(None, 56, 56, 64)" in out
+
+
+def test_summary_both_prints_side_by_side(torch_mod, keras_mod, capsys):
+    assert cli_main(["summary", "lenet5"]) == 0
+    out = capsys.readouterr().out
+    # seed 000: Keras LeNet-5 summary, "Total params: 61,706", conv 156 / 2,416, dense 10,164 / 850
+    assert "Total params: PyTorch 61,706 | Keras 61,706" in out
+    assert "(None, 6, 28, 28)" in out and "(None, 28, 28, 6)" in out
+    for count in ("156", "2,416", "10,164", "850"):
+        assert count in out
+    assert "Rows identical in both frameworks: yes (12 layers)" in out
+
+
+def test_summary_bad_input(capsys):
+    assert cli_main(["summary", "resnet5"]) == 2
+    assert "resnet50" in capsys.readouterr().err  # the list of known names
+    assert cli_main(["summary", "vgg16", "--input-size", "16", "--framework", "torch"]) == 2
+    assert "the minimum input size for vgg16 is 32" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed (apt-get install graphviz)")
+@pytest.mark.parametrize("name", list_models())
+def test_diagram_of_every_model(name, tmp_path):
+    from cnnbench.analytic import build_graph
+
+    out = tmp_path / f"{name}.svg"
+    assert cli_main(["diagram", name, "--out", str(out)]) == 0
+    svg = out.read_text()
+    root = ET.fromstring(svg)  # well-formed SVG
+    assert root.tag.endswith("svg")
+    g = build_graph(name)
+    assert f"{g.params:,} params" in svg  # the title carries the model's parameter count
+    nodes = svg.count('class="node"')
+    assert 8 <= nodes <= 160, nodes  # legible: long networks collapse, short ones show every layer
+    if name.startswith("resnet"):
+        assert "add" in svg and "#d32f2f" in svg  # residual additions with their skip edges
+    if name.startswith("densenet"):
+        assert "concat" in svg and "(x6," in svg  # dense layers collapsed with a repeat count
+    if name in ("googlenet", "inception_v3"):
+        assert "branch" in svg and "concat" in svg
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed (apt-get install graphviz)")
+def test_diagram_expand_and_formats(tmp_path):
+    from cnnbench.analytic import build_graph
+
+    collapsed = tmp_path / "r152.svg"
+    expanded = tmp_path / "r152-full.svg"
+    assert cli_main(["diagram", "resnet152", "--out", str(collapsed)]) == 0
+    assert cli_main(["diagram", "resnet152", "--expand", "--out", str(expanded)]) == 0
+    n_layers = len(build_graph("resnet152").layers)
+    assert expanded.read_text().count('class="node"') == n_layers + 1  # every layer + the input
+    assert collapsed.read_text().count('class="node"') < n_layers / 3
+    for fmt, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        path = tmp_path / f"lenet5.{fmt}"
+        assert cli_main(["diagram", "lenet5", "--format", fmt, "--out", str(path)]) == 0
+        assert path.read_bytes().startswith(magic) and path.stat().st_size > 2000
+    tf_svg = tmp_path / "lenet5-tf.svg"
+    assert cli_main(["diagram", "lenet5", "--framework", "tf", "--out", str(tf_svg)]) == 0
+    assert "28x28x6" in tf_svg.read_text()  # Keras labels are H x W x C
+
+
+def test_diagram_without_graphviz_says_how_to_install(tmp_path, monkeypatch, capsys):
+    import cnnbench.diagram as diagram
+
+    monkeypatch.setattr(diagram.shutil, "which", lambda _: None)
+    assert cli_main(["diagram", "lenet5", "--out", str(tmp_path / "x.svg")]) == 2
+    assert "apt-get install graphviz" in capsys.readouterr().err
+    assert cli_main(["diagram", "lenet5", "--format", "dot", "--out", str(tmp_path / "x.dot")]) == 0
+    assert (tmp_path / "x.dot").read_text().startswith("digraph")
