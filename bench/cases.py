@@ -30,6 +30,7 @@ class Profile:
     target_seconds: float  # timed seconds per case; rounds = clamp(target / step time)
     warmup_rounds: int
     note: str = ""
+    warmup_seconds: float = 0.5  # and at least this long (short steps need many warm-up rounds)
     tta_rounds: int = 1  # time-to-accuracy: full LeNet-5 trainings per framework
 
 

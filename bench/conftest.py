@@ -30,7 +30,7 @@ def pytest_addoption(parser):
     g.addoption("--no-time-to-accuracy", action="store_true",
                 help="skip the LeNet-5 time-to-accuracy cases (run whenever LeNet-5 training is selected)")
     g.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
-                help="TEST ONLY: slow MODEL's timed step by SECONDS or by PCT%% of its own step time "
+                help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
 
 
@@ -46,7 +46,7 @@ def _resolve_device(requested: str) -> tuple[str, str]:
 
 
 def _parse_delay(value: str | None) -> list[tuple[str, float, str]]:
-    """``TARGET=SECONDS`` (a fixed sleep) or ``TARGET=PCT%`` (a share of the case's own steady step time).
+    """``TARGET=SECONDS`` (a fixed busy wait) or ``TARGET=PCT%`` (a share of the case's own steady step time).
 
     TARGET is a model name or a case id (wildcards allowed); several entries are comma-separated.
     """

@@ -3,7 +3,7 @@
     python -m bench.detector_check --repeats 5 [--models lenet5,resnet18] [--slowdown 15] [--out DIR]
 
 Each repeat runs the benchmark on this machine as A (--baseline-runs times), A' (the same code
-again) and S (A with a TEST-ONLY sleep of --slowdown percent of A's median step time added to each of
+again) and S (A with a TEST-ONLY busy wait of --slowdown percent of A's median step time added to each of
 --slow-model's cases).
 ``compare(A, A')`` counts false alarms over every case; ``compare(A, S)`` counts how many slowed
 cases are flagged (detection) and any unslowed case flagged (more false alarms). Prints one line
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="runs of the unchanged code forming the baseline (>= 2 lets compare learn the "
                         "run-to-run noise floor; default 1: the plain A/A test)")
     p.add_argument("--out", default=".ci-out/detector")
+    p.add_argument("--reanalyze", action="store_true",
+                   help="measure nothing: compare the runs already saved in --out with the current compare")
     a = p.parse_args(argv)
 
     from reports.compare import Thresholds, compare_runs
@@ -60,14 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     record = {"settings": vars(a), "repeats": []}
     aa_pairs = aa_cases = aa_alarms = 0
     slowed_cases = detected = other_alarms = other_cases = 0
+    def saved_or_run(name: str, args: list[str]) -> Path:
+        return out / f"{name}.json" if a.reanalyze else _run(out, name, args)
+
     for i in range(1, a.repeats + 1):
         t0 = time.time()
-        base = [load_run(_run(out, f"r{i}_A{k}", common)) for k in range(1, a.baseline_runs + 1)]
-        again = load_run(_run(out, f"r{i}_Aprime", common))
+        if a.reanalyze and not (out / f"r{i}_S.json").exists():
+            break
+        base = [load_run(saved_or_run(f"r{i}_A{k}", common)) for k in range(1, a.baseline_runs + 1)]
+        again = load_run(saved_or_run(f"r{i}_Aprime", common))
         # the slowdown: exactly --slowdown percent of each slowed case's median in the newest A run
         delays = ",".join(f"{b['param']}={b['stats']['median'] * a.slowdown / 100:.9f}"
                           for b in base[-1].data["benchmarks"] if b["param"].startswith(a.slow_model + "-"))
-        slow = load_run(_run(out, f"r{i}_S", common + ["--inject-delay", delays]))
+        slow = load_run(saved_or_run(f"r{i}_S", common + ["--inject-delay", delays]))
         aa = compare_runs(base, [again], thresholds=th)
         ab = compare_runs(base, [slow], thresholds=th)
         aa_flagged = [c.case_id for c in aa.cases if c.time_status == "regression"]

@@ -9,7 +9,7 @@ import pytest
 
 from bench import machine
 from bench.cases import Case
-from bench.common import NonFiniteLoss, OutOfMemory, cpu_threads, timed
+from bench.common import NonFiniteLoss, OutOfMemory, busy_wait, cpu_threads, timed
 from bench.conftest import delay_for, gemm_peak
 from cnnbench.errors import InputTooSmallError
 from cnnbench.flops import step_cost
@@ -39,15 +39,30 @@ def _rounds(profile, seconds_per_step: float) -> int:
     return max(profile.min_rounds, min(profile.max_rounds, wanted))
 
 
+def _warm_up(step, rounds: int, seconds: float) -> float:
+    """Untimed steps until both ``rounds`` steps and ``seconds`` have passed; returns the last step's time.
+
+    A fixed count is not enough for millisecond steps: on the reference VM the first case of a
+    session (LeNet-5, under 1 ms a step) ran 25x slower through most of its rounds after two
+    warm-up steps, while thread pools and clocks were still settling.
+    """
+    start = time.perf_counter()
+    done, last = 0, 0.0
+    while done < max(1, rounds) or time.perf_counter() - start < seconds:
+        _, last = timed(step)
+        done += 1
+    return last
+
+
 def _slow_down(prep, fraction: float, probes: int = 5) -> float:
-    """TEST ONLY: make ``prep.step`` sleep ``fraction`` of its own median steady step time; returns the sleep."""
+    """TEST ONLY: make ``prep.step`` take ``fraction`` more of its median steady step time; returns the delay."""
     steady = sorted(timed(prep.step)[1] for _ in range(probes))[probes // 2]
     delay_s = fraction * steady
     inner = prep.step
 
     def slowed():
-        out = inner()  # returns after the device is synchronized, so the sleep adds wall time 1:1
-        time.sleep(delay_s)
+        out = inner()  # returns after the device is synchronized, so the wait adds wall time 1:1
+        busy_wait(delay_s)
         return out
 
     prep.step = slowed
@@ -70,13 +85,11 @@ def test_step(benchmark, case: Case, bench_state):
     try:
         if delay and delay[1] == "fraction":
             delay_s = _slow_down(prep, delay[0])
-        _, estimate = timed(prep.step)  # one more untimed step: a steady-state estimate for the rounds
         profile = bench_state["profile"]
+        estimate = _warm_up(prep.step, profile.warmup_rounds, profile.warmup_seconds)
         benchmark.group = case.group
         try:
-            result = benchmark.pedantic(
-                prep.step, rounds=_rounds(profile, estimate), warmup_rounds=profile.warmup_rounds, iterations=1
-            )
+            result = benchmark.pedantic(prep.step, rounds=_rounds(profile, estimate), warmup_rounds=0, iterations=1)
         except OutOfMemory as exc:
             _skip(case, bench_state, str(exc))
         try:
@@ -124,6 +137,7 @@ def test_step(benchmark, case: Case, bench_state):
             "images_per_s": case.batch / median,
             "gflops_per_s": achieved / 1e9,
             "gemm_peak_gflops_per_s": peak / 1e9,
+            "gemm_peak_math": runner.gemm_math_mode(case.device),  # the conv math mode (TF32 on recent GPUs)
             "pct_of_peak": 100.0 * achieved / peak,
             "build_s": prep.build_s,
             "first_step_s": prep.first_step_s,

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from bench.cases import Case
-from bench.common import NonFiniteLoss, OutOfMemory, Prepared, timed
+from bench.common import NonFiniteLoss, OutOfMemory, Prepared, busy_wait, timed
 
 _POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
@@ -117,9 +117,7 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
         inner = step
 
         def step():  # noqa: F811 - test-only injected slowdown
-            import time
-
-            time.sleep(delay_s)
+            busy_wait(delay_s)
             return inner()
 
     def check(result) -> None:
@@ -162,3 +160,10 @@ def gemm_peak_flops(device: str = "cpu") -> float:
     from models_tf.profile import gemm_peak_flops as measure
 
     return measure(device)
+
+
+def gemm_math_mode(device: str = "cpu") -> str:
+    """TensorFlow runs float32 matmuls and convolutions in TF32 on a GPU unless told not to."""
+    import tensorflow as tf
+
+    return "tf32" if device == "cuda" and tf.config.experimental.is_tensor_float_32_execution_enabled() else "fp32"

@@ -7,7 +7,7 @@ import math
 
 from bench.cases import Case
 from bench.common import (
-    NonFiniteLoss, OutOfMemory, Prepared, process_peak_rss, reset_process_peak_rss, timed,
+    NonFiniteLoss, OutOfMemory, Prepared, busy_wait, process_peak_rss, reset_process_peak_rss, timed,
 )
 
 
@@ -115,9 +115,7 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
         inner = step
 
         def step():  # noqa: F811 - test-only injected slowdown (see bench/README section)
-            import time
-
-            time.sleep(delay_s)
+            busy_wait(delay_s)
             return inner()
 
     def check(result) -> None:
@@ -162,3 +160,9 @@ def gemm_peak_flops(device: str = "cpu") -> float:
     from models_torch.profile import gemm_peak_flops as measure
 
     return measure(device)
+
+
+def gemm_math_mode(device: str = "cpu") -> str:
+    from models_torch.profile import gemm_math_mode as mode
+
+    return mode(device)

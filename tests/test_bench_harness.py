@@ -228,3 +228,17 @@ def test_time_to_accuracy_cases_follow_lenet5_training():
     assert tta_cases(build_cases(profile="smoke", device="cpu", modes="inference")) == []
     assert tta_cases(build_cases(profile="smoke", device="cpu", models="resnet18")) == []
     assert tta_cases(smoke, enabled=False) == []
+
+
+def test_gemm_peak_is_measured_in_the_convolutions_math_mode(monkeypatch, torch_mod):
+    """On CUDA, PyTorch convolves float32 in TF32 by default; the peak must use the same mode."""
+    from models_torch import profile
+
+    assert profile.gemm_math_mode("cpu") == "fp32"
+    monkeypatch.setattr(torch_mod.backends.cudnn, "allow_tf32", True)
+    assert profile.gemm_math_mode("cuda") == "tf32"
+    monkeypatch.setattr(torch_mod.backends.cudnn, "allow_tf32", False)
+    assert profile.gemm_math_mode("cuda") == "fp32"
+    before = torch_mod.backends.cuda.matmul.allow_tf32
+    profile.gemm_peak_flops("cpu", n=64, repeats=2)
+    assert torch_mod.backends.cuda.matmul.allow_tf32 == before  # restored
