@@ -14,6 +14,9 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-threshold", type=float, default=0.10, help="trend: slowdown that counts (default 0.10)")
     p.add_argument("--alpha", type=float, default=0.01, help="trend: significance level (default 0.01)")
     p.add_argument("--no-diagrams", action="store_true", help="do not embed model structure diagrams")
+    p.add_argument("--history", default=".benchmarks", metavar="DIR",
+                   help="saved runs to chart the trend from (default: .benchmarks/, when it exists)")
+    p.add_argument("--no-history", action="store_true", help="trend from the given runs only")
     p.set_defaults(func=run_report)
 
 
@@ -41,6 +44,8 @@ def _check_unit_interval(name: str, value: float) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from reports.diagrams import diagrams_for
     from reports.compare import Thresholds
     from reports.load import find_runs
@@ -48,13 +53,20 @@ def run_report(args: argparse.Namespace) -> int:
 
     _check_unit_interval("--alpha", args.alpha)
     runs = find_runs(args.runs)
+    history = []
+    if not args.no_history and Path(args.history).is_dir():
+        try:
+            history = find_runs([args.history], require_benchmarks=False, strict=False)
+        except ReportError:  # an empty storage: no history, nothing wrong with the report's runs
+            history = []
     diagrams = {} if args.no_diagrams else diagrams_for(runs, args.out)
     files = build_report(runs, args.out, thresholds=Thresholds(time=args.time_threshold, alpha=args.alpha),
-                         diagrams=diagrams)
+                         diagrams=diagrams, history=history)
     print(f"read {len(runs)} run(s): {', '.join(str(r.path) for r in runs)}")
     print(f"wrote {files.rows} rows to {files.results_csv}")
     print(f"wrote {files.comparison_csv}, {files.skipped_csv}" + (f", {files.parquet}" if files.parquet else ""))
-    print(f"wrote {files.html}" + (f" (with {len(diagrams)} model diagram(s))" if diagrams else ""))
+    print(f"wrote {files.html}" + (f" (with {len(diagrams)} model diagram(s))" if diagrams else "")
+          + (f"; trend over {len(history)} saved run(s) in {args.history}/" if history else ""))
     return 0
 
 

@@ -110,7 +110,7 @@ def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: T
                    allow_changes: list[str] | None = None, cross_machine: bool = False) -> Comparison:
     allow = list(allow_changes or [])
     base, cur = _newest_per_case(base_df), _newest_per_case(cur_df)
-    floor = _noise_floor(base_df)
+    several = _baseline_runs(base_df)
     base_machines, cur_machines = set(base["machine_id"]), set(cur["machine_id"])
     same_machine = base_machines == cur_machines and len(base_machines) == 1
     timing = same_machine or cross_machine
@@ -139,7 +139,8 @@ def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: T
                 if not _allowed(allow, cc.case_id, str(c.get("model")), metric):
                     cc.exact_failures.append(change)
         if timing:
-            _compare_time(cc, b, c, thresholds, normalize=not same_machine, floor=floor.get(key))
+            _compare_time(cc, b, c, thresholds, normalize=not same_machine,
+                          baseline=several.get(key) if same_machine else None)
             if same_machine:
                 _compare_memory(cc, b, c, thresholds)
         statuses = (cc.time_status, cc.memory_status)
@@ -157,25 +158,40 @@ def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: T
     )
 
 
-def _noise_floor(base_df: pd.DataFrame) -> dict:
-    """Per case: the largest ratio between medians of the baseline's own runs on one machine (>= 2 runs).
+def _baseline_runs(base_df: pd.DataFrame) -> dict:
+    """Per case with several baseline runs on one machine: (pooled rounds, noise floor, number of runs).
 
-    Rounds within one process are far more alike than rounds of two processes (CPU placement, clocks,
-    allocator state), so a Mann-Whitney test on rounds alone is overconfident between runs. Where the
-    baseline holds several runs of the same code, a slowdown must also exceed the spread those runs
-    already show.
+    Rounds within one process are far more alike than rounds of two processes (CPU placement,
+    clocks, allocator state, neighbours on the host), so a Mann-Whitney test on the rounds of one run
+    each is overconfident. Where the baseline holds several runs of the same code, their rounds are
+    pooled, so the baseline stands for the machine's typical speed rather than for one run that may
+    have been unusually fast or slow; and a slowdown must also exceed the noise floor, the slowest of
+    those runs' medians over the pooled median.
     """
-    floors = {}
-    for key, g in base_df.groupby(KEY + ["machine_id"], dropna=False):
+    out = {}
+    for key, g in base_df.groupby(KEY, dropna=False):
+        if len(g) < 2 or g["machine_id"].nunique() != 1:
+            continue
+        rounds = [t for v in g["data_s"] for t in raw_rounds(v)]
         medians = g["median_s"].dropna()
-        if len(medians) >= 2 and medians.min() > 0:
-            floors[tuple(key[:2])] = (float(medians.max() / medians.min()), len(medians))
-    return floors
+        if rounds and len(medians) >= 2:
+            import numpy as np
+
+            out[tuple(key)] = (rounds, float(medians.max() / np.median(rounds)), len(g))
+    return out
 
 
-def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, floor=None) -> None:
+def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, baseline=None) -> None:
+    """``baseline``: (pooled rounds, noise floor, runs) when the baseline has several runs of this case."""
     a_rounds, b_rounds = raw_rounds(b.get("data_s")), raw_rounds(c.get("data_s"))
     cc.base_median_s, cc.current_median_s = _num(b.get("median_s")), _num(c.get("median_s"))
+    floor = None
+    if baseline is not None:
+        import numpy as np
+
+        a_rounds, floor, n_runs = baseline
+        cc.base_median_s = float(np.median(a_rounds))
+        cc.notes.append(f"baseline: {len(a_rounds)} rounds pooled from {n_runs} runs")
     if not a_rounds or not b_rounds:
         cc.notes.append("raw rounds not saved: timing not compared (save runs with --benchmark-save-data)")
         return
@@ -192,9 +208,9 @@ def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, 
     cc.time_ratio, cc.time_ci_low, cc.time_ci_high, cc.time_p = est.ratio, est.low, est.high, p
     significant = not math.isnan(p) and p < th.alpha
     limit = 1.0 + th.time
-    if floor is not None and floor[0] > limit and not normalize:
-        limit = floor[0]
-        cc.notes.append(f"noise floor x{limit:.3f} from {floor[1]} baseline runs")
+    if floor is not None and floor > limit:
+        limit = floor
+        cc.notes.append(f"noise floor x{limit:.3f} (slowest baseline run / pooled median)")
     if est.ratio > limit and significant:
         cc.time_status = REGRESSION
     elif est.ratio < 1.0 / limit and significant:

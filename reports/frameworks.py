@@ -102,7 +102,7 @@ def headline(comparison: pd.DataFrame) -> list[str]:
         lines.append(
             f"{mode}: PyTorch faster in {wins.get('torch', 0)}, TensorFlow in {wins.get('tf', 0)}, "
             f"tie (95% interval includes 1) in {wins.get('tie', 0)} of {len(g)} cases; "
-            f"median TF/PyTorch step-time ratio {med:.2f} ({lead} ahead overall)."
+            f"median TF/PyTorch time ratio {med:.2f} ({lead} ahead overall)."
         )
     bad = comparison[(comparison["params_agree"] == False) | (comparison["macs_agree"] == False)]  # noqa: E712
     if not bad.empty:

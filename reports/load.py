@@ -75,10 +75,12 @@ def newest_run(storage: Path = DEFAULT_STORAGE) -> Path:
     return max(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def find_runs(paths: list[str | Path] | None = None, *, require_benchmarks: bool = True) -> list[Run]:
+def find_runs(paths: list[str | Path] | None = None, *, require_benchmarks: bool = True,
+              strict: bool = True) -> list[Run]:
     """Load runs from files and directories (recursively); no path: the newest run under .benchmarks/.
 
-    Runs are returned oldest first (by the run's own datetime, then by file name).
+    Runs are returned oldest first (by the run's own datetime, then by file name). ``strict=False``
+    skips unreadable files in directories instead of failing (for the trend's history).
     """
     if not paths:
         files = [newest_run()]
@@ -92,7 +94,13 @@ def find_runs(paths: list[str | Path] | None = None, *, require_benchmarks: bool
                 files += found
             else:
                 files.append(p)
-    runs = [load_run(f) for f in files]
+    runs = []
+    for f in files:
+        try:
+            runs.append(load_run(f))
+        except ReportError:
+            if strict:
+                raise
     if require_benchmarks:
         for run in runs:
             if not run.data["benchmarks"]:

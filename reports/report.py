@@ -158,10 +158,12 @@ def _display_table(comparison: pd.DataFrame) -> list[dict]:
 
 
 def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame, skipped: pd.DataFrame,
-                *, thresholds: Thresholds = Thresholds(), diagrams: dict[str, Path] | None = None) -> str:
+                *, thresholds: Thresholds = Thresholds(), diagrams: dict[str, Path] | None = None,
+                history: pd.DataFrame | None = None) -> str:
+    """``history``: results of every run to chart the trend from (default: the report's own runs)."""
     env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
     figs = figures(results)
-    trend, flagged = trend_figure(results, thresholds)
+    trend, flagged = trend_figure(results if history is None else history, thresholds)
     machines = sorted(set(results["machine"]))
     return env.get_template("report.html.j2").render(
         runs=_runs_table(runs, results),
@@ -190,12 +192,18 @@ def _diagram_uris(diagrams: dict[str, Path]) -> list[dict]:
 
 
 def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds = Thresholds(),
-                 diagrams: dict[str, Path] | None = None) -> ReportFiles:
+                 diagrams: dict[str, Path] | None = None, history: list[Run] | None = None) -> ReportFiles:
+    """Write the report of ``runs``; ``history`` (e.g. every run in the storage) adds to the trend chart."""
     out = ensure_writable_dir(Path(out_dir))
     results = results_frame(runs)
     skipped = skipped_frame(runs)
     comparison = comparison_frame(results, skipped)
-    html = render_html(runs, results, comparison, skipped, thresholds=thresholds, diagrams=diagrams)
+    past = None
+    if history:
+        known = {r.path.resolve() for r in runs}
+        extra = [r for r in history if r.path.resolve() not in known and r.data["benchmarks"]]
+        past = pd.concat([results_frame(extra), results], ignore_index=True) if extra else None
+    html = render_html(runs, results, comparison, skipped, thresholds=thresholds, diagrams=diagrams, history=past)
 
     def csv(df: pd.DataFrame) -> str:
         buf = io.StringIO()

@@ -132,7 +132,7 @@ def test_ratio_of_medians_and_mann_whitney_by_hand():
 @pytest.fixture(scope="module")
 def built_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    code = reports_main(["report", str(CPU), str(GPU), str(SWEEP), str(STORAGE), "--out", str(out)])
+    code = reports_main(["report", str(CPU), str(GPU), str(SWEEP), str(STORAGE), "--out", str(out), "--no-history"])
     assert code == 0
     return out
 
@@ -246,3 +246,21 @@ def test_newest_run_under_the_default_storage(tmp_path, monkeypatch):
     newest = find_runs(None)
     assert [r.name for r in newest] == ["0003_slower"]
     assert not math.isnan(newest[0].data["benchmarks"][0]["stats"]["median"])
+
+
+def test_trend_reads_the_history_in_the_storage(tmp_path, monkeypatch):
+    """With no run named, the report is of the newest run, and its trend covers every saved run."""
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"
+    target.mkdir(parents=True)
+    for p in sorted((STORAGE / "Linux-CPython-3.11-64bit").glob("*.json")):
+        (target / p.name).write_bytes(p.read_bytes())
+    (target / "0004_broken.json").write_text("{not json")  # a damaged old run does not stop the report
+    assert reports_main(["report", str(target / "0003_slower.json"), "--out", "out", "--no-diagrams"]) == 0
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(results["run"]) == {"0003_slower"}  # the CSV holds the reported run only
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "fig-trend" in html and "resnet18-torch-inference-bs2-cpu in 0003_slower" in html
+    assert reports_main(["report", str(target / "0003_slower.json"), "--out", "out2", "--no-diagrams",
+                         "--no-history"]) == 0
+    assert "fig-trend" not in (tmp_path / "out2" / "report.html").read_text()
