@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-threshold", type=float, default=0.10)
     p.add_argument("--alpha", type=float, default=0.01)
     p.add_argument("--memory-threshold", type=float, default=0.05)
+    p.add_argument("--timing-advisory", action="store_true",
+                   help="print timing/memory regressions but fail only on exact metrics (for machines whose "
+                        "measured A/A false-alarm rate is too high to gate on, see README)")
     a = p.parse_args(argv)
 
     from reports.compare import Thresholds, compare_runs
@@ -52,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     flagged = [c for c in first.regressions]
     if not flagged:
+        return 0
+    if a.timing_advisory:
+        print(f"ci_gate: {len(flagged)} timing/memory regression(s) reported, NOT gating (--timing-advisory): "
+              "on this machine the A/A experiments flag unchanged code too often (README, 'Does the detector "
+              "work?'); exact metrics are unchanged")
         return 0
     cases = {c.case_id for c in flagged}
     models = sorted({c.split("-")[0] for c in cases})

@@ -161,3 +161,19 @@ def test_ci_gate_fails_exact_changes_at_once_and_passes_clean_runs(tmp_path, cap
     assert (tmp_path / "a" / "compare.md").read_text().startswith("### ❌")
     assert gate([str(SAME1), str(SAME2), "--out", str(tmp_path / "b")]) == 0
     assert gate([str(tmp_path / "nope.json"), str(SAME2), "--out", str(tmp_path / "c")]) == 2
+
+
+def test_ci_gate_timing_advisory_reports_but_passes(tmp_path, capsys):
+    from bench.ci_gate import main as gate
+
+    assert gate([str(SAME1), str(SLOWER), "--out", str(tmp_path), "--timing-advisory"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT gating (--timing-advisory)" in out and "REGRESSION" in out
+    assert not (tmp_path / "confirm.json").exists()
+
+
+def test_process_rss_is_shown_not_gated():
+    comp = _compare(SAME1, SAME2)
+    torch_case = next(c for c in comp.cases if c.case_id == "lenet5-torch-inference-bs2-cpu")
+    assert torch_case.memory_change is not None and torch_case.memory_status == "not compared"
+    assert "memory is process peak RSS: shown, not gated" in torch_case.notes
