@@ -85,23 +85,18 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
             return out
 
     else:
-        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        from models_tf.train import classification_loss
+
         opt = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)  # as in the seeds
         if case.precision == "fp16":
             opt = keras.optimizers.LossScaleOptimizer(opt)
         opt.build(model.trainable_variables)  # create slots outside the traced function
         aux_weight = getattr(model, "aux_weight", 0.0)
 
-        def loss_of(out):
-            if isinstance(out, (list, tuple)):  # logits + aux logits (training mode only)
-                main = ce(y, tf.cast(out[0], tf.float32))
-                return main + aux_weight * tf.add_n([ce(y, tf.cast(a, tf.float32)) for a in out[1:]])
-            return ce(y, tf.cast(out, tf.float32))
-
         @tf.function(jit_compile=case.tf_jit)
         def train_step(inp):
             with tf.GradientTape() as tape:
-                loss = loss_of(model(inp, training=True))
+                loss = classification_loss(model(inp, training=True), y, aux_weight)
                 scaled = opt.scale_loss(loss) if case.precision == "fp16" else loss
             grads = tape.gradient(scaled, model.trainable_variables)
             opt.apply_gradients(zip(grads, model.trainable_variables))

@@ -91,16 +91,12 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
     else:
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)  # as in the seeds
-        loss_fn = torch.nn.CrossEntropyLoss()
+        from models_torch.train import classification_loss
 
         def step():
             opt.zero_grad(set_to_none=True)
             with _autocast(case):
-                out = net(x)
-                if isinstance(out, tuple):  # logits + aux logits (training mode only)
-                    loss = loss_fn(out[0], y) + aux_weight * sum(loss_fn(a, y) for a in out[1:])
-                else:
-                    loss = loss_fn(out, y)
+                loss = classification_loss(net(x), y, aux_weight)
             if scaler is not None:
                 scaler.scale(loss).backward()
                 scaler.step(opt)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnbench.transfer import keras_layers
+from models_tf.train import classification_loss
 
 # TF op types -> our categories (the layer a node belongs to decides where it is reported)
 TF_MAC_OPS = ("Conv2D", "MatMul")
@@ -106,7 +107,6 @@ def measured_memory(model: keras.Model, mode: str, batch: int, num_classes: int,
             return fn(x)
     else:
         y = tf.random.uniform((batch,), maxval=num_classes, dtype=tf.int32)
-        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         opt = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
         opt.build(model.trainable_variables)
         aux_weight = getattr(model, "aux_weight", 0.0)
@@ -114,11 +114,7 @@ def measured_memory(model: keras.Model, mode: str, batch: int, num_classes: int,
         @tf.function
         def step():
             with tf.GradientTape() as tape:
-                out = model(x, training=True)
-                if isinstance(out, (list, tuple)):
-                    loss = ce(y, out[0]) + aux_weight * tf.add_n([ce(y, a) for a in out[1:]])
-                else:
-                    loss = ce(y, out)
+                loss = classification_loss(model(x, training=True), y, aux_weight)
             grads = tape.gradient(loss, model.trainable_variables)
             opt.apply_gradients(zip(grads, model.trainable_variables))
             return loss

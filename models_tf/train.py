@@ -7,6 +7,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+_CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def classification_loss(out, y, aux_weight: float = 0.0):
+    """Cross-entropy of the logits, computed in float32 (mixed-precision logits are cast). Networks
+    with auxiliary heads (GoogLeNet, Inception v3) return ``[logits, *aux_logits]`` in training
+    mode; each auxiliary loss is added with ``aux_weight``. The one training loss of the benchmark
+    step, the memory probe and ``cnnbench train``."""
+    if isinstance(out, (list, tuple)):
+        main = _CE(y, tf.cast(out[0], tf.float32))
+        return main + aux_weight * tf.add_n([_CE(y, tf.cast(a, tf.float32)) for a in out[1:]])
+    return _CE(y, tf.cast(out, tf.float32))
+
 
 class Trainer:
     """Trains one Keras model on in-memory arrays (NHWC); every call returns plain numbers."""
@@ -18,13 +31,14 @@ class Trainer:
         # Keras' momentum update (v = m v - lr g; w += v) equals PyTorch's (v = m v + g; w -= lr v)
         # for a constant learning rate, so both frameworks take the same steps.
         self.opt = keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
-        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        aux_weight = getattr(model, "aux_weight", 0.0)
 
         @tf.function(reduce_retracing=True)
         def step(xb, yb):
             with tf.GradientTape() as tape:
-                logits = self.model(xb, training=True)
-                loss = self.loss_fn(yb, logits)
+                out = self.model(xb, training=True)
+                loss = classification_loss(out, yb, aux_weight)
+            logits = out[0] if isinstance(out, (list, tuple)) else out
             grads = tape.gradient(loss, self.model.trainable_variables)
             self.opt.apply_gradients(zip(grads, self.model.trainable_variables))
             correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int64), yb), tf.int32))

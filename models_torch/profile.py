@@ -8,6 +8,8 @@ from collections import defaultdict
 import torch
 from torch import nn
 
+from models_torch.train import classification_loss
+
 # fvcore's operator names -> our categories
 FVCORE_CATEGORY = {
     "conv": "conv", "linear": "dense", "addmm": "dense", "matmul": "dense", "bmm": "dense", "einsum": "dense",
@@ -94,13 +96,7 @@ def _step_fn(model: nn.Module, mode: str, batch: int, input_size: int, in_channe
 
     def step():
         opt.zero_grad(set_to_none=True)
-        out = model(x)
-        if isinstance(out, tuple):
-            loss = nn.functional.cross_entropy(out[0], y) + aux_weight * sum(
-                nn.functional.cross_entropy(a, y) for a in out[1:])
-        else:
-            loss = nn.functional.cross_entropy(out, y)
-        loss.backward()
+        classification_loss(model(x), y, aux_weight).backward()
         opt.step()
 
     return step, opt

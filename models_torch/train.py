@@ -8,6 +8,16 @@ import torch
 from torch import nn
 
 
+def classification_loss(out, y: torch.Tensor, aux_weight: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of the logits. Networks with auxiliary heads (GoogLeNet, Inception v3) return
+    ``(logits, *aux_logits)`` in training mode; each auxiliary loss is added with ``aux_weight``.
+    The one training loss of the benchmark step, the memory probe and ``cnnbench train``."""
+    if isinstance(out, tuple):
+        return nn.functional.cross_entropy(out[0], y) + aux_weight * sum(
+            nn.functional.cross_entropy(a, y) for a in out[1:])
+    return nn.functional.cross_entropy(out, y)
+
+
 class Trainer:
     """Trains one model on in-memory arrays (NCHW); every call returns plain numbers."""
 
@@ -18,7 +28,7 @@ class Trainer:
             torch.set_num_threads(threads)
         self.model = model
         self.opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.aux_weight = getattr(model, "aux_weight", 0.0)
 
     def train_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, batch: int, on_step=None) -> tuple:
         """One pass over ``order``; returns (mean loss, accuracy, seconds)."""
@@ -30,8 +40,9 @@ class Trainer:
             idx = torch.from_numpy(order[i:i + batch])
             xb, yb = xt[idx], yt[idx]
             self.opt.zero_grad(set_to_none=True)
-            logits = self.model(xb)
-            loss = self.loss_fn(logits, yb)
+            out = self.model(xb)
+            logits = out[0] if isinstance(out, tuple) else out
+            loss = classification_loss(out, yb, self.aux_weight)
             loss.backward()
             self.opt.step()
             total_loss += loss.item() * len(idx)

@@ -80,3 +80,29 @@ def test_torch_trained_lenet5_predicts_the_same_labels_in_tf(short_run, torch_mo
     model = get_model("lenet5", framework="torch")
     model.load_state_dict(torch_mod.load(out / "lenet5-torch.pt", weights_only=True))
     assert transferred_agreement(model, digits.load()) == 450
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_training_loss_adds_weighted_aux_heads(framework, request):
+    """Zero logits over K classes give a cross-entropy of ln K (hand arithmetic); two auxiliary
+    heads weighted 0.3 make it ln K * (1 + 2 * 0.3), as torchvision's GoogLeNet recipe adds them."""
+    k, batch = 10, 4
+    y = np.arange(batch) % k
+    zeros = np.zeros((batch, k), "float32")
+    if framework == "torch":
+        from models_torch.train import classification_loss
+
+        t = request.getfixturevalue("torch_mod")
+        main = float(classification_loss(t.from_numpy(zeros), t.from_numpy(y)))
+        with_aux = float(classification_loss((t.from_numpy(zeros),) * 3, t.from_numpy(y), 0.3))
+    else:
+        request.getfixturevalue("keras_mod")
+        import tensorflow as tf
+
+        from models_tf.train import classification_loss
+
+        main = float(classification_loss(tf.constant(zeros), tf.constant(y)))
+        # Keras models return auxiliary logits as a list; mixed-precision logits are cast to float32
+        with_aux = float(classification_loss([tf.constant(zeros, tf.float16)] * 3, tf.constant(y), 0.3))
+    assert main == pytest.approx(np.log(k), rel=1e-6)
+    assert with_aux == pytest.approx(np.log(k) * 1.6, rel=1e-6)
