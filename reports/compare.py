@@ -11,11 +11,12 @@ import fnmatch
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from reports.load import Run
 from reports.stats import mann_whitney_p, ratio_of_medians
-from reports.tidy import raw_rounds, results_frame
+from reports.tidy import newest_per_case, raw_rounds, results_frame, runs_in_order
 
 EXACT_METRICS = ("params", "params_with_buffers", "macs", "flops", "analytic_memory_bytes")
 KEY = ["case_id", "input_size"]
@@ -90,11 +91,6 @@ def _allowed(allow: list[str], case_id: str, model: str, metric: str) -> bool:
     return False
 
 
-def _newest_per_case(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per case: the newest run's, when a side holds several runs."""
-    return df.sort_values(["run_datetime", "run"]).drop_duplicates(KEY, keep="last").set_index(KEY)
-
-
 def _num(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) or pd.isna(v) else v
 
@@ -109,7 +105,7 @@ def compare_runs(baseline: list[Run], current: list[Run], *, thresholds: Thresho
 def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: Thresholds = Thresholds(),
                    allow_changes: list[str] | None = None, cross_machine: bool = False) -> Comparison:
     allow = list(allow_changes or [])
-    base, cur = _newest_per_case(base_df), _newest_per_case(cur_df)
+    base, cur = (newest_per_case(df, KEY).set_index(KEY) for df in (base_df, cur_df))
     several = _baseline_runs(base_df)
     base_machines, cur_machines = set(base["machine_id"]), set(cur["machine_id"])
     same_machine = base_machines == cur_machines and len(base_machines) == 1
@@ -175,8 +171,6 @@ def _baseline_runs(base_df: pd.DataFrame) -> dict:
         rounds = [t for v in g["data_s"] for t in raw_rounds(v)]
         medians = g["median_s"].dropna()
         if rounds and len(medians) >= 2:
-            import numpy as np
-
             out[tuple(key)] = (rounds, float(medians.max() / np.median(rounds)), len(g))
     return out
 
@@ -187,8 +181,6 @@ def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, 
     cc.base_median_s, cc.current_median_s = _num(b.get("median_s")), _num(c.get("median_s"))
     floor = None
     if baseline is not None:
-        import numpy as np
-
         a_rounds, floor, n_runs = baseline
         cc.base_median_s = float(np.median(a_rounds))
         cc.notes.append(f"baseline: {len(a_rounds)} rounds pooled from {n_runs} runs")
@@ -242,7 +234,7 @@ def regressions_between_consecutive_runs(results: pd.DataFrame, thresholds: Thre
     """(case_id, run) pairs that compare would flag against the previous run on the same machine."""
     flagged: set[tuple[str, str]] = set()
     for _, per_machine in results.groupby("machine_id"):
-        runs = list(dict.fromkeys(per_machine.sort_values(["run_datetime", "run"])["run"]))
+        runs = runs_in_order(per_machine)
         for prev, now in zip(runs, runs[1:]):
             comp = compare_frames(per_machine[per_machine["run"] == prev], per_machine[per_machine["run"] == now],
                                   thresholds=thresholds)

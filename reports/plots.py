@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from reports.tidy import runs_in_order  # noqa: E402
+
 FRAMEWORK_COLORS = {"torch": "#ee4c2c", "tf": "#ff8f00"}
 FRAMEWORK_LABELS = {"torch": "PyTorch", "tf": "TensorFlow"}
 MODE_MARKERS = {"inference": "o", "train": "s"}
@@ -135,7 +137,7 @@ def trend(history: pd.DataFrame, flagged: set[tuple[str, str]], max_panels: int 
     cols = min(3, len(cases))
     rows = int(np.ceil(len(cases) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
-    order = list(dict.fromkeys(history.sort_values(["run_datetime", "run"])["run"]))
+    order = runs_in_order(history)
     for ax, case in zip(axes.flat, cases):
         g = history[history["case_id"] == case].copy()
         g["x"] = [order.index(r) for r in g["run"]]

@@ -15,7 +15,7 @@ from reports.atomic import ensure_writable_dir, write_atomic
 from reports.compare import Thresholds, regressions_between_consecutive_runs
 from reports.frameworks import comparison_frame, headline
 from reports.load import Run
-from reports.tidy import results_frame, skipped_frame
+from reports.tidy import newest_per_case, results_frame, skipped_frame
 
 FAIRNESS_KEYS = [
     "precision", "layout", "tf_jit", "torch_compile", "torch_intra_op_threads", "torch_inter_op_threads",
@@ -47,15 +47,10 @@ class ReportFiles:
     rows: int
 
 
-def _newest_per_case(results: pd.DataFrame) -> pd.DataFrame:
-    """Each machine's newest measurement of every case: what the bar charts show (the trend shows history)."""
-    return results.sort_values(["run_datetime", "run"]).drop_duplicates(
-        ["machine_id", "case_id", "input_size"], keep="last")
-
-
 def figures(results: pd.DataFrame) -> list[Figure]:
     figs = []
-    latest = _newest_per_case(results)
+    # each machine's newest measurement of every case: what the bar charts show (the trend shows history)
+    latest = newest_per_case(results, ["machine_id", "case_id", "input_size"])
     for machine_id, df in latest.groupby("machine_id"):
         where = f"{df['machine'].iloc[0]}, newest of run(s) {', '.join(sorted(set(df['run'])))}"
         sfx = f"-{machine_id}"

@@ -135,3 +135,16 @@ def raw_rounds(value) -> list[float]:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return []
     return list(json.loads(value)) if isinstance(value, str) else list(value)
+
+
+RUN_ORDER = ["run_datetime", "run"]  # runs in the order they were measured (name breaks ties)
+
+
+def runs_in_order(results: pd.DataFrame) -> list[str]:
+    """The run names of a results frame, oldest first."""
+    return list(dict.fromkeys(results.sort_values(RUN_ORDER)["run"]))
+
+
+def newest_per_case(results: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """One row per ``key``: the newest run's, where several runs measured it."""
+    return results.sort_values(RUN_ORDER).drop_duplicates(key, keep="last")
