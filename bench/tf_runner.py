@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from bench.cases import Case
-from bench.common import NonFiniteLoss, OutOfMemory, Prepared, busy_wait, timed
+from bench.common import NonFiniteLoss, OutOfMemory, Prepared, timed
 
 _POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
@@ -47,8 +47,8 @@ def settings(device: str) -> dict:
     return out
 
 
-def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Prepared:
-    """Everything outside the timed region happens here; ``delay_s`` is the test-only slowdown.
+def prepare(case: Case, seed: int = 0, builder=None) -> Prepared:
+    """Everything outside the timed region happens here.
     ``builder`` (a callable returning a model) replaces the registry build (README's reference builds)."""
     import keras
     import tensorflow as tf
@@ -107,13 +107,6 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
                 loss = train_step(x)
             sync(case.device, loss)
             return loss
-
-    if delay_s:
-        inner = step
-
-        def step():  # noqa: F811 - test-only injected slowdown
-            busy_wait(delay_s)
-            return inner()
 
     def check(result) -> None:
         if case.mode == "train":

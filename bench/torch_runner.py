@@ -7,7 +7,7 @@ import math
 
 from bench.cases import Case
 from bench.common import (
-    NonFiniteLoss, OutOfMemory, Prepared, busy_wait, process_peak_rss, reset_process_peak_rss, timed,
+    NonFiniteLoss, OutOfMemory, Prepared, process_peak_rss, reset_process_peak_rss, timed,
 )
 
 
@@ -52,8 +52,8 @@ def settings(device: str) -> dict:
     return out
 
 
-def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Prepared:
-    """Everything outside the timed region happens here; ``delay_s`` is the test-only slowdown.
+def prepare(case: Case, seed: int = 0, builder=None) -> Prepared:
+    """Everything outside the timed region happens here.
     ``builder`` (a callable returning a model) replaces the registry build (README's reference builds)."""
     import torch
 
@@ -106,13 +106,6 @@ def prepare(case: Case, seed: int = 0, delay_s: float = 0.0, builder=None) -> Pr
                 opt.step()
             sync(case.device)
             return loss.detach()
-
-    if delay_s:
-        inner = step
-
-        def step():  # noqa: F811 - test-only injected slowdown (see bench/README section)
-            busy_wait(delay_s)
-            return inner()
 
     def check(result) -> None:
         if case.mode == "train":

@@ -219,6 +219,26 @@ def test_inject_delay_forms():
             _parse_delay(bad)
 
 
+def test_injected_delay_wraps_the_step(monkeypatch):
+    """A fixed delay waits that long after each step; a share waits that share of the warm step's
+    median (probe times given here, not measured: this checks the arithmetic, not a clock)."""
+    import types
+
+    from bench import test_step as ts
+
+    waits, probes = [], iter([0.004, 0.010, 0.002, 0.003, 0.005])
+    monkeypatch.setattr(ts, "busy_wait", waits.append)
+    monkeypatch.setattr(ts, "timed", lambda fn: (fn(), next(probes)))
+    calls = []
+    prep = types.SimpleNamespace(step=lambda: calls.append(1) or "out")
+    assert ts._inject_delay(prep, 0.002, "s") == 0.002
+    assert prep.step() == "out" and waits == [0.002] and calls == [1]
+    prep = types.SimpleNamespace(step=lambda: "out")
+    assert ts._inject_delay(prep, 0.15, "fraction") == pytest.approx(0.15 * 0.004)  # median of the 5 probes
+    prep.step()
+    assert waits[-1] == pytest.approx(0.0006)
+
+
 def test_time_to_accuracy_cases_follow_lenet5_training():
     from bench.cases import build_cases, tta_cases
 
