@@ -53,6 +53,22 @@ class CaseComparison:
     def failed(self) -> bool:
         return bool(self.exact_failures) or REGRESSION in (self.time_status, self.memory_status)
 
+    @property
+    def flagged_by(self) -> list[str]:
+        """What made the status: "exact", "time", "memory" (a case can be slower and leaner at once)."""
+        if self.status == REGRESSION:
+            return (["exact"] if self.exact_failures else []) + [
+                kind for kind, st in (("time", self.time_status), ("memory", self.memory_status)) if st == REGRESSION]
+        if self.status == IMPROVEMENT:
+            return [kind for kind, st in (("time", self.time_status), ("memory", self.memory_status))
+                    if st == IMPROVEMENT]
+        return []
+
+    @property
+    def label(self) -> str:
+        """The status with what flagged it, e.g. "improvement (memory)" for a case whose time did not gate."""
+        return f"{self.status} ({', '.join(self.flagged_by)})" if self.flagged_by else self.status
+
 
 @dataclass
 class Comparison:

@@ -14,7 +14,7 @@ def comparison_rows(comp: Comparison) -> pd.DataFrame:
     rows = []
     for c in comp.cases:
         rows.append({
-            "case": c.case_id, "input_size": c.input_size, "status": c.status,
+            "case": c.case_id, "input_size": c.input_size, "status": c.status, "flagged_by": ", ".join(c.flagged_by),
             "exact_changes": "; ".join(c.exact_changes),
             "base_median_ms": None if c.base_median_s is None else 1e3 * c.base_median_s,
             "current_median_ms": None if c.current_median_s is None else 1e3 * c.current_median_s,
@@ -88,7 +88,7 @@ def _table(comp: Comparison) -> str:
         times = f"{_fmt(c.base_median_s and 1e3 * c.base_median_s, '.3f')} -> " \
                 f"{_fmt(c.current_median_s and 1e3 * c.current_median_s, '.3f')}"
         mem = "-" if c.memory_change is None else f"{100 * c.memory_change:+.1f}%"
-        body.append([c.case_id, c.status.upper() if c.failed else c.status, times, _ratio(c),
+        body.append([c.case_id, c.label.upper() if c.failed else c.label, times, _ratio(c),
                      _fmt(c.time_p, ".2g"), mem, "; ".join(c.exact_changes + c.notes)])
     body += [[n, "only in baseline", "", "", "", "", ""] for n in comp.only_in_baseline]
     body += [[n, "only in current", "", "", "", "", ""] for n in comp.only_in_current]
@@ -106,7 +106,7 @@ def _markdown(comp: Comparison) -> str:
             "|---|---|---|---|---|---|---|"]
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     for c in comp.cases:
-        status = f"**{c.status}**" if c.failed else c.status
+        status = f"**{c.label}**" if c.failed else c.label
         times = f"{_fmt(c.base_median_s and 1e3 * c.base_median_s, '.3f')} → " \
                 f"{_fmt(c.current_median_s and 1e3 * c.current_median_s, '.3f')}"
         mem = "-" if c.memory_change is None else f"{100 * c.memory_change:+.1f}%"

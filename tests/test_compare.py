@@ -120,8 +120,9 @@ def test_cli_formats_and_exit_status(capsys, fmt, tmp_path):
         doc = json.loads(text)
         assert doc["exit_status"] == 1 and doc["same_machine"] is True
         assert {c["case"] for c in doc["cases"] if c["status"] == "regression"} >= {"resnet18-torch-inference-bs2-cpu"}
+        assert all(c["flagged_by"] for c in doc["cases"] if c["status"] == "regression")
     elif fmt == "markdown":
-        assert text.startswith("### ❌ cnnbench compare") and "| `resnet18-torch-inference-bs2-cpu` | **regression**" in text
+        assert text.startswith("### ❌ cnnbench compare") and "| `resnet18-torch-inference-bs2-cpu` | **regression (time)**" in text
     elif fmt == "csv":
         assert text.splitlines()[0].startswith("case,input_size,status")
     else:
@@ -177,3 +178,16 @@ def test_process_rss_is_shown_not_gated():
     torch_case = next(c for c in comp.cases if c.case_id == "lenet5-torch-inference-bs2-cpu")
     assert torch_case.memory_change is not None and torch_case.memory_status == "not compared"
     assert "memory is process peak RSS: shown, not gated" in torch_case.notes
+
+
+def test_status_says_what_flagged_it():
+    """A case can be slower and leaner at once: the status names the metric that decided it."""
+    from reports.compare import CaseComparison
+
+    slowed = next(c for c in _compare(SAME1, SLOWER).cases if c.case_id == "resnet18-torch-inference-bs2-cpu")
+    assert slowed.flagged_by == ["time"] and slowed.label == "regression (time)"
+    leaner = CaseComparison("x", 64, status="improvement", time_status="ok", memory_status="improvement")
+    assert leaner.label == "improvement (memory)"
+    both = CaseComparison("y", 64, status="regression", exact_failures=["params 1 -> 2"], time_status="regression")
+    assert both.flagged_by == ["exact", "time"]
+    assert CaseComparison("z", 64).label == "ok"
