@@ -34,7 +34,7 @@ def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None)
     flagged in ``note``.
     """
     if results.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(_skipped_only_rows(results, skipped), columns=COLUMNS)
     df = results.copy()
     df["compiled"] = [_compiled(r) for r in df.to_dict("records")]
     out = []
@@ -76,7 +76,28 @@ def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None)
                 notes.append("BUG: the frameworks disagree on params or MACs")
         row["note"] = "; ".join(notes)
         out.append(row)
-    return pd.DataFrame(out).reindex(columns=COLUMNS)
+    return pd.DataFrame(out + _skipped_only_rows(results, skipped)).reindex(columns=COLUMNS)
+
+
+_SKIP_KEYS = ["run", "model", "mode", "batch", "device"]
+
+
+def _skipped_only_rows(results: pd.DataFrame, skipped: pd.DataFrame | None) -> list[dict]:
+    """A row for each case group that no framework measured (both out of memory, say), with the reasons."""
+    if skipped is None or skipped.empty:
+        return []
+    measured = set() if results.empty else set(map(tuple, results[_SKIP_KEYS].astype(str).values.tolist()))
+    machines = {} if results.empty else dict(zip(results["run"], results["machine"]))
+    rows = []
+    for key, group in skipped.groupby(_SKIP_KEYS, dropna=False, sort=True):
+        if tuple(map(str, key)) in measured:
+            continue
+        row = dict(zip(_SKIP_KEYS, key), machine=machines.get(key[0]))
+        reasons = {fw: g.iloc[0]["reason"] for fw, g in group.groupby("framework")}
+        row["note"] = "; ".join(f"{fw}: skipped ({reasons[fw]})" if fw in reasons else f"{fw}: not run"
+                                for fw in ("torch", "tf"))
+        rows.append(row)
+    return rows
 
 
 def _skip_reason(skipped: pd.DataFrame | None, row: dict, framework: str) -> str:

@@ -103,7 +103,12 @@ def test_comparison_with_one_framework_says_why_the_other_is_missing():
     gpu = comp[comp["run"] == "gpu_smoke_h200_torch_only"]
     assert gpu["note"].str.contains("tf: skipped .*tensorflow is not installed", regex=True).all()
     sweep = comp[comp["run"] == "cpu_torch_sweep_skips"]
-    assert (sweep["note"] == "tf: not run").all()
+    measured = sweep[sweep["torch_median_s"].notna()]
+    assert len(measured) == 8 and (measured["note"] == "tf: not run").all()
+    # a group no framework measured still gets its row, with the reasons (here: Inception v3 at 64 px)
+    unmeasured = sweep[sweep["torch_median_s"].isna()]
+    assert len(unmeasured) == 4 and (unmeasured["model"] == "inception_v3").all()
+    assert unmeasured["note"].str.fullmatch(r"torch: skipped \(inception_v3: input_size 64 is too small.*\); tf: not run").all()
 
 
 def test_comparison_flags_a_params_disagreement(tmp_path):
