@@ -7,8 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
-class OutOfMemory(Exception):
-    """A step ran out of memory; the case is skipped with this message, the session goes on."""
+# CUDA's torch.OutOfMemoryError, TensorFlow's ResourceExhaustedError, Python's (and numpy's) MemoryError
+_OOM_TYPES = {"OutOfMemoryError", "ResourceExhaustedError", "MemoryError"}
+# the CPU allocators: PyTorch "DefaultCPUAllocator: can't allocate memory", TF "OOM when allocating tensor"
+_OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory", "oom when allocating")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a framework or allocator running out of memory, on any device."""
+    return (any(cls.__name__ in _OOM_TYPES for cls in type(exc).__mro__)
+            or any(text in str(exc).lower() for text in _OOM_TEXT))
+
+
+def out_of_memory_reason(batch: int, device: str, exc: BaseException) -> str:
+    """The skip reason: what ran out, the framework's own first line, and what would fit instead."""
+    lines = str(exc).strip().splitlines()
+    detail = lines[0][:240] if lines else type(exc).__name__
+    return (f"out of memory at batch {batch} on {device}: {type(exc).__name__}: {detail} "
+            "(a smaller batch, --batch-sizes, or a smaller --input-size would fit)")
 
 
 class NonFiniteLoss(Exception):

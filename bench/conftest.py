@@ -29,6 +29,8 @@ def pytest_addoption(parser):
     g.addoption("--torch-compile", action="store_true", help="wrap PyTorch models in torch.compile")
     g.addoption("--no-time-to-accuracy", action="store_true",
                 help="skip the LeNet-5 time-to-accuracy cases (run whenever LeNet-5 training is selected)")
+    g.addoption("--no-memory-check", action="store_true",
+                help="run CPU cases even when their analytic lower bound exceeds free memory (may crash TF)")
     g.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
@@ -104,6 +106,7 @@ def pytest_configure(config):
     config.stash[STATE] = {
         "cases": selected,
         "tta_cases": cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy),
+        "no_memory_check": opt.no_memory_check,
         "device": device,
         "device_note": why,
         "profile": cases_mod.PROFILES[opt.bench_profile],

@@ -17,15 +17,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def ram_bytes() -> int | None:
+def _meminfo(field: str) -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
-                if line.startswith("MemTotal:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return None
+
+
+def ram_bytes() -> int | None:
+    return _meminfo("MemTotal")
+
+
+def available_bytes() -> int | None:
+    """Memory the kernel could give a new allocation now without swapping (Linux MemAvailable)."""
+    return _meminfo("MemAvailable")
 
 
 def installed(module: str) -> bool:

@@ -9,11 +9,12 @@ import pytest
 
 from bench import machine
 from bench.cases import Case
-from bench.common import NonFiniteLoss, OutOfMemory, busy_wait, cpu_threads, timed
+from bench.common import NonFiniteLoss, busy_wait, cpu_threads, is_out_of_memory, out_of_memory_reason, timed
 from bench.conftest import delay_for, gemm_peak
 from cnnbench.errors import InputTooSmallError
 from cnnbench.flops import step_cost
 from cnnbench.profile import analytic_memory
+from cnnbench.registry import check_build_args
 
 _FRAMEWORK_MODULE = {"torch": "torch", "tf": "tensorflow"}
 
@@ -73,17 +74,53 @@ def _inject_delay(prep, amount: float, unit: str, probes: int = 5) -> float:
     return delay_s
 
 
+def _too_big_for_the_cpu(case: Case) -> str | None:
+    """Why ``case`` cannot fit in this machine's free memory, or None; checked before anything is built.
+
+    On the CPU a step that does not fit is not always an error: TensorFlow 2.21's convolution crashes
+    the process (SIGSEGV) when its allocation fails, losing every result measured so far, and an
+    allocation that the kernel grants but cannot back ends in the OOM killer. So a case whose
+    analytic lower bound (weights + the widest layer's inputs and output) exceeds MemAvailable is
+    skipped with the numbers. GPUs raise a clean out-of-memory error and are not pre-checked.
+    """
+    free = machine.available_bytes()
+    if case.device != "cpu" or free is None:
+        return None
+    check_build_args(case.model, None, case.input_size, dict(case.options))  # too small an input: its own message
+    one = analytic_memory(case.model, 1, input_size=case.input_size, **dict(case.options))
+    need = analytic_memory(case.model, case.batch, input_size=case.input_size, **dict(case.options))["min_step_bytes"]
+    if need <= free:
+        return None
+    per_sample = one["min_step_bytes"] - one["param_bytes"] - one["buffer_bytes"]
+    fits = max(0, (free - one["param_bytes"] - one["buffer_bytes"]) // per_sample)
+    return (f"out of memory at batch {case.batch} on cpu (checked before running): a step needs at least "
+            f"{need / 2**30:.1f} GiB (weights + {one['min_step_layer']}'s inputs and output), "
+            f"{free / 2**30:.1f} GiB is available; batch {fits} or less might fit (--batch-sizes)")
+
+
 def test_step(benchmark, case: Case, bench_state):
     runner = _runner(case, bench_state)
-    delay = delay_for(bench_state, case)
     try:
-        prep = runner.prepare(case)
-    except OutOfMemory as exc:
+        too_big = None if bench_state["no_memory_check"] else _too_big_for_the_cpu(case)
+    except InputTooSmallError as exc:
         _skip(case, bench_state, str(exc))
+    if too_big:
+        _skip(case, bench_state, too_big)
+    delay = delay_for(bench_state, case)
+    oom = None  # out of memory is skipped outside the except blocks: the error's traceback holds the
+    # step's tensors, and keeping it (as the skip's __context__) would keep them allocated for the next case
+    try:
+        prep = runner.prepare(case)  # builds, makes the inputs, runs the first step
     except InputTooSmallError as exc:
         _skip(case, bench_state, str(exc))
     except NonFiniteLoss as exc:
         pytest.fail(str(exc), pytrace=False)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        oom = out_of_memory_reason(case.batch, case.device, exc)
+    if oom:
+        _skip(case, bench_state, oom)
 
     try:
         profile = bench_state["profile"]
@@ -92,21 +129,20 @@ def test_step(benchmark, case: Case, bench_state):
         delay_s = _inject_delay(prep, *delay) if delay else 0.0
         estimate += delay_s
         benchmark.group = case.group
-        try:
-            result = benchmark.pedantic(prep.step, rounds=_rounds(profile, estimate), warmup_rounds=0, iterations=1)
-        except OutOfMemory as exc:
-            _skip(case, bench_state, str(exc))
+        result = benchmark.pedantic(prep.step, rounds=_rounds(profile, estimate), warmup_rounds=0, iterations=1)
         try:
             prep.check(result)
         except NonFiniteLoss as exc:
             pytest.fail(str(exc), pytrace=False)
         memory = prep.measure_peak_memory()
     except Exception as exc:  # an OOM inside a timed step surfaces as the framework's own error
-        if "out of memory" in str(exc).lower() or type(exc).__name__ == "ResourceExhaustedError":
-            _skip(case, bench_state, f"out of memory at batch {case.batch}")
-        raise
+        if not is_out_of_memory(exc):
+            raise
+        oom = out_of_memory_reason(case.batch, case.device, exc)
     finally:
         prep.cleanup()
+    if oom:
+        _skip(case, bench_state, oom)
 
     median = benchmark.stats.stats.median
     cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))

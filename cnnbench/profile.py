@@ -189,6 +189,9 @@ def _totals(rows: list[dict], fws: list[str]) -> dict:
     return out
 
 
+_NEW_OUTPUT = {"conv", "linear", "maxpool", "avgpool", "concat"}
+
+
 def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None, bytes_per_value: int = 4,
                     **options: Any) -> dict:
     """Bytes a training step needs, from the spec alone.
@@ -204,6 +207,16 @@ def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None,
     per_layer = {l.name: bytes_per_value * math.prod(l.out_shape) for l in g.layers if l.kind != "flatten"}
     act = sum(per_layer.values())
     params = bytes_per_value * g.params
+    # No step can need less than the weights plus one layer's inputs and new output held at once.
+    # Only layers that must write a new tensor count their output (activations and adds may run in
+    # place, BN may be fused into the conv under a compiler), so this is a lower bound in any framework.
+    def held(layer) -> int:
+        values = sum(math.prod(s) for s in layer.in_shapes)
+        if layer.kind in _NEW_OUTPUT:
+            values += math.prod(layer.out_shape)
+        return values
+
+    widest = max(g.layers, key=held)
     return {
         "param_bytes": params,
         "buffer_bytes": bytes_per_value * g.buffers,
@@ -213,6 +226,8 @@ def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None,
         "activation_bytes": act * batch,
         "activation_bytes_by_layer": per_layer,
         "train_total_bytes_sgd_momentum": 3 * params + bytes_per_value * g.buffers + act * batch,
+        "min_step_bytes": params + bytes_per_value * (g.buffers + held(widest) * batch),
+        "min_step_layer": widest.name,
         "rule": "activations: every layer output except flatten views, per sample; float32",
     }
 

@@ -152,6 +152,29 @@ def test_nan_loss_is_reported(torch_mod):
     prep.cleanup()
 
 
+def test_out_of_memory_is_recognised_in_every_framework(torch_mod, keras_mod):
+    """Real allocation failures (a single 48 GiB tensor, more than this machine's RAM and TF's
+    allocator limit: refused at once, nothing is allocated), CUDA's error type, and a non-OOM error."""
+    import numpy as np
+    import tensorflow as tf
+
+    from bench.common import is_out_of_memory, out_of_memory_reason
+
+    caught = []
+    for make in (lambda: torch_mod.empty(13_000_000_000),  # "DefaultCPUAllocator: can't allocate memory"
+                 lambda: np.empty(13_000_000_000, "float32"),  # numpy's MemoryError
+                 lambda: tf.zeros((13_000_000_000,))):  # ResourceExhaustedError "OOM when allocating"
+        with pytest.raises(Exception) as info:
+            make()
+        caught.append(info.value)
+    caught.append(torch_mod.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert [is_out_of_memory(e) for e in caught] == [True] * 4
+    assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"))
+    reason = out_of_memory_reason(4096, "cpu", caught[0])
+    assert reason.startswith("out of memory at batch 4096 on cpu: RuntimeError:") and "can't allocate memory" in reason
+    assert "smaller batch" in reason
+
+
 # ------------------------------------------------------------------ a real harness run, in a subprocess
 def test_harness_run_saves_json_records_skips_and_keeps_going(tmp_path, torch_mod):
     """A tiny real run: a too-small input is skipped with the minimum, other cases are saved."""
@@ -176,6 +199,55 @@ def test_harness_run_saves_json_records_skips_and_keeps_going(tmp_path, torch_mo
     assert row["extra_info"]["params"] == 61_706 and row["extra_info"]["macs"] == 2 * 416_520
     assert len(row["stats"]["data"]) == row["stats"]["rounds"] >= 10  # raw rounds kept
     assert "gemm_peak_flops" in data["machine_info"]
+
+
+def _oom_batch() -> int:
+    """A VGG-11 batch at 32 px whose first activation (64 x 32 x 32 floats an image) needs twice this
+    machine's RAM: the allocator refuses it at once, nothing is touched. Skips where that is unsafe."""
+    import os
+
+    try:
+        overcommit = open("/proc/sys/vm/overcommit_memory").read().strip()
+    except OSError:
+        pytest.skip("needs Linux's /proc/sys/vm/overcommit_memory to know a huge allocation is refused")
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if overcommit == "1":
+        pytest.skip("vm.overcommit_memory=1 grants any allocation: the OOM killer, not an error, would answer")
+    if ram > 64 * 2**30:
+        pytest.skip(f"{ram / 2**30:.0f} GiB of RAM: the input alone for a failing batch would be too large")
+    return 2 * ram // (64 * 32 * 32 * 4) + 1
+
+
+def test_out_of_memory_is_skipped_with_its_reason_and_the_run_goes_on(tmp_path, torch_mod, keras_mod):
+    """A batch that cannot fit: skipped before anything is built (TensorFlow's CPU convolution would
+    crash the process), the other batch measured and saved; and with the check off, PyTorch's real
+    allocator error recorded. (A GPU's OOM takes the same path: is_out_of_memory, tested above.)"""
+    import subprocess
+    import sys
+
+    big = _oom_batch()
+
+    def run(*extra):
+        out = tmp_path / f"run{len(extra)}.json"
+        cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+               "--models", "vgg11", "--modes", "inference", "--input-size", "32", "--bench-profile", "smoke",
+               "--device", "cpu", f"--benchmark-json={out}", *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_repo_root())
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        data = json.loads(out.read_text())
+        return data, {s["id"]: s["reason"] for s in data["cnnbench"]["skipped"]}
+
+    data, skipped = run("--batch-sizes", f"2,{big}")
+    assert sorted(b["param"] for b in data["benchmarks"]) == ["vgg11-tf-inference-bs2-cpu", "vgg11-torch-inference-bs2-cpu"]
+    assert set(skipped) == {f"vgg11-torch-inference-bs{big}-cpu", f"vgg11-tf-inference-bs{big}-cpu"}
+    for reason in skipped.values():
+        assert reason.startswith(f"out of memory at batch {big} on cpu (checked before running)")
+        assert "stage1.pool's inputs and output" in reason and "might fit (--batch-sizes)" in reason
+
+    data, skipped = run("--batch-sizes", str(big), "--frameworks", "torch", "--no-memory-check")
+    assert data["benchmarks"] == [] and list(skipped) == [f"vgg11-torch-inference-bs{big}-cpu"]
+    reason = skipped[f"vgg11-torch-inference-bs{big}-cpu"]
+    assert reason.startswith(f"out of memory at batch {big} on cpu: RuntimeError") and "can't allocate memory" in reason
 
 
 def _repo_root():

@@ -106,6 +106,20 @@ def test_analytic_activation_memory_is_linear_in_batch(name):
     assert one["optimizer_bytes"]["adam"] == 2 * one["optimizer_bytes"]["sgd_momentum"] == 2 * one["param_bytes"]
 
 
+def test_min_step_bytes_is_weights_plus_the_widest_layer():
+    """Hand arithmetic. LeNet-5 (28 px): 61,706 params; its widest layer is the first pool, holding
+    its input 6x28x28 and output 6x14x14 (5,880 values). VGG-11 at 32 px: 132,863,336 params; the
+    first pool holds 64x32x32 + 64x16x16 = 81,920 values an image. Float32 bytes."""
+    lenet = analytic_memory("lenet5", 1)
+    assert lenet["min_step_layer"] == "stage1.pool"
+    assert lenet["min_step_bytes"] == 4 * (61_706 + 5_880)
+    vgg = analytic_memory("vgg11", 1000, input_size=32)
+    assert vgg["min_step_layer"] == "stage1.pool"
+    assert vgg["min_step_bytes"] == 4 * (132_863_336 + 81_920 * 1000)
+    # a lower bound: never above what the step keeps for the backward pass
+    assert vgg["min_step_bytes"] < vgg["train_total_bytes_sgd_momentum"]
+
+
 def test_torch_measured_memory(torch_mod):
     from models_torch.profile import measured_memory
 
