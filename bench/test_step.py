@@ -92,10 +92,12 @@ def _too_big_for_the_cpu(case: Case) -> str | None:
     if need <= free:
         return None
     per_sample = one["min_step_bytes"] - one["param_bytes"] - one["buffer_bytes"]
-    fits = max(0, (free - one["param_bytes"] - one["buffer_bytes"]) // per_sample)
+    fits = (free - one["param_bytes"] - one["buffer_bytes"]) // per_sample
+    advice = (f"batch {fits} or less might fit (--batch-sizes)" if fits >= 1
+              else "not even batch 1 fits: free memory or use a smaller --input-size")
     return (f"out of memory at batch {case.batch} on cpu (checked before running): a step needs at least "
             f"{need / 2**30:.1f} GiB (weights + {one['min_step_layer']}'s inputs and output), "
-            f"{free / 2**30:.1f} GiB is available; batch {fits} or less might fit (--batch-sizes)")
+            f"{free / 2**30:.1f} GiB is available; {advice}")
 
 
 def test_step(benchmark, case: Case, bench_state):

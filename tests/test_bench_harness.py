@@ -201,6 +201,25 @@ def test_harness_run_saves_json_records_skips_and_keeps_going(tmp_path, torch_mo
     assert "gemm_peak_flops" in data["machine_info"]
 
 
+def test_memory_precheck_arithmetic(monkeypatch):
+    """VGG-11 at 32 px: 531,453,344 weight bytes + 327,680 a sample (stage1.pool); with 1 GiB free,
+    (1,073,741,824 - 531,453,344) // 327,680 = 1,654 samples fit (hand arithmetic)."""
+    from bench import machine
+    from bench import test_step as ts
+    from bench.cases import Case
+
+    monkeypatch.setattr(machine, "available_bytes", lambda: 2**30)
+    assert ts._too_big_for_the_cpu(Case("vgg11", "torch", "inference", 1654, "cpu", 32)) is None
+    reason = ts._too_big_for_the_cpu(Case("vgg11", "tf", "train", 1655, "cpu", 32))
+    assert reason.startswith("out of memory at batch 1655 on cpu (checked before running)")
+    assert "1.0 GiB is available; batch 1654 or less might fit" in reason
+    assert ts._too_big_for_the_cpu(Case("vgg11", "torch", "inference", 10**6, "cuda", 32)) is None  # GPUs raise
+    monkeypatch.setattr(machine, "available_bytes", lambda: 100 * 2**20)  # less than the weights
+    assert "not even batch 1 fits" in ts._too_big_for_the_cpu(Case("vgg11", "torch", "inference", 1, "cpu", 32))
+    with pytest.raises(cnnbench.InputTooSmallError, match="minimum input size is 32"):
+        ts._too_big_for_the_cpu(Case("vgg11", "torch", "inference", 1, "cpu", 28))
+
+
 def _oom_batch() -> int:
     """A VGG-11 batch at 32 px whose first activation (64 x 32 x 32 floats an image) needs twice this
     machine's RAM: the allocator refuses it at once, nothing is touched. Skips where that is unsafe."""
