@@ -88,11 +88,12 @@ def _too_big_for_the_cpu(case: Case) -> str | None:
         return None
     check_build_args(case.model, None, case.input_size, dict(case.options))  # too small an input: its own message
     one = analytic_memory(case.model, 1, input_size=case.input_size, **dict(case.options))
-    need = analytic_memory(case.model, case.batch, input_size=case.input_size, **dict(case.options))["min_step_bytes"]
+    fixed = one["param_bytes"] + one["buffer_bytes"]
+    per_sample = one["min_step_bytes"] - fixed  # the bound is linear in the batch
+    need = fixed + per_sample * case.batch
     if need <= free:
         return None
-    per_sample = one["min_step_bytes"] - one["param_bytes"] - one["buffer_bytes"]
-    fits = (free - one["param_bytes"] - one["buffer_bytes"]) // per_sample
+    fits = (free - fixed) // per_sample
     advice = (f"batch {fits} or less might fit (--batch-sizes)" if fits >= 1
               else "not even batch 1 fits: free memory or use a smaller --input-size")
     return (f"out of memory at batch {case.batch} on cpu (checked before running): a step needs at least "

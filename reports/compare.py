@@ -56,13 +56,11 @@ class CaseComparison:
     @property
     def flagged_by(self) -> list[str]:
         """What made the status: "exact", "time", "memory" (a case can be slower and leaner at once)."""
-        if self.status == REGRESSION:
-            return (["exact"] if self.exact_failures else []) + [
-                kind for kind, st in (("time", self.time_status), ("memory", self.memory_status)) if st == REGRESSION]
-        if self.status == IMPROVEMENT:
-            return [kind for kind, st in (("time", self.time_status), ("memory", self.memory_status))
-                    if st == IMPROVEMENT]
-        return []
+        if self.status not in (REGRESSION, IMPROVEMENT):
+            return []
+        exact = ["exact"] if self.status == REGRESSION and self.exact_failures else []
+        return exact + [kind for kind, st in (("time", self.time_status), ("memory", self.memory_status))
+                        if st == self.status]
 
     @property
     def label(self) -> str:
@@ -234,13 +232,12 @@ def _compare_memory(cc: CaseComparison, b, c, th: Thresholds) -> None:
     if b.get("peak_memory_kind") != c.get("peak_memory_kind"):
         cc.notes.append("memory measured differently in the two runs: not compared")
         return
+    cc.memory_change = mc / mb - 1.0
     if "RSS" in str(c.get("peak_memory_kind")):
         # a process's peak RSS depends on everything that ran before in that process (which cases,
         # in which order), so it changes with the selection, not with the model: shown, never gated
-        cc.memory_change = mc / mb - 1.0
         cc.notes.append("memory is process peak RSS: shown, not gated")
         return
-    cc.memory_change = mc / mb - 1.0
     cc.memory_status = (REGRESSION if cc.memory_change > th.memory
                         else IMPROVEMENT if cc.memory_change < -th.memory else OK)
 

@@ -89,13 +89,11 @@ def _skipped_only_rows(results: pd.DataFrame, skipped: pd.DataFrame | None) -> l
     measured = set() if results.empty else set(map(tuple, results[_SKIP_KEYS].astype(str).values.tolist()))
     machines = {} if results.empty else dict(zip(results["run"], results["machine"]))
     rows = []
-    for key, group in skipped.groupby(_SKIP_KEYS, dropna=False, sort=True):
+    for key, _ in skipped.groupby(_SKIP_KEYS, dropna=False, sort=True):
         if tuple(map(str, key)) in measured:
             continue
         row = dict(zip(_SKIP_KEYS, key), machine=machines.get(key[0]))
-        reasons = {fw: g.iloc[0]["reason"] for fw, g in group.groupby("framework")}
-        row["note"] = "; ".join(f"{fw}: skipped ({reasons[fw]})" if fw in reasons else f"{fw}: not run"
-                                for fw in ("torch", "tf"))
+        row["note"] = "; ".join(f"{fw}: {_skip_reason(skipped, row, fw)}" for fw in ("torch", "tf"))
         rows.append(row)
     return rows
 
