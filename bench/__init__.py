@@ -1,1 +1,1 @@
-"""The benchmark harness: ``pytest bench --benchmark-only`` (see bench/conftest.py for options)."""
+"""The benchmark harness: ``pytest bench --benchmark-only`` (options and hooks in bench/plugin.py)."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
-from cnnbench.registry import FRAMEWORKS, list_models
+from cnnbench.backends import FRAMEWORKS
+from cnnbench.core.specs import list_models
 
 MODES = ("inference", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -173,7 +174,7 @@ def build_cases(
     sizes = parse_batch_sizes(batch_sizes) or list(prof.batch_sizes[device])
     if input_size is not None and input_size <= 0:
         raise ValueError(f"--input-size must be a positive integer, got {input_size}")
-    from cnnbench.analytic import min_input_size
+    from cnnbench.core.analytic import min_input_size
     from cnnbench.registry import get_spec
 
     cases = []

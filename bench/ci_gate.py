@@ -1,6 +1,6 @@
 """CI's regression gate: compare with the baseline, and confirm a timing regression before failing.
 
-    python -m bench.ci_gate BASELINE CURRENT [--out DIR] [compare options]
+    python -m cnnbench.bench.ci_gate BASELINE CURRENT [--out DIR] [compare options]
 
 Exact metrics (params, MACs, FLOPs, analytic memory) fail at once. A timing or memory regression
 on a shared machine is re-measured once (the flagged models only, same profile and options) and
@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.ci_gate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m cnnbench.bench.ci_gate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("baseline")
     p.add_argument("current")
@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
                         "measured A/A false-alarm rate is too high to gate on, see README)")
     a = p.parse_args(argv)
 
-    from reports.compare import Thresholds, compare_runs
-    from reports.compare_output import render
-    from reports.errors import ReportError
-    from reports.load import find_runs
+    from cnnbench.reports.compare import Thresholds, compare_runs
+    from cnnbench.reports.compare_output import render
+    from cnnbench.reports.errors import ReportError
+    from cnnbench.reports.load import find_runs
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Prove the regression detector: A/A runs must not be flagged; an injected slowdown must be.
 
-    python -m bench.detector_check --repeats 5 [--models lenet5,resnet18] [--slowdown 15] [--out DIR]
+    python -m cnnbench.bench.detector_check --repeats 5 [--models lenet5,resnet18] [--slowdown 15] [--out DIR]
 
 Each repeat runs the benchmark on this machine as A (--baseline-runs times), A' (the same code
 again) and S (A with a TEST-ONLY busy wait of --slowdown percent of A's median step time added to each of
@@ -31,7 +31,7 @@ def _run(out: Path, name: str, args: list[str]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.detector_check", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m cnnbench.bench.detector_check", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--models", default="lenet5,resnet18")
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="measure nothing: compare the runs already saved in --out with the current compare")
     a = p.parse_args(argv)
 
-    from reports.compare import Thresholds, compare_runs
-    from reports.load import load_run
+    from cnnbench.reports.compare import Thresholds, compare_runs
+    from cnnbench.reports.load import load_run
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

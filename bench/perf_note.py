@@ -1,4 +1,4 @@
-"""Produce the README's performance note (run: python -m bench.perf_note).
+"""Produce the README's performance note (run: python -m cnnbench.bench.perf_note).
 
 1. Our builders vs reference builds of the same architecture (keras.applications
    for TensorFlow, plain nn.Sequential builds with torchvision's layout for
@@ -22,14 +22,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def _runner(framework: str):
     if framework == "torch":
-        from bench import torch_runner as r
+        from cnnbench.bench import torch_runner as r
     else:
-        from bench import tf_runner as r
+        from cnnbench.bench import tf_runner as r
     return r
 
 
 def _case(model: str, framework: str, mode: str, batch: int, options: dict):
-    from bench.cases import NATIVE_LAYOUT, Case
+    from cnnbench.bench.cases import NATIVE_LAYOUT, Case
     from cnnbench.registry import get_spec
 
     return Case(model, framework, mode, batch, "cpu", get_spec(model).input_size,
@@ -43,7 +43,7 @@ def _one(step) -> float:
 
 
 def ours_vs_reference(mode: str, batch: int, rounds: int) -> list[dict]:
-    from bench.reference_builds import REFERENCES
+    from cnnbench.bench.reference_builds import REFERENCES
 
     rows = []
     for (model, framework), (name, options, ref_builder) in REFERENCES.items():

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from bench import machine
-from bench.cases import Case
-from bench.common import NonFiniteLoss, busy_wait, cpu_threads, is_out_of_memory, out_of_memory_reason, timed
-from bench.conftest import delay_for, gemm_peak
-from cnnbench.errors import InputTooSmallError
-from cnnbench.flops import step_cost
+from cnnbench.bench import machine
+from cnnbench.bench.cases import Case
+from cnnbench.bench.common import NonFiniteLoss, busy_wait, cpu_threads, is_out_of_memory, out_of_memory_reason, timed
+from cnnbench.bench.plugin import delay_for, gemm_peak
+from cnnbench.core.errors import InputTooSmallError
+from cnnbench.core.flops import step_cost
 from cnnbench.profile import analytic_memory
 from cnnbench.registry import check_build_args
 
@@ -24,9 +24,9 @@ def _runner(case: Case, state: dict):
     if not machine.installed(module):
         _skip(case, state, f"{case.framework}: {module} is not installed (pip install -e '.[{case.framework}]')")
     if case.framework == "torch":
-        from bench import torch_runner as runner
+        from cnnbench.bench import torch_runner as runner
     else:
-        from bench import tf_runner as runner
+        from cnnbench.bench import tf_runner as runner
     return runner
 
 

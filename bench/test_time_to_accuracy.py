@@ -11,9 +11,9 @@ import platform
 
 import pytest
 
-from bench import machine
-from bench.cases import Case
-from bench.common import cpu_threads
+from cnnbench.bench import machine
+from cnnbench.bench.cases import Case
+from cnnbench.bench.common import cpu_threads
 
 _MODULE = {"torch": "torch", "tf": "tensorflow"}
 

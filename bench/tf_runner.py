@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from bench.cases import Case
-from bench.common import NonFiniteLoss, Prepared, timed
+from cnnbench.bench.cases import Case
+from cnnbench.bench.common import NonFiniteLoss, Prepared, timed
 
 _POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
@@ -85,7 +85,7 @@ def prepare(case: Case, seed: int = 0, builder=None) -> Prepared:
             return out
 
     else:
-        from models_tf.train import classification_loss
+        from cnnbench.models_tf.train import classification_loss
 
         opt = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)  # as in the seeds
         if case.precision == "fp16":
@@ -141,8 +141,8 @@ def prepare(case: Case, seed: int = 0, builder=None) -> Prepared:
 
 
 def gemm_peak_flops(device: str = "cpu") -> float:
-    """The framework's measured float32 GEMM peak (see models_tf.profile)."""
-    from models_tf.profile import gemm_peak_flops as measure
+    """The framework's measured float32 GEMM peak (see cnnbench.models_tf.profile)."""
+    from cnnbench.models_tf.profile import gemm_peak_flops as measure
 
     return measure(device)
 

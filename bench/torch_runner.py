@@ -5,8 +5,8 @@ import contextlib
 import math
 
 
-from bench.cases import Case
-from bench.common import (
+from cnnbench.bench.cases import Case
+from cnnbench.bench.common import (
     NonFiniteLoss, Prepared, process_peak_rss, reset_process_peak_rss, timed,
 )
 
@@ -85,7 +85,7 @@ def prepare(case: Case, seed: int = 0, builder=None) -> Prepared:
     else:
         model.train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)  # as in the seeds
-        from models_torch.train import classification_loss
+        from cnnbench.models_torch.train import classification_loss
 
         def step():
             opt.zero_grad(set_to_none=True)
@@ -134,13 +134,13 @@ def prepare(case: Case, seed: int = 0, builder=None) -> Prepared:
 
 
 def gemm_peak_flops(device: str = "cpu") -> float:
-    """The framework's measured float32 GEMM peak (see models_torch.profile)."""
-    from models_torch.profile import gemm_peak_flops as measure
+    """The framework's measured float32 GEMM peak (see cnnbench.models_torch.profile)."""
+    from cnnbench.models_torch.profile import gemm_peak_flops as measure
 
     return measure(device)
 
 
 def gemm_math_mode(device: str = "cpu") -> str:
-    from models_torch.profile import gemm_math_mode as mode
+    from cnnbench.models_torch.profile import gemm_math_mode as mode
 
     return mode(device)

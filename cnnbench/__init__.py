@@ -1,30 +1,55 @@
-"""cnnbench: the same classic image CNNs in PyTorch and TensorFlow/Keras, measured honestly.
+"""cnnbench: the same classic image CNNs in PyTorch and Keras 3, measured honestly.
 
-This core package imports neither framework; ``get_model`` imports the one asked for.
+``import cnnbench`` imports neither framework; ``get_model`` imports the one asked for. The public
+names below are loaded on first use, so importing a lower layer (``cnnbench.core``) does not pull
+in the application layer.
+
+Layout (bottom-up; ``tests/test_layers.py`` enforces it): ``cnnbench.core`` (specs, analytic graph,
+FLOP and memory arithmetic, statistics, validation, errors; no framework) <- ``cnnbench.models_torch``,
+``cnnbench.models_tf`` (builders and one backend object per framework) <- the application modules in
+``cnnbench`` (registry, transfer, profile, summary, diagram, train, worker) <- ``cnnbench.reports``
+(saved JSON -> tables and HTML; no framework) <- ``cnnbench.bench`` (measurement) <- ``cnnbench.cli``.
 """
-from cnnbench.errors import (
-    CnnbenchError,
-    FrameworkUnavailableError,
-    InputTooSmallError,
-    TransferError,
-    UnknownFrameworkError,
-    UnknownModelError,
-)
-from cnnbench.registry import FRAMEWORKS, get_model, get_spec, list_models
-from cnnbench.transfer import transfer_weights
+from __future__ import annotations
+
+import importlib
+import os as _os
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "FRAMEWORKS",
-    "CnnbenchError",
-    "FrameworkUnavailableError",
-    "InputTooSmallError",
-    "TransferError",
-    "UnknownFrameworkError",
-    "UnknownModelError",
-    "get_model",
-    "get_spec",
-    "list_models",
-    "transfer_weights",
-]
+# In a source checkout (or a git worktree of one) the subpackages bench/, models_torch/, models_tf/
+# and reports/ sit beside cnnbench/; an installed wheel has them inside (pyproject's package-dir).
+# Searching the checkout's root too makes `cnnbench.bench` resolve in both cases, with or without
+# an editable install (the GPU machine and the paired engine's baseline worktrees run uninstalled).
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isfile(
+        _os.path.join(_root, "models_torch", "__init__.py")):
+    __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
+
+_API = {
+    "CnnbenchError": "cnnbench.core.errors",
+    "FrameworkUnavailableError": "cnnbench.core.errors",
+    "InputTooSmallError": "cnnbench.core.errors",
+    "TransferError": "cnnbench.core.errors",
+    "UnknownFrameworkError": "cnnbench.core.errors",
+    "UnknownModelError": "cnnbench.core.errors",
+    "FRAMEWORKS": "cnnbench.registry",
+    "get_model": "cnnbench.registry",
+    "get_spec": "cnnbench.registry",
+    "list_models": "cnnbench.registry",
+    "transfer_weights": "cnnbench.transfer",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        value = getattr(importlib.import_module(_API[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -1,3 +1,5 @@
-from cnnbench.cli import main
 import sys
+
+from cnnbench.cli import main
+
 sys.exit(main())

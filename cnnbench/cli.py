@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from cnnbench.errors import CnnbenchError
+from cnnbench.core.errors import CnnbenchError
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from cnnbench.analytic import build_graph, min_input_size
+    from cnnbench.core.analytic import build_graph, min_input_size
     from cnnbench.registry import get_spec
 
     spec = get_spec(args.model)
@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_arguments(sub.add_parser("train", help="train LeNet-5 on real handwritten digits (scikit-learn)"))
 
-    from reports.cli import add_compare_arguments, add_report_arguments  # argparse only; pandas loads lazily
+    from cnnbench.reports.cli import add_compare_arguments, add_report_arguments  # argparse only; pandas loads lazily
 
     add_report_arguments(sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs"))
     add_compare_arguments(sub.add_parser("compare", help="regressions between two saved runs (exit 1 on one)"))
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
     args = build_parser().parse_args(argv)
     if args.command in ("report", "compare"):
-        from reports.cli import call
+        from cnnbench.reports.cli import call
 
         return call(args)
     try:

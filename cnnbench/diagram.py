@@ -20,8 +20,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnbench.analytic import build_graph
-from cnnbench.errors import CnnbenchError
+from cnnbench.core.analytic import build_graph
+from cnnbench.core.errors import CnnbenchError
 from cnnbench.registry import get_spec
 
 FORMATS = ("svg", "png", "pdf", "dot")

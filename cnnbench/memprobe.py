@@ -54,11 +54,11 @@ def main(argv: list[str]) -> int:
     m = cnnbench.get_model(model, framework, input_size=size)
     size = size or spec.input_size
     if framework == "torch":
-        from models_torch.profile import measured_memory
+        from cnnbench.models_torch.profile import measured_memory
 
         measured_memory(m, mode, batch, size, spec.in_channels, spec.num_classes)
     else:
-        from models_tf.profile import measured_memory
+        from cnnbench.models_tf.profile import measured_memory
 
         measured_memory(m, mode, batch, spec.num_classes)
     peak = _peak_rss()

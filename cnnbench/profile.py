@@ -3,11 +3,11 @@
 ``profile_model`` returns one row per layer (names shared by the analytic graph,
 PyTorch and Keras) and per-category totals for each counter:
 
-* ``analytic`` — from the spec table and shapes (``cnnbench.analytic``);
+* ``analytic`` — from the spec table and shapes (``cnnbench.core.analytic``);
 * ``fvcore`` — ``FlopCountAnalysis`` on the PyTorch model;
 * ``tf_profiler`` — TensorFlow's ``float_operation`` profile of the frozen Keras graph.
 
-For every counter, the per-layer prediction of ``cnnbench.analytic.conventions``
+For every counter, the per-layer prediction of ``cnnbench.core.analytic.conventions``
 must equal what the counter reports, to the unit: that is the reconciliation.
 Framework results are cached on disk (freezing VGG-16 takes over 30 s), keyed by
 model, spec hash, input shape, batch and framework version.
@@ -20,9 +20,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cnnbench.analytic import build_graph
-from cnnbench.analytic.conventions import CATEGORIES, COUNTERS, category
-from cnnbench.flops import FLOPS_RULE, TRAIN_FACTOR
+from cnnbench.core.analytic import build_graph
+from cnnbench.core.analytic.conventions import CATEGORIES, COUNTERS, category
+from cnnbench.core.flops import FLOPS_RULE, TRAIN_FACTOR
 from cnnbench.registry import check_build_args, check_framework, framework_module, get_spec
 
 CONVENTION = (
@@ -63,9 +63,9 @@ def _cached(kind: str, key: dict, compute, use_cache: bool = True) -> dict:
 def _import(framework: str):
     framework_module(framework)  # clear error if the framework is missing
     if framework == "torch":
-        import models_torch.profile as prof
+        import cnnbench.models_torch.profile as prof
     else:
-        import models_tf.profile as prof
+        import cnnbench.models_tf.profile as prof
     return prof
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnbench.analytic import build_graph
+from cnnbench.core.analytic import build_graph
 from cnnbench.registry import check_framework, get_model, get_spec
 
 
@@ -59,7 +59,7 @@ def summarize(name: str, framework: str, *, input_size: int | None = None, num_c
     if framework == "torch":
         import torch
 
-        from models_torch.profile import layer_output_shapes, layer_params
+        from cnnbench.models_torch.profile import layer_output_shapes, layer_params
 
         shapes = layer_output_shapes(model, size, spec.in_channels)
         params = layer_params(model)
@@ -67,7 +67,7 @@ def summarize(name: str, framework: str, *, input_size: int | None = None, num_c
     else:
         import keras
 
-        from models_tf.profile import layer_output_shapes, layer_params
+        from cnnbench.models_tf.profile import layer_output_shapes, layer_params
 
         shapes = layer_output_shapes(model)
         params = layer_params(model)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnbench.errors import CnnbenchError
+from cnnbench.core.errors import CnnbenchError
 from cnnbench.registry import check_framework, get_spec
 
 TRAINABLE = ("lenet5",)  # the digits are 1-channel 28x28 images
@@ -79,9 +79,9 @@ def build(name: str, framework: str, seed: int, *, init_from=None):
 
 def trainer_for(framework: str, model, lr: float, momentum: float):
     if framework == "torch":
-        from models_torch.train import Trainer
+        from cnnbench.models_torch.train import Trainer
     else:
-        from models_tf.train import Trainer
+        from cnnbench.models_tf.train import Trainer
     return Trainer(model, lr=lr, momentum=momentum)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnbench.errors import TransferError
+from cnnbench.core.errors import TransferError
 
 _KINDS = {
     "Conv2d": "conv", "Linear": "dense", "BatchNorm2d": "batchnorm",

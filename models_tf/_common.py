@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from cnnbench.registry import check_build_args
+from cnnbench.core.specs import check_build_args
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 

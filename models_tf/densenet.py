@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models_tf._common import act, avgpool, bn, classifier_head, conv, maxpool, model_input, resolve, tag
+from cnnbench.models_tf._common import act, avgpool, bn, classifier_head, conv, maxpool, model_input, resolve, tag
 
 __all__ = ["densenet121", "densenet169", "densenet201"]
 

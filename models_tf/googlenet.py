@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models_tf._common import (
+from cnnbench.models_tf._common import (
     act, adaptive_avgpool, classifier_head, conv_bn, functional, maxpool, model_input, resolve, tag,
 )
 

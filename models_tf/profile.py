@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnbench.transfer import keras_layers
-from models_tf.train import classification_loss
+from cnnbench.models_tf.train import classification_loss
 
 # TF op types -> our categories (the layer a node belongs to decides where it is reported)
 TF_MAC_OPS = ("Conv2D", "MatMul")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models_tf._common import act, classifier_head, conv_bn, maxpool, model_input, resolve, tag
+from cnnbench.models_tf._common import act, classifier_head, conv_bn, maxpool, model_input, resolve, tag
 
 __all__ = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 

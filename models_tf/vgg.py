@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from models_tf._common import act, adaptive_avgpool, bn, conv, maxpool, model_input, resolve, tag
+from cnnbench.models_tf._common import act, adaptive_avgpool, bn, conv, maxpool, model_input, resolve, tag
 
 __all__ = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 

@@ -6,7 +6,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from cnnbench.registry import check_build_args
+from cnnbench.core.specs import check_build_args
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -71,6 +71,6 @@ class Concat(nn.Module):
 
 def flat_features(name: str, input_size: int, options: dict) -> int:
     """Width of ``head.flatten`` at this input size, from the analytic graph."""
-    from cnnbench.analytic import build_graph
+    from cnnbench.core.analytic import build_graph
 
     return build_graph(name, input_size=input_size, **options).layer("head.flatten").out_shape[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from models_torch._common import resolve, seq, tag
+from cnnbench.models_torch._common import resolve, seq, tag
 
 __all__ = ["alexnet"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models_torch._common import Concat, bn, classifier_head, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, bn, classifier_head, resolve, seq, tag
 
 __all__ = ["densenet121", "densenet169", "densenet201"]
 

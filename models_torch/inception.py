@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models_torch._common import Concat, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, resolve, seq, tag
 
 __all__ = ["inception_v3"]
 

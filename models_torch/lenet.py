@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from models_torch._common import ACTIVATIONS, flat_features, resolve, seq, tag
+from cnnbench.models_torch._common import ACTIVATIONS, flat_features, resolve, seq, tag
 
 __all__ = ["lenet5"]
 

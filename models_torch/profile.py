@@ -8,7 +8,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from models_torch.train import classification_loss
+from cnnbench.models_torch.train import classification_loss
 
 # fvcore's operator names -> our categories
 FVCORE_CATEGORY = {

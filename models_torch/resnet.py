@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from models_torch._common import Add, bn, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, resolve, seq, tag
 
 __all__ = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 

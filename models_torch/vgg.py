@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from models_torch._common import bn, resolve, seq, tag
+from cnnbench.models_torch._common import bn, resolve, seq, tag
 
 __all__ = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 

@@ -1,5 +1,5 @@
 import sys
 
-from reports.cli import main
+from cnnbench.reports.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from reports.errors import ReportError
+from cnnbench.reports.errors import ReportError
 
 
 def ensure_writable_dir(directory: Path) -> Path:

@@ -1,10 +1,10 @@
-"""Command line of the reports package: ``cnnbench report`` / ``cnnbench compare`` (also ``python -m reports``)."""
+"""Command line of the reports package: ``cnnbench report`` / ``cnnbench compare`` (also ``python -m cnnbench.reports``)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from reports.errors import ReportError
+from cnnbench.reports.errors import ReportError
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,10 +46,10 @@ def _check_unit_interval(name: str, value: float) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from reports.diagrams import diagrams_for
-    from reports.compare import Thresholds
-    from reports.load import find_runs
-    from reports.report import build_report
+    from cnnbench.reports.diagrams import diagrams_for
+    from cnnbench.reports.compare import Thresholds
+    from cnnbench.reports.load import find_runs
+    from cnnbench.reports.report import build_report
 
     _check_unit_interval("--alpha", args.alpha)
     runs = find_runs(args.runs)
@@ -71,10 +71,10 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from reports.atomic import write_atomic
-    from reports.compare import Thresholds, compare_runs
-    from reports.compare_output import render
-    from reports.load import find_runs
+    from cnnbench.reports.atomic import write_atomic
+    from cnnbench.reports.compare import Thresholds, compare_runs
+    from cnnbench.reports.compare_output import render
+    from cnnbench.reports.load import find_runs
 
     _check_unit_interval("--alpha", args.alpha)
     if args.time_threshold < 0 or args.memory_threshold < 0:
@@ -104,11 +104,11 @@ def call(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m reports",
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.reports",
                                      description="Build the HTML/CSV report of saved runs, or compare two runs.")
     sub = parser.add_subparsers(dest="command")
     add_report_arguments(sub.add_parser("report", help="results.csv, comparison.csv and report.html"))
     add_compare_arguments(sub.add_parser("compare", help="regressions between two runs (exit 1 on one)"))
     if not argv or argv[0] not in ("report", "compare", "-h", "--help"):
-        argv = ["report"] + argv  # `python -m reports [RUN ...]` builds the report
+        argv = ["report"] + argv  # `python -m cnnbench.reports [RUN ...]` builds the report
     return call(parser.parse_args(argv))

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reports.load import Run
-from reports.stats import mann_whitney_p, ratio_of_medians
-from reports.tidy import newest_per_case, raw_rounds, results_frame, runs_in_order
+from cnnbench.reports.load import Run
+from cnnbench.core.stats import mann_whitney_p, ratio_of_medians
+from cnnbench.reports.tidy import newest_per_case, raw_rounds, results_frame, runs_in_order
 
 EXACT_METRICS = ("params", "params_with_buffers", "macs", "flops", "analytic_memory_bytes")
 KEY = ["case_id", "input_size"]

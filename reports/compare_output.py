@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from reports.compare import Comparison
+from cnnbench.reports.compare import Comparison
 
 
 def comparison_rows(comp: Comparison) -> pd.DataFrame:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.load import Run
+from cnnbench.reports.load import Run
 
 
 def diagrams_for(runs: list[Run], out_dir: str | Path) -> dict[str, Path]:

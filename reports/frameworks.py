@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.stats import ratio_of_medians
-from reports.tidy import raw_rounds
+from cnnbench.core.stats import ratio_of_medians
+from cnnbench.reports.tidy import raw_rounds
 
 KEYS = ["run", "machine", "model", "mode", "batch", "device", "input_size", "precision", "compiled"]
 COLUMNS = KEYS + [

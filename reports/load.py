@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.errors import ReportError
+from cnnbench.reports.errors import ReportError
 
 DEFAULT_STORAGE = Path(".benchmarks")
 _REQUIRED = ("machine_info", "benchmarks")

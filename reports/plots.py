@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reports.tidy import runs_in_order  # noqa: E402
+from cnnbench.reports.tidy import runs_in_order  # noqa: E402
 
 FRAMEWORK_COLORS = {"torch": "#ee4c2c", "tf": "#ff8f00"}
 FRAMEWORK_LABELS = {"torch": "PyTorch", "tf": "TensorFlow"}

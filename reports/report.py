@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from reports import plots
-from reports.atomic import ensure_writable_dir, write_atomic
-from reports.compare import Thresholds, regressions_between_consecutive_runs
-from reports.frameworks import comparison_frame, headline
-from reports.load import Run
-from reports.tidy import newest_per_case, results_frame, skipped_frame
+from cnnbench.reports import plots
+from cnnbench.reports.atomic import ensure_writable_dir, write_atomic
+from cnnbench.reports.compare import Thresholds, regressions_between_consecutive_runs
+from cnnbench.reports.frameworks import comparison_frame, headline
+from cnnbench.reports.load import Run
+from cnnbench.reports.tidy import newest_per_case, results_frame, skipped_frame
 
 FAIRNESS_KEYS = [
     "precision", "layout", "tf_jit", "torch_compile", "torch_intra_op_threads", "torch_inter_op_threads",
@@ -156,7 +156,7 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
                 *, thresholds: Thresholds = Thresholds(), diagrams: dict[str, Path] | None = None,
                 history: pd.DataFrame | None = None) -> str:
     """``history``: results of every run to chart the trend from (default: the report's own runs)."""
-    env = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(loader=PackageLoader("cnnbench.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
     figs = figures(results)
     trend, flagged = trend_figure(results if history is None else history, thresholds)
     machines = sorted(set(results["machine"]))

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from reports.load import Run
+from cnnbench.reports.load import Run
 
 # Case parameters, in the order they appear in results.csv (documented in the README).
 CASE_COLUMNS = [

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import cnnbench
-from bench.cases import PROFILES, build_cases
+from cnnbench.bench.cases import PROFILES, build_cases
 
 
 # ------------------------------------------------------------------ case selection
@@ -68,7 +68,7 @@ def test_profiles_are_sane():
 
 # ------------------------------------------------------------------ analytic step cost
 def test_step_cost_rule():
-    from cnnbench.flops import step_cost
+    from cnnbench.core.flops import step_cost
 
     inf = step_cost("resnet50", "inference", 4)
     train = step_cost("resnet50", "train", 4)
@@ -85,7 +85,7 @@ def test_step_cost_rule():
 
 # ------------------------------------------------------------------ device synchronization
 def test_torch_sync_calls_cuda_synchronize_only_on_cuda(monkeypatch, torch_mod):
-    from bench import torch_runner
+    from cnnbench.bench import torch_runner
 
     calls = []
     monkeypatch.setattr(torch_mod.cuda, "synchronize", lambda *a: calls.append("sync"))
@@ -98,7 +98,7 @@ def test_torch_sync_calls_cuda_synchronize_only_on_cuda(monkeypatch, torch_mod):
 def test_tf_sync_uses_sync_devices_on_gpu_and_host_read_on_cpu(monkeypatch, keras_mod):
     import tensorflow as tf
 
-    from bench import tf_runner
+    from cnnbench.bench import tf_runner
 
     calls = []
     monkeypatch.setattr(tf.test.experimental, "sync_devices", lambda: calls.append("sync_devices"))
@@ -114,8 +114,8 @@ def test_tf_sync_uses_sync_devices_on_gpu_and_host_read_on_cpu(monkeypatch, kera
 
 @pytest.mark.parametrize("mode", ["inference", "train"])
 def test_timed_torch_step_ends_with_a_device_sync(monkeypatch, mode, torch_mod):
-    from bench import torch_runner
-    from bench.cases import Case
+    from cnnbench.bench import torch_runner
+    from cnnbench.bench.cases import Case
 
     events = []
     real_sync = torch_runner.sync
@@ -129,9 +129,9 @@ def test_timed_torch_step_ends_with_a_device_sync(monkeypatch, mode, torch_mod):
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_cuda_without_a_gpu_is_a_clear_error(framework, torch_mod, keras_mod):
-    from bench import tf_runner, torch_runner
-    from bench.cases import Case
-    from bench.machine import cuda_available
+    from cnnbench.bench import tf_runner, torch_runner
+    from cnnbench.bench.cases import Case
+    from cnnbench.bench.machine import cuda_available
 
     if cuda_available():
         pytest.skip("this machine has a GPU")
@@ -142,9 +142,9 @@ def test_cuda_without_a_gpu_is_a_clear_error(framework, torch_mod, keras_mod):
 
 
 def test_nan_loss_is_reported(torch_mod):
-    from bench import torch_runner
-    from bench.cases import Case
-    from bench.common import NonFiniteLoss
+    from cnnbench.bench import torch_runner
+    from cnnbench.bench.cases import Case
+    from cnnbench.bench.common import NonFiniteLoss
 
     prep = torch_runner.prepare(Case("lenet5", "torch", "train", 2, "cpu", 28))
     with pytest.raises(NonFiniteLoss, match="training loss is nan"):
@@ -158,7 +158,7 @@ def test_out_of_memory_is_recognised_in_every_framework(torch_mod, keras_mod):
     import numpy as np
     import tensorflow as tf
 
-    from bench.common import is_out_of_memory, out_of_memory_reason
+    from cnnbench.bench.common import is_out_of_memory, out_of_memory_reason
 
     caught = []
     for make in (lambda: torch_mod.empty(13_000_000_000),  # "DefaultCPUAllocator: can't allocate memory"
@@ -204,9 +204,9 @@ def test_harness_run_saves_json_records_skips_and_keeps_going(tmp_path, torch_mo
 def test_memory_precheck_arithmetic(monkeypatch):
     """VGG-11 at 32 px: 531,453,344 weight bytes + 327,680 a sample (stage1.pool); with 1 GiB free,
     (1,073,741,824 - 531,453,344) // 327,680 = 1,654 samples fit (hand arithmetic)."""
-    from bench import machine
-    from bench import test_step as ts
-    from bench.cases import Case
+    from cnnbench.bench import machine
+    from cnnbench.bench import test_step as ts
+    from cnnbench.bench.cases import Case
 
     monkeypatch.setattr(machine, "available_bytes", lambda: 2**30)
     assert ts._too_big_for_the_cpu(Case("vgg11", "torch", "inference", 1654, "cpu", 32)) is None
@@ -296,8 +296,8 @@ def test_a_run_where_every_case_is_skipped_is_still_saved(tmp_path, torch_mod):
 def test_inject_delay_forms():
     import pytest as _pytest
 
-    from bench.cases import Case
-    from bench.conftest import _parse_delay, delay_for
+    from cnnbench.bench.cases import Case
+    from cnnbench.bench.plugin import _parse_delay, delay_for
 
     entries = _parse_delay("resnet18=15%,lenet5-tf-*=0.002")
     assert entries == [("resnet18", 0.15, "fraction"), ("lenet5-tf-*", 0.002, "s")]
@@ -315,7 +315,7 @@ def test_injected_delay_wraps_the_step(monkeypatch):
     median (probe times given here, not measured: this checks the arithmetic, not a clock)."""
     import types
 
-    from bench import test_step as ts
+    from cnnbench.bench import test_step as ts
 
     waits, probes = [], iter([0.004, 0.010, 0.002, 0.003, 0.005])
     monkeypatch.setattr(ts, "busy_wait", waits.append)
@@ -331,7 +331,7 @@ def test_injected_delay_wraps_the_step(monkeypatch):
 
 
 def test_time_to_accuracy_cases_follow_lenet5_training():
-    from bench.cases import build_cases, tta_cases
+    from cnnbench.bench.cases import build_cases, tta_cases
 
     smoke = build_cases(profile="smoke", device="cpu")
     assert [c.id for c in tta_cases(smoke)] == ["lenet5-torch-time_to_accuracy-bs32-cpu",
@@ -343,7 +343,7 @@ def test_time_to_accuracy_cases_follow_lenet5_training():
 
 def test_gemm_peak_is_measured_in_the_convolutions_math_mode(monkeypatch, torch_mod):
     """On CUDA, PyTorch convolves float32 in TF32 by default; the peak must use the same mode."""
-    from models_torch import profile
+    from cnnbench.models_torch import profile
 
     assert profile.gemm_math_mode("cpu") == "fp32"
     monkeypatch.setattr(torch_mod.backends.cudnn, "allow_tf32", True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reports.cli import main as reports_main
-from reports.compare import Thresholds, compare_runs
-from reports.load import find_runs
+from cnnbench.reports.cli import main as reports_main
+from cnnbench.reports.compare import Thresholds, compare_runs
+from cnnbench.reports.load import find_runs
 
 DATA = Path(__file__).parent / "data"
 STORE = DATA / "storage" / "Linux-CPython-3.11-64bit"
@@ -149,7 +149,7 @@ def test_cnnbench_cli_reaches_compare(capsys):
 
 
 def test_ci_gate_fails_exact_changes_at_once_and_passes_clean_runs(tmp_path, capsys):
-    from bench.ci_gate import main as gate
+    from cnnbench.bench.ci_gate import main as gate
 
     doc = json.loads(SAME2.read_text())
     for b in doc["benchmarks"]:
@@ -165,7 +165,7 @@ def test_ci_gate_fails_exact_changes_at_once_and_passes_clean_runs(tmp_path, cap
 
 
 def test_ci_gate_timing_advisory_reports_but_passes(tmp_path, capsys):
-    from bench.ci_gate import main as gate
+    from cnnbench.bench.ci_gate import main as gate
 
     assert gate([str(SAME1), str(SLOWER), "--out", str(tmp_path), "--timing-advisory"]) == 0
     out = capsys.readouterr().out
@@ -182,7 +182,7 @@ def test_process_rss_is_shown_not_gated():
 
 def test_status_says_what_flagged_it():
     """A case can be slower and leaner at once: the status names the metric that decided it."""
-    from reports.compare import CaseComparison
+    from cnnbench.reports.compare import CaseComparison
 
     slowed = next(c for c in _compare(SAME1, SLOWER).cases if c.case_id == "resnet18-torch-inference-bs2-cpu")
     assert slowed.flagged_by == ["time"] and slowed.label == "regression (time)"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cnnbench
-from cnnbench.analytic import min_input_size
+from cnnbench.core.analytic import min_input_size
 from conftest import (
     keras_forward, randomize_keras_bn, randomize_torch_bn, relative_error, torch_forward,
 )

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 import cnnbench
-from cnnbench.analytic import build_graph
-from cnnbench.analytic.conventions import CATEGORIES
+from cnnbench.core.analytic import build_graph
+from cnnbench.core.analytic.conventions import CATEGORIES
 from cnnbench.profile import analytic_memory, profile_model
 
 ALL = cnnbench.list_models()
@@ -75,7 +75,7 @@ def test_three_counters_reconcile_exactly(name, torch_mod, keras_mod):
 @pytest.mark.parametrize("name", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121"])
 def test_frozen_and_traced_graphs_count_the_same(name, keras_mod):
     """One model per family: freezing turns variables into constants and changes no float op."""
-    from models_tf.profile import tf_profiler_counts
+    from cnnbench.models_tf.profile import tf_profiler_counts
 
     model = cnnbench.get_model(name, "tf")
     frozen, traced = tf_profiler_counts(model, 1, frozen=True), tf_profiler_counts(model, 1, frozen=False)
@@ -121,7 +121,7 @@ def test_min_step_bytes_is_weights_plus_the_widest_layer():
 
 
 def test_torch_measured_memory(torch_mod):
-    from models_torch.profile import measured_memory
+    from cnnbench.models_torch.profile import measured_memory
 
     model = cnnbench.get_model("resnet18", "torch", input_size=64)
     peak = {(mode, b): measured_memory(model, mode, b, 64, 3, 1000)["peak_bytes"]
@@ -135,7 +135,7 @@ def test_torch_measured_memory(torch_mod):
 
 
 def test_tf_measured_memory(keras_mod):
-    from models_tf.profile import measured_memory
+    from cnnbench.models_tf.profile import measured_memory
 
     model = cnnbench.get_model("resnet18", "tf", input_size=64)
     peak = {(mode, b): measured_memory(model, mode, b, 1000)["peak_bytes"]

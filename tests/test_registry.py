@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import cnnbench
-from cnnbench.analytic import build_graph, min_input_size
+from cnnbench.core.analytic import build_graph, min_input_size
 from references import MIN_INPUT, PARAMS, VARIANT_PARAMS
 
 ALL = cnnbench.list_models()
@@ -25,7 +25,7 @@ def test_list_models_with_wildcards():
 
 def test_core_imports_no_framework():
     code = (
-        "import sys, cnnbench, cnnbench.analytic, cnnbench.transfer; "
+        "import sys, cnnbench, cnnbench.core.analytic, cnnbench.transfer; "
         "print(cnnbench.list_models()); "
         "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
         "sys.exit(f'imported {bad}' if bad else 0)"

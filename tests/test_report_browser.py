@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.cli import main as reports_main
+from cnnbench.reports.cli import main as reports_main
 
 DATA = Path(__file__).parent / "data"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 
 from references import PARAMS
-from reports.cli import main as reports_main
-from reports.errors import ReportError
-from reports.frameworks import comparison_frame
-from reports.load import find_runs, load_run
-from reports.stats import mann_whitney_p, ratio_of_medians
-from reports.tidy import results_frame, skipped_frame
+from cnnbench.reports.cli import main as reports_main
+from cnnbench.reports.errors import ReportError
+from cnnbench.reports.frameworks import comparison_frame
+from cnnbench.reports.load import find_runs, load_run
+from cnnbench.core.stats import mann_whitney_p, ratio_of_medians
+from cnnbench.reports.tidy import results_frame, skipped_frame
 
 DATA = Path(__file__).parent / "data"
 RUNS = DATA / "runs"
@@ -166,7 +166,7 @@ def test_trend_marks_the_slowed_run(built_report):
 def test_reports_import_neither_framework():
     code = (
         "import sys, tempfile\n"
-        "from reports.cli import main\n"
+        "from cnnbench.reports.cli import main\n"
         f"assert main(['report', {str(CPU)!r}, '--out', tempfile.mkdtemp(), '--no-diagrams']) == 0\n"
         f"assert main(['compare', {str(CPU)!r}, {str(CPU)!r}, '--format', 'json']) == 0\n"
         "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]\n"
@@ -211,7 +211,7 @@ def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert reports_main(["report", str(CPU), "--out", str(out), "--no-diagrams"]) == 0
     before = (out / "report.html").read_bytes()
-    import reports.report as report_mod
+    import cnnbench.reports.report as report_mod
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full while rendering")
@@ -224,7 +224,7 @@ def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch):
 
 
 def test_write_atomic_removes_its_temporary_file_on_failure(tmp_path):
-    from reports.atomic import write_atomic
+    from cnnbench.reports.atomic import write_atomic
 
     target = tmp_path / "f.txt"
     target.write_text("old")

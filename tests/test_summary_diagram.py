@@ -61,7 +61,7 @@ def test_summary_bad_input(capsys):
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed (apt-get install graphviz)")
 @pytest.mark.parametrize("name", list_models())
 def test_diagram_of_every_model(name, tmp_path):
-    from cnnbench.analytic import build_graph
+    from cnnbench.core.analytic import build_graph
 
     out = tmp_path / f"{name}.svg"
     assert cli_main(["diagram", name, "--out", str(out)]) == 0
@@ -82,7 +82,7 @@ def test_diagram_of_every_model(name, tmp_path):
 
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed (apt-get install graphviz)")
 def test_diagram_expand_and_formats(tmp_path):
-    from cnnbench.analytic import build_graph
+    from cnnbench.core.analytic import build_graph
 
     collapsed = tmp_path / "r152.svg"
     expanded = tmp_path / "r152-full.svg"

@@ -1,6 +1,6 @@
 """A framework-free recorder of a network's layers: shapes, parameters, MACs.
 
-Each family in ``cnnbench.analytic`` describes its network against this small
+Each family in ``cnnbench.core.analytic`` describes its network against this small
 API (``conv``, ``bn``, ``relu``, ``maxpool`` ...), with the same hierarchical
 layer names the PyTorch and Keras builders use. Shapes are per sample, in
 channels-first order ``(C, H, W)``; nothing here imports a framework.
@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from cnnbench.errors import InputTooSmallError
+from cnnbench.core.errors import InputTooSmallError
 
 Shape = tuple[int, ...]
 

@@ -1,7 +1,7 @@
 """DenseNet-BC, analytically (see models_torch/densenet.py for the network)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph
+from cnnbench.core.analytic.graph import Graph
 
 
 def densenet(g: Graph, cfg: dict, num_classes: int) -> None:

@@ -1,7 +1,7 @@
 """The one spec table: every architecture's numbers, in one framework-free place.
 
 ``models_torch/``, ``models_tf/`` and the analytic counter in
-``cnnbench.analytic`` all read these entries and repeat no number. A spec names
+``cnnbench.core.analytic`` all read these entries and repeat no number. A spec names
 its family (the module that builds it in each framework), the paper, the
 default input, the architecture's numbers (``config``), which of those numbers
 a user may override (``options``), and reference parameter counts with their
@@ -25,11 +25,15 @@ Conventions fixed here, followed exactly by both frameworks:
 """
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from cnnbench.core.errors import InputTooSmallError, UnknownModelError
 
 
 @dataclass(frozen=True)
@@ -378,3 +382,57 @@ ALL_SPECS: tuple[ModelSpec, ...] = (
     RESNET18, RESNET34, RESNET50, RESNET101, RESNET152,
     DENSENET121, DENSENET169, DENSENET201,
 )
+
+
+# --------------------------------------------------------------------------- the registry
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a spec to the registry; a name registered twice is refused."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+for _spec in ALL_SPECS:
+    register(_spec)
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style wildcard (``"resnet*"``), in table order."""
+    return [name for name in _REGISTRY if fnmatch.fnmatchcase(name, pattern)]
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name).lower(), list(_REGISTRY), n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownModelError(
+            f"unknown model {name!r}.{hint} Known models: {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def check_build_args(name: str, num_classes: int | None, input_size: int | None, options: dict) -> ModelSpec:
+    """Validate everything a builder takes, before any framework is imported."""
+    spec = get_spec(name)
+    if num_classes is None:
+        num_classes = spec.num_classes
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    spec.resolve(**options)  # unknown options fail here
+    if input_size is not None:
+        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size <= 0:
+            raise ValueError(f"input_size must be a positive integer (pixels per side), got {input_size!r}")
+        from cnnbench.core.analytic import min_input_size
+
+        minimum = min_input_size(name, **options)
+        if input_size < minimum:
+            raise InputTooSmallError(
+                f"{name}: input_size {input_size} is too small; the minimum input size is {minimum} "
+                f"(default {spec.input_size})"
+            )
+    return spec

@@ -1,7 +1,7 @@
 """Inception v3, analytically (see models_torch/inception.py for the network)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph, Tensor
+from cnnbench.core.analytic.graph import Graph, Tensor
 
 
 def _avgpool(g: Graph, name: str, x: Tensor, cfg: dict) -> Tensor:

@@ -1,7 +1,7 @@
 """AlexNet, analytically (see models_torch/alexnet.py for the network)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph
+from cnnbench.core.analytic.graph import Graph
 
 
 def alexnet(g: Graph, cfg: dict, num_classes: int) -> None:

@@ -1,7 +1,7 @@
 """LeNet-5, analytically (see models_torch/lenet.py for the network)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph
+from cnnbench.core.analytic.graph import Graph
 
 
 def lenet(g: Graph, cfg: dict, num_classes: int) -> None:

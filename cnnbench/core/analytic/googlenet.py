@@ -1,7 +1,7 @@
 """GoogLeNet (Inception v1 with BatchNorm), analytically (see models_torch/googlenet.py)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph, Tensor
+from cnnbench.core.analytic.graph import Graph, Tensor
 
 
 def _inception(g: Graph, p: str, x: Tensor, widths, k3: int) -> Tensor:

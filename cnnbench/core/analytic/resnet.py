@@ -1,7 +1,7 @@
 """ResNet, analytically (see models_torch/resnet.py for the network)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph
+from cnnbench.core.analytic.graph import Graph
 
 
 def resnet(g: Graph, cfg: dict, num_classes: int) -> None:

@@ -2,7 +2,7 @@
 
 Convention, stated once and used everywhere:
 
-* MACs are multiply-accumulates of conv and dense layers (``cnnbench.analytic``).
+* MACs are multiply-accumulates of conv and dense layers (``cnnbench.core.analytic``).
 * FLOPs = 2 x MACs for conv and dense. Elementwise work (BatchNorm, activations,
   pooling, residual adds, bias adds) is reported separately, never folded in.
 * A training step costs 3 x the forward conv/dense FLOPs: the forward pass,
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnbench.analytic import build_graph
+from cnnbench.core.analytic import build_graph
 
 TRAIN_FACTOR = 3
 FLOPS_RULE = "FLOPs = 2 x conv/dense MACs; train step = 3 x forward (fwd + grad input + grad weights)"

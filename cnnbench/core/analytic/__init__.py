@@ -4,21 +4,21 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
-from cnnbench.analytic.graph import Graph, Layer
-from cnnbench.errors import InputTooSmallError
+from cnnbench.core.analytic.graph import Graph, Layer
+from cnnbench.core.errors import InputTooSmallError
 
 __all__ = ["Graph", "Layer", "build_graph", "min_input_size"]
 
 
 def build_graph(name: str, *, num_classes: int | None = None, input_size: int | None = None, **options) -> Graph:
     """The analytic graph of a registered model (raises InputTooSmallError with the minimum)."""
-    from cnnbench.registry import get_spec
+    from cnnbench.core.specs import get_spec
 
     spec = get_spec(name)
     cfg = spec.resolve(**options)
     size = spec.input_size if input_size is None else input_size
     g = Graph(name, spec.in_channels, size)
-    family = importlib.import_module(f"cnnbench.analytic.{spec.family}")
+    family = importlib.import_module(f"cnnbench.core.analytic.{spec.family}")
     try:
         getattr(family, spec.family)(g, cfg, spec.num_classes if num_classes is None else num_classes)
     except InputTooSmallError as exc:
@@ -29,11 +29,11 @@ def build_graph(name: str, *, num_classes: int | None = None, input_size: int | 
 
 @lru_cache(maxsize=None)
 def _min_size(name: str, options: tuple) -> int:
-    from cnnbench.registry import get_spec
+    from cnnbench.core.specs import get_spec
 
     spec = get_spec(name)
     cfg = spec.resolve(**dict(options))
-    family = getattr(importlib.import_module(f"cnnbench.analytic.{spec.family}"), spec.family)
+    family = getattr(importlib.import_module(f"cnnbench.core.analytic.{spec.family}"), spec.family)
 
     def fits(n: int) -> bool:
         try:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from cnnbench.analytic.graph import Graph, Layer
+from cnnbench.core.analytic.graph import Graph, Layer
 
 CATEGORIES = ("conv", "dense", "batchnorm", "activation", "pooling", "add", "concat", "other")
 

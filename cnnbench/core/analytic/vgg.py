@@ -1,7 +1,7 @@
 """VGG, analytically (see models_torch/vgg.py for the network)."""
 from __future__ import annotations
 
-from cnnbench.analytic.graph import Graph
+from cnnbench.core.analytic.graph import Graph
 
 
 def vgg(g: Graph, cfg: dict, num_classes: int) -> None:
