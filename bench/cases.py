@@ -5,18 +5,17 @@ Pure Python (no framework import), so option handling is unit-tested cheaply.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cnnbench.backends import FRAMEWORKS
+from cnnbench.core.case import KERAS_BACKENDS, LAYOUTS, MODES, NATIVE_LAYOUT, PRECISIONS, Case
 from cnnbench.core.specs import list_models
 
-MODES = ("inference", "train")
-PRECISIONS = ("fp32", "bf16", "fp16")
-LAYOUTS = ("nchw", "nhwc")
 DEVICES = ("cpu", "cuda", "auto")
-# PyTorch runs NCHW unless asked for channels_last; the Keras models are channels-last.
-NATIVE_LAYOUT = {"torch": "nchw", "tf": "nhwc"}
-
+# data-parallel training runs on the frameworks' own engines: PyTorch DDP, TensorFlow's tf.distribute
+DISTRIBUTED_RUNTIMES = (("torch", None), ("tf", "tensorflow"))
+__all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile",
+           "build_cases", "parse_batch_sizes", "parse_world_sizes", "select_models", "tta_cases"]
 
 @dataclass(frozen=True)
 class Profile:
@@ -74,40 +73,12 @@ PROFILES = {
 }
 
 
-@dataclass(frozen=True)
-class Case:
-    model: str
-    framework: str
-    mode: str
-    batch: int
-    device: str  # "cpu" | "cuda"
-    input_size: int  # resolved, never None
-    precision: str = "fp32"
-    layout: str = "nchw"
-    tf_jit: bool = False
-    torch_compile: bool = False
-    options: tuple = field(default=())  # spec options as sorted (key, value) pairs
-
-    @property
-    def id(self) -> str:
-        parts = [self.model, self.framework, self.mode, f"bs{self.batch}", self.device]
-        if self.precision != "fp32":
-            parts.append(self.precision)
-        if self.layout != NATIVE_LAYOUT[self.framework]:
-            parts.append(self.layout)
-        if self.tf_jit and self.framework == "tf":
-            parts.append("xla")
-        if self.torch_compile and self.framework == "torch":
-            parts.append("compiled")
-        return "-".join(parts)
-
-    @property
-    def group(self) -> str:
-        return f"{self.mode}:{self.model}:bs{self.batch}:{self.device}"
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
+def _split(value: str | None, what: str | None = None) -> list[str]:
+    """Comma-separated values; an option given but empty (``--models ''``) is an error, not "all"."""
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    if value is not None and not items and what:
+        raise ValueError(f"--{what}: no value given; leave the option out for the profile's default")
+    return items
 
 
 def select_models(patterns: list[str], default: tuple[str, ...]) -> list[str]:
@@ -135,7 +106,7 @@ def _choice(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]
 
 def parse_batch_sizes(value: str | None) -> list[int]:
     sizes = []
-    for v in _split(value):
+    for v in _split(value, "batch-sizes"):
         try:
             n = int(v)
         except ValueError:
@@ -144,6 +115,25 @@ def parse_batch_sizes(value: str | None) -> list[int]:
             raise ValueError(f"--batch-sizes: batch size must be a positive integer, got {n}")
         sizes.append(n)
     return sizes
+
+
+def parse_world_sizes(value: str | None, limit: int | None = None) -> list[int]:
+    """``--world-sizes 1,2,4``: data-parallel worker counts (weak scaling); None: single-device cases."""
+    if value is None:
+        return [1]
+    sizes = []
+    for v in _split(value, "world-sizes"):
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError(f"--world-sizes: {v!r} is not an integer; give e.g. 1,2") from None
+        if n <= 0:
+            raise ValueError(f"--world-sizes: a world size is a positive number of workers, got {n}")
+        if limit is not None and n > limit:
+            raise ValueError(f"--world-sizes: {n} workers is more than this machine allows ({limit}: "
+                             "one CPU core or one GPU per worker)")
+        sizes.append(n)
+    return sorted(dict.fromkeys(sizes))
 
 
 def build_cases(
@@ -159,24 +149,28 @@ def build_cases(
     layout: str = "nchw",
     tf_jit: bool = False,
     torch_compile: bool = False,
+    keras_backends: str | None = None,
+    world_sizes: list[int] | None = None,
 ) -> list[Case]:
-    """All cases for these options, in a stable order (model, mode, batch, framework)."""
+    """All cases for these options, in a stable order (model, mode, batch, runtime, world size)."""
     if profile not in PROFILES:
         raise ValueError(f"--bench-profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
-    names = select_models(_split(models), prof.models)
-    fws = _choice(_split(frameworks) or list(FRAMEWORKS), FRAMEWORKS, "frameworks")
-    mds = _choice(_split(modes) or list(MODES), MODES, "modes")
+    names = select_models(_split(models, "models"), prof.models)
+    fws = _choice(_split(frameworks, "frameworks") or list(FRAMEWORKS), FRAMEWORKS, "frameworks")
+    mds = _choice(_split(modes, "modes") or list(MODES), MODES, "modes")
+    kbs = _choice(_split(keras_backends, "keras-backends") or ["tensorflow"], KERAS_BACKENDS, "keras-backends")
     _choice([precision], PRECISIONS, "precision")
     _choice([layout], LAYOUTS, "layout")
     if device not in ("cpu", "cuda"):
         raise ValueError(f"--device: {device!r} must be resolved to cpu or cuda first")
     sizes = parse_batch_sizes(batch_sizes) or list(prof.batch_sizes[device])
-    if input_size is not None and input_size <= 0:
+    if input_size is not None and (isinstance(input_size, bool) or input_size <= 0):
         raise ValueError(f"--input-size must be a positive integer, got {input_size}")
     from cnnbench.core.analytic import min_input_size
-    from cnnbench.registry import get_spec
+    from cnnbench.core.specs import get_spec
 
+    runtimes = [(fw, None) for fw in fws if fw == "torch"] + [("tf", kb) for kb in kbs if "tf" in fws]
     cases = []
     for name in names:
         spec = get_spec(name)
@@ -187,9 +181,13 @@ def build_cases(
             size = max(min(prof.input_size or spec.input_size, spec.input_size), min_input_size(name))
         for mode in mds:
             for batch in sizes:
-                for fw in fws:
+                for fw, kb in runtimes:
                     fw_layout = layout if fw == "torch" else NATIVE_LAYOUT["tf"]
-                    cases.append(Case(name, fw, mode, batch, device, size, precision, fw_layout, tf_jit, torch_compile))
+                    for ws in world_sizes or [1]:
+                        if ws != 1 and (mode != "train" or (fw, kb) not in DISTRIBUTED_RUNTIMES):
+                            continue  # data parallelism: training steps, on DDP and tf.distribute
+                        cases.append(Case(name, fw, mode, batch, device, size, precision, fw_layout, tf_jit,
+                                          torch_compile, keras_backend=kb, world_size=ws))
     return cases
 
 
@@ -203,6 +201,7 @@ def tta_cases(cases: list[Case], enabled: bool = True) -> list[Case]:
         return []
     from cnnbench.train import DEFAULTS
 
-    fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train"]
+    fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train" and c.world_size == 1
+           and c.runtime in ("torch", "keras-tf")]
     return [Case(TTA_MODEL, fw, TTA_MODE, DEFAULTS["batch"], "cpu", 28, layout=NATIVE_LAYOUT[fw])
             for fw in dict.fromkeys(fws)]

@@ -1,4 +1,6 @@
-"""Makes `pytest bench --benchmark-only` load the harness: its options and hooks live in
-cnnbench.bench.plugin (importable, tested), this file only hands them to pytest."""
-from cnnbench.bench.plugin import *  # noqa: F401,F403  (pytest_addoption, pytest_configure, ... hooks)
-from cnnbench.bench.plugin import STATE, bench_state  # noqa: F401  (the fixture)
+"""Makes `pytest bench --benchmark-only` load the harness: its options, hooks and fixtures live in
+cnnbench.bench.plugin (importable, tested); this file only hands them to pytest."""
+from cnnbench.bench.plugin import *  # noqa: F401,F403  (hooks and the bench_state / case fixtures)
+from cnnbench.bench import plugin as _plugin
+
+globals().update({k: v for k, v in vars(_plugin).items() if k.startswith("_param_")})  # the param fixtures

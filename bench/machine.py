@@ -1,9 +1,14 @@
-"""Machine facts for pytest-benchmark's machine_info and every result row."""
+"""Machine facts for pytest-benchmark's machine_info and every result row, read without importing a
+framework (the harness process never imports one: its workers do)."""
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import platform
+import shutil
+import subprocess
+from functools import lru_cache
 
 
 def cpu_model() -> str:
@@ -41,39 +46,47 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def version(distribution: str) -> str | None:
+    """An installed distribution's version, from its metadata (nothing is imported)."""
+    for name in (distribution, distribution.replace("-", "_")):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+@lru_cache(maxsize=1)
+def gpus() -> tuple[dict, ...]:
+    """The NVIDIA GPUs nvidia-smi lists (name, memory, driver); () where there is none or no driver."""
+    if shutil.which("nvidia-smi") is None:
+        return ()
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    found = []
+    for line in out.stdout.strip().splitlines() if out.returncode == 0 else []:
+        name, memory, driver = (p.strip() for p in line.split(","))
+        found.append({"name": name, "memory_bytes": int(float(memory)) * 2**20, "driver": driver})
+    return tuple(found)
+
+
 def cuda_available() -> bool:
-    """True when PyTorch sees a CUDA device (TensorFlow is asked only if torch is absent)."""
-    if installed("torch"):
-        import torch
-
-        return torch.cuda.is_available()
-    if installed("tensorflow"):
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    return False
+    return bool(gpus()) and os.environ.get("CUDA_VISIBLE_DEVICES", None) != ""
 
 
-def gpu_info() -> dict:
-    if not installed("torch"):
-        return {}
-    import torch
+def max_world_size(device: str) -> int:
+    """How many data-parallel workers fit: one per GPU, or one per CPU core."""
+    from cnnbench.core.settings import cores_available
 
-    if not torch.cuda.is_available():
-        return {}
-    props = torch.cuda.get_device_properties(0)
-    return {
-        "gpu_name": props.name,
-        "gpu_memory_bytes": int(props.total_memory),
-        "gpu_count": torch.cuda.device_count(),
-        "cuda_version": torch.version.cuda,
-        "cudnn_version": torch.backends.cudnn.version(),
-    }
+    return len(gpus()) if device == "cuda" else cores_available()
 
 
 def device_name(device: str) -> str:
-    if device == "cuda":
-        return gpu_info().get("gpu_name", "cuda")
+    if device == "cuda" and gpus():
+        return gpus()[0]["name"]
     return cpu_model()
 
 
@@ -84,15 +97,12 @@ def describe() -> dict:
         "cpu_affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "ram_bytes": ram_bytes(),
     }
-    info.update(gpu_info())
-    if installed("torch"):
-        import torch
-
-        info["torch_version"] = torch.__version__
-    if installed("tensorflow"):
-        import keras
-        import tensorflow as tf
-
-        info["tf_version"] = tf.__version__
-        info["keras_version"] = keras.__version__
+    if gpus():
+        info.update(gpu_name=gpus()[0]["name"], gpu_memory_bytes=gpus()[0]["memory_bytes"], gpu_count=len(gpus()),
+                    gpu_driver=gpus()[0]["driver"])
+    for key, dist in (("torch_version", "torch"), ("tf_version", "tensorflow"), ("keras_version", "keras"),
+                      ("jax_version", "jax")):
+        v = version(dist) or (version("tensorflow-cpu") if dist == "tensorflow" else None)
+        if v:
+            info[key] = v
     return info

@@ -1,20 +1,30 @@
-"""pytest options and hooks of the benchmark harness (``pytest bench --benchmark-only``)."""
+"""pytest options and hooks of the benchmark harness (``pytest bench --benchmark-only``).
+
+The harness process itself imports no framework: every case runs in a worker process of its own
+(``cnnbench.worker``), which this process starts, steps and ends (``cnnbench.bench.harness``).
+"""
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import signal
 
 import pytest
 
 from cnnbench.bench import cases as cases_mod
 from cnnbench.bench import machine
+from cnnbench.bench.journal import Journal
+from cnnbench.bench.progress import Progress
+
+STATE = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
     g = parser.getgroup("cnnbench", "cnnbench benchmark selection")
     g.addoption("--models", default=None, help="comma-separated names or wildcards (default: the profile's)")
-    g.addoption("--frameworks", default=None, help="torch,tf (default: both)")
+    g.addoption("--frameworks", default=None, help="torch,tf (default: both; tf = the Keras models)")
+    g.addoption("--keras-backends", default=None, metavar="tensorflow,jax,torch",
+                help="Keras backends that run the Keras models (default: tensorflow); each case runs in a worker "
+                     "process with KERAS_BACKEND set")
     g.addoption("--modes", default=None, help="inference,train (default: both)")
     g.addoption("--batch-sizes", default=None, help="comma-separated batch sizes (default: the profile's)")
     g.addoption("--device", default="auto", choices=cases_mod.DEVICES, help="cpu, cuda or auto (cuda when present)")
@@ -26,12 +36,28 @@ def pytest_addoption(parser):
     g.addoption("--layout", default="nchw", choices=cases_mod.LAYOUTS,
                 help="PyTorch memory format: nchw, or nhwc (channels_last); Keras models are NHWC")
     g.addoption("--tf-jit", action="store_true", help="compile TensorFlow steps with XLA (jit_compile=True)")
-    g.addoption("--torch-compile", action="store_true", help="wrap PyTorch models in torch.compile")
-    g.addoption("--no-time-to-accuracy", action="store_true",
+    g.addoption("--torch-compile", action="store_true",
+                help="torch.compile the PyTorch models (and Keras models on the torch backend)")
+    s = parser.getgroup("cnnbench-settings", "cnnbench: settings applied equally to every framework")
+    s.addoption("--math", default="tf32", choices=("tf32", "fp32"),
+                help="GPU float32 math of convolutions AND matmuls in every framework (default tf32)")
+    s.addoption("--no-autotune", action="store_true",
+                help="turn algorithm autotuning off in every framework (default on: cudnn.benchmark, TF, XLA)")
+    s.addoption("--threads", default=None, metavar="N",
+                help="intra-op threads in every framework (default: the cores this process may use)")
+    s.addoption("--interop-threads", default=None, metavar="N", help="inter-op threads (default: --threads)")
+    s.addoption("--onednn", default="on", choices=("on", "off"),
+                help="TensorFlow's oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS; default on, as PyTorch uses oneDNN)")
+    r = parser.getgroup("cnnbench-run", "cnnbench: run control")
+    r.addoption("--world-sizes", default=None, metavar="1,2,...",
+                help="data-parallel training with this many workers (PyTorch DDP, tf.distribute); default: off")
+    r.addoption("--no-time-to-accuracy", action="store_true",
                 help="skip the LeNet-5 time-to-accuracy cases (run whenever LeNet-5 training is selected)")
-    g.addoption("--no-memory-check", action="store_true",
-                help="run CPU cases even when their analytic lower bound exceeds free memory (may crash TF)")
-    g.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
+    r.addoption("--no-memory-check", action="store_true",
+                help="run CPU cases even when their analytic lower bound exceeds free memory")
+    r.addoption("--worker-timeout", default="1800", metavar="SECONDS",
+                help="end a case whose worker has not answered for this long (default 1800)")
+    r.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
 
@@ -42,16 +68,18 @@ def _resolve_device(requested: str) -> tuple[str, str]:
     has_gpu = machine.cuda_available()
     if requested == "cuda":
         if not has_gpu:
-            raise pytest.UsageError("--device cuda: no CUDA GPU found (torch.cuda.is_available() is False)")
+            raise pytest.UsageError("--device cuda: no CUDA GPU found (nvidia-smi sees none); use --device cpu")
         return "cuda", "--device cuda"
     return ("cuda", "auto: CUDA GPU found") if has_gpu else ("cpu", "auto: no GPU found, running on the CPU")
 
 
-def _parse_delay(value: str | None) -> list[tuple[str, float, str]]:
+def parse_delay(value: str | None) -> list[tuple[str, float, str]]:
     """``TARGET=SECONDS`` (a fixed busy wait) or ``TARGET=PCT%`` (a share of the case's own steady step time).
 
     TARGET is a model name or a case id (wildcards allowed); several entries are comma-separated.
     """
+    import math
+
     entries = []
     for item in (value or "").split(","):
         if not item.strip():
@@ -64,22 +92,48 @@ def _parse_delay(value: str | None) -> list[tuple[str, float, str]]:
             else:
                 entry = (target.strip(), float(amount), "s")
         except ValueError:
-            raise pytest.UsageError(
+            raise ValueError(
                 f"--inject-delay: expected MODEL=SECONDS or MODEL=PCT% (comma-separated), got {item!r}") from None
-        if entry[1] <= 0:
-            raise pytest.UsageError(f"--inject-delay: the delay must be positive, got {item!r}")
+        if not math.isfinite(entry[1]) or entry[1] <= 0:
+            raise ValueError(f"--inject-delay: the delay must be a positive number, got {item!r}")
         entries.append(entry)
     return entries
 
 
-def delay_for(state: dict, case) -> tuple[float, str] | None:
+def delay_for(delays: list, case) -> tuple[float, str] | None:
     """The TEST-ONLY delay that applies to ``case``: (amount, "s" | "fraction"), or None."""
     import fnmatch
 
-    for target, amount, unit in state["delay"]:
+    for target, amount, unit in delays:
         if target == case.model or fnmatch.fnmatchcase(case.id, target):
             return amount, unit
     return None
+
+
+def _positive_int(name: str, value, *, allow_none: bool = True) -> int | None:
+    if value is None and allow_none:
+        return None
+    try:
+        n = int(str(value))
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise ValueError(f"{name}: expected a positive whole number, got {value!r}")
+    return n
+
+
+def _check_writable_output(path, what: str) -> None:
+    """Refuse, before anything is measured, an output file that could not be written at the end."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise pytest.UsageError(f"{what} {path}: is a directory; give a file name such as {path / 'run.json'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise pytest.UsageError(f"{what} {path}: the directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise pytest.UsageError(f"{what} {path}: not writable; give a path in a directory you can write")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -87,36 +141,84 @@ def pytest_configure(config):
     if not hasattr(config.option, "bench_profile"):
         return
     opt = config.option
-    # keep pytest-benchmark's raw per-round timings and save every run by default
     if hasattr(opt, "benchmark_save_data"):
+        from pytest_benchmark.utils import get_tag
+
+        # keep every round's raw timing, and save every run under pytest-benchmark's usual name
         opt.benchmark_save_data = True
         if not (opt.benchmark_save or opt.benchmark_json or opt.benchmark_autosave):
-            opt.benchmark_autosave = True
+            opt.benchmark_autosave = get_tag()
+        if opt.benchmark_json:
+            _check_writable_output(opt.benchmark_json, "--benchmark-json")
+        if opt.benchmark_save or opt.benchmark_autosave:
+            storage = str(opt.benchmark_storage)
+            if "://" not in storage:
+                root = storage
+                while root and not os.path.exists(root):
+                    root = os.path.dirname(root)
+                if not os.access(root or ".", os.W_OK | os.X_OK):
+                    raise pytest.UsageError(f"--benchmark-storage {storage}: not writable; give a directory "
+                                            "you can write (or --benchmark-json PATH)")
     from cnnbench.core.errors import CnnbenchError
+    from cnnbench.core.settings import Settings, cores_available
 
     device, why = _resolve_device(opt.device)
     try:
+        threads = _positive_int("--threads", opt.threads)
+        interop = _positive_int("--interop-threads", opt.interop_threads)
+        if threads and threads > cores_available():
+            raise ValueError(f"--threads {threads}: this process may use {cores_available()} core(s); "
+                             f"give at most {cores_available()}")
+        timeout = float(opt.worker_timeout)
+        if not timeout > 0:
+            raise ValueError(f"--worker-timeout: expected a positive number of seconds, got {opt.worker_timeout!r}")
+        world_sizes = cases_mod.parse_world_sizes(opt.world_sizes, machine.max_world_size(device))
         selected = cases_mod.build_cases(
             profile=opt.bench_profile, models=opt.models, frameworks=opt.frameworks, modes=opt.modes,
             batch_sizes=opt.batch_sizes, device=device, input_size=opt.input_size,
             precision=opt.precision, layout=opt.layout, tf_jit=opt.tf_jit, torch_compile=opt.torch_compile,
+            keras_backends=opt.keras_backends, world_sizes=world_sizes,
         )
+        delays = parse_delay(opt.inject_delay)
     except (CnnbenchError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE] = {
+    settings = Settings(math=opt.math, autotune=not opt.no_autotune, threads=threads, interop_threads=interop,
+                        onednn=opt.onednn == "on")
+    tta = cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy)
+    state = {
         "cases": selected,
-        "tta_cases": cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy),
+        "tta_cases": tta,
+        "by_id": {c.id: c for c in (*selected, *tta)},
+        "settings": settings,
         "no_memory_check": opt.no_memory_check,
         "device": device,
         "device_note": why,
         "profile": cases_mod.PROFILES[opt.bench_profile],
-        "delay": _parse_delay(opt.inject_delay),
-        "gemm_peak": {},
+        "delay": delays,
+        "worker_timeout": timeout,
+        "gemm_peak": {},  # "runtime:device:math" -> best FLOP/s measured this session
         "skipped": [],
+        "unfinished": [],  # cases that did not finish: a crash, an error, the session ending first
+        "interrupted": None,
+        "world_size_1": {},  # images/s of each case at world size 1 (scaling efficiency)
     }
+    state["progress"] = Progress(state, quiet=config.option.verbose < 0)
+    config.stash[STATE] = state
+    _on_sigterm_stop_like_ctrl_c(state)
 
 
-STATE = pytest.StashKey[dict]()
+def _on_sigterm_stop_like_ctrl_c(state: dict) -> None:
+    """SIGTERM (a CI cancel, `timeout`, a batch scheduler) ends the run the way Ctrl-C does: the cases
+    measured so far are saved by pytest-benchmark at the end of the session, the journal keeps them
+    on disk meanwhile, and the summary lists what did not run."""
+    def handler(signum, frame):
+        state["interrupted"] = signal.Signals(signum).name
+        raise KeyboardInterrupt(f"{signal.Signals(signum).name} received")
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (pytest run from a thread): leave the default
+        pass
 
 
 def pytest_report_header(config):
@@ -124,9 +226,13 @@ def pytest_report_header(config):
     if not state:
         return None
     prof = state["profile"]
+    s = state["settings"].resolved()
     lines = [
-        f"cnnbench: profile {prof.name} ({prof.note}); {len(state['cases'])} cases on {state['device']} "
-        f"({state['device_note']})",
+        f"cnnbench: profile {prof.name} ({prof.note}); {len(state['cases']) + len(state['tta_cases'])} cases "
+        f"on {state['device']} ({state['device_note']}); each case in a fresh worker process",
+        f"cnnbench: settings for every framework: math {s.math if state['device'] == 'cuda' else 'fp32 (CPU)'}, "
+        f"autotune {'on' if s.autotune else 'off'}, threads {s.threads} intra-op / {s.interop_threads} inter-op, "
+        f"TensorFlow oneDNN {'on' if s.onednn else 'off'}",
     ]
     if state["device"] == "cpu":
         lines.append(f"cnnbench: CPU {machine.cpu_model()}, {os.cpu_count()} logical cores")
@@ -136,13 +242,37 @@ def pytest_report_header(config):
     return lines
 
 
+_PARAMS = ("model", "framework", "runtime", "mode", "batch", "device", "input_size", "precision", "layout",
+           "compile", "options")
+
+
+def case_params(case) -> tuple:
+    """Plain values for pytest-benchmark's ``params`` (``--group-by param:framework`` works on them)."""
+    return (case.model, case.framework, case.runtime, case.mode, case.batch, case.device, case.input_size,
+            case.precision, case.layout, case.compiled, case.options_text)
+
+
 def pytest_generate_tests(metafunc):
-    if "case" in metafunc.fixturenames:
-        state = metafunc.config.stash[STATE]
-        metafunc.parametrize("case", state["cases"], ids=[c.id for c in state["cases"]])
-    if "tta_case" in metafunc.fixturenames:
-        state = metafunc.config.stash[STATE]
-        metafunc.parametrize("tta_case", state["tta_cases"], ids=[c.id for c in state["tta_cases"]])
+    if "case" not in metafunc.fixturenames:
+        return
+    state = metafunc.config.stash[STATE]
+    chosen = state["tta_cases"] if metafunc.function.__name__ == "test_time_to_accuracy" else state["cases"]
+    metafunc.parametrize(list(_PARAMS), [case_params(c) for c in chosen], ids=[c.id for c in chosen])
+
+
+def _param_fixture(name: str):
+    @pytest.fixture(name=name)
+    def fixture(request):
+        return request.param
+
+    fixture.__doc__ = f"the case's {name} (a plain pytest-benchmark param)"
+    return fixture
+
+
+# one fixture per param name, so that the `case` fixture below can depend on them and pytest-benchmark
+# records them as plain `params`
+for _name in _PARAMS:
+    globals()[f"_param_{_name}"] = _param_fixture(_name)
 
 
 @pytest.fixture(scope="session")
@@ -150,16 +280,11 @@ def bench_state(request):
     return request.config.stash[STATE]
 
 
-def gemm_peak(state: dict, framework: str, device: str) -> float:
-    """The machine's measured float32 GEMM peak in this framework, once per session."""
-    key = f"{framework}:{device}"
-    if key not in state["gemm_peak"]:
-        if framework == "torch":
-            from cnnbench.bench.torch_runner import gemm_peak_flops
-        else:
-            from cnnbench.bench.tf_runner import gemm_peak_flops
-        state["gemm_peak"][key] = gemm_peak_flops(device)
-    return state["gemm_peak"][key]
+@pytest.fixture
+def case(request, bench_state, model, framework, runtime, mode, batch, device, input_size, precision, layout,
+         compile, options):
+    """The Case of the running test, looked up by its id."""
+    return bench_state["by_id"][request.node.callspec.id]
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -174,42 +299,88 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     state = config.stash.get(STATE, None)
     if not state:
         return
+    from cnnbench.bench.harness import finalize_rows
     from cnnbench.core.flops import FLOPS_RULE
 
+    finalize_rows(output_json["benchmarks"], state)
     output_json["cnnbench"] = {
         "profile": state["profile"].name,
         "device": state["device"],
         "device_note": state["device_note"],
         "flops_rule": FLOPS_RULE,
-        "skipped": state["skipped"],  # out-of-memory and missing-framework cases, with reasons
+        "settings": state["settings"].to_dict(),
+        "skipped": state["skipped"],  # out-of-memory, missing-framework, too-small-input cases, with reasons
+        "unfinished": state["unfinished"],
+        "interrupted": state["interrupted"],
+        "complete": not state["unfinished"] and state["interrupted"] is None,
         "injected_delay": [list(d) for d in state["delay"]] or None,
     }
 
 
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        state = _STATE_OF.get("state")
+        if state:
+            state["progress"].case_done(report)
+
+
+_STATE_OF: dict = {}  # pytest_runtest_logreport has no config argument
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    state = session.config.stash.get(STATE, None)
+    if state:
+        _STATE_OF["state"] = state
+        state["journal"] = Journal(session.config, state)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    state = config.stash.get(STATE, None)
+    if state:
+        state["progress"].start([i.callspec.id for i in items if hasattr(i, "callspec")],
+                                config.pluginmanager.get_plugin("terminalreporter"))
+
+
+def pytest_runtest_logstart(nodeid, location):
+    state = _STATE_OF.get("state")
+    if state and "[" in nodeid:
+        state["journal"].write(running=nodeid[nodeid.find("[") + 1:-1])
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_sessionfinish(session, exitstatus):
-    """Save a run in which every case was skipped (say, all out of memory): the skips are the result.
-
-    pytest-benchmark saves nothing when no benchmark ran, which would lose the record of why.
-    """
+    """Mark what never ran; save a run in which every case was skipped (pytest-benchmark saves nothing
+    then, which would lose the record of why); drop the journal once the final file is written."""
+    state = session.config.stash.get(STATE, None)
+    if state:
+        state["progress"].mark_not_run()
     yield
     config = session.config
-    state = config.stash.get(STATE, None)
     bs = getattr(config, "_benchmarksession", None)
-    if not state or not state["skipped"] or bs is None or bs.benchmarks or bs.disabled:
+    if not state or bs is None:
         return
-    save = bs.save or bs.autosave
-    if not (save or bs.json):
-        return
-    hook = config.hook
-    machine_info = bs.get_machine_info()
-    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
-    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
-    output_json = hook.pytest_benchmark_generate_json(
-        config=config, benchmarks=[], include_data=True, machine_info=machine_info, commit_info=commit_info
-    )
-    hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
-    if bs.json:
-        bs.save_json(output_json)
-    if save:
-        bs.storage.save(output_json, save)
+    if not bs.benchmarks and not bs.disabled and (state["skipped"] or state["unfinished"]):
+        save = bs.save or bs.autosave
+        if save or bs.json:
+            hook = config.hook
+            machine_info = bs.get_machine_info()
+            commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+            hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+            output_json = hook.pytest_benchmark_generate_json(
+                config=config, benchmarks=[], include_data=True, machine_info=machine_info, commit_info=commit_info)
+            hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
+            if bs.json:
+                bs.save_json(output_json)
+            if save:
+                bs.storage.save(output_json, save)
+    state["journal"].finish()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    state = config.stash.get(STATE, None)
+    if state:
+        from cnnbench.bench.summary import write_summary
+
+        write_summary(terminalreporter, config, state)

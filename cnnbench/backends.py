@@ -32,3 +32,41 @@ def framework_module(framework: str):
         raise FrameworkUnavailableError(
             f"framework {framework!r} is not installed ({exc}); install it with {_INSTALL[framework]}"
         ) from None
+
+
+# ------------------------------------------------------------------ runtimes: a zoo on an engine
+# Each runtime is served by one backend module; Keras' backend is fixed per process (KERAS_BACKEND),
+# so a worker process serves one runtime (cnnbench.worker).
+_RUNTIME_BACKEND = {"torch": "cnnbench.models_torch.backend", "keras-tf": "cnnbench.models_tf.backend",
+                    "keras-jax": "cnnbench.models_tf.backend", "keras-torch": "cnnbench.models_tf.backend"}
+_RUNTIME_NEEDS = {"torch": ("torch",), "keras-tf": ("tensorflow", "keras"), "keras-jax": ("jax", "keras"),
+                  "keras-torch": ("torch", "keras")}
+_RUNTIME_INSTALL = {"torch": 'pip install -e ".[torch]"', "keras-tf": 'pip install -e ".[tf]" (or ".[tf-cpu]")',
+                    "keras-jax": 'pip install -e ".[jax]"', "keras-torch": 'pip install -e ".[torch,keras]"'}
+
+
+def runtime_missing(runtime: str) -> str | None:
+    """Why ``runtime`` cannot run here (a missing package, with the install command), or None.
+    Checked without importing anything."""
+    import importlib.util
+
+    missing = [m for m in _RUNTIME_NEEDS[runtime] if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return f"{runtime}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed " \
+           f"({_RUNTIME_INSTALL[runtime]})"
+
+
+def runtime_backend(runtime: str):
+    """The backend module of ``runtime``; for Keras, this process's KERAS_BACKEND must match."""
+    from cnnbench.core.case import split_runtime
+
+    _, keras_backend = split_runtime(runtime)
+    if keras_backend is not None:
+        import os
+
+        current = os.environ.get("KERAS_BACKEND", "tensorflow")
+        if current != keras_backend:
+            raise RuntimeError(f"this process runs Keras on {current!r} (KERAS_BACKEND); {runtime} needs "
+                               f"{keras_backend!r}: run it in a worker process (cnnbench.worker)")
+    return importlib.import_module(_RUNTIME_BACKEND[runtime])

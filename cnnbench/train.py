@@ -78,11 +78,11 @@ def build(name: str, framework: str, seed: int, *, init_from=None):
 
 
 def trainer_for(framework: str, model, lr: float, momentum: float):
-    if framework == "torch":
-        from cnnbench.models_torch.train import Trainer
-    else:
-        from cnnbench.models_tf.train import Trainer
-    return Trainer(model, lr=lr, momentum=momentum)
+    """A Trainer on the framework's one training step (its backend's ``make_train_step``)."""
+    from cnnbench.backends import runtime_backend
+    from cnnbench.core.case import runtime_of
+
+    return runtime_backend(runtime_of(framework)).Trainer(model, lr=lr, momentum=momentum)
 
 
 def inputs(data, framework: str, split: str) -> np.ndarray:
@@ -130,6 +130,30 @@ def train(name: str, framework: str, model, data, *, epochs: int, batch: int, lr
     result.train_seconds = elapsed
     result.test_accuracy = accuracy(trainer.predict(x_te), data.y_test)
     return result, trainer
+
+
+def time_to_accuracy_round(backend, model: str) -> dict:
+    """One time-to-accuracy round in this process (a worker of the benchmark): train ``model`` with the
+    defaults from the fixed seed until the test accuracy first reaches the target. The Keras model
+    starts from the PyTorch initialisation when PyTorch is installed, as in ``cnnbench train``."""
+    import importlib.util
+
+    from cnnbench import digits
+
+    framework = "torch" if backend.RUNTIME == "torch" else "tf"
+    data = digits.load()
+    start = time.perf_counter()
+    init = None
+    if framework == "tf" and importlib.util.find_spec("torch") is not None:
+        init = build(model, "torch", DEFAULTS["seed"])
+    net = build(model, framework, DEFAULTS["seed"], init_from=init)
+    result, _ = train(model, framework, net, data, epochs=DEFAULTS["epochs"], batch=DEFAULTS["batch"],
+                      lr=DEFAULTS["lr"], momentum=DEFAULTS["momentum"], seed=DEFAULTS["seed"],
+                      target=DEFAULTS["target"], stop_at_target=True)
+    return {"round_s": time.perf_counter() - start, "time_to_target_s": result.time_to_target_s,
+            "epochs_to_target": result.epochs_to_target, "test_accuracy": result.test_accuracy,
+            "settings": result.settings,
+            "dataset": "scikit-learn load_digits scaled to 28x28 (1347 train / 450 test, random_state=0)"}
 
 
 class ProgressBar:

@@ -25,6 +25,12 @@ import numpy as np
 
 from cnnbench.core.errors import TransferError
 
+
+def keras_layers(model) -> dict[str, Any]:
+    from cnnbench.models_tf.walk import keras_layers as walk
+
+    return walk(model)
+
 _KINDS = {
     "Conv2d": "conv", "Linear": "dense", "BatchNorm2d": "batchnorm",
     "Conv2D": "conv", "Dense": "dense", "BatchNormalization": "batchnorm",
@@ -48,7 +54,8 @@ def _derives_from(model: Any, module: str, cls: str) -> bool:
 
 
 def _is_torch(model: Any) -> bool:
-    return _derives_from(model, "torch.nn", "Module")
+    # a Keras model on Keras' torch backend is a torch.nn.Module too: it counts as Keras here
+    return _derives_from(model, "torch.nn", "Module") and not _is_keras(model)
 
 
 def _is_keras(model: Any) -> bool:
@@ -92,25 +99,6 @@ def _write_torch(module, arrays: list[np.ndarray]) -> None:
 
 
 # ------------------------------------------------------------------ Keras side
-def keras_layers(model) -> dict[str, Any]:
-    """Every layer of a Keras model by name, descending into nested models (deduplicated)."""
-    import keras
-
-    found: dict[str, Any] = {}
-
-    def walk(m):
-        for layer in m.layers:
-            if isinstance(layer, keras.Model):
-                walk(layer)
-            elif layer.name in found and found[layer.name] is not layer:
-                raise TransferError(f"two different Keras layers are named {layer.name!r}")
-            else:
-                found[layer.name] = layer
-
-    walk(model)
-    return found
-
-
 def _flatten_source(layer) -> tuple[int, int, int] | None:
     """(H, W, C) when a Dense layer reads a Flatten of a spatial map with H*W > 1."""
     import keras

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cnnbench.transfer import keras_layers
+from cnnbench.models_tf.walk import keras_layers
 from cnnbench.models_tf.train import classification_loss
 
 # TF op types -> our categories (the layer a node belongs to decides where it is reported)

@@ -9,7 +9,8 @@ import pytest
 import cnnbench
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.analytic.conventions import CATEGORIES
-from cnnbench.profile import analytic_memory, profile_model
+from cnnbench.core.memory import analytic_memory
+from cnnbench.profile import profile_model
 
 ALL = cnnbench.list_models()
 
@@ -156,7 +157,7 @@ def test_fresh_process_peak_rss(framework, torch_mod, keras_mod):
 
 
 def test_achieved_rate():
-    from cnnbench.profile import achieved_rate
+    from cnnbench.core.memory import achieved_rate
 
     r = achieved_rate(0.5, 10**9, peak_flops=4 * 10**9)
     assert r == {"flops_per_s": 2 * 10**9, "pct_of_peak": 50.0}

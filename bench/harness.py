@@ -1,0 +1,313 @@
+"""Measure one case: a fresh worker process builds it, warms it up and times it; pytest-benchmark keeps
+the statistics; the row gets every figure a user compares (FLOPs, memory, % of peak, settings).
+
+Timing. The worker times each step itself (``time.perf_counter`` around a step that ends with a
+device synchronization), so the pipe to this process never enters a measurement. pytest-benchmark
+receives exactly those per-step times through its ``pedantic`` runner with a timer that replays them
+(``WorkerClock``): its statistics, its tables and its saved JSON are of the worker's steps.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import statistics
+
+import pytest
+
+from cnnbench.bench import machine
+from cnnbench.core.case import Case
+from cnnbench.core.errors import InputTooSmallError, out_of_memory_reason
+from cnnbench.core.flops import step_cost
+from cnnbench.core.memory import analytic_memory
+from cnnbench.core.specs import check_build_args
+from cnnbench.worker import Worker, WorkerDied, WorkerError
+
+_GEMM_TRIALS, _GEMM_RECHECK_TRIALS = 7, 21
+
+
+class WorkerClock:
+    """pytest-benchmark's timer, replaying the worker's own step times. A round reads the clock (0),
+    calls ``advance`` (the 'benchmarked function', which loads the next worker-measured time) and reads
+    the clock again (that time), so each round's duration is exactly one worker-measured step."""
+
+    __name__ = "perf_counter_in_the_worker_process"
+    __module__ = "cnnbench.worker"
+
+    def __init__(self, times: list[float]):
+        self._times = list(times)
+        self._pending: float | None = None
+
+    def __call__(self) -> float:
+        value, self._pending = (self._pending or 0.0), None
+        return value
+
+    def advance(self) -> None:
+        self._pending = self._times.pop(0)
+
+
+def record_skip(state: dict, case: Case, reason: str):
+    state["skipped"].append({"id": case.id, "group": case.group, "reason": reason})
+    pytest.skip(reason)
+
+
+def record_unfinished(state: dict, case: Case, reason: str):
+    state["unfinished"].append({"id": case.id, "reason": reason})
+    pytest.fail(f"{case.id}: {reason}", pytrace=False)
+
+
+def rounds_for(profile, seconds_per_step: float) -> int:
+    wanted = math.ceil(profile.target_seconds / max(seconds_per_step, 1e-9))
+    return max(profile.min_rounds, min(profile.max_rounds, wanted))
+
+
+def too_big_for_the_cpu(case: Case) -> str | None:
+    """Why ``case`` cannot fit in this machine's free memory, or None; checked before anything is built.
+
+    A step that does not fit is not always an error on the CPU: TensorFlow 2.21's convolution crashes
+    (SIGSEGV) when its allocation fails, and an allocation the kernel grants but cannot back ends in the
+    OOM killer, which may pick this process. So a case whose analytic lower bound (weights + the widest
+    layer's inputs and output) exceeds MemAvailable is skipped with the numbers. GPUs raise a clean
+    out-of-memory error and are not pre-checked.
+    """
+    free = machine.available_bytes()
+    if case.device != "cpu" or free is None:
+        return None
+    check_build_args(case.model, None, case.input_size, dict(case.options))  # too small an input: its own message
+    one = analytic_memory(case.model, 1, input_size=case.input_size, **dict(case.options))
+    fixed = one["param_bytes"] + one["buffer_bytes"]
+    per_sample = one["min_step_bytes"] - fixed  # the bound is linear in the batch
+    need = (fixed + per_sample * case.batch) * case.world_size
+    if need <= free:
+        return None
+    fits = (free // case.world_size - fixed) // per_sample
+    advice = (f"batch {fits} or less might fit (--batch-sizes)" if fits >= 1
+              else "not even batch 1 fits: free memory or use a smaller --input-size")
+    return (f"out of memory at batch {case.batch} on cpu (checked before running): a step needs at least "
+            f"{need / 2**30:.1f} GiB (weights + {one['min_step_layer']}'s inputs and output), "
+            f"{free / 2**30:.1f} GiB is available; {advice}")
+
+
+def precheck(case: Case, state: dict) -> None:
+    """Skip, with the reason, what cannot run here: a missing framework, too small an input, no room."""
+    from cnnbench.backends import runtime_missing
+
+    missing = runtime_missing(case.runtime)
+    if missing:
+        record_skip(state, case, missing)
+    try:
+        too_big = None if state["no_memory_check"] else too_big_for_the_cpu(case)
+        if too_big is None:
+            check_build_args(case.model, None, case.input_size, dict(case.options))
+    except InputTooSmallError as exc:
+        record_skip(state, case, str(exc))
+    if too_big:
+        record_skip(state, case, too_big)
+
+
+def start_worker(case: Case, state: dict) -> Worker:
+    try:
+        return Worker(case.runtime, case.device, state["settings"], start_timeout=state["worker_timeout"])
+    except WorkerError as exc:
+        record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc.message}")
+    except WorkerDied as exc:
+        record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc}")
+
+
+def fail_from_worker(case: Case, state: dict, exc: Exception):
+    """Turn a worker's failure into the case's outcome: a skip with the reason, or a failure."""
+    if isinstance(exc, WorkerDied):
+        record_unfinished(state, case, str(exc))
+    kind = exc.kind
+    if kind == "oom":
+        record_skip(state, case, out_of_memory_reason(case.batch, case.device, exc.error_type, exc.message))
+    if kind in ("input_too_small", "unsupported"):
+        record_skip(state, case, f"{case.runtime}: {exc.message}")
+    if kind == "nonfinite":
+        pytest.fail(exc.message, pytrace=False)
+    state["unfinished"].append({"id": case.id, "reason": f"{exc.error_type}: {exc.message}"})
+    pytest.fail(f"{case.id}: the {case.runtime} worker failed: {exc.error_type}: {exc.message}\n"
+                f"--- traceback in the worker ---\n{exc.traceback}", pytrace=False)
+
+
+def gemm_peak(worker: Worker, state: dict, case: Case, math_mode: str, *, recheck: bool = False) -> float:
+    """The best GEMM FLOP/s of this runtime, device and math measured this session (measured in the
+    first case's worker; re-measured with more trials when a case beats it)."""
+    key = f"{case.runtime}:{case.device}:{math_mode}"
+    if key not in state["gemm_peak"] or recheck:
+        trials = _GEMM_RECHECK_TRIALS if recheck else _GEMM_TRIALS
+        measured = worker.call("gemm_peak", math=math_mode, trials=trials, timeout=state["worker_timeout"])
+        state["gemm_peak"][key] = max(state["gemm_peak"].get(key, 0.0), measured["flops_per_s"])
+    return state["gemm_peak"][key]
+
+
+def run_case(benchmark, case: Case, state: dict) -> None:
+    if case.world_size > 1:
+        from cnnbench.bench.distributed import run_distributed_case
+
+        return run_distributed_case(benchmark, case, state)
+    precheck(case, state)
+    profile = state["profile"]
+    worker = start_worker(case, state)
+    timeout = state["worker_timeout"]
+    try:
+        info = worker.info
+        if case.device == "cuda" and not info.get("device_available"):
+            record_skip(state, case, f"{case.runtime}: this runtime sees no GPU here")
+        if case.device == "cuda":
+            state.setdefault("cuda_versions", {k: info["versions"].get(k) for k in ("cuda_version", "cudnn_version")})
+        prep = worker.call("prepare", case=case.to_dict(), timeout=timeout)
+        warm = worker.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds, timeout=timeout)
+        estimate = warm["last_s"]
+        delay_s = 0.0
+        from cnnbench.bench.plugin import delay_for
+
+        delay = delay_for(state["delay"], case)
+        if delay:
+            delay_s = worker.call("inject_delay", amount=delay[0], unit=delay[1], timeout=timeout)["delay_s"]
+            estimate += delay_s
+        times = worker.call("time", rounds=rounds_for(profile, estimate), timeout=timeout)["times"]
+        memory = worker.call("memory", timeout=timeout)
+        math_mode = case.precision if case.precision != "fp32" else (
+            state["settings"].math if case.device == "cuda" else "fp32")
+        cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
+        median = statistics.median(times)
+        peak = gemm_peak(worker, state, case, math_mode)
+        if cost.flops / median > peak:  # faster than the machine's GEMM peak: re-measure the peak first
+            peak = gemm_peak(worker, state, case, math_mode, recheck=True)
+    except (WorkerError, WorkerDied) as exc:
+        fail_from_worker(case, state, exc)
+    finally:
+        worker.close()
+
+    clock = WorkerClock(times)
+    benchmark._timer = clock  # pytest-benchmark's runner reads its timer from here (pinned 5.x)
+    benchmark.group = case.group
+    benchmark.pedantic(clock.advance, rounds=len(times), iterations=1, warmup_rounds=0)
+    stats_median = benchmark.stats.stats.median
+    budget = analytic_memory(case.model, case.batch, input_size=case.input_size, **dict(case.options))
+    benchmark.extra_info.update(case_info(case, state))
+    benchmark.extra_info.update({
+        "params": prep["trainable_params"],
+        "params_with_buffers": prep["params"],
+        "macs": cost.macs,
+        "flops": cost.flops,
+        "flops_rule": cost.rule,
+        **memory,
+        # exact, from the spec: what compare gates on (measured peaks are noisy)
+        "analytic_memory_bytes": budget["train_total_bytes_sgd_momentum"] if case.mode == "train"
+        else budget["param_bytes"] + budget["buffer_bytes"] + budget["activation_bytes"],
+        "analytic_memory_rule": ("params + grads + momentum + BN buffers + activations" if case.mode == "train"
+                                 else "params + BN buffers + every layer output") + " (float32)",
+        "images_per_s": case.batch / stats_median,
+        "gflops_per_s": cost.flops / stats_median / 1e9,
+        "gemm_peak_math": math_mode,
+        "build_s": prep["build_s"],
+        "first_step_s": prep["first_step_s"],
+        # first-call overhead beyond a steady step: tf.function tracing, XLA, torch.compile, jax.jit
+        "compile_s": max(0.0, prep["first_step_s"] - stats_median),
+        "worker_start_s": info["import_s"],
+        "injected_delay_s": delay_s or None,
+        **info["versions"],
+        **info["settings"],
+        "setting_cpu_affinity": info.get("cpu_affinity"),
+    })
+    apply_peak(benchmark.extra_info, peak)
+    state.setdefault("results", {})[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median}
+
+
+def case_info(case: Case, state: dict) -> dict:
+    """The case's identity and environment, as every row records it."""
+    return {
+        "model": case.model,
+        "framework": case.framework,
+        "runtime": case.runtime,
+        "keras_backend": case.keras_backend,
+        "mode": case.mode,
+        "batch": case.batch,
+        "device": case.device,
+        "device_name": machine.device_name(case.device),
+        "input_size": case.input_size,
+        "precision": case.precision,
+        "layout": case.layout,
+        "tf_jit": case.tf_jit if case.runtime == "keras-tf" else None,
+        "torch_compile": case.torch_compile if case.runtime in ("torch", "keras-torch") else None,
+        "compiled": case.compiled,
+        "options": dict(case.options),
+        "world_size": case.world_size,
+        "cpu_threads_available": _cores(),
+        "python_version": platform.python_version(),
+        "profile": state["profile"].name,
+    }
+
+
+def _cores() -> int:
+    from cnnbench.core.settings import cores_available
+
+    return cores_available()
+
+
+def apply_peak(info: dict, peak_flops: float | None) -> None:
+    """``pct_of_peak`` against the GEMM peak of the case's runtime, device and math; a figure above
+    100% is a measurement error (a slow moment when the peak was measured, or a faster algorithm than
+    the nominal FLOPs assume, such as Winograd convolutions) and is flagged, never shown as a fact."""
+    if not peak_flops:
+        return
+    achieved = info["gflops_per_s"] * 1e9
+    pct = 100.0 * achieved / peak_flops
+    info["gemm_peak_gflops_per_s"] = peak_flops / 1e9
+    info["pct_of_peak_raw"] = pct
+    if pct > 100.0:
+        info["pct_of_peak"] = None
+        info["pct_of_peak_flag"] = (f"above the measured GEMM peak ({pct:.0f}% of {peak_flops / 1e9:,.1f} GFLOP/s, "
+                                    "re-measured): a measurement error, not shown")
+    else:
+        info["pct_of_peak"] = pct
+        info["pct_of_peak_flag"] = None
+
+
+def finalize_rows(rows: list[dict], state: dict) -> None:
+    """At save time: every row's % of peak against the session's best peak of its runtime, device and
+    math (a later case may have raised it), and scaling efficiency against world size 1."""
+    for row in rows:
+        info = row.get("extra_info") or {}
+        if "gflops_per_s" not in info or not info.get("gemm_peak_math"):
+            continue
+        key = f"{info.get('runtime')}:{info.get('device')}:{info['gemm_peak_math']}"
+        if key in state["gemm_peak"]:
+            apply_peak(info, state["gemm_peak"][key])
+    from cnnbench.bench.distributed import apply_scaling
+
+    apply_scaling(rows)
+
+
+def run_tta_case(benchmark, case: Case, state: dict) -> None:
+    """Time to accuracy: whole LeNet-5 trainings on the shipped digits until the test target."""
+    from cnnbench.train import DEFAULTS
+
+    precheck(case, state)
+    worker = start_worker(case, state)
+    results = []
+    try:
+        for _ in range(state["profile"].tta_rounds):
+            results.append(worker.call("train_to_accuracy", model=case.model, timeout=state["worker_timeout"]))
+    except (WorkerError, WorkerDied) as exc:
+        fail_from_worker(case, state, exc)
+    finally:
+        worker.close()
+    clock = WorkerClock([r["round_s"] for r in results])
+    benchmark._timer = clock
+    benchmark.group = "time_to_accuracy:lenet5:digits"
+    benchmark.pedantic(clock.advance, rounds=len(results), iterations=1, warmup_rounds=0)
+    reached = sorted(r["time_to_target_s"] for r in results if r["time_to_target_s"] is not None)
+    last = results[-1]
+    benchmark.extra_info.update(case_info(case, state))
+    benchmark.extra_info.update({
+        "device": "cpu", "dataset": last["dataset"], "target_accuracy": DEFAULTS["target"],
+        "time_to_target_s": reached[len(reached) // 2] if reached else None, "time_to_target_all_s": reached,
+        "epochs_to_target": last["epochs_to_target"], "test_accuracy_at_stop": last["test_accuracy"],
+        "train_settings": last["settings"],
+    })
+    if len(reached) < len(results):
+        pytest.fail(f"{case.id}: test accuracy stayed below {DEFAULTS['target']:.0%} after {DEFAULTS['epochs']} epochs "
+                    f"in {len(results) - len(reached)} of {len(results)} rounds (last: {last['test_accuracy']:.4f})",
+                    pytrace=False)

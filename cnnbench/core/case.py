@@ -1,0 +1,107 @@
+"""What one measured step is: model x runtime x mode x batch x device x variant. Pure data.
+
+``framework`` says which zoo builds the model (``torch``: the PyTorch nn.Modules; ``tf``: the Keras 3
+models); ``keras_backend`` says which Keras backend runs a Keras model (``tensorflow``, ``jax`` or
+``torch``). Users read the pair as one *runtime*: ``torch``, ``keras-tf``, ``keras-jax``, ``keras-torch``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+MODES = ("inference", "train")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LAYOUTS = ("nchw", "nhwc")
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+RUNTIMES = ("torch", "keras-tf", "keras-jax", "keras-torch")
+# PyTorch runs NCHW unless asked for channels_last; the Keras models are channels-last.
+NATIVE_LAYOUT = {"torch": "nchw", "tf": "nhwc"}
+_RUNTIME = {("torch", None): "torch", ("tf", "tensorflow"): "keras-tf", ("tf", "jax"): "keras-jax",
+            ("tf", "torch"): "keras-torch"}
+# the runtime's part of a case id: "tf" for Keras on TensorFlow keeps every saved run's ids valid
+_ID_TAG = {"torch": "torch", "keras-tf": "tf", "keras-jax": "keras_jax", "keras-torch": "keras_torch"}
+
+
+def runtime_of(framework: str, keras_backend: str | None = None) -> str:
+    """``("tf", "jax")`` -> ``"keras-jax"``; a Keras model with no backend named runs on TensorFlow."""
+    if framework == "tf" and keras_backend is None:
+        keras_backend = "tensorflow"
+    try:
+        return _RUNTIME[(framework, keras_backend if framework == "tf" else None)]
+    except KeyError:
+        raise ValueError(f"no runtime for framework {framework!r} with Keras backend {keras_backend!r}") from None
+
+
+def split_runtime(runtime: str) -> tuple[str, str | None]:
+    """``"keras-jax"`` -> ``("tf", "jax")``."""
+    for (fw, kb), name in _RUNTIME.items():
+        if name == runtime:
+            return fw, kb
+    raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    framework: str  # "torch" | "tf"
+    mode: str  # "inference" | "train" | "time_to_accuracy"
+    batch: int  # per worker
+    device: str  # "cpu" | "cuda"
+    input_size: int  # resolved, never None
+    precision: str = "fp32"
+    layout: str = "nchw"
+    tf_jit: bool = False
+    torch_compile: bool = False
+    options: tuple = field(default=())  # spec options as sorted (key, value) pairs
+    keras_backend: str | None = None  # "tensorflow" | "jax" | "torch" for framework "tf"
+    world_size: int = 1  # data-parallel workers (weak scaling: the batch above is per worker)
+
+    def __post_init__(self):
+        if self.framework == "tf" and self.keras_backend is None:
+            object.__setattr__(self, "keras_backend", "tensorflow")
+
+    @property
+    def runtime(self) -> str:
+        return runtime_of(self.framework, self.keras_backend)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the step is compiled: torch.compile (torch, keras-torch), XLA (keras-tf with --tf-jit);
+        Keras on JAX always runs a jax.jit-compiled step."""
+        if self.runtime == "keras-jax":
+            return True
+        return self.tf_jit if self.runtime == "keras-tf" else self.torch_compile
+
+    @property
+    def id(self) -> str:
+        parts = [self.model, _ID_TAG[self.runtime], self.mode, f"bs{self.batch}", self.device]
+        if self.precision != "fp32":
+            parts.append(self.precision)
+        if self.layout != NATIVE_LAYOUT[self.framework]:
+            parts.append(self.layout)
+        if self.tf_jit and self.runtime == "keras-tf":
+            parts.append("xla")
+        if self.torch_compile and self.runtime in ("torch", "keras-torch"):
+            parts.append("compiled")
+        if self.world_size != 1:
+            parts.append(f"ws{self.world_size}")
+        return "-".join(parts)
+
+    @property
+    def group(self) -> str:
+        return f"{self.mode}:{self.model}:bs{self.batch}:{self.device}"
+
+    @property
+    def options_text(self) -> str:
+        """Spec options as plain text, ``"aux_logits=True,dropout=0.3"`` (pytest-benchmark params)."""
+        return ",".join(f"{k}={v}" for k, v in self.options)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["options"] = [list(kv) for kv in self.options]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Case":
+        d = dict(d)
+        d["options"] = tuple(tuple(kv) for kv in d.get("options") or ())
+        return cls(**d)

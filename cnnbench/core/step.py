@@ -1,0 +1,23 @@
+"""A prepared case, as every backend hands it to the worker: pure data and callables, no framework."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class NonFiniteLoss(Exception):
+    """The training loss is NaN or infinite; the case fails with this message."""
+
+
+@dataclass
+class Prepared:
+    """A case ready to time: ``step()`` runs one step and returns only when the device is done."""
+
+    step: Callable[[], Any]
+    check: Callable[[Any], None]  # raises NonFiniteLoss when the last step's loss is NaN/inf
+    build_s: float
+    first_step_s: float
+    params: int  # trainable + BatchNorm statistics
+    trainable_params: int
+    cleanup: Callable[[], None] = lambda: None
+    notes: list[str] = field(default_factory=list)
