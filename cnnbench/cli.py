@@ -158,15 +158,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         print(f"TF profiler total {result['tf_profiler']['total']:,}; by op: "
               + ", ".join(f"{k} {v:,}" for k, v in sorted(result["tf_profiler"]["by_op_type"].items())))
     for fw in ("torch", "tf"):
-        mem = result.get(f"{fw}_memory")
-        if mem:
-            for mode, m in mem.items():
-                value = "n/a" if m["peak_bytes"] is None else f"{m['peak_bytes'] / 2**20:,.1f} MiB"
-                print(f"{fw} measured peak, {mode}: {value} ({m['kind']})")
-        rss = result.get(f"{fw}_process_rss")
-        if rss:
-            print(f"{fw} whole-process peak RSS in a fresh process: "
-                  + ", ".join(f"{mode} {v / 2**20:,.0f} MiB" for mode, v in rss.items()))
+        for mode, m in (result.get(f"{fw}_memory") or {}).items():
+            value = "n/a" if m["peak_memory_bytes"] is None else f"{m['peak_memory_bytes'] / 2**20:,.1f} MiB"
+            runtime = f" (runtime alone: {m['runtime_rss_bytes'] / 2**20:,.0f} MiB)" if m.get("runtime_rss_bytes") else ""
+            print(f"{fw} measured peak, {mode}: {value}{runtime}; {m['peak_memory_kind']}")
     print(f"\nConvention: {result['convention']}")
     return 0 if ok_all else 1
 

@@ -144,9 +144,6 @@ def profile_model(
                 by_name[lname]["fvcore"] = sum(ops.values())
                 by_name[lname]["fvcore_macs"] = sum(v for op, v in ops.items() if tp.FVCORE_CATEGORY.get(op) in ("conv", "dense"))
         result["fvcore"] = {k: fv[k] for k in ("total", "by_operator", "skipped_ops", "ignored_ops")}
-        if memory:
-            result["torch_memory"] = {m: tp.measured_memory(model, m, batch, size, spec.in_channels, spec.num_classes)
-                                      for m in ("inference", "train")}
     if "tf" in fws:
         kp = _import("tf")
         import cnnbench
@@ -163,17 +160,28 @@ def profile_model(
                 by_name[lname]["tf_profiler"] = sum(ops.values())
                 by_name[lname]["tf_macs"] = sum(v for op, v in ops.items() if op in kp.TF_MAC_OPS) // 2
         result["tf_profiler"] = {k: tfp[k] for k in ("total", "by_op_type", "unattributed")}
-        if memory:
-            result["tf_memory"] = {m: kp.measured_memory(kmodel, m, batch, spec.num_classes)
-                                   for m in ("inference", "train")}
     if memory:
-        from cnnbench.memprobe import run_in_subprocess
-
         for fw in fws:
-            result[f"{fw}_process_rss"] = {m: run_in_subprocess(name, fw, m, batch, size)["process_peak_rss_bytes"]
-                                           for m in ("inference", "train")}
+            result[f"{fw}_memory"] = {m: measured_memory(name, fw, m, batch, size, options) for m in ("inference", "train")}
     result["totals"] = _totals(rows, fws)
     return result
+
+
+def measured_memory(name: str, framework: str, mode: str, batch: int, input_size: int, options: dict,
+                    device: str = "cpu") -> dict:
+    """Peak memory of one steady step, measured exactly as the benchmark measures it: in a fresh worker
+    process, process peak RSS during the step minus the framework runtime's own RSS (CPU), or the
+    allocator's peak (CUDA)."""
+    from cnnbench.core.case import NATIVE_LAYOUT, Case
+    from cnnbench.core.settings import Settings
+    from cnnbench.worker import Worker
+
+    case = Case(name, framework, mode, batch, device, input_size, layout=NATIVE_LAYOUT[framework],
+                options=tuple(sorted(options.items())))
+    with Worker(case.runtime, device, Settings()) as w:
+        w.call("prepare", case=case.to_dict())
+        w.call("warmup", rounds=2)
+        return w.call("memory")
 
 
 def _totals(rows: list[dict], fws: list[str]) -> dict:

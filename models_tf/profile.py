@@ -1,9 +1,7 @@
-"""TensorFlow side of ``cnnbench profile``: per-layer params, TF profiler counts, memory, GEMM peak."""
+"""TensorFlow side of ``cnnbench profile`` and ``summary``: per-layer params and shapes, TF profiler counts."""
 from __future__ import annotations
 
-import math
 import re
-import time
 from collections import defaultdict
 
 import keras
@@ -11,7 +9,6 @@ import numpy as np
 import tensorflow as tf
 
 from cnnbench.models_tf.walk import keras_layers
-from cnnbench.models_tf.train import classification_loss
 
 # TF op types -> our categories (the layer a node belongs to decides where it is reported)
 TF_MAC_OPS = ("Conv2D", "MatMul")
@@ -94,58 +91,6 @@ def tf_profiler_counts(model: keras.Model, batch: int = 1, frozen: bool = True) 
         "per_layer": {k: dict(v) for k, v in per_layer.items()},
         "unattributed": dict(unattributed),
     }
-
-
-def measured_memory(model: keras.Model, mode: str, batch: int, num_classes: int, device: str = "cpu") -> dict:
-    """TensorFlow allocator peak of one traced step (after a warm-up step), via get_memory_info."""
-    dev = "GPU:0" if device == "cuda" else "CPU:0"
-    x = tf.random.uniform((batch, *model.input_shape[1:]))
-    if mode == "inference":
-        fn = tf.function(lambda inp: model(inp, training=False))
-
-        def step():
-            return fn(x)
-    else:
-        y = tf.random.uniform((batch,), maxval=num_classes, dtype=tf.int32)
-        opt = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
-        opt.build(model.trainable_variables)
-        aux_weight = getattr(model, "aux_weight", 0.0)
-
-        @tf.function
-        def step():
-            with tf.GradientTape() as tape:
-                loss = classification_loss(model(x, training=True), y, aux_weight)
-            grads = tape.gradient(loss, model.trainable_variables)
-            opt.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
-
-    with tf.device("/" + dev):
-        step().numpy()
-        tf.config.experimental.reset_memory_stats(dev)
-        step().numpy()
-        info = tf.config.experimental.get_memory_info(dev)
-    kind = f"tf.config.experimental.get_memory_info('{dev}')['peak'] (allocator peak, incl. resident weights)"
-    if info["peak"] == 0:
-        # seen with LeNet-5 at batch 1: TF's CPU allocator statistics leave out small allocations
-        return {"peak_bytes": None, "current_bytes": int(info["current"]),
-                "kind": kind + ": reported 0, TensorFlow's CPU allocator statistics omit small allocations"}
-    return {"peak_bytes": int(info["peak"]), "current_bytes": int(info["current"]), "kind": kind}
-
-
-def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 10) -> float:
-    """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized."""
-    n = n or (2048 if device == "cpu" else 8192)
-    with tf.device("/GPU:0" if device == "cuda" else "/CPU:0"):
-        a = tf.random.uniform((n, n))
-        b = tf.random.uniform((n, n))
-        matmul = tf.function(lambda p, q: tf.linalg.matmul(p, q))
-        matmul(a, b).numpy()
-        best = math.inf
-        for _ in range(repeats):
-            t = time.perf_counter()
-            matmul(a, b)[0, 0].numpy()  # reading one element waits for the product
-            best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 def layer_output_shapes(model: keras.Model) -> dict[str, tuple]:

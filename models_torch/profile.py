@@ -1,14 +1,11 @@
-"""PyTorch side of ``cnnbench profile``: per-layer params, fvcore counts, measured memory, GEMM peak."""
+"""PyTorch side of ``cnnbench profile`` and ``summary``: per-layer params and output shapes, fvcore counts."""
 from __future__ import annotations
 
-import math
-import time
 from collections import defaultdict
 
 import torch
 from torch import nn
 
-from cnnbench.models_torch.train import classification_loss
 
 # fvcore's operator names -> our categories
 FVCORE_CATEGORY = {
@@ -72,112 +69,6 @@ def fvcore_counts(model: nn.Module, input_size: int, batch: int = 1, in_channels
         "skipped_ops": unsupported,  # fvcore warns about these and counts 0
         "ignored_ops": ignored,  # fvcore counts these 0 silently
     }
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _step_fn(model: nn.Module, mode: str, batch: int, input_size: int, in_channels: int, num_classes: int, device: str):
-    x = torch.rand(batch, in_channels, input_size, input_size, device=device)
-    if mode == "inference":
-        model.eval()
-
-        def step():
-            with torch.inference_mode():
-                model(x)
-
-        return step, None
-    model.train()
-    y = torch.randint(0, num_classes, (batch,), device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    aux_weight = getattr(model, "aux_weight", 0.0)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        classification_loss(model(x), y, aux_weight).backward()
-        opt.step()
-
-    return step, opt
-
-
-def _resident_bytes(model: nn.Module, opt) -> int:
-    tensors = [*model.parameters(), *model.buffers()]
-    tensors += [p.grad for p in model.parameters() if p.grad is not None]
-    if opt is not None:
-        tensors += [t for s in opt.state.values() for t in s.values() if torch.is_tensor(t)]
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
-def measured_memory(model: nn.Module, mode: str, batch: int, input_size: int, in_channels: int,
-                    num_classes: int, device: str = "cpu") -> dict:
-    """Peak tensor memory of one step (after one warm-up step, so optimizer state exists).
-
-    CUDA: ``torch.cuda.max_memory_allocated`` after a reset. CPU: the profiler's
-    memory records (every allocation and free during the step, in order): the
-    highest running total, added to the tensors resident before the step
-    (parameters, buffers, gradients, optimizer state).
-    """
-    model = model.to(device)
-    step, opt = _step_fn(model, mode, batch, input_size, in_channels, num_classes, device)
-    step()
-    _sync(device)
-    if mode == "train":  # gradients are set to None at the start of each step
-        for p in model.parameters():
-            p.grad = None
-    resident = _resident_bytes(model, opt)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        step()
-        _sync(device)
-        return {"peak_bytes": int(torch.cuda.max_memory_allocated()), "resident_before_bytes": resident,
-                "kind": "torch.cuda.max_memory_allocated (allocator peak)"}
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step()
-    # allocations are attributed to the ops that make them, frees to "[memory]" events: their
-    # self memory, in time order, is the running total of the step's tensor memory
-    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
-    running = peak = 0
-    for _, delta in deltas:
-        running += delta
-        peak = max(peak, running)
-    return {"peak_bytes": int(resident + peak), "step_peak_extra_bytes": int(peak), "resident_before_bytes": resident,
-            "kind": "torch.profiler memory records: resident tensors + highest running total of the step's allocations and frees"}
-
-
-def gemm_peak_flops(device: str = "cpu", n: int | None = None, repeats: int = 10) -> float:
-    """Best observed FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs), synchronized.
-
-    On CUDA the product runs in the math mode the convolutions use: PyTorch lets cuDNN convolve
-    float32 in TF32 by default (``cudnn.allow_tf32``) but not matmuls (``matmul.allow_tf32``), and a
-    strict-FP32 peak under TF32 convolutions gave "% of peak" above 100 (VGG-16 at 213% on an H100).
-    """
-    n = n or (2048 if device == "cpu" else 8192)
-    a = torch.rand(n, n, device=device)
-    b = torch.rand(n, n, device=device)
-    saved = torch.backends.cuda.matmul.allow_tf32
-    if device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
-    try:
-        a @ b
-        _sync(device)
-        best = math.inf
-        for _ in range(repeats):
-            t = time.perf_counter()
-            a @ b
-            _sync(device)
-            best = min(best, time.perf_counter() - t)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved
-    return 2 * n**3 / best
-
-
-def gemm_math_mode(device: str = "cpu") -> str:
-    """The math mode ``gemm_peak_flops`` measured in on this device: ``fp32`` or ``tf32``."""
-    return "tf32" if device == "cuda" and torch.backends.cudnn.allow_tf32 else "fp32"
 
 
 def layer_output_shapes(model: nn.Module, input_size: int, in_channels: int = 3) -> dict[str, tuple]:
