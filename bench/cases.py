@@ -117,10 +117,10 @@ def parse_batch_sizes(value: str | None) -> list[int]:
     return sizes
 
 
-def parse_world_sizes(value: str | None, limit: int | None = None) -> list[int]:
+def parse_world_sizes(value: str | None, limit: int | None = None) -> list[int] | None:
     """``--world-sizes 1,2,4``: data-parallel worker counts (weak scaling); None: single-device cases."""
     if value is None:
-        return [1]
+        return None
     sizes = []
     for v in _split(value, "world-sizes"):
         try:
@@ -183,11 +183,10 @@ def build_cases(
             for batch in sizes:
                 for fw, kb in runtimes:
                     fw_layout = layout if fw == "torch" else NATIVE_LAYOUT["tf"]
-                    for ws in world_sizes or [1]:
-                        if ws != 1 and (mode != "train" or (fw, kb) not in DISTRIBUTED_RUNTIMES):
-                            continue  # data parallelism: training steps, on DDP and tf.distribute
+                    parallel = bool(world_sizes) and mode == "train" and (fw, kb) in DISTRIBUTED_RUNTIMES
+                    for ws in world_sizes if parallel else [1]:  # data parallelism: training on DDP, tf.distribute
                         cases.append(Case(name, fw, mode, batch, device, size, precision, fw_layout, tf_jit,
-                                          torch_compile, keras_backend=kb, world_size=ws))
+                                          torch_compile, keras_backend=kb, world_size=ws, distributed=parallel))
     return cases
 
 
@@ -201,7 +200,7 @@ def tta_cases(cases: list[Case], enabled: bool = True) -> list[Case]:
         return []
     from cnnbench.train import DEFAULTS
 
-    fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train" and c.world_size == 1
+    fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train" and not c.distributed
            and c.runtime in ("torch", "keras-tf")]
     return [Case(TTA_MODEL, fw, TTA_MODE, DEFAULTS["batch"], "cpu", 28, layout=NATIVE_LAYOUT[fw])
             for fw in dict.fromkeys(fws)]

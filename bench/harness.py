@@ -129,10 +129,16 @@ def fail_from_worker(case: Case, state: dict, exc: Exception):
                 f"--- traceback in the worker ---\n{exc.traceback}", pytrace=False)
 
 
-def gemm_peak(worker: Worker, state: dict, case: Case, math_mode: str, *, recheck: bool = False) -> float:
+def gemm_peak_key(case: Case, math_mode: str, key_suffix: str = "") -> str:
+    return f"{case.runtime}:{case.device}:{math_mode}{key_suffix}"
+
+
+def gemm_peak(worker: Worker, state: dict, case: Case, math_mode: str, *, recheck: bool = False,
+              key_suffix: str = "") -> float:
     """The best GEMM FLOP/s of this runtime, device and math measured this session (measured in the
-    first case's worker; re-measured with more trials when a case beats it)."""
-    key = f"{case.runtime}:{case.device}:{math_mode}"
+    first case's worker; re-measured with more trials when a case beats it). ``key_suffix`` tells apart
+    peaks measured with another thread count (data-parallel workers)."""
+    key = gemm_peak_key(case, math_mode, key_suffix)
     if key not in state["gemm_peak"] or recheck:
         trials = _GEMM_RECHECK_TRIALS if recheck else _GEMM_TRIALS
         measured = worker.call("gemm_peak", math=math_mode, trials=trials, timeout=state["worker_timeout"])
@@ -141,10 +147,12 @@ def gemm_peak(worker: Worker, state: dict, case: Case, math_mode: str, *, rechec
 
 
 def run_case(benchmark, case: Case, state: dict) -> None:
-    if case.world_size > 1:
+    if case.distributed:
         from cnnbench.bench.distributed import run_distributed_case
 
         return run_distributed_case(benchmark, case, state)
+    if state["rendezvous"]["node_rank"] != 0:
+        pytest.skip(f"node {state['rendezvous']['node_rank']}: single-device cases run on node 0")
     precheck(case, state)
     profile = state["profile"]
     worker = start_worker(case, state)
@@ -201,6 +209,7 @@ def run_case(benchmark, case: Case, state: dict) -> None:
         "images_per_s": case.batch / stats_median,
         "gflops_per_s": cost.flops / stats_median / 1e9,
         "gemm_peak_math": math_mode,
+        "gemm_peak_key": gemm_peak_key(case, math_mode),
         "build_s": prep["build_s"],
         "first_step_s": prep["first_step_s"],
         # first-call overhead beyond a steady step: tf.function tracing, XLA, torch.compile, jax.jit
@@ -270,10 +279,8 @@ def finalize_rows(rows: list[dict], state: dict) -> None:
     math (a later case may have raised it), and scaling efficiency against world size 1."""
     for row in rows:
         info = row.get("extra_info") or {}
-        if "gflops_per_s" not in info or not info.get("gemm_peak_math"):
-            continue
-        key = f"{info.get('runtime')}:{info.get('device')}:{info['gemm_peak_math']}"
-        if key in state["gemm_peak"]:
+        key = info.get("gemm_peak_key")
+        if "gflops_per_s" in info and key in state["gemm_peak"]:
             apply_peak(info, state["gemm_peak"][key])
     from cnnbench.bench.distributed import apply_scaling
 

@@ -51,6 +51,13 @@ def pytest_addoption(parser):
     r = parser.getgroup("cnnbench-run", "cnnbench: run control")
     r.addoption("--world-sizes", default=None, metavar="1,2,...",
                 help="data-parallel training with this many workers (PyTorch DDP, tf.distribute); default: off")
+    r.addoption("--nnodes", default="1", help="hosts of a data-parallel job (default 1); each runs this command")
+    r.addoption("--node-rank", default="0", help="this host's number, 0 .. nnodes-1 (node 0 records the results)")
+    r.addoption("--master-addr", default=None, help="node 0's address (default: MASTER_ADDR, else 127.0.0.1)")
+    r.addoption("--master-port", default=None,
+                help="port base on node 0 for the rendezvous (default: MASTER_PORT; one host: free ports)")
+    r.addoption("--rendezvous-timeout", default="120", metavar="SECONDS",
+                help="give up on a data-parallel job whose workers have not all joined after this long")
     r.addoption("--no-time-to-accuracy", action="store_true",
                 help="skip the LeNet-5 time-to-accuracy cases (run whenever LeNet-5 training is selected)")
     r.addoption("--no-memory-check", action="store_true",
@@ -172,7 +179,10 @@ def pytest_configure(config):
         timeout = float(opt.worker_timeout)
         if not timeout > 0:
             raise ValueError(f"--worker-timeout: expected a positive number of seconds, got {opt.worker_timeout!r}")
-        world_sizes = cases_mod.parse_world_sizes(opt.world_sizes, machine.max_world_size(device))
+        from cnnbench.bench.distributed import rendezvous_options, threads_per_worker
+
+        rendezvous = rendezvous_options(opt)
+        world_sizes = cases_mod.parse_world_sizes(opt.world_sizes, machine.max_world_size(device) * rendezvous["nnodes"])
         selected = cases_mod.build_cases(
             profile=opt.bench_profile, models=opt.models, frameworks=opt.frameworks, modes=opt.modes,
             batch_sizes=opt.batch_sizes, device=device, input_size=opt.input_size,
@@ -200,7 +210,9 @@ def pytest_configure(config):
         "skipped": [],
         "unfinished": [],  # cases that did not finish: a crash, an error, the session ending first
         "interrupted": None,
-        "world_size_1": {},  # images/s of each case at world size 1 (scaling efficiency)
+        "rendezvous": rendezvous,
+        "threads_per_worker": threads_per_worker(world_sizes or [1], rendezvous["nnodes"]),
+        "distributed_index": {c.id: i for i, c in enumerate(c for c in selected if c.distributed)},
     }
     state["progress"] = Progress(state, quiet=config.option.verbose < 0)
     config.stash[STATE] = state

@@ -111,7 +111,8 @@ class _Server:
                 "runtime_rss_bytes": self.runtime_rss, "versions": self.backend.versions(self.device),
                 "settings": self.backend.effective_settings(self.device),
                 "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-                "device_available": self.backend.device_available(self.device)}
+                "device_available": self.backend.device_available(self.device),
+                "distributed": self.backend.distributed_info() if hasattr(self.backend, "distributed_info") else None}
 
     # one method per command; each returns a JSON-able dict
     def prepare(self, case: dict, seed: int = 0) -> dict:
@@ -188,6 +189,16 @@ class _Server:
     def gemm_peak(self, math: str, trials: int = 5) -> dict:
         return {"flops_per_s": self.backend.gemm_peak_flops(self.device, math, trials=trials), "math": math,
                 "trials": trials}
+
+    def parity_step(self, case: dict, seed: int = 0, with_weights: bool = True) -> dict:
+        """One training step for the data-parallel parity tests (see the backends' parity_step)."""
+        from cnnbench.core.case import Case
+
+        return self.backend.parity_step(Case.from_dict(case), seed, with_weights)
+
+    def gather(self, value) -> dict:
+        """Every rank's ``value`` of a data-parallel job, through the framework's collective."""
+        return {"values": self.backend.gather(value)}
 
     def train_to_accuracy(self, **kwargs) -> dict:
         """One time-to-accuracy round (``cnnbench train`` until the target); see bench's tta cases."""
@@ -301,7 +312,7 @@ class Worker:
 
     def __init__(self, runtime: str, device: str, settings, *, env: dict | None = None,
                  pythonpath: str | None = None, affinity: list[int] | None = None, cwd: str | None = None,
-                 start_timeout: float = 600.0):
+                 start_timeout: float = 600.0, wait: bool = True):
         from cnnbench.core.case import split_runtime
         from cnnbench.core.settings import Settings, worker_env
 
@@ -326,11 +337,26 @@ class Worker:
         self._cmd = os.fdopen(cmd_w, "w", buffering=1)
         self._rep = os.fdopen(rep_r, "r", buffering=1)
         self._send({"runtime": runtime, "device": device, "settings": settings.to_dict()})
-        self.info = self._receive(start_timeout)
+        self.info: dict = {}
+        if wait:
+            self.wait_ready(start_timeout)
+
+    def wait_ready(self, timeout: float = 600.0) -> dict:
+        """The worker's start-up report (versions, settings in force, runtime memory); workers of one
+        data-parallel job are started first and waited for together (each waits for the others)."""
+        self.info = self._receive(timeout)
         if self.info.get("protocol") != PROTOCOL:
             self.close()
             raise WorkerError("error", f"the worker speaks protocol {self.info.get('protocol')}, this client "
                                        f"{PROTOCOL}: the two checkouts are too far apart")
+        return self.info
+
+    def send(self, cmd: str, **args) -> None:
+        """Send a command without waiting (a data-parallel job commands all its workers, then reads)."""
+        self._send({"cmd": cmd, **args})
+
+    def receive(self, timeout: float | None = None) -> dict:
+        return self._receive(timeout)
 
     def _send(self, obj: dict) -> None:
         try:

@@ -76,6 +76,8 @@ def configure(settings: Settings, device: str) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(s.threads)
         tf.config.threading.set_inter_op_parallelism_threads(s.interop_threads)
         tf.config.experimental.enable_tensor_float_32_execution(tf32)
+        if os.environ.get("CNNBENCH_DISTRIBUTED") == "1":
+            _start_multi_worker(device)
     elif KERAS_BACKEND == "jax":
         import jax
 
@@ -90,6 +92,55 @@ def configure(settings: Settings, device: str) -> None:
         torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cudnn.benchmark = s.autotune
         torch.set_float32_matmul_precision("high" if tf32 else "highest")
+
+
+_STRATEGY = None  # the tf.distribute strategy of a data-parallel worker (created before any other op)
+
+
+def _start_multi_worker(device: str) -> None:
+    """Join the TF_CONFIG cluster with MultiWorkerMirroredStrategy: collective all-reduce over ring
+    (gRPC) on CPUs, NCCL on GPUs. TensorFlow requires the strategy before any other operation."""
+    import tensorflow as tf
+
+    global _STRATEGY
+    impl = tf.distribute.experimental.CommunicationImplementation
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=impl.NCCL if device == "cuda" else impl.RING,
+        timeout_seconds=float(os.environ.get("CNNBENCH_RENDEZVOUS_TIMEOUT", "120")))
+    _STRATEGY = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def distributed_info() -> dict | None:
+    """Rank, world size and collective backend of a data-parallel worker, or None."""
+    if _STRATEGY is None:
+        return None
+    import json
+
+    cfg = json.loads(os.environ["TF_CONFIG"])
+    return {"rank": cfg["task"]["index"], "world_size": _STRATEGY.num_replicas_in_sync // max(
+        1, len(_STRATEGY.extended.worker_devices)), "replicas": _STRATEGY.num_replicas_in_sync,
+        "dist_backend": f"tf.distribute MultiWorkerMirroredStrategy, collective ops over "
+                        f"{'NCCL' if 'GPU' in str(_STRATEGY.extended.worker_devices) else 'RING (gRPC)'}"}
+
+
+def gather(value) -> list:
+    """Every worker's ``value`` (JSON-able), in rank order, through the strategy's collective all-gather."""
+    import json
+
+    import tensorflow as tf
+
+    def all_gather(t):
+        return tf.distribute.get_replica_context().all_gather(t, axis=0)
+
+    def run(t):
+        return _STRATEGY.experimental_local_results(tf.function(lambda u: _STRATEGY.run(all_gather, (u,)))(t))[0]
+
+    data = np.frombuffer(json.dumps(value).encode(), np.uint8)
+    lengths = run(tf.constant([len(data)], tf.int32)).numpy()
+    padded = np.zeros((1, int(lengths.max())), np.uint8)
+    padded[0, :len(data)] = data
+    rows = run(tf.constant(padded)).numpy()
+    return [json.loads(bytes(row[:n]).decode()) for row, n in zip(rows, lengths)]
 
 
 def effective_settings(device: str) -> dict:
@@ -265,29 +316,45 @@ def _optimizer(lr: float, momentum: float, precision: str):
 
 
 def make_train_step(model, *, lr: float, momentum: float, device: str = "cpu", precision: str = "fp32",
-                    compile: bool = False):
+                    compile: bool = False, strategy=None):
     """THE training step on this process's Keras backend: forward, loss (aux heads weighted), backward,
     SGD with momentum (loss scaling for fp16). Returns ``step(x, y) -> (loss, logits)``; the caller
     synchronizes. ``compile``: XLA on TensorFlow, torch.compile on the torch backend; a JAX step is
     always jit-compiled. On JAX the weights live in the step (``step.write_back()`` copies them into
-    the model)."""
+    the model).
+
+    ``strategy`` (TensorFlow): a tf.distribute strategy whose scope built the model; the same step then
+    runs on every replica through ``strategy.run``: each replica's loss is divided by the number of
+    replicas, and the Keras optimizer all-reduces (sums) the gradients across replicas, so every worker
+    applies the gradient of the mean loss over the global batch (as DistributedDataParallel does)."""
     aux_weight = getattr(model, "aux_weight", 0.0)
-    opt = _optimizer(lr, momentum, precision)
-    opt.build(model.trainable_variables)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        opt = _optimizer(lr, momentum, precision)
+        opt.build(model.trainable_variables)
     if KERAS_BACKEND == "tensorflow":
         import tensorflow as tf
 
-        @tf.function(jit_compile=compile, reduce_retracing=True)
-        def train_step(x, y):
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+
+        def body(x, y):
             with tf.GradientTape() as tape:
                 out = model(x, training=True)
                 loss = classification_loss(out, y, aux_weight)
-                scaled = opt.scale_loss(loss) if precision == "fp16" else loss
+                share = loss / replicas if replicas > 1 else loss
+                scaled = opt.scale_loss(share) if precision == "fp16" else share
             grads = tape.gradient(scaled, model.trainable_variables)
             opt.apply_gradients(zip(grads, model.trainable_variables))
             return loss, out[0] if isinstance(out, (list, tuple)) else out
 
-        return train_step
+        if strategy is None:
+            return tf.function(body, jit_compile=compile, reduce_retracing=True)
+
+        @tf.function(jit_compile=compile)
+        def distributed_step(x, y):
+            loss, logits = strategy.run(body, args=(x, y))
+            return strategy.experimental_local_results(loss)[0], strategy.experimental_local_results(logits)[0]
+
+        return distributed_step
     if KERAS_BACKEND == "jax":
         import jax
 
@@ -381,14 +448,20 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     if case.device == "cuda" and not device_available("cuda"):
         raise RuntimeError(f"--device cuda was asked for, but Keras' {KERAS_BACKEND} backend sees no GPU")
     spec = get_spec(case.model)
+    strategy = _STRATEGY if case.world_size > 1 or _STRATEGY is not None else None
+    if case.world_size > 1 and strategy is None:
+        raise RuntimeError(f"{case.id}: a data-parallel case needs a worker started with TF_CONFIG "
+                           "(cnnbench.bench.distributed launches them)")
+    rank = distributed_info()["rank"] if strategy is not None else 0
     set_seed(seed)
     previous = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(_POLICY[case.precision])
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed + rank)  # each data-parallel worker its own batch
     x_np = rng.random((case.batch, case.input_size, case.input_size, spec.in_channels), "float32")
     y_np = rng.integers(0, spec.num_classes, case.batch).astype("int32")
+    scope = strategy.scope() if strategy is not None else _device_scope(case.device)
     try:
-        with _device_scope(case.device):
+        with scope:
             model, build_s = _timed(lambda: build(case.model, input_size=case.input_size, **dict(case.options)))
             x, y = keras.ops.convert_to_tensor(x_np), keras.ops.convert_to_tensor(y_np)
     finally:
@@ -406,10 +479,12 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
             sync(case.device, out)
             return out
     else:
-        train = make_train_step(model, device=case.device, precision=case.precision, compile=compile_, **BENCH_SGD)
+        train = make_train_step(model, device=case.device, precision=case.precision, compile=compile_,
+                                strategy=strategy, **BENCH_SGD)
+        run_scope = (lambda: contextlib.nullcontext()) if strategy is not None else (lambda: _device_scope(case.device))
 
         def step():
-            with _device_scope(case.device):
+            with run_scope():
                 loss, _ = train(x, y)
             sync(case.device, loss)
             return loss
@@ -429,6 +504,49 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         keras.backend.clear_session()
 
     return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup)
+
+
+def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
+    """One training step on this worker's slice of a fixed global batch (rank r takes images
+    r*batch ... (r+1)*batch - 1), for the data-parallel parity tests: the loss, a checksum of the
+    all-reduced gradient of every variable (what the optimizer applies), and the weights afterwards."""
+    import tensorflow as tf
+
+    spec = get_spec(case.model)
+    strategy = _STRATEGY
+    info = distributed_info() or {"rank": 0, "world_size": 1}
+    rng = np.random.default_rng(seed)
+    total = case.batch * info["world_size"]
+    xs = rng.random((total, case.input_size, case.input_size, spec.in_channels), "float32")
+    ys = rng.integers(0, spec.num_classes, total).astype("int32")
+    part = slice(info["rank"] * case.batch, (info["rank"] + 1) * case.batch)
+    x, y = tf.constant(xs[part]), tf.constant(ys[part])
+    set_seed(seed)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build(case.model, input_size=case.input_size, **dict(case.options))
+    aux_weight = getattr(model, "aux_weight", 0.0)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+
+    def grads_body(x, y):
+        with tf.GradientTape() as tape:
+            loss = classification_loss(model(x, training=True), y, aux_weight) / replicas
+        grads = tape.gradient(loss, model.trainable_variables)
+        ctx = tf.distribute.get_replica_context()
+        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads) if strategy is not None else grads
+
+    if strategy is not None:
+        grads = tf.function(lambda x, y: strategy.run(grads_body, args=(x, y)))(x, y)
+        grads = [strategy.experimental_local_results(g)[0] for g in grads]
+    else:
+        grads = tf.function(grads_body)(x, y)
+    train = make_train_step(model, strategy=strategy, **BENCH_SGD)
+    loss, _ = train(x, y)
+    out = {"rank": info["rank"], "loss": float(loss.numpy()),
+           "grads": [[float(tf.reduce_sum(g)), float(tf.reduce_sum(g * g))] for g in grads]}
+    if with_weights:
+        out["weights"] = np.concatenate([np.ravel(keras.ops.convert_to_numpy(v)) for v in
+                                         model.trainable_variables]).tolist()
+    return out
 
 
 # ------------------------------------------------------------------ machine measurements

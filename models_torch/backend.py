@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
+import os
 import time
 
 import torch
@@ -35,6 +36,57 @@ def configure(settings: Settings, device: str) -> None:
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = s.autotune  # PyTorch's default is False
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
+    if os.environ.get("CNNBENCH_DISTRIBUTED") == "1":
+        _start_process_group(device)
+
+
+def _start_process_group(device: str) -> None:
+    """Join the job the way torchrun's workers do: env:// rendezvous (MASTER_ADDR, MASTER_PORT, RANK,
+    WORLD_SIZE, LOCAL_RANK), NCCL on GPUs (one per worker), gloo on CPUs."""
+    import datetime
+
+    import torch.distributed as dist
+
+    if device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    timeout = datetime.timedelta(seconds=float(os.environ.get("CNNBENCH_RENDEZVOUS_TIMEOUT", "120")))
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method="env://", timeout=timeout)
+
+
+def distributed_info() -> dict | None:
+    """Rank, world size and collective backend of a data-parallel worker, or None."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    return {"rank": dist.get_rank(), "world_size": dist.get_world_size(),
+            "dist_backend": f"torch.distributed {dist.get_backend()} (DistributedDataParallel)"}
+
+
+def gather(value) -> list:
+    """Every rank's ``value`` (JSON-able), in rank order, through torch.distributed (all_gather_object)."""
+    import torch.distributed as dist
+
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, value)
+    return out
+
+
+def _device_of(case: Case) -> torch.device:
+    if case.device == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def _ddp(model: nn.Module, case: Case) -> nn.Module:
+    """The single-device model wrapped by PyTorch's own data-parallel engine (gradients all-reduced
+    and averaged during backward)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [_device_of(case).index] if case.device == "cuda" else None
+    ddp = DistributedDataParallel(model, device_ids=ids)
+    ddp.aux_weight = getattr(model, "aux_weight", 0.0)
+    return ddp
 
 
 def effective_settings(device: str) -> dict:
@@ -158,8 +210,12 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     """Build the case's model, make its inputs on the device, run the first (untimed) step."""
     if case.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for, but torch.cuda.is_available() is False")
+    dist_info = distributed_info()
+    if case.world_size > 1 and dist_info is None:
+        raise RuntimeError(f"{case.id}: a data-parallel case needs a worker started in a process group "
+                           "(cnnbench.bench.distributed launches them)")
     torch.manual_seed(seed)
-    device = torch.device(case.device)
+    device = _device_of(case)
     spec = get_spec(case.model)
     model, build_s = _timed(lambda: build(case.model, input_size=case.input_size, **dict(case.options)))
     memory_format = torch.channels_last if case.layout == "nhwc" else torch.contiguous_format
@@ -167,7 +223,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     params = sum(p.numel() for p in model.parameters()) + sum(
         b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + (dist_info["rank"] if dist_info else 0))  # each worker its own batch
     x = torch.rand(case.batch, spec.in_channels, case.input_size, case.input_size, generator=gen)
     x = x.to(device).contiguous(memory_format=memory_format)
     y = torch.randint(0, spec.num_classes, (case.batch,), generator=gen).to(device)
@@ -180,7 +236,8 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
             sync(case.device)
             return out
     else:
-        train = make_train_step(model, device=case.device, precision=case.precision, compile=case.torch_compile,
+        net = _ddp(model, case) if dist_info else model
+        train = make_train_step(net, device=case.device, precision=case.precision, compile=case.torch_compile,
                                 **BENCH_SGD)
 
         def step():
@@ -202,6 +259,28 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
             torch.cuda.empty_cache()
 
     return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup)
+
+
+def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
+    """One training step on this worker's slice of a fixed global batch (rank r takes images
+    r*batch ... (r+1)*batch - 1), for the data-parallel parity tests: the loss, a checksum of every
+    parameter's gradient after DDP's all-reduce, and the weights afterwards."""
+    spec = get_spec(case.model)
+    info = distributed_info() or {"rank": 0, "world_size": 1}
+    gen = torch.Generator().manual_seed(seed)
+    total = case.batch * info["world_size"]
+    xs = torch.rand(total, spec.in_channels, case.input_size, case.input_size, generator=gen)
+    ys = torch.randint(0, spec.num_classes, (total,), generator=gen)
+    part = slice(info["rank"] * case.batch, (info["rank"] + 1) * case.batch)
+    torch.manual_seed(seed)
+    model = build(case.model, input_size=case.input_size, **dict(case.options)).to(_device_of(case))
+    net = _ddp(model, case) if distributed_info() else model
+    loss, _ = make_train_step(net, **BENCH_SGD)(xs[part].to(_device_of(case)), ys[part].to(_device_of(case)))
+    out = {"rank": info["rank"], "loss": float(loss),
+           "grads": [[float(p.grad.sum()), float((p.grad * p.grad).sum())] for p in model.parameters()]}
+    if with_weights:
+        out["weights"] = torch.cat([p.detach().flatten().cpu() for p in model.parameters()]).tolist()
+    return out
 
 
 # ------------------------------------------------------------------ machine measurements

@@ -54,6 +54,7 @@ class Case:
     options: tuple = field(default=())  # spec options as sorted (key, value) pairs
     keras_backend: str | None = None  # "tensorflow" | "jax" | "torch" for framework "tf"
     world_size: int = 1  # data-parallel workers (weak scaling: the batch above is per worker)
+    distributed: bool = False  # run by the framework's data-parallel engine (also at world size 1)
 
     def __post_init__(self):
         if self.framework == "tf" and self.keras_backend is None:
@@ -82,7 +83,7 @@ class Case:
             parts.append("xla")
         if self.torch_compile and self.runtime in ("torch", "keras-torch"):
             parts.append("compiled")
-        if self.world_size != 1:
+        if self.distributed or self.world_size != 1:
             parts.append(f"ws{self.world_size}")
         return "-".join(parts)
 
