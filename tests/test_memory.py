@@ -1,0 +1,64 @@
+"""Peak memory: one kind for every framework, on any x86 CPU (oneDNN on or off), independent of
+what ran before. CI also runs this file with TF_ENABLE_ONEDNN_OPTS=0 and =1 in the environment."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnbench.core.case import NATIVE_LAYOUT, Case
+from cnnbench.core.memory import analytic_memory
+from cnnbench.core.settings import Settings
+from cnnbench.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("runtime,onednn", [("torch", True), ("keras-tf", True), ("keras-tf", False)],
+                         ids=["torch", "keras-tf-onednn-on", "keras-tf-onednn-off"])
+def test_every_runtime_has_a_peak_of_the_same_kind(runtime, onednn, torch_mod, keras_mod):
+    """TensorFlow's own CPU allocator statistics exist only with oneDNN on (AMD CPUs have it off by
+    default): the figure must not depend on them. Lower bounds by hand arithmetic from the weights:
+    ResNet-18 at 64 px has 11,689,512 parameters (torchvision), float32; a training step holds the
+    weights, their gradients and the momentum buffer (3 x 46,758,048 bytes), inference the weights."""
+    framework = "torch" if runtime == "torch" else "tf"
+    figures = {}
+    with Worker(runtime, "cpu", Settings(onednn=onednn)) as w:
+        assert w.info["settings"]["setting_onednn"] is onednn or runtime == "torch"  # TF reads it back
+        for mode in ("train", "inference"):
+            case = Case("resnet18", framework, mode, 2, "cpu", 64, layout=NATIVE_LAYOUT[framework])
+            w.call("prepare", case=case.to_dict())
+            w.call("warmup", rounds=1)
+            figures[mode] = w.call("memory")
+    weights = 4 * 11_689_512
+    for mode, m in figures.items():
+        assert m["peak_memory_method"] == "rss_delta"
+        assert m["peak_memory_bytes"] >= (3 * weights if mode == "train" else weights)
+        assert m["runtime_rss_bytes"] > 0  # reported apart, not in the figure
+    # and the figure is a step's: within reach of the analytic estimate (activations + weights, float32)
+    budget = analytic_memory("resnet18", 2, input_size=64)["train_total_bytes_sgd_momentum"]
+    assert figures["train"]["peak_memory_bytes"] < 8 * budget
+
+
+def _run(tmp_path, name, models):
+    out = tmp_path / name
+    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
+           "--bench-profile", "smoke", "--models", models, "--modes", "inference", "--input-size", "64",
+           "--no-time-to-accuracy", f"--benchmark-json={out}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {b["param"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+
+
+def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, torch_mod, keras_mod):
+    """The same case alone and after a bigger one (ResNet-34): within a few percent, in both frameworks."""
+    alone = _run(tmp_path, "alone.json", "resnet18")
+    after = _run(tmp_path, "after.json", "resnet34,resnet18")
+    for case_id in ("resnet18-torch-inference-bs2-cpu", "resnet18-tf-inference-bs2-cpu"):
+        a, b = alone[case_id]["peak_memory_bytes"], after[case_id]["peak_memory_bytes"]
+        assert abs(a - b) <= 0.05 * a, (case_id, a, b)
+        assert alone[case_id]["peak_memory_method"] == after[case_id]["peak_memory_method"] == "rss_delta"
+    assert after["resnet34-torch-inference-bs2-cpu"]["peak_memory_bytes"] > 4 * 21_797_672  # its own weights

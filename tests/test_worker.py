@@ -1,0 +1,80 @@
+"""Worker processes: the settings they apply, what they measure, and how they fail."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cnnbench.core.case import Case
+from cnnbench.core.settings import Settings
+from cnnbench.worker import Worker, WorkerDied, WorkerError
+
+LENET = Case("lenet5", "torch", "train", 2, "cpu", 28)
+
+
+@pytest.fixture(scope="module")
+def torch_worker(torch_mod):
+    with Worker("torch", "cpu", Settings(threads=1, interop_threads=1)) as w:
+        yield w
+
+
+def test_settings_are_applied_before_the_framework_starts_and_read_back(torch_worker):
+    s = torch_worker.info["settings"]
+    assert s["setting_intra_op_threads"] == 1 and s["setting_inter_op_threads"] == 1
+    assert s["setting_math_matmul"] == s["setting_math_conv"] == "fp32"  # the CPU has no TF32
+    assert s["setting_onednn"] is True  # PyTorch's CPU convolutions run on oneDNN
+    assert torch_worker.info["runtime_rss_bytes"] > 50 * 2**20  # a framework runtime: tens of MiB at least
+
+
+def test_steps_are_timed_inside_the_worker(torch_worker):
+    torch_worker.call("prepare", case=LENET.to_dict())
+    torch_worker.call("warmup", rounds=3)
+    start = time.perf_counter()
+    times = torch_worker.call("time", rounds=5)["times"]
+    wall = time.perf_counter() - start
+    assert len(times) == 5 and all(t > 0 for t in times)
+    assert sum(times) < wall  # the pipe and this process's work are outside every timing
+
+
+def test_an_injected_delay_is_a_busy_wait_inside_the_timing(torch_worker):
+    torch_worker.call("prepare", case=LENET.to_dict())
+    before = min(torch_worker.call("time", rounds=5)["times"])
+    assert torch_worker.call("inject_delay", amount=0.02, unit="s")["delay_s"] == 0.02
+    after = min(torch_worker.call("time", rounds=5)["times"])
+    assert after >= before + 0.02
+
+
+@pytest.mark.parametrize("case,kind,message", [
+    (Case("vgg11", "torch", "inference", 1, "cpu", 16), "input_too_small", "minimum input size is 32"),
+    (Case("lenet5", "torch", "inference", 13_000_000_000 // 784 + 1, "cpu", 28), "oom", "can't allocate memory"),
+])
+def test_failures_come_back_as_kinds_and_the_worker_goes_on(torch_worker, case, kind, message):
+    with pytest.raises(WorkerError) as err:
+        torch_worker.call("prepare", case=case.to_dict())
+    assert err.value.kind == kind and message in err.value.message
+    assert torch_worker.call("prepare", case=LENET.to_dict())["params"] == 61_706  # still serving
+
+
+def test_a_native_crash_kills_only_the_worker(torch_mod):
+    w = Worker("torch", "cpu", Settings())
+    with pytest.raises(WorkerDied, match="killed by SIGSEGV"):
+        w.call("crash")
+    w.close()
+
+
+def test_a_worker_that_does_not_answer_is_killed_in_bounded_time(torch_mod):
+    w = Worker("torch", "cpu", Settings())
+    w.call("prepare", case=Case("resnet18", "torch", "train", 2, "cpu", 64).to_dict())
+    start = time.monotonic()
+    with pytest.raises(WorkerDied, match="did not answer within 0 s"):
+        w.call("time", rounds=1000, timeout=0.5)
+    assert time.monotonic() - start < 5
+    w.close()
+
+
+def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
+    from cnnbench.backends import runtime_backend
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    with pytest.raises(RuntimeError, match="run it in a worker process"):
+        runtime_backend("keras-tf")
