@@ -77,7 +77,7 @@ class Job:
                 self.workers.append(Worker(case.runtime, case.device, per_worker, env=env, affinity=affinity,
                                            wait=False))
             for w in self.workers:  # each waits at the rendezvous until every rank has joined
-                w.wait_ready(rendezvous["timeout"] + 60)
+                w.wait_ready(rendezvous["timeout"] + 20)  # TensorFlow waits for its cluster without a timeout
         except (WorkerDied, WorkerError) as exc:
             self.close()
             where = f"{rendezvous['master_addr']}:{rendezvous['master_port']}"
