@@ -78,11 +78,13 @@ def _torch_modules(model) -> dict[str, Any]:
 
 def _torch_slot(name: str, module) -> _Slot:
     kind = _KINDS[type(module).__name__]
-    arrays = [p.detach().cpu().numpy() for p in (module.weight, module.bias) if p is not None]
+    # copies, never views of the tensors: JAX (Keras' jax backend) may keep a NumPy array's buffer as
+    # the variable's storage, and PyTorch training the source in place would then change the copy
+    arrays = [p.detach().cpu().numpy().copy() for p in (module.weight, module.bias) if p is not None]
     if kind == "batchnorm":
         if module.weight is None or module.running_mean is None:
             raise TransferError(f"{name}: BatchNorm without affine weights or running statistics is not supported")
-        arrays += [module.running_mean.cpu().numpy(), module.running_var.cpu().numpy()]
+        arrays += [module.running_mean.cpu().numpy().copy(), module.running_var.cpu().numpy().copy()]
         return _Slot(name, kind, arrays, eps=module.eps)
     return _Slot(name, kind, arrays)
 

@@ -1,0 +1,56 @@
+"""The Keras twins on Keras' JAX and torch backends: the same parameters, the same outputs as the
+PyTorch twin with copied weights (both directions, eager and compiled), the same training step.
+
+Keras fixes its backend per process, so each backend runs tests/keras_backend_parity.py in a
+subprocess with KERAS_BACKEND set."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from references import PARAMS
+
+TOLERANCE = 1e-4  # max |delta| relative to the output scale, as tests/test_models.py
+HERE = Path(__file__).parent
+# JAX runs op by op when eager, which is slow for the deep models; one model per kind of layer there
+MODELS = {"jax": "lenet5,alexnet,googlenet,resnet18", "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,"
+                                                               "resnet18,densenet121"}
+
+
+@pytest.fixture(scope="module", params=["jax", "torch"])
+def backend_result(request, torch_mod):
+    backend = request.param
+    if backend == "jax":
+        pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[jax]')")
+    pytest.importorskip("keras", reason="Keras is not installed")
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, str(HERE / "keras_backend_parity.py"), MODELS[backend]],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend
+    return result
+
+
+def test_parameter_counts_on_every_backend(backend_result):
+    for name, r in backend_result["models"].items():
+        assert r["torch_params"] == r["keras_params"] == PARAMS[name], name
+
+
+def test_outputs_match_the_pytorch_twin_both_ways_eager_and_compiled(backend_result):
+    for name, r in backend_result["models"].items():
+        for direction in ("torch_to_keras_eager", "torch_to_keras_compiled", "keras_to_torch"):
+            assert r[direction] <= TOLERANCE, (backend_result["backend"], name, direction, r[direction])
+
+
+def test_the_same_training_step(backend_result):
+    """LeNet-5, same weights, same batch: the same cross-entropy and the same weights after one SGD
+    step with momentum (float32 summation order apart)."""
+    step = backend_result["train_step"]
+    assert step["keras_loss"] == pytest.approx(step["torch_loss"], rel=1e-5)
+    assert step["weights_after"] <= 1e-5
