@@ -255,6 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
     args = build_parser().parse_args(argv)
     if args.command in ("report", "compare"):
+        from cnnbench.core.deps import require
+
+        try:
+            for module in ("pandas", "scipy") + (("jinja2", "matplotlib") if args.command == "report" else ()):
+                require(module, feature=f"cnnbench {args.command}", extra="report")
+        except CnnbenchError as exc:
+            print(f"cnnbench: error: {exc}", file=sys.stderr)
+            return 2
         from cnnbench.reports.cli import call
 
         return call(args)

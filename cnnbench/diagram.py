@@ -131,7 +131,9 @@ def to_dot(model: str, *, input_size: int | None = None, expand: bool = False, f
 
     Shapes are C x H x W (PyTorch) unless ``framework="tf"``: H x W x C (Keras).
     """
-    import pydot
+    from cnnbench.core.deps import require
+
+    pydot = require("pydot", feature="cnnbench diagram", extra="diagram")
 
     spec = get_spec(model)
     g = build_graph(model, input_size=input_size, **options)

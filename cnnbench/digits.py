@@ -32,7 +32,9 @@ class Digits:
 
 def to_mnist_frame(images_8x8: np.ndarray) -> np.ndarray:
     """(N, 8, 8) grey levels 0..16 -> (N, 28, 28) float32 in [0, 1], digit 20x20 centred."""
-    from scipy.ndimage import zoom
+    from cnnbench.core.deps import require
+
+    zoom = require("scipy.ndimage", feature="the digits data set (cnnbench train)", extra="train", package="scipy").zoom
 
     x = images_8x8.astype(np.float32) / 16.0
     big = zoom(x, (1, DIGIT_SIDE / 8, DIGIT_SIDE / 8), order=1, grid_mode=True, mode="nearest")
@@ -43,6 +45,9 @@ def to_mnist_frame(images_8x8: np.ndarray) -> np.ndarray:
 
 
 def load(test_size: float = TEST_SIZE, seed: int = SPLIT_SEED) -> Digits:
+    from cnnbench.core.deps import require
+
+    require("sklearn", feature="the digits data set (cnnbench train)", extra="train", package="scikit-learn")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -130,6 +130,9 @@ def profile_model(
     key = {"model": name, "spec": result["spec_fingerprint"], "size": size, "batch": batch}
 
     if "torch" in fws:
+        from cnnbench.core.deps import require
+
+        require("fvcore", feature="cnnbench profile's fvcore counts", extra="profile")
         tp = _import("torch")
         import cnnbench
 
