@@ -78,3 +78,19 @@ def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     with pytest.raises(RuntimeError, match="run it in a worker process"):
         runtime_backend("keras-tf")
+
+
+@pytest.mark.parametrize("runtime,settings", [
+    ("torch", Settings()), ("keras-tf", Settings()),  # the fair default: TF32 and autotuning in both
+    ("torch", Settings(math="fp32", autotune=False)), ("keras-tf", Settings(math="fp32", autotune=False)),
+    ("keras-jax", Settings(math="fp32", autotune=False)), ("keras-torch", Settings(math="fp32", autotune=False)),
+])
+def test_gpu_settings_are_the_same_in_every_runtime(runtime, settings, torch_mod):
+    """On a GPU TensorFlow's default is TF32 for convolutions and matmuls with autotuning, PyTorch's is TF32
+    convolutions, strict FP32 matmuls and no autotuning: the worker applies one rule to both and reads
+    back what is in force. (The flags are read on any machine: no GPU is needed to check them.)"""
+    pytest.importorskip({"torch": "torch", "keras-tf": "tensorflow", "keras-jax": "jax", "keras-torch": "keras"}[runtime])
+    with Worker(runtime, "cuda", settings) as w:
+        s = w.info["settings"]
+        assert s["setting_math_matmul"] == s["setting_math_conv"] == settings.math
+        assert s["setting_autotune"] is settings.autotune  # JAX: XLA's GPU autotuning flag in XLA_FLAGS
