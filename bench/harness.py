@@ -8,7 +8,9 @@ receives exactly those per-step times through its ``pedantic`` runner with a tim
 """
 from __future__ import annotations
 
+import fnmatch
 import math
+import os
 import platform
 import statistics
 
@@ -164,6 +166,9 @@ def run_case(benchmark, case: Case, state: dict) -> None:
         if case.device == "cuda":
             state.setdefault("cuda_versions", {k: info["versions"].get(k) for k in ("cuda_version", "cudnn_version")})
         prep = worker.call("prepare", case=case.to_dict(), timeout=timeout)
+        crash = os.environ.get("CNNBENCH_TEST_CRASH")  # TEST ONLY: a native crash of the framework, simulated
+        if crash and fnmatch.fnmatchcase(case.id, crash):
+            worker.call("crash", timeout=timeout)
         warm = worker.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds, timeout=timeout)
         estimate = warm["last_s"]
         delay_s = 0.0

@@ -139,7 +139,15 @@ def _check_writable_output(path, what: str) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise pytest.UsageError(f"{what} {path}: the directory {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    import tempfile
+
+    try:  # a real write: permission bits do not tell everything (root, read-only mounts, /proc)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".cnnbench-probe-"):
+            pass
+        writable = not path.exists() or os.access(path, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
         raise pytest.UsageError(f"{what} {path}: not writable; give a path in a directory you can write")
 
 

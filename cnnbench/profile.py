@@ -41,15 +41,22 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CNNBENCH_CACHE", Path.home() / ".cache" / "cnnbench"))
 
 
-def _cached(kind: str, key: dict, compute, use_cache: bool = True) -> dict:
-    """JSON cache keyed by everything that changes the result; written atomically."""
+def _cached(kind: str, key: dict, compute, use_cache: bool = True, required: tuple[str, ...] = ()) -> dict:
+    """JSON cache keyed by everything that changes the result; written atomically. An entry that is not
+    JSON or lacks the ``required`` keys is never trusted: it is recomputed and replaced, and stderr says so."""
+    import sys
+
     name = "-".join(str(key[k]) for k in sorted(key)).replace("/", "_")
     path = cache_dir() / kind / f"{name}.json"
     if use_cache and path.exists():
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            pass  # a damaged entry is recomputed
+            value = json.loads(path.read_text())
+            if isinstance(value, dict) and all(k in value for k in required):
+                return value
+            problem = f"not a {kind} result (missing {', '.join(k for k in required if not isinstance(value, dict) or k not in value)})"
+        except (OSError, ValueError) as exc:
+            problem = f"unreadable ({type(exc).__name__})"
+        print(f"cnnbench: the cache entry {path} is {problem}: recomputing it", file=sys.stderr)
     value = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +148,8 @@ def profile_model(
             by_name.get(lname, {}).update(torch_params=p["trainable"], torch_buffers=p["buffers"],
                                           torch_type=p["type"])
         fv = _cached("fvcore", {**key, "torch": _version("torch")},
-                     lambda: tp.fvcore_counts(model, size, batch, spec.in_channels), use_cache)
+                     lambda: tp.fvcore_counts(model, size, batch, spec.in_channels), use_cache,
+                     required=("total", "by_operator", "per_layer", "skipped_ops", "ignored_ops"))
         for lname, ops in fv["per_layer"].items():
             if lname in by_name:
                 by_name[lname]["fvcore"] = sum(ops.values())
@@ -157,7 +165,8 @@ def profile_model(
                 by_name[lname].update(tf_params=p["trainable"], tf_buffers=p["buffers"], tf_type=p["type"])
         main = getattr(kmodel, "main", kmodel)  # inference graph of an aux-logits model
         tfp = _cached("tf_profiler", {**key, "tf": _version("tf"), "frozen": tf_frozen},
-                      lambda: kp.tf_profiler_counts(main, batch, tf_frozen), use_cache)
+                      lambda: kp.tf_profiler_counts(main, batch, tf_frozen), use_cache,
+                      required=("total", "by_op_type", "per_layer", "unattributed"))
         for lname, ops in tfp["per_layer"].items():
             if lname in by_name:
                 by_name[lname]["tf_profiler"] = sum(ops.values())

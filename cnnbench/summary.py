@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnbench.core.analytic import build_graph
-from cnnbench.registry import check_framework, get_model, get_spec
+from cnnbench.registry import check_build_args, check_framework, get_model, get_spec
 
 
 @dataclass
@@ -53,6 +53,7 @@ def summarize(name: str, framework: str, *, input_size: int | None = None, num_c
               **options) -> Summary:
     check_framework(framework)
     spec = get_spec(name)
+    check_build_args(name, num_classes, input_size, options)  # before the graph: one message per bad value
     graph = build_graph(name, input_size=input_size, num_classes=num_classes, **options)
     size = graph.input_size
     model = get_model(name, framework=framework, num_classes=num_classes, input_size=input_size, **options)

@@ -9,6 +9,7 @@ excluded, until the test accuracy first reaches the target.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,7 @@ class TrainResult:
     time_to_target_s: float | None = None
     epochs_to_target: int | None = None
     train_seconds: float = 0.0
+    diverged: bool = False  # the loss became NaN or infinite
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -125,6 +127,9 @@ def train(name: str, framework: str, model, data, *, epochs: int, batch: int, lr
             result.time_to_target_s, result.epochs_to_target = elapsed, e
         if bar:
             bar.finish(seconds, f"loss: {loss:.4f} - accuracy: {acc:.4f} - test_accuracy: {test_acc:.4f}")
+        if not np.isfinite(loss):
+            result.diverged = True
+            break
         if stop_at_target and result.time_to_target_s is not None:
             break
     result.train_seconds = elapsed
@@ -197,10 +202,50 @@ def add_train_arguments(p) -> None:
     p.set_defaults(func=run_cli)
 
 
+def _check_arguments(args) -> None:
+    """Everything a training run needs, checked before the first epoch: bad numbers, and output paths
+    that could not be written after it (the trained weights would be lost)."""
+    import math
+
+    def number(name, value, ok, rule):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
+            raise CnnbenchError(f"train: {name} must be {rule}, got {value!r}")
+
+    number("--epochs", args.epochs, lambda v: v >= 1 and v == int(v), "a whole number >= 1")
+    number("--batch", args.batch, lambda v: v >= 1 and v == int(v), "a whole number >= 1")
+    number("--lr", args.lr, lambda v: v > 0, "a positive number")
+    number("--momentum", args.momentum, lambda v: 0 <= v < 1, "in [0, 1)")
+    number("--target", args.target, lambda v: 0 < v <= 1, "an accuracy in (0, 1]")
+    if args.load:
+        src = Path(args.load)
+        if src.is_file():
+            raise CnnbenchError(f"train --load takes the directory written by --save; {src} is a file "
+                                f"(give --load {src.parent})")
+        if not src.is_dir():
+            raise CnnbenchError(f"train --load: {src} is not a directory; give the directory written by --save")
+    if args.save:
+        out = Path(args.save)
+        if out.exists() and not out.is_dir():
+            raise CnnbenchError(f"train --save takes a directory; {out} is a file: give a directory name")
+        parent = out if out.is_dir() else out.parent
+        if not parent.is_dir():
+            raise CnnbenchError(f"train --save {out}: the directory {parent} does not exist; create it first")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise CnnbenchError(f"train --save {out}: {parent} is not writable; give a directory you can write")
+    if args.json:
+        path = Path(args.json)
+        if path.is_dir():
+            raise CnnbenchError(f"train --json takes a file name; {path} is a directory (e.g. {path / 'history.json'})")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise CnnbenchError(f"train --json {path}: cannot write in {parent} (missing or not writable)")
+
+
 def run_cli(args) -> int:
     from cnnbench import digits
 
     check_model(args.model)
+    _check_arguments(args)
     frameworks = ("torch", "tf") if args.framework == "both" else (args.framework,)
     data = digits.load()
     print(f"data: scikit-learn load_digits, 8x8 scans scaled to 28x28; {len(data.y_train)} train / "
@@ -218,13 +263,17 @@ def run_cli(args) -> int:
                                           lr=args.lr, momentum=args.momentum, seed=args.seed, target=args.target,
                                           out=sys.stdout)
     print()
+    diverged = [fw for fw, r in results.items() if r.diverged]
+    for fw in diverged:
+        print(f"warning: {_name(fw)}'s training loss became NaN/inf at epoch {results[fw].history[-1].epoch} and "
+              f"training stopped; a smaller --lr (now {args.lr}) usually helps", file=sys.stderr)
     ok = True
     for fw, r in results.items():
         ttt = (f"{r.time_to_target_s:.1f} s (epoch {r.epochs_to_target})" if r.time_to_target_s is not None
                else f"not reached in {args.epochs} epochs")
         print(f"{_name(fw):10s} test accuracy {r.test_accuracy:.4f}; time to {args.target:.0%}: {ttt}; "
               f"training {r.train_seconds:.1f} s")
-        ok &= r.test_accuracy >= args.target
+        ok &= r.test_accuracy >= args.target and not r.diverged
     if "torch" in trainers and "tf" in frameworks:
         same = transferred_agreement(models["torch"], data)
         print(f"PyTorch-trained weights copied into Keras: {same}/{len(data.y_test)} test predictions identical")
@@ -264,7 +313,7 @@ def transferred_agreement(torch_model, data) -> int:
 
 def _save(args, trainers, results) -> None:
     out = Path(args.save)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # its parent was checked before training
     for fw, trainer in trainers.items():
         path = out / WEIGHT_FILES[fw].format(model=args.model)
         trainer.save(str(path))
@@ -279,10 +328,16 @@ def _evaluate_saved(args, frameworks, data) -> int:
     for fw in frameworks:
         path = src / WEIGHT_FILES[fw].format(model=args.model)
         if not path.exists():
-            raise CnnbenchError(f"train --load: {path} not found; save weights first with --save {src}")
+            raise CnnbenchError(f"train --load: {path} not found; write it first with "
+                                f"`cnnbench train {args.model} --save {src}`")
         model = build(args.model, fw, args.seed)
         trainer = trainer_for(fw, model, args.lr, args.momentum)
-        trainer.load(str(path))
+        try:
+            trainer.load(str(path))
+        except Exception as exc:  # noqa: BLE001  (pickle, h5py, shape errors: all mean "not our weights")
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CnnbenchError(f"train --load: {path} is not a {args.model} weights file written by --save "
+                                f"({type(exc).__name__}: {first})") from None
         acc = accuracy(trainer.predict(inputs(data, fw, "test")), data.y_test)
         print(f"{_name(fw):10s} weights from {path}: test accuracy {acc:.4f}")
         status |= 0 if acc >= args.target else 1
