@@ -197,14 +197,18 @@ def measured_memory(name: str, framework: str, mode: str, batch: int, input_size
 
 
 def _totals(rows: list[dict], fws: list[str]) -> dict:
+    """Per counter and category: what the analytic graph predicts it reports, and what it reported.
+    The analytic counter is the prediction itself (our convention): it has no "measured" side; the
+    frameworks' counters are what reconcile with it."""
     counters = ["analytic"] + (["fvcore"] if "torch" in fws else []) + (["tf_profiler"] if "tf" in fws else [])
     out = {}
     for c in counters:
         predicted = dict.fromkeys(CATEGORIES, 0)
-        measured = dict.fromkeys(CATEGORIES, 0)
+        measured = None if c == "analytic" else dict.fromkeys(CATEGORIES, 0)
         for r in rows:
             predicted[r["category"]] += r[f"predicted_{c}"]
-            measured[r["category"]] += r.get(c, r[f"predicted_{c}"] if c == "analytic" else 0)
-        out[c] = {"predicted": predicted, "measured": measured,
-                  "predicted_total": sum(predicted.values()), "measured_total": sum(measured.values())}
+            if measured is not None:
+                measured[r["category"]] += r.get(c, 0)
+        out[c] = {"predicted": predicted, "measured": measured, "predicted_total": sum(predicted.values()),
+                  "measured_total": None if measured is None else sum(measured.values())}
     return out

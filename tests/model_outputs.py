@@ -1,0 +1,79 @@
+"""Deterministic weights and inputs for the stored expected-output test (tests/test_model_outputs.py).
+
+Every parameter and BatchNorm statistic is set from a sine of its index (no random generator, so no
+framework or version changes them), the input likewise; the PyTorch model's logits at a small input
+are stored in tests/data/expected_outputs.json by `python tests/model_outputs.py`. Both frameworks
+must keep reproducing them: parity tests compare the frameworks with each other, this compares them
+with what they computed when the file was written, so a change in both at once is caught too.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+STORE = Path(__file__).parent / "data" / "expected_outputs.json"
+CLASSES = 10
+
+
+def small_size(name: str, **options) -> int:
+    from cnnbench.core.analytic import min_input_size
+
+    return 28 if name == "lenet5" else max(min_input_size(name, **options), 32)
+
+
+def set_deterministic(model) -> None:
+    import torch
+
+    table = torch.sin(torch.arange(4099, dtype=torch.float64) * 0.37).float()  # one period table, tiled
+    with torch.no_grad():
+        for i, (key, t) in enumerate(model.state_dict().items()):
+            if not t.is_floating_point():
+                continue
+            wave = table[(torch.arange(t.numel()) + 101 * i) % len(table)].reshape(t.shape)
+            if key.endswith("running_var"):
+                value = 1.0 + 0.5 * wave.abs()
+            elif key.endswith("running_mean") or key.endswith("bias"):
+                value = 0.1 * wave
+            elif t.dim() > 1:  # conv and dense kernels: unit-variance-ish activations at any depth
+                value = wave * math.sqrt(3.0 / (t.numel() // t.shape[0]))
+            else:  # BatchNorm scale
+                value = 1.0 + 0.1 * wave
+            t.copy_(value.to(t.dtype))
+
+
+def input_for(name: str) -> np.ndarray:
+    import cnnbench
+
+    spec, size = cnnbench.get_spec(name), small_size(name)
+    n = spec.in_channels * size * size
+    return np.sin(np.arange(n) * 0.11).reshape(1, spec.in_channels, size, size).astype("float32")
+
+
+def torch_logits(name: str) -> np.ndarray:
+    import torch
+
+    import cnnbench
+
+    model = cnnbench.get_model(name, "torch", num_classes=CLASSES, input_size=small_size(name)).eval()
+    set_deterministic(model)
+    with torch.no_grad():
+        return model(torch.from_numpy(input_for(name))).numpy()[0]
+
+
+def main() -> int:
+    import cnnbench
+    import torch
+
+    out = {"generated_by": "python tests/model_outputs.py", "torch_version": torch.__version__,
+           "classes": CLASSES, "logits": {name: torch_logits(name).tolist() for name in cnnbench.list_models()}}
+    STORE.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {STORE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
