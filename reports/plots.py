@@ -136,20 +136,32 @@ def compile_bars(df: pd.DataFrame) -> bytes:
     return _bars(df, "compile_s", "first step minus a steady step (s)", "Compile / first-call overhead")
 
 
+_SWEEP = ["model", "runtime", "mode", "device", "input_size", "bar_variant"]  # one line: only the batch changes
+
+
+def _sweep_keys(df: pd.DataFrame) -> list[str]:
+    return [k for k in _SWEEP if k in df.columns]
+
+
 def has_batch_sweep(df: pd.DataFrame) -> bool:
-    return bool((df.groupby(["model", "runtime", "mode", "device"])["batch"].nunique() > 1).any())
+    return bool((df.groupby(_sweep_keys(df), dropna=False)["batch"].nunique() > 1).any())
 
 
 def throughput_vs_batch(df: pd.DataFrame) -> bytes:
-    swept = df.groupby(["model", "runtime", "mode", "device"]).filter(lambda g: g["batch"].nunique() > 1)
+    keys = _sweep_keys(df)
+    swept = df.groupby(keys, dropna=False).filter(lambda g: g["batch"].nunique() > 1)
     modes = [m for m in ("inference", "train") if m in set(swept["mode"])]
     fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 3.6), squeeze=False)
     markers = dict(zip(sorted(set(swept["model"])), "osD^vP*X"))
+    several_inputs = swept.groupby("model")["input_size"].nunique().to_dict()
     for ax, mode in zip(axes[0], modes):
-        for (model, rt, device), g in swept[swept["mode"] == mode].groupby(["model", "runtime", "device"]):
+        for key, g in swept[swept["mode"] == mode].groupby([k for k in keys if k != "mode"], dropna=False):
+            r = dict(zip([k for k in keys if k != "mode"], key))
             g = g.sort_values("batch")
-            ax.plot(g["batch"], g["images_per_s"], marker=markers.get(model, "o"), color=color(rt),
-                    label=f"{model} {rt}")
+            label = f"{r['model']} {r['runtime']}" + (f" {r['input_size']} px" if several_inputs[r["model"]] > 1 else "")
+            label += f" {r['bar_variant']}" if r.get("bar_variant") else ""
+            ax.plot(g["batch"], g["images_per_s"], marker=markers.get(r["model"], "o"), color=color(r["runtime"]),
+                    label=label, linestyle="--" if r.get("bar_variant") else "-")
         # log2 x: batch sizes are powers of two; log y: models differ by orders of magnitude in images/s
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")

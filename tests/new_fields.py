@@ -48,6 +48,9 @@ def restat(bench: dict) -> None:
               rounds=len(data))
     info = bench["extra_info"]
     info["images_per_s"] = info.get("global_batch", info["batch"]) / st["median"]
+    info["gflops_per_s"] = info["flops"] / st["median"] / 1e9  # as the harness derives them from the median
+    if info.get("pct_of_peak") is not None:
+        info["pct_of_peak"] = info["pct_of_peak_raw"] = 100 * info["gflops_per_s"] / info["gemm_peak_gflops_per_s"]
 
 
 def case_id(info: dict, suffix: str = "") -> str:
