@@ -22,6 +22,15 @@ STORE = DATA / "storage" / "Linux-CPython-3.11-64bit"
 SAME1, SAME2 = STORE / "0001_same1.json", STORE / "0002_same2.json"
 
 
+@pytest.fixture
+def no_bar_plots(monkeypatch):
+    """These tests are about inputs, not charts: the per-machine charts (tested elsewhere) are skipped
+    to keep the suite fast; the trend chart is still drawn."""
+    import cnnbench.reports.report as report_mod
+
+    monkeypatch.setattr(report_mod, "figures", lambda results: [])
+
+
 def _doc() -> dict:
     return json.loads(CPU.read_text())
 
@@ -208,7 +217,7 @@ def _non_finite(tmp_path: Path) -> Path:
     return path
 
 
-def test_nan_and_inf_are_flagged_never_rated_or_shown(tmp_path, capsys):
+def test_nan_and_inf_are_flagged_never_rated_or_shown(tmp_path, capsys, no_bar_plots):
     bad = _non_finite(tmp_path)
     out = tmp_path / "out"
     assert reports_main(["report", str(bad), "--out", str(out), "--no-diagrams", "--no-history"]) == 0
@@ -237,7 +246,7 @@ def test_nan_and_inf_are_flagged_never_rated_or_shown(tmp_path, capsys):
     assert "1 case(s) with a NaN/inf timing or memory (invalid: fails)" in said
 
 
-def test_history_leaves_out_foreign_and_damaged_runs_with_one_line_each(tmp_path, monkeypatch, capsys):
+def test_history_leaves_out_foreign_and_damaged_runs_with_one_line_each(tmp_path, monkeypatch, capsys, no_bar_plots):
     monkeypatch.chdir(tmp_path)
     store = tmp_path / ".benchmarks" / "Linux"
     store.mkdir(parents=True)
@@ -259,7 +268,7 @@ def test_history_leaves_out_foreign_and_damaged_runs_with_one_line_each(tmp_path
     assert "fig-trend" in html and "resnet18-torch-inference-bs2-cpu in 0003_slower" in html
 
 
-def test_missing_graphviz_is_said_in_stdout_and_in_the_html(tmp_path, monkeypatch, capsys):
+def test_missing_graphviz_is_said_in_stdout_and_in_the_html(tmp_path, monkeypatch, capsys, no_bar_plots):
     import cnnbench.diagram
 
     monkeypatch.setattr(cnnbench.diagram.shutil, "which", lambda name: None)

@@ -244,7 +244,16 @@ def test_empty_directory_zero_benchmarks_and_unwritable_out(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+@pytest.fixture
+def no_bar_plots(monkeypatch):
+    """For tests about files and history, not charts: skip the per-machine charts (built_report and the
+    browser test draw them); the trend chart is still drawn."""
+    import cnnbench.reports.report as report_mod
+
+    monkeypatch.setattr(report_mod, "figures", lambda results: [])
+
+
+def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch, no_bar_plots):
     out = tmp_path / "out"
     assert reports_main(["report", str(SAME1), "--out", str(out), "--no-diagrams", "--no-history"]) == 0
     before = (out / "report.html").read_bytes()
@@ -290,7 +299,7 @@ def test_newest_run_under_the_default_storage(tmp_path, monkeypatch):
     assert not math.isnan(newest[0].data["benchmarks"][0]["stats"]["median"])
 
 
-def test_trend_reads_the_history_in_the_storage(tmp_path, monkeypatch):
+def test_trend_reads_the_history_in_the_storage(tmp_path, monkeypatch, no_bar_plots):
     """With no run named, the report is of the newest run, and its trend covers every saved run."""
     monkeypatch.chdir(tmp_path)
     target = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"
