@@ -8,9 +8,18 @@ from pathlib import Path
 from cnnbench.reports.errors import ReportError
 
 
-def ensure_writable_dir(directory: Path) -> Path:
+def ensure_writable_dir(directory: Path, *, parents: bool = False) -> Path:
+    """The output directory, created if missing: only its last level unless ``parents`` (a typo in a
+    path must not create a tree of directories from the root)."""
+    if directory.exists() and not directory.is_dir():
+        raise ReportError(f"{directory}: cannot create the output directory (a file of that name exists); "
+                          "give a writable --out DIR")
+    if not parents and not directory.parent.is_dir():
+        why = "is a file" if directory.parent.exists() else "does not exist (only the last level is created)"
+        raise ReportError(f"{directory}: cannot create the output directory: its parent {directory.parent}/ {why}; "
+                          "create it first or give another --out DIR")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=parents, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"{directory}: cannot create the output directory ({exc.strerror}); "
                           "give a writable --out DIR") from None

@@ -1,4 +1,8 @@
-"""Command line of the reports package: ``cnnbench report`` / ``cnnbench compare`` (also ``python -m cnnbench.reports``)."""
+"""Command line of the reports package: ``cnnbench report`` / ``cnnbench compare`` (also ``python -m cnnbench.reports``).
+
+Bad input (a file, an option, an output path) prints one line naming it and exits 2. An unexpected
+error is a bug: its traceback is shown, with a line asking to report it, and the exit status is 3.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,13 +10,21 @@ import sys
 
 from cnnbench.reports.errors import ReportError
 
+DEFAULT_OUT = "reports/out"
+
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runs", nargs="*", metavar="RUN.json|RUN_DIR",
-                   help="saved runs (files or directories, several allowed); default: the newest under .benchmarks/")
-    p.add_argument("--out", default="reports/out", metavar="DIR", help="output directory (default: reports/out)")
+    p.add_argument("runs", nargs="*", metavar="RUN.json|AB.json|DIR",
+                   help="saved runs and paired A/B results (files or directories, several allowed); "
+                        "default: the newest run under .benchmarks/")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"output directory (default: {DEFAULT_OUT}); its parent must exist")
+    p.add_argument("--reference", default="torch", metavar="RUNTIME",
+                   help="runtime the others are compared with: torch (default), keras-tf, keras-jax, keras-torch")
     p.add_argument("--time-threshold", type=float, default=0.10, help="trend: slowdown that counts (default 0.10)")
     p.add_argument("--alpha", type=float, default=0.01, help="trend: significance level (default 0.01)")
+    p.add_argument("--memory-threshold", type=float, default=0.05,
+                   help="trend: relative change of measured peak memory that counts (default 0.05)")
     p.add_argument("--no-diagrams", action="store_true", help="do not embed model structure diagrams")
     p.add_argument("--history", default=".benchmarks", metavar="DIR",
                    help="saved runs to chart the trend from (default: .benchmarks/, when it exists)")
@@ -31,6 +43,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-changes", action="append", default=[], metavar="WHAT",
                    help="exact-metric changes that do not fail: a metric (params), a model or case pattern "
                         "(resnet50, 'vgg*'), or PATTERN:METRIC (resnet50:macs); repeatable or comma-separated")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="do not fail when baseline cases are missing from the current run (listed either way)")
     p.add_argument("--cross-machine", action="store_true",
                    help="compare timings of runs from different machines after dividing by each GEMM peak")
     p.add_argument("--format", default="table", choices=("table", "csv", "json", "markdown"))
@@ -38,68 +52,98 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_compare)
 
 
-def _check_unit_interval(name: str, value: float) -> None:
-    if not 0 < value < 1:
-        raise ReportError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+def _thresholds(args: argparse.Namespace):
+    from cnnbench.reports.compare import checked_thresholds
+
+    return checked_thresholds(time=args.time_threshold, alpha=args.alpha, memory=args.memory_threshold)
 
 
 def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from cnnbench.reports.atomic import ensure_writable_dir
     from cnnbench.reports.diagrams import diagrams_for
-    from cnnbench.reports.compare import Thresholds
-    from cnnbench.reports.load import find_runs
+    from cnnbench.reports.load import find_history, find_inputs
     from cnnbench.reports.report import build_report
+    from cnnbench.reports.rows import RUNTIMES
 
-    _check_unit_interval("--alpha", args.alpha)
-    runs = find_runs(args.runs)
-    history = []
+    thresholds = _thresholds(args)
+    if args.reference not in RUNTIMES:
+        raise ReportError(f"--reference must be one of {', '.join(RUNTIMES)}, got {args.reference!r}")
+    inputs = find_inputs(args.runs)
+    out = ensure_writable_dir(Path(args.out), parents=args.out == DEFAULT_OUT)
+    history = None
     if not args.no_history and Path(args.history).is_dir():
-        try:
-            history = find_runs([args.history], require_benchmarks=False, strict=False)
-        except ReportError:  # an empty storage: no history, nothing wrong with the report's runs
-            history = []
-    diagrams = {} if args.no_diagrams else diagrams_for(runs, args.out)
-    files = build_report(runs, args.out, thresholds=Thresholds(time=args.time_threshold, alpha=args.alpha),
-                         diagrams=diagrams, history=history)
-    print(f"read {len(runs)} run(s): {', '.join(str(r.path) for r in runs)}")
+        history = find_history(args.history)
+        for line in history.left_out:
+            print(line)
+    diagrams = None if args.no_diagrams else diagrams_for(inputs.runs, out)
+    if diagrams is not None and diagrams.left_out:
+        print(f"diagrams left out: {diagrams.left_out}")
+    files = build_report(inputs.runs, out, thresholds=thresholds, diagrams=diagrams,
+                         history=history.runs if history else None, paired=inputs.paired, reference=args.reference)
+    print(f"read {len(inputs.runs)} run(s): {', '.join(str(r.path) for r in inputs.runs)}")
+    if inputs.paired:
+        print(f"read {len(inputs.paired)} paired A/B result(s): {', '.join(str(p.path) for p in inputs.paired)}")
+    for line in files.messages:
+        print(line)
     print(f"wrote {files.rows} rows to {files.results_csv}")
     print(f"wrote {files.comparison_csv}, {files.skipped_csv}" + (f", {files.parquet}" if files.parquet else ""))
-    print(f"wrote {files.html}" + (f" (with {len(diagrams)} model diagram(s))" if diagrams else "")
-          + (f"; trend over {len(history)} saved run(s) in {args.history}/" if history else ""))
+    n_diagrams = len(diagrams.files) if diagrams is not None else 0
+    print(f"wrote {files.html}" + (f" (with {n_diagrams} model diagram(s))" if n_diagrams else "")
+          + (f"; trend over {len(history.runs)} saved run(s) in {args.history}/" if history and history.runs else ""))
     return 0
+
+
+def _check_output_file(value: str):
+    """``compare --output FILE``: refuse a directory or a missing parent before any work is done."""
+    import os
+    from pathlib import Path
+
+    path = Path(value)
+    if path.is_dir():
+        raise ReportError(f"--output {value}: is a directory; give a file path such as {path / 'compare.md'}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ReportError(f"--output {value}: the directory {parent}/ does not exist; create it first "
+                          "or give a path in an existing directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ReportError(f"--output {value}: the directory {parent}/ is not writable")
+    return path
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from cnnbench.reports.atomic import write_atomic
-    from cnnbench.reports.compare import Thresholds, compare_runs
+    from cnnbench.reports.compare import compare_runs
     from cnnbench.reports.compare_output import render
     from cnnbench.reports.load import find_runs
 
-    _check_unit_interval("--alpha", args.alpha)
-    if args.time_threshold < 0 or args.memory_threshold < 0:
-        raise ReportError("--time-threshold and --memory-threshold must be >= 0")
+    thresholds = _thresholds(args)
+    output = _check_output_file(args.output) if args.output else None
     allow = [a.strip() for item in args.allow_changes for a in item.split(",") if a.strip()]
-    comp = compare_runs(find_runs([args.baseline]), find_runs([args.current]),
-                        thresholds=Thresholds(time=args.time_threshold, alpha=args.alpha,
-                                              memory=args.memory_threshold),
-                        allow_changes=allow, cross_machine=args.cross_machine)
+    comp = compare_runs(find_runs([args.baseline]), find_runs([args.current]), thresholds=thresholds,
+                        allow_changes=allow, cross_machine=args.cross_machine, allow_missing=args.allow_missing)
     text = render(comp, args.format)
     sys.stdout.write(text)
-    if args.output:
-        from pathlib import Path
-
-        write_atomic(Path(args.output), text)
+    if output is not None:
+        write_atomic(output, text)
     return comp.exit_status
 
 
 def call(args: argparse.Namespace) -> int:
-    """Run a report/compare command; bad input prints one line and returns 2."""
+    """Run a report/compare command; bad input prints one line and returns 2, a bug its traceback and 3."""
     try:
         return args.func(args)
     except ReportError as exc:
         print(f"cnnbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception:  # not the user's input: a bug in cnnbench; show everything needed to fix it
+        import traceback
+
+        traceback.print_exc()
+        print(f"cnnbench {args.command}: internal error (a bug in cnnbench, not in your input): please report it "
+              "with the command line and the traceback above", file=sys.stderr)
+        return 3
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cnnbench.reports.load import Run
 from cnnbench.core.stats import mann_whitney_p, ratio_of_medians
+from cnnbench.reports.errors import ReportError
+from cnnbench.reports.load import Run
 from cnnbench.reports.tidy import newest_per_case, raw_rounds, results_frame, runs_in_order
 
 EXACT_METRICS = ("params", "params_with_buffers", "macs", "flops", "analytic_memory_bytes")
 KEY = ["case_id", "input_size"]
 
-OK, REGRESSION, IMPROVEMENT = "ok", "regression", "improvement"
+OK, REGRESSION, IMPROVEMENT, INVALID = "ok", "regression", "improvement", "invalid"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,25 @@ class Thresholds:
     time: float = 0.10  # a slowdown must exceed 10% ...
     alpha: float = 0.01  # ... and be significant at this level
     memory: float = 0.05  # measured peak memory: relative change that counts
+
+
+# option -> (attribute, test, what would be right); one wording for every command that takes them
+_THRESHOLD_RULES = {
+    "--time-threshold": ("time", lambda v: v >= 0, "a finite number >= 0 (0.10 = 10% slower)"),
+    "--memory-threshold": ("memory", lambda v: v >= 0, "a finite number >= 0 (0.05 = 5% more memory)"),
+    "--alpha": ("alpha", lambda v: 0 < v < 1, "a significance level between 0 and 1, exclusive (0.01)"),
+}
+
+
+def checked_thresholds(**given: float) -> Thresholds:
+    """Thresholds from command-line values (``time=``, ``alpha=``, ``memory=``); a NaN, inf or
+    out-of-range value raises ReportError, with the same message whichever command was given it."""
+    for option, (attr, test, right) in _THRESHOLD_RULES.items():
+        if attr in given:
+            v = given[attr]
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and test(v)):
+                raise ReportError(f"{option} must be {right}, got {v}")
+    return Thresholds(**given)
 
 
 @dataclass
@@ -51,12 +71,13 @@ class CaseComparison:
 
     @property
     def failed(self) -> bool:
-        return bool(self.exact_failures) or REGRESSION in (self.time_status, self.memory_status)
+        """A regression, or a timing/memory that cannot be rated (NaN/inf): a gate must not pass it."""
+        return bool(self.exact_failures) or bool({REGRESSION, INVALID} & {self.time_status, self.memory_status})
 
     @property
     def flagged_by(self) -> list[str]:
         """What made the status: "exact", "time", "memory" (a case can be slower and leaner at once)."""
-        if self.status not in (REGRESSION, IMPROVEMENT):
+        if self.status not in (REGRESSION, IMPROVEMENT, INVALID):
             return []
         exact = ["exact"] if self.status == REGRESSION and self.exact_failures else []
         return exact + [kind for kind, st in (("time", self.time_status), ("memory", self.memory_status))
@@ -80,14 +101,21 @@ class Comparison:
     current_machine: str
     thresholds: Thresholds
     notes: list[str] = field(default_factory=list)
+    allow_missing: bool = False  # a baseline case absent from the current run fails unless this is set
+    missing_reasons: dict[str, str] = field(default_factory=dict)  # case -> why the current run lacks it
 
     @property
     def regressions(self) -> list[CaseComparison]:
+        """Cases that fail: regressions and cases whose timing or memory is not a finite number."""
         return [c for c in self.cases if c.failed]
 
     @property
+    def missing_fails(self) -> bool:
+        return bool(self.only_in_baseline) and not self.allow_missing
+
+    @property
     def exit_status(self) -> int:
-        return 1 if self.regressions else 0
+        return 1 if self.regressions or self.missing_fails else 0
 
 
 def _allowed(allow: list[str], case_id: str, model: str, metric: str) -> bool:
@@ -110,10 +138,25 @@ def _num(v):
 
 
 def compare_runs(baseline: list[Run], current: list[Run], *, thresholds: Thresholds = Thresholds(),
-                 allow_changes: list[str] | None = None, cross_machine: bool = False) -> Comparison:
+                 allow_changes: list[str] | None = None, cross_machine: bool = False,
+                 allow_missing: bool = False) -> Comparison:
+    """Compare saved runs; runs that share no case at all raise ReportError (nothing would be checked)."""
     base_df, cur_df = results_frame(baseline), results_frame(current)
-    return compare_frames(base_df, cur_df, thresholds=thresholds, allow_changes=allow_changes,
+    comp = compare_frames(base_df, cur_df, thresholds=thresholds, allow_changes=allow_changes,
                           cross_machine=cross_machine)
+    if not comp.cases:
+        def some(ids):
+            return ", ".join(sorted(ids)[:2]) + (", ..." if len(ids) > 2 else "")
+        raise ReportError(
+            f"nothing to compare: the baseline ({len(comp.only_in_baseline)} cases, e.g. "
+            f"{some(comp.only_in_baseline)}) and the current run ({len(comp.only_in_current)} cases, e.g. "
+            f"{some(comp.only_in_current)}) have no case (id and input size) in common; compare runs of the same cases")
+    comp.allow_missing = allow_missing
+    skipped = {s.get("id"): s.get("reason") for run in current for s in run.skipped}
+    unfinished = {u.get("id"): u.get("reason") for run in current for u in run.cnnbench.get("unfinished") or []}
+    comp.missing_reasons = {c: (f"skipped: {skipped[c]}" if c in skipped else f"did not finish: {unfinished[c]}"
+                                if c in unfinished else "not in the current run") for c in comp.only_in_baseline}
+    return comp
 
 
 def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: Thresholds = Thresholds(),
@@ -154,7 +197,8 @@ def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: T
             if same_machine:
                 _compare_memory(cc, b, c, thresholds)
         statuses = (cc.time_status, cc.memory_status)
-        cc.status = (REGRESSION if cc.failed else IMPROVEMENT if IMPROVEMENT in statuses
+        cc.status = (REGRESSION if cc.exact_failures or REGRESSION in statuses else INVALID if cc.failed
+                     else IMPROVEMENT if IMPROVEMENT in statuses
                      else "changed (allowed)" if cc.exact_changes else OK if timing else "exact ok")
         cases.append(cc)
     return Comparison(
@@ -182,6 +226,8 @@ def _baseline_runs(base_df: pd.DataFrame) -> dict:
     for key, g in base_df.groupby(KEY, dropna=False):
         if len(g) < 2 or g["machine_id"].nunique() != 1:
             continue
+        if not g["timing_ok"].fillna(True).astype(bool).all():
+            continue  # a baseline run with an unusable timing is not pooled; the newest run decides alone
         rounds = [t for v in g["data_s"] for t in raw_rounds(v)]
         medians = g["median_s"].dropna()
         if rounds and len(medians) >= 2:
@@ -193,6 +239,12 @@ def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, 
     """``baseline``: (pooled rounds, noise floor, runs) when the baseline has several runs of this case."""
     a_rounds, b_rounds = raw_rounds(b.get("data_s")), raw_rounds(c.get("data_s"))
     cc.base_median_s, cc.current_median_s = _num(b.get("median_s")), _num(c.get("median_s"))
+    bad = [f"{side}: {row.get('flags')}" for side, row in (("baseline", b), ("current", c))
+           if not row.get("timing_ok", True)]
+    if bad:
+        cc.time_status = INVALID
+        cc.notes.append("timing not a finite number (" + "; ".join(bad) + "): cannot be rated")
+        return
     floor = None
     if baseline is not None:
         a_rounds, floor, n_runs = baseline
@@ -226,14 +278,20 @@ def _compare_time(cc: CaseComparison, b, c, th: Thresholds, *, normalize: bool, 
 
 
 def _compare_memory(cc: CaseComparison, b, c, th: Thresholds) -> None:
+    bad = [side for side, row in (("baseline", b), ("current", c)) if "peak_memory_bytes is" in str(row.get("flags"))]
+    if bad:
+        cc.memory_status = INVALID
+        cc.notes.append(f"peak memory not a finite number in the {' and '.join(bad)} run: cannot be rated")
+        return
     mb, mc = _num(b.get("peak_memory_bytes")), _num(c.get("peak_memory_bytes"))
     if not mb or not mc:
         return
-    if b.get("peak_memory_kind") != c.get("peak_memory_kind"):
+    if (b.get("peak_memory_kind") != c.get("peak_memory_kind")
+            or _num(b.get("peak_memory_method")) != _num(c.get("peak_memory_method"))):
         cc.notes.append("memory measured differently in the two runs: not compared")
         return
     cc.memory_change = mc / mb - 1.0
-    if "RSS" in str(c.get("peak_memory_kind")):
+    if "RSS" in str(c.get("peak_memory_kind")) or str(c.get("peak_memory_method")).startswith("rss"):
         # a process's peak RSS depends on everything that ran before in that process (which cases,
         # in which order), so it changes with the selection, not with the model: shown, never gated
         cc.notes.append("memory is process peak RSS: shown, not gated")

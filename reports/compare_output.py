@@ -24,10 +24,14 @@ def comparison_rows(comp: Comparison) -> pd.DataFrame:
             "memory": c.memory_status, "notes": "; ".join(c.notes),
         })
     for name in comp.only_in_baseline:
-        rows.append({"case": name, "status": "only in baseline"})
+        rows.append({"case": name, "status": _missing_status(comp), "notes": comp.missing_reasons.get(name, "")})
     for name in comp.only_in_current:
         rows.append({"case": name, "status": "only in current"})
     return pd.DataFrame(rows)
+
+
+def _missing_status(comp: Comparison) -> str:
+    return "only in baseline (allowed)" if comp.allow_missing else "MISSING from current"
 
 
 def _fmt(v, spec: str) -> str:
@@ -57,9 +61,16 @@ def _header_lines(comp: Comparison) -> list[str]:
 
 
 def _verdict(comp: Comparison) -> str:
-    n = len(comp.regressions)
-    return (f"RESULT: {n} regression(s) in {len(comp.cases)} compared case(s)" if n
+    regressions = [c for c in comp.regressions if c.status == "regression"]
+    invalid = [c for c in comp.regressions if c.status == "invalid"]
+    text = (f"RESULT: {len(regressions)} regression(s) in {len(comp.cases)} compared case(s)" if regressions
             else f"RESULT: no regression in {len(comp.cases)} compared case(s)")
+    if invalid:
+        text += f"; {len(invalid)} case(s) with a NaN/inf timing or memory (invalid: fails)"
+    if comp.only_in_baseline:
+        text += (f"; {len(comp.only_in_baseline)} baseline case(s) missing from the current run"
+                 + (" (allowed by --allow-missing)" if comp.allow_missing else " (fails; --allow-missing accepts it)"))
+    return text
 
 
 def render(comp: Comparison, fmt: str = "table") -> str:
@@ -73,6 +84,8 @@ def render(comp: Comparison, fmt: str = "table") -> str:
             "cross_machine": comp.cross_machine, "timing_compared": comp.timing_compared,
             "baseline_machine": comp.baseline_machine, "current_machine": comp.current_machine,
             "thresholds": vars(comp.thresholds), "notes": comp.notes,
+            "missing_from_current": comp.missing_reasons or {n: "" for n in comp.only_in_baseline},
+            "allow_missing": comp.allow_missing,
             "cases": json.loads(comparison_rows(comp).to_json(orient="records")),
         }
         return json.dumps(doc, indent=2)
@@ -90,7 +103,8 @@ def _table(comp: Comparison) -> str:
         mem = "-" if c.memory_change is None else f"{100 * c.memory_change:+.1f}%"
         body.append([c.case_id, c.label.upper() if c.failed else c.label, times, _ratio(c),
                      _fmt(c.time_p, ".2g"), mem, "; ".join(c.exact_changes + c.notes)])
-    body += [[n, "only in baseline", "", "", "", "", ""] for n in comp.only_in_baseline]
+    body += [[n, _missing_status(comp), "", "", "", "", comp.missing_reasons.get(n, "")]
+             for n in comp.only_in_baseline]
     body += [[n, "only in current", "", "", "", "", ""] for n in comp.only_in_current]
     widths = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
     line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
@@ -99,7 +113,7 @@ def _table(comp: Comparison) -> str:
 
 
 def _markdown(comp: Comparison) -> str:
-    icon = "❌" if comp.regressions else "✅"
+    icon = "❌" if comp.exit_status else "✅"
     out = [f"### {icon} cnnbench compare: {_verdict(comp)[8:]}", ""]
     out += [f"- {line}" for line in _header_lines(comp)] + [""]
     out += ["| case | status | median ms (base → cur) | ratio [95% CI] | p | memory | exact / notes |",
@@ -113,7 +127,7 @@ def _markdown(comp: Comparison) -> str:
         out.append(f"| `{c.case_id}` | {status} | {times} | {_ratio(c)} | {_fmt(c.time_p, '.2g')} | {mem} | "
                    f"{esc('; '.join(c.exact_changes + c.notes))} |")
     for n in comp.only_in_baseline:
-        out.append(f"| `{n}` | only in baseline | | | | | |")
+        out.append(f"| `{n}` | {_missing_status(comp)} | | | | | {esc(comp.missing_reasons.get(n, ''))} |")
     for n in comp.only_in_current:
         out.append(f"| `{n}` | only in current | | | | | |")
     return "\n".join(out) + "\n"

@@ -1,106 +1,223 @@
-"""Cross-framework comparison: per model x mode x batch x device, TensorFlow beside PyTorch."""
+"""Every runtime side by side (issue #18): per model x mode x batch x device x variant, each runtime's
+median step time and its ratio against a reference runtime (default torch), with a 95% bootstrap
+interval from the raw rounds and a winner or "tie".
+
+Runtimes are torch, keras-tf, keras-jax and keras-torch (DESIGN.md). Where a paired A/B verdict
+(``cnnbench ab``, kind "frameworks") measured the same pair on the same machine, the winner comes from
+it and says so: interleaved rounds are a better test than two stretches of one run.
+"""
 from __future__ import annotations
 
 import pandas as pd
 
-from cnnbench.core.stats import ratio_of_medians
+from cnnbench.core.stats import faster_side, ratio_of_medians
+from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES
 from cnnbench.reports.tidy import raw_rounds
 
-KEYS = ["run", "machine", "model", "mode", "batch", "device", "input_size", "precision", "compiled"]
-COLUMNS = KEYS + [
-    "torch_median_s", "tf_median_s", "torch_images_per_s", "tf_images_per_s",
-    "ratio_tf_over_torch", "ratio_ci_low", "ratio_ci_high", "faster", "faster_by",
-    "torch_params", "tf_params", "params_agree", "torch_macs", "tf_macs", "macs_agree",
-    "torch_peak_memory_bytes", "tf_peak_memory_bytes", "torch_memory_kind", "tf_memory_kind",
-    "torch_compile_s", "tf_compile_s", "note",
-]
+# "compiled": compilation requested (torch.compile, XLA); Keras on JAX always jit-compiles, that is its plain case
+KEYS = ["run", "machine", "model", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size"]
+PER_RUNTIME = ["median_s", "images_per_s", "params", "macs", "peak_memory_bytes", "memory_method", "memory_kind",
+               "compile_s", "pct_of_peak", "pct_of_peak_flag", "global_batch", "scaling_efficiency",
+               "dist_backend", "flags"]
+_SOURCE = {"median_s": "median_s", "images_per_s": "images_per_s", "params": "params", "macs": "macs",
+           "peak_memory_bytes": "peak_memory_bytes", "memory_method": "peak_memory_method",
+           "memory_kind": "peak_memory_kind", "compile_s": "compile_s", "pct_of_peak": "pct_of_peak",
+           "pct_of_peak_flag": "pct_of_peak_flag", "global_batch": "global_batch",
+           "scaling_efficiency": "scaling_efficiency", "dist_backend": "dist_backend", "flags": "flags"}
+# Before runtimes, comparison.csv had TF-vs-PyTorch columns; they stay, filled from keras-tf vs torch
+LEGACY = ["ratio_tf_over_torch", "ratio_ci_low", "ratio_ci_high", "faster", "faster_by"]
+
+
+def ratio_col(r: str, ref: str) -> str:
+    return f"ratio_{r}_over_{ref}"
+
+
+def pair_columns(r: str, ref: str) -> list[str]:
+    base = ratio_col(r, ref)
+    return [base, f"{base}_ci_low", f"{base}_ci_high", f"faster_{r}_vs_{ref}", f"faster_by_{r}_vs_{ref}",
+            f"verdict_{r}_vs_{ref}"]
+
+
+def runtimes_present(results: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[str]:
+    seen = set(results["runtime"].dropna()) if not results.empty else set()
+    if skipped is not None and not skipped.empty:
+        seen |= set(skipped["runtime"].dropna())
+    return [r for r in RUNTIMES if r in seen]
+
+
+def columns_for(runtimes: list[str], reference: str) -> list[str]:
+    cols = KEYS + ["reference"]
+    for r in runtimes:
+        cols += [f"{r}_{k}" for k in PER_RUNTIME]
+    for r in runtimes:
+        if r != reference:
+            cols += pair_columns(r, reference)
+    # memory_comparable: every runtime's peak measured the same way (otherwise never set side by side)
+    return cols + LEGACY + ["params_agree", "macs_agree", "memory_comparable", "note"]
 
 
 def _compiled(row) -> bool:
     return bool(row.get("torch_compile") is True or row.get("tf_jit") is True)
 
 
-def _same(a, b):
-    if pd.isna(a) or pd.isna(b):
+def _agree(values: list) -> object:
+    vals = [v for v in values if not pd.isna(v)]
+    if len(vals) < 2:
         return pd.NA
-    return bool(a == b)
+    return bool(len(set(vals)) == 1)
 
 
-def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per case group; the ratio TF/PyTorch of median step times with a 95% bootstrap interval.
+def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None, *,
+                     reference: str = REFERENCE_RUNTIME, paired: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per case group: each runtime's figures and its time ratio over ``reference``.
 
-    ``faster`` names a framework only when the interval excludes 1; otherwise it is ``tie``. A
-    disagreement in params or MACs is a bug in the zoo (the two must be the same network) and is
-    flagged in ``note``.
+    ``faster_{r}_vs_{ref}`` names a runtime only when the 95% interval excludes 1; otherwise ``tie``.
+    With a matching paired A/B verdict (``paired``, from cnnbench.reports.paired.paired_frame) the
+    faster column takes the paired decision, and ``verdict_{r}_vs_{ref}`` says where it came from.
+    A disagreement in params or MACs between runtimes is a bug in the zoo and is flagged in ``note``.
     """
+    runtimes = runtimes_present(results, skipped)
+    if reference not in runtimes:
+        runtimes = [reference] + runtimes
+    columns = columns_for(runtimes, reference)
     if results.empty:
-        return pd.DataFrame(_skipped_only_rows(results, skipped), columns=COLUMNS)
+        return pd.DataFrame(_skipped_only_rows(results, skipped, runtimes), columns=columns)
     df = results.copy()
     df["compiled"] = [_compiled(r) for r in df.to_dict("records")]
+    machine_of_run = dict(zip(df["run"], df["machine_id"]))
+    # a runtime missing from a row is named only where its run measured or skipped that runtime
+    # somewhere (or it is the reference): a torch-only run need not list three Keras runtimes per row
+    in_run = {run: set(g["runtime"]) for run, g in df.groupby("run")}
+    if skipped is not None and not skipped.empty:
+        for run, g in skipped.groupby("run"):
+            in_run.setdefault(run, set()).update(g["runtime"].dropna())
     out = []
     for key, group in df.groupby(KEYS, dropna=False, sort=True):
-        row = dict(zip(KEYS, key))
-        by_fw = {fw: g.iloc[0] for fw, g in group.groupby("framework")}
+        row = dict(zip(KEYS, key), reference=reference)
+        by_rt = {rt: g.iloc[0] for rt, g in group.groupby("runtime")}
         notes = []
-        for fw in ("torch", "tf"):
-            r = by_fw.get(fw)
+        for rt in runtimes:
+            r = by_rt.get(rt)
             if r is None:
-                reason = _skip_reason(skipped, row, fw)
-                notes.append(f"{fw}: {reason}")
+                if rt == reference or rt in in_run.get(row["run"], ()):
+                    notes.append(f"{rt}: {_skip_reason(skipped, row, rt)}")
                 continue
-            row[f"{fw}_median_s"] = r["median_s"]
-            row[f"{fw}_images_per_s"] = r.get("images_per_s")
-            row[f"{fw}_params"] = r.get("params")
-            row[f"{fw}_macs"] = r.get("macs")
-            row[f"{fw}_peak_memory_bytes"] = r.get("peak_memory_bytes")
-            row[f"{fw}_memory_kind"] = r.get("peak_memory_kind")
-            row[f"{fw}_compile_s"] = r.get("compile_s")
-        if "torch" in by_fw and "tf" in by_fw:
-            t, f = raw_rounds(by_fw["torch"].get("data_s")), raw_rounds(by_fw["tf"].get("data_s"))
-            if t and f:
-                est = ratio_of_medians(t, f)
-                row.update(ratio_tf_over_torch=est.ratio, ratio_ci_low=est.low, ratio_ci_high=est.high)
-            else:  # a run saved without raw rounds: the ratio alone, no interval
-                est = None
-                row["ratio_tf_over_torch"] = row["tf_median_s"] / row["torch_median_s"]
-                notes.append("no raw rounds saved: no confidence interval")
-            ratio = row["ratio_tf_over_torch"]
-            if est is not None and est.low <= 1.0 <= est.high:
-                row["faster"] = "tie"
-            else:
-                row["faster"] = "torch" if ratio > 1 else "tf"
-            row["faster_by"] = max(ratio, 1.0 / ratio)
-            row["params_agree"] = _same(row.get("torch_params"), row.get("tf_params"))
-            row["macs_agree"] = _same(row.get("torch_macs"), row.get("tf_macs"))
-            if row["params_agree"] is False or row["macs_agree"] is False:
-                notes.append("BUG: the frameworks disagree on params or MACs")
+            for col, src in _SOURCE.items():
+                value = r.get(src)
+                row[f"{rt}_{col}"] = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+            if not r.get("timing_ok", True):
+                notes.append(f"{rt}: timing unusable ({r.get('flags')}): not compared")
+            elif r.get("flags"):
+                notes.append(f"{rt}: flagged ({r.get('flags')})")
+        ref = by_rt.get(reference)
+        for rt in runtimes:
+            if rt == reference or rt not in by_rt or ref is None:
+                continue
+            _pair(row, notes, ref, by_rt[rt], rt, reference)
+        if paired is not None and not paired.empty and ref is not None:
+            for rt in runtimes:
+                if rt != reference and rt in by_rt:
+                    _use_paired(row, paired, machine_of_run.get(row["run"]), rt, reference)
+        _legacy(row, reference)
+        row["params_agree"] = _agree([row.get(f"{rt}_params") for rt in by_rt])
+        row["macs_agree"] = _agree([row.get(f"{rt}_macs") for rt in by_rt])
+        if row["params_agree"] is False or row["macs_agree"] is False:
+            notes.append("BUG: the runtimes disagree on params or MACs")
+        measured = [rt for rt in by_rt if row.get(f"{rt}_peak_memory_bytes") is not None]
+        methods = {row.get(f"{rt}_memory_method") or row.get(f"{rt}_memory_kind") for rt in measured}
+        row["memory_comparable"] = (len(methods) == 1) if len(measured) > 1 else pd.NA
         row["note"] = "; ".join(notes)
         out.append(row)
-    return pd.DataFrame(out + _skipped_only_rows(results, skipped)).reindex(columns=COLUMNS)
+    rows = out + _skipped_only_rows(results, skipped, runtimes)
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
+    """The ratio other/reference of median step times, its interval and the winner."""
+    if not (ref.get("timing_ok", True) and other.get("timing_ok", True)):
+        return
+    a, b = raw_rounds(ref.get("data_s")), raw_rounds(other.get("data_s"))
+    col = ratio_col(rt, reference)
+    if a and b:
+        est = ratio_of_medians(a, b)
+        row.update({col: est.ratio, f"{col}_ci_low": est.low, f"{col}_ci_high": est.high})
+        winner = faster_side(est, reference, rt)
+        if not est.has_interval:
+            notes.append(f"{rt}: a single round: no confidence interval")
+    else:  # a run saved without raw rounds: the ratio alone, no interval
+        ratio = other["median_s"] / ref["median_s"]
+        row[col] = ratio
+        winner = reference if ratio > 1 else rt if ratio < 1 else "tie"
+        notes.append(f"{rt}: no raw rounds saved: no confidence interval")
+    ratio = row[col]
+    row[f"faster_{rt}_vs_{reference}"] = winner
+    row[f"faster_by_{rt}_vs_{reference}"] = max(ratio, 1.0 / ratio)
+    row[f"verdict_{rt}_vs_{reference}"] = "bootstrap of the run's rounds"
+
+
+def _use_paired(row: dict, paired: pd.DataFrame, machine_id, rt: str, reference: str) -> None:
+    """Take the winner from the newest paired A/B verdict of exactly this comparison, if there is one."""
+    want = {"model": row["model"], "mode": row["mode"], "batch": row["batch"], "device": row["device"],
+            "input_size": row["input_size"], "precision": row["precision"], "compiled": row["compiled"],
+            "world_size": row["world_size"], "machine_id": machine_id}
+    hit = paired[(paired["kind"] == "frameworks")
+                 & (((paired["a_runtime"] == reference) & (paired["b_runtime"] == rt))
+                    | ((paired["a_runtime"] == rt) & (paired["b_runtime"] == reference)))]
+    for k, v in want.items():
+        hit = hit[hit[k] == v]
+    if hit.empty:
+        return
+    p = hit.sort_values("datetime").iloc[-1]
+    forward = p["a_runtime"] == reference  # B/A is then rt/reference, the orientation of this table
+    ratio = p["ratio"] if forward else 1.0 / p["ratio"]
+    low, high = (p["ci_low"], p["ci_high"]) if forward else (1.0 / p["ci_high"], 1.0 / p["ci_low"])
+    side = {"a faster": p["a_runtime"], "b faster": p["b_runtime"], "tie": "tie"}[p["decision"]]
+    row[f"faster_{rt}_vs_{reference}"] = side
+    row[f"faster_by_{rt}_vs_{reference}"] = max(ratio, 1.0 / ratio)
+    interval = "" if pd.isna(low) else f" [{low:.3f}, {high:.3f}]"
+    row[f"verdict_{rt}_vs_{reference}"] = (f"paired A/B {p['file']} ({p['pair_id']}): {rt}/{reference} "
+                                           f"{ratio:.3f}{interval}, {p['rounds']} interleaved rounds, "
+                                           f"stopped: {p['stopped']}")
+
+
+def _legacy(row: dict, reference: str) -> None:
+    """ratio_tf_over_torch & co.: keras-tf over torch, as comparison.csv had them before runtimes."""
+    if reference != "torch" or row.get(ratio_col("keras-tf", "torch")) is None:
+        return
+    col = ratio_col("keras-tf", "torch")
+    row["ratio_tf_over_torch"] = row[col]
+    row["ratio_ci_low"] = row.get(f"{col}_ci_low")
+    row["ratio_ci_high"] = row.get(f"{col}_ci_high")
+    row["faster"] = {"keras-tf": "tf"}.get(row["faster_keras-tf_vs_torch"], row["faster_keras-tf_vs_torch"])
+    row["faster_by"] = row["faster_by_keras-tf_vs_torch"]
 
 
 _SKIP_KEYS = ["run", "model", "mode", "batch", "device"]
 
 
-def _skipped_only_rows(results: pd.DataFrame, skipped: pd.DataFrame | None) -> list[dict]:
-    """A row for each case group that no framework measured (both out of memory, say), with the reasons."""
+def _skipped_only_rows(results: pd.DataFrame, skipped: pd.DataFrame | None, runtimes: list[str]) -> list[dict]:
+    """A row for each case group that no runtime measured (all out of memory, say), with the reasons."""
     if skipped is None or skipped.empty:
         return []
     measured = set() if results.empty else set(map(tuple, results[_SKIP_KEYS].astype(str).values.tolist()))
     machines = {} if results.empty else dict(zip(results["run"], results["machine"]))
     rows = []
-    for key, _ in skipped.groupby(_SKIP_KEYS, dropna=False, sort=True):
+    for key, g in skipped.groupby(_SKIP_KEYS, dropna=False, sort=True):
         if tuple(map(str, key)) in measured:
             continue
-        row = dict(zip(_SKIP_KEYS, key), machine=machines.get(key[0]))
-        row["note"] = "; ".join(f"{fw}: {_skip_reason(skipped, row, fw)}" for fw in ("torch", "tf"))
+        first = g.iloc[0]
+        row = dict(zip(_SKIP_KEYS, key), machine=machines.get(key[0]), precision=first.get("precision"),
+                   compiled=first.get("compiled"), world_size=first.get("world_size"))
+        mine = set(g["runtime"].dropna()) | set(results.loc[results["run"] == key[0], "runtime"]
+                                                 if not results.empty else [])
+        row["note"] = "; ".join(f"{rt}: {_skip_reason(skipped, row, rt)}" for rt in runtimes if rt in mine)
         rows.append(row)
     return rows
 
 
-def _skip_reason(skipped: pd.DataFrame | None, row: dict, framework: str) -> str:
+def _skip_reason(skipped: pd.DataFrame | None, row: dict, runtime: str) -> str:
     if skipped is not None and not skipped.empty:
-        hit = skipped[(skipped["run"] == row["run"]) & (skipped["framework"] == framework)
+        hit = skipped[(skipped["run"] == row["run"]) & (skipped["runtime"] == runtime)
                       & (skipped["model"] == row["model"]) & (skipped["mode"] == row["mode"])
                       & (skipped["batch"] == row["batch"])]
         if not hit.empty:
@@ -108,22 +225,27 @@ def _skip_reason(skipped: pd.DataFrame | None, row: dict, framework: str) -> str
     return "not run"
 
 
-def headline(comparison: pd.DataFrame) -> list[str]:
-    """Plain sentences for the top of the report: how often each framework wins, by a median factor."""
-    both = comparison.dropna(subset=["ratio_tf_over_torch"])
-    if both.empty:
-        return ["Only one framework was measured, so there is no head-to-head comparison."]
+def headline(comparison: pd.DataFrame, reference: str = REFERENCE_RUNTIME) -> list[str]:
+    """Plain sentences for the top of the report: how often each runtime wins against the reference."""
     lines = []
-    for mode, g in both.groupby("mode"):
-        wins = g["faster"].value_counts()
-        med = float(g["ratio_tf_over_torch"].median())
-        lead = "PyTorch" if med > 1 else "TensorFlow"
-        lines.append(
-            f"{mode}: PyTorch faster in {wins.get('torch', 0)}, TensorFlow in {wins.get('tf', 0)}, "
-            f"tie (95% interval includes 1) in {wins.get('tie', 0)} of {len(g)} cases; "
-            f"median TF/PyTorch time ratio {med:.2f} ({lead} ahead overall)."
-        )
+    others = [rt for rt in RUNTIMES if rt != reference and ratio_col(rt, reference) in comparison.columns]
+    for rt in others:
+        col = ratio_col(rt, reference)
+        both = comparison.dropna(subset=[col])
+        for mode, g in both.groupby("mode"):
+            wins = g[f"faster_{rt}_vs_{reference}"].value_counts()
+            med = float(g[col].median())
+            paired = int(g[f"verdict_{rt}_vs_{reference}"].astype(str).str.startswith("paired").sum())
+            lead = reference if med > 1 else rt
+            lines.append(
+                f"{mode}, {rt} vs {reference}: {reference} faster in {wins.get(reference, 0)}, {rt} in "
+                f"{wins.get(rt, 0)}, tie (95% interval includes 1) in {wins.get('tie', 0)} of {len(g)} cases"
+                + (f" ({paired} decided by a paired A/B run)" if paired else "")
+                + f"; median {rt}/{reference} time ratio {med:.2f} ({lead} ahead overall).")
+    if not lines:
+        lines.append(f"No case was measured in {reference} and another runtime, so there is no head-to-head "
+                     "comparison.")
     bad = comparison[(comparison["params_agree"] == False) | (comparison["macs_agree"] == False)]  # noqa: E712
     if not bad.empty:
-        lines.append(f"BUG: {len(bad)} case(s) where the frameworks disagree on params or MACs.")
+        lines.append(f"BUG: {len(bad)} case(s) where the runtimes disagree on params or MACs.")
     return lines

@@ -1,19 +1,24 @@
-"""Find and validate saved pytest-benchmark runs (files, directories, the default storage)."""
+"""Find, parse and validate saved documents: pytest-benchmark runs and paired A/B results.
+
+Nothing is used before cnnbench.reports.validate has checked it; a bad file raises ReportError with
+one line naming the file and the problem. Readers of a history (the trend's saved runs) leave a bad
+file out and say so instead of failing.
+"""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbench.reports.errors import ReportError
+from cnnbench.reports.validate import check_ab, check_run
 
 DEFAULT_STORAGE = Path(".benchmarks")
-_REQUIRED = ("machine_info", "benchmarks")
 
 
 @dataclass(frozen=True)
 class Run:
-    """One saved run: its file and the parsed pytest-benchmark document."""
+    """One saved run: its file and the parsed, validated pytest-benchmark document."""
 
     path: Path
     data: dict
@@ -24,7 +29,7 @@ class Run:
 
     @property
     def datetime(self) -> str:
-        return str(self.data.get("datetime", ""))
+        return str(self.data.get("datetime") or "")
 
     @property
     def cnnbench(self) -> dict:
@@ -35,75 +40,144 @@ class Run:
         return list(self.cnnbench.get("skipped") or [])
 
 
-def load_run(path: str | Path) -> Run:
-    """Parse one run file; a file that is not a pytest-benchmark run raises ReportError."""
-    path = Path(path)
+@dataclass(frozen=True)
+class PairedResult:
+    """One paired A/B result (``cnnbench ab --format json``): its file and the validated document."""
+
+    path: Path
+    data: dict
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def datetime(self) -> str:
+        return str(self.data.get("datetime") or "")
+
+
+@dataclass
+class Inputs:
+    runs: list[Run] = field(default_factory=list)
+    paired: list[PairedResult] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # one line per file a lenient reader left out
+
+
+def _parse(path: Path):
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ReportError(f"{path}: no such file; give a pytest-benchmark JSON file or a directory of them") from None
+    except IsADirectoryError:
+        raise ReportError(f"{path}: is a directory where a file was expected") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: cannot be read ({exc}); give a pytest-benchmark JSON file") from None
     if not text.strip():
         raise ReportError(f"{path}: the file is empty; a pytest-benchmark run is a JSON object with 'benchmarks'")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); "
+        # the parser ran into the end of the text: a file cut short (an unterminated string also ends there,
+        # since a JSON string cannot span a line break)
+        rest = text[exc.pos:].rstrip()
+        ended = (not rest or exc.msg.startswith("Unterminated string")
+                 or any(word.startswith(rest) for word in ("true", "false", "null", "NaN", "Infinity", "-Infinity")))
+        cut = " (the file ends early: truncated?)" if ended else ""
+        raise ReportError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}){cut}; "
                           "give a file written by pytest --benchmark-json or --benchmark-autosave") from None
-    if not isinstance(data, dict) or any(k not in data for k in _REQUIRED):
-        missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
-        raise ReportError(f"{path}: JSON but not a pytest-benchmark run (missing {', '.join(missing)}); "
-                          "give a file written by pytest --benchmark-json or --benchmark-autosave")
-    if not isinstance(data["benchmarks"], list):
-        raise ReportError(f"{path}: 'benchmarks' is not a list; the file is not a pytest-benchmark run")
-    for i, bench in enumerate(data["benchmarks"]):
-        if not isinstance(bench, dict) or "stats" not in bench or "name" not in bench:
-            raise ReportError(f"{path}: benchmark #{i} has no name/stats; the file is not a pytest-benchmark run")
+    except RecursionError:
+        raise ReportError(f"{path}: not JSON (nested too deeply); give a pytest-benchmark run") from None
+
+
+def load_document(path: str | Path) -> Run | PairedResult:
+    """A run or a paired A/B result, validated; anything else raises ReportError."""
+    path = Path(path)
+    data = _parse(path)
+    if isinstance(data, dict) and "cnnbench_ab" in data:
+        check_ab(path, data)
+        return PairedResult(path=path, data=data)
+    check_run(path, data)
     return Run(path=path, data=data)
 
 
-def _runs_in(directory: Path) -> list[Path]:
+def load_run(path: str | Path) -> Run:
+    """Parse one run file; a file that is not a cnnbench pytest-benchmark run raises ReportError."""
+    doc = load_document(path)
+    if isinstance(doc, PairedResult):
+        raise ReportError(f"{doc.path}: a paired A/B result (cnnbench ab), not a run; `cnnbench compare` takes "
+                          "runs (give the A/B file to `cnnbench report`)")
+    return doc
+
+
+def _json_in(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.json") if p.is_file())
 
 
 def newest_run(storage: Path = DEFAULT_STORAGE) -> Path:
-    files = _runs_in(storage) if storage.is_dir() else []
+    files = _json_in(storage) if storage.is_dir() else []
     if not files:
         raise ReportError(f"no saved run under {storage}/; run `pytest bench --benchmark-only` first "
                           "or give RUN.json / RUN_DIR")
     return max(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def find_runs(paths: list[str | Path] | None = None, *, require_benchmarks: bool = True,
-              strict: bool = True) -> list[Run]:
-    """Load runs from files and directories (recursively); no path: the newest run under .benchmarks/.
+def _files(paths: list[str | Path]) -> list[Path]:
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = _json_in(p)
+            if not found:
+                raise ReportError(f"{p}/: no *.json run files in this directory")
+            files += found
+        else:
+            files.append(p)
+    return files
 
-    Runs are returned oldest first (by the run's own datetime, then by file name). ``strict=False``
-    skips unreadable files in directories instead of failing (for the trend's history).
-    """
-    if not paths:
-        files = [newest_run()]
-    else:
-        files = []
-        for p in map(Path, paths):
-            if p.is_dir():
-                found = _runs_in(p)
-                if not found:
-                    raise ReportError(f"{p}/: no *.json run files in this directory")
-                files += found
-            else:
-                files.append(p)
-    runs = []
+
+def _check_not_empty(run: Run) -> None:
+    if not run.data["benchmarks"]:
+        why = f" ({len(run.skipped)} cases skipped: {run.skipped[0]['reason']}...)" if run.skipped else ""
+        raise ReportError(f"{run.path}: the run has zero benchmarks{why}; nothing to report")
+
+
+def find_inputs(paths: list[str | Path] | None = None, *, allow_paired: bool = True) -> Inputs:
+    """Runs (oldest first) and paired A/B results from files and directories (recursively); no path:
+    the newest run under .benchmarks/. Every file must be valid; a run must hold benchmarks."""
+    files = [newest_run()] if not paths else _files(paths)
+    found = Inputs()
     for f in files:
+        doc = load_document(f) if allow_paired else load_run(f)
+        if isinstance(doc, PairedResult):
+            found.paired.append(doc)
+        else:
+            _check_not_empty(doc)
+            found.runs.append(doc)
+    if not found.runs:
+        raise ReportError(f"only paired A/B result(s) given ({', '.join(str(p.path) for p in found.paired)}); "
+                          "give the run(s) too (pytest-benchmark JSON)")
+    found.runs.sort(key=lambda r: (r.datetime, r.name))
+    found.paired.sort(key=lambda r: (r.datetime, r.name))
+    return found
+
+
+def find_runs(paths: list[str | Path] | None = None) -> list[Run]:
+    """Runs only (``cnnbench compare``): a paired A/B file among them is an error."""
+    return find_inputs(paths, allow_paired=False).runs
+
+
+def find_history(directory: str | Path) -> Inputs:
+    """Every run under ``directory`` for the trend chart; a file that is not a valid cnnbench run is
+    left out with one line in ``left_out`` (a damaged or foreign file must not break a good report)."""
+    found = Inputs()
+    for f in _json_in(Path(directory)):
         try:
-            runs.append(load_run(f))
-        except ReportError:
-            if strict:
-                raise
-    if require_benchmarks:
-        for run in runs:
-            if not run.data["benchmarks"]:
-                why = f" ({len(run.skipped)} cases skipped: {run.skipped[0]['reason']}...)" if run.skipped else ""
-                raise ReportError(f"{run.path}: the run has zero benchmarks{why}; nothing to report")
-    return sorted(runs, key=lambda r: (r.datetime, r.name))
+            doc = load_document(f)
+        except ReportError as exc:
+            found.left_out.append(f"left out of the trend: {exc}")
+            continue
+        if isinstance(doc, PairedResult):
+            found.left_out.append(f"left out of the trend: {f}: a paired A/B result, not a run")
+        elif doc.data["benchmarks"]:
+            found.runs.append(doc)
+    found.runs.sort(key=lambda r: (r.datetime, r.name))
+    return found

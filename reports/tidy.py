@@ -3,22 +3,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import pandas as pd
 
 from cnnbench.reports.load import Run
+from cnnbench.reports.rows import MEASURED, parse_case_id, problems, runtime_of
 
 # Case parameters, in the order they appear in results.csv (documented in the README).
 CASE_COLUMNS = [
-    "model", "framework", "mode", "batch", "device", "device_name", "input_size", "precision", "layout",
-    "tf_jit", "torch_compile", "options",
+    "model", "runtime", "framework", "keras_backend", "mode", "batch", "device", "device_name", "input_size",
+    "precision", "layout", "tf_jit", "torch_compile", "compiled", "options", "world_size",
 ]
 # pytest-benchmark statistics, converted to seconds-named columns.
 STAT_COLUMNS = ["min", "max", "mean", "median", "stddev", "iqr", "q1", "q3"]
 MEASURE_COLUMNS = [
-    "params", "params_with_buffers", "macs", "flops", "flops_rule", "peak_memory_bytes", "peak_memory_kind",
-    "images_per_s", "gflops_per_s", "gemm_peak_gflops_per_s", "pct_of_peak", "build_s", "first_step_s",
-    "compile_s",
+    "flags", "params", "params_with_buffers", "macs", "flops", "flops_rule", "peak_memory_bytes",
+    "peak_memory_method", "peak_memory_kind", "images_per_s", "gflops_per_s", "gemm_peak_gflops_per_s",
+    "gemm_peak_math", "pct_of_peak", "pct_of_peak_flag", "build_s", "first_step_s", "compile_s",
+    "global_batch", "scaling_efficiency", "dist_backend",
 ]
 ENV_COLUMNS = [
     "machine", "machine_id", "cpu_model", "cpu_logical_cores", "cpu_threads_available", "ram_bytes",
@@ -75,17 +78,10 @@ def _env(run: Run) -> dict:
     }
 
 
-def _name_params(name: str) -> dict:
-    """Parameters parsed from a case id (``resnet18-torch-train-bs8-cuda``) for runs lacking extra_info."""
-    inner = name[name.find("[") + 1: name.rfind("]")] if "[" in name else name
-    parts = inner.split("-")
-    if len(parts) < 5 or not parts[3].startswith("bs"):
-        return {}
-    return {"model": parts[0], "framework": parts[1], "mode": parts[2], "batch": int(parts[3][2:]),
-            "device": parts[4]}
-
-
 def bench_rows(run: Run) -> list[dict]:
+    """One dict per benchmark of a validated run. A NaN/inf figure is blanked and named in ``flags``;
+    a row whose timing is unusable (``timing_ok`` False) keeps no timing at all, so nothing downstream
+    can rate, rank or plot it."""
     env = _env(run)
     rows = []
     for bench in run.data["benchmarks"]:
@@ -93,25 +89,51 @@ def bench_rows(run: Run) -> list[dict]:
         stats = bench["stats"]
         case_id = bench.get("param") if isinstance(bench.get("param"), str) else bench["name"]
         row = {"case_id": case_id, "group": bench.get("group"), "name": bench.get("fullname", bench["name"])}
-        row.update(_name_params(case_id))
         row.update(env)
         for key, value in info.items():
             row[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+        # fields that runs saved before the runtime redesign lack (DESIGN.md, "Runtimes")
+        row["runtime"] = runtime_of(info)
+        row["framework"] = info.get("framework") or ("torch" if row["runtime"] == "torch" else "tf")
+        if row["framework"] == "tf" and not info.get("keras_backend"):
+            row["keras_backend"] = {"keras-jax": "jax", "keras-torch": "torch"}.get(row["runtime"], "tensorflow")
+        row["world_size"] = info.get("world_size") or 1
+        if info.get("global_batch") is None:
+            row["global_batch"] = info["batch"] * row["world_size"]
+        found, timing_bad = problems(bench)
+        for key in MEASURED:
+            if key in row and row[key] is not None and not _finite(row[key]):
+                row[key] = None
+        if timing_bad:  # figures derived from the step time are as broken as the time itself
+            for key in ("images_per_s", "gflops_per_s", "pct_of_peak", "pct_of_peak_raw", "scaling_efficiency"):
+                if key in row:
+                    row[key] = None
         for key in STAT_COLUMNS:
-            row[f"{key}_s"] = stats.get(key)
+            value = stats.get(key)
+            row[f"{key}_s"] = None if timing_bad or (value is not None and not _finite(value)) else value
         row["rounds"] = stats.get("rounds")
         row["iterations"] = stats.get("iterations")
-        row["ops"] = stats.get("ops")
+        row["ops"] = None if timing_bad else stats.get("ops")
         data = stats.get("data")
-        row["data_s"] = json.dumps(data) if data is not None else None  # raw per-round times (kept for statistics)
+        # raw per-round times (kept for statistics); none where the timing is unusable
+        row["data_s"] = json.dumps(data) if data is not None and not timing_bad else None
+        row["timing_ok"] = not timing_bad
+        row["flags"] = "; ".join(found)
         rows.append(row)
     return rows
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def results_frame(runs: list[Run]) -> pd.DataFrame:
     """One row per benchmark case per run, known columns first, every other extra_info key after."""
     rows = [row for run in runs for row in bench_rows(run)]
     df = pd.DataFrame(rows)
+    for col in CASE_COLUMNS + MEASURE_COLUMNS:  # every documented column, empty where old runs lack the field
+        if col not in df.columns:
+            df[col] = None
     first = (["run", "run_datetime", "case_id", "group"] + CASE_COLUMNS
              + [f"{k}_s" for k in STAT_COLUMNS] + ["rounds", "iterations", "ops"] + MEASURE_COLUMNS + ENV_COLUMNS)
     ordered = [c for c in dict.fromkeys(first) if c in df.columns]
@@ -119,15 +141,18 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
     return df[ordered + rest + (["data_s"] if "data_s" in df.columns else [])]
 
 
+SKIPPED_COLUMNS = ["run", "case_id", "group", "model", "runtime", "framework", "mode", "batch", "device",
+                   "precision", "layout", "compiled", "world_size", "reason"]
+
+
 def skipped_frame(runs: list[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
         for s in run.skipped:
             row = {"run": run.name, "case_id": s.get("id"), "group": s.get("group"), "reason": s.get("reason")}
-            row.update(_name_params(s.get("id", "")))
+            row.update(parse_case_id(s.get("id", "")))
             rows.append(row)
-    return pd.DataFrame(rows, columns=["run", "case_id", "group", "model", "framework", "mode", "batch",
-                                       "device", "reason"])
+    return pd.DataFrame(rows, columns=SKIPPED_COLUMNS)
 
 
 def raw_rounds(value) -> list[float]:

@@ -40,35 +40,57 @@ def browser():
 
 
 def test_report_renders_in_chromium_with_every_table_and_plot_visible(browser, tmp_path):
+    """Old runs (tests/data) and runs with the new harness's fields (tests/new_fields.py: four runtimes,
+    world sizes, bf16/XLA variants, a paired A/B file) in one report: every section shows."""
+    import new_fields as nf
+
+    new = [nf.write(nf.four_runtimes(), tmp_path / "four.json"), nf.write(nf.scaling_run(), tmp_path / "scaling.json"),
+           nf.write(nf.variants_run(), tmp_path / "variants.json"), nf.write(nf.ab_frameworks(), tmp_path / "ab.json")]
     out = tmp_path / "report"
     runs = [DATA / "runs" / "cpu_smoke_2core.json", DATA / "runs" / "gpu_smoke_h200_torch_only.json",
-            DATA / "runs" / "cpu_torch_sweep_skips.json", DATA / "storage"]
+            DATA / "runs" / "cpu_torch_sweep_skips.json", DATA / "storage", *new]
     assert reports_main(["report", *map(str, runs), "--out", str(out)]) == 0
     browser.get((out / "report.html").resolve().as_uri())
     assert browser.title.startswith("cnnbench report")
 
-    for table_id in ("comparison-table", "skipped-table", "runs-table"):
+    for table_id in ("comparison-table", "measurements-table", "paired-table", "modes-table", "scaling-table",
+                     "skipped-table", "runs-table"):
         table = browser.find_element("id", table_id)
-        assert table.is_displayed()
-        assert len(table.find_elements("css selector", "tbody tr")) > 0
+        browser.execute_script("arguments[0].scrollIntoView();", table)
+        assert table.is_displayed(), table_id
+        assert len(table.find_elements("css selector", "tbody tr")) > 0, table_id
+    settings = browser.find_element("id", "equal-settings")
+    assert settings.is_displayed() and "all runtimes ran under equal settings" in settings.text
+    assert "not recorded in run(s)" in settings.text  # the old runs
+    # the paired verdict decides resnet18 inference in every run of its machine that measured that pair
+    paired = browser.find_elements("css selector", "#comparison-table span.paired")
+    assert len(paired) == 5 and all(p.find_element("xpath", "..").text.startswith("tie") for p in paired)
+
     plots = browser.find_elements("css selector", "figure.plot img")
-    # per machine: step time, FLOPs, memory, compile (+ throughput where a batch sweep exists); + trend
-    assert len(plots) >= 9
-    for img in plots:
+    ids = {p.find_element("xpath", "..").get_attribute("id") for p in plots}
+    assert {"fig-modes", "fig-scaling", "fig-trend"} <= ids
+    # per machine: step time, FLOPs, memory (per method), compile (+ throughput where a batch sweep exists)
+    assert len(plots) >= 12
+    for img in plots:  # none broken: each decoded to a real picture, on screen
         browser.execute_script("arguments[0].scrollIntoView();", img)
         loaded = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 100 "
                                         "&& arguments[0].naturalHeight > 100;", img)
         assert loaded and img.is_displayed(), img.get_attribute("alt")
         assert img.size["width"] > 200 and img.size["height"] > 100
+    diagrams = browser.find_elements("css selector", "#diagrams details")
+    note = browser.find_elements("css selector", "#diagrams p.warn")
+    assert diagrams or (note and "Graphviz" in note[0].text)  # drawn, or said why not
 
-    # sorting works: click "PyTorch ms" twice (ascending, then descending)
-    header = browser.find_elements("css selector", "#comparison-table th")[6]
-    header.click()
-    header.click()
-    first = browser.find_element("css selector", "#comparison-table tbody tr td:nth-child(7)").text
-    values = [float(td.text.replace(",", "")) for td in
-              browser.find_elements("css selector", "#comparison-table tbody tr td:nth-child(7)") if td.text]
-    assert float(first.replace(",", "")) == max(values)
+    # sorting works: click "torch ms" twice (ascending, then descending)
+    headers = browser.find_elements("css selector", "#comparison-table th")
+    col = next(i for i, th in enumerate(headers) if th.text.replace("\n", " ") == "torch ms") + 1
+    browser.execute_script("arguments[0].scrollIntoView();", headers[col - 1])
+    headers[col - 1].click()
+    headers[col - 1].click()
+    cells = browser.find_elements("css selector", f"#comparison-table tbody tr td:nth-child({col})")
+    values = [float(td.get_attribute("textContent").replace(",", "")) for td in cells
+              if td.get_attribute("textContent").strip() not in ("", "invalid")]
+    assert float(cells[0].get_attribute("textContent").replace(",", "")) == max(values)
 
     shot = tmp_path / "report.png"
     height = browser.execute_script("return document.body.scrollHeight")

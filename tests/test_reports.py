@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import new_fields as nf
 from references import PARAMS
 from cnnbench.reports.cli import main as reports_main
 from cnnbench.reports.errors import ReportError
@@ -35,12 +36,14 @@ CPU = RUNS / "cpu_smoke_2core.json"
 GPU = RUNS / "gpu_smoke_h200_torch_only.json"
 CPU16 = RUNS / "cpu_smoke_16core_torch_only.json"
 SWEEP = RUNS / "cpu_torch_sweep_skips.json"
+SAME1 = STORAGE / "Linux-CPython-3.11-64bit" / "0001_same1.json"
 
 # the columns results.csv promises (README, "results.csv columns")
 REQUIRED_COLUMNS = [
-    "run", "case_id", "model", "framework", "mode", "batch", "device", "device_name", "input_size", "precision",
+    "run", "case_id", "model", "runtime", "framework", "keras_backend", "world_size", "flags", "mode", "batch", "device", "device_name", "input_size", "precision",
     "layout", "tf_jit", "torch_compile", "min_s", "median_s", "mean_s", "iqr_s", "stddev_s", "rounds", "data_s",
-    "params", "macs", "flops", "peak_memory_bytes", "images_per_s", "pct_of_peak", "compile_s", "first_step_s",
+    "params", "macs", "flops", "peak_memory_bytes", "peak_memory_method", "peak_memory_kind", "images_per_s",
+    "pct_of_peak", "pct_of_peak_flag", "compile_s", "first_step_s", "global_batch", "scaling_efficiency",
     "machine", "machine_id", "cpu_model", "torch_version", "commit", "run_datetime",
 ]
 
@@ -55,6 +58,9 @@ def test_results_frame_has_one_row_per_benchmark_with_every_column():
     assert len(df) == sum(len(_raw(p)["benchmarks"]) for p in (CPU, GPU, SWEEP)) == 12 + 6 + 8
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     assert not missing
+    # runs saved before the runtime field: derived from the framework (DESIGN.md, "Runtimes")
+    assert dict(zip(df["framework"], df["runtime"])) == {"torch": "torch", "tf": "keras-tf"}
+    assert (df["world_size"] == 1).all() and df["peak_memory_method"].isna().all()
     # values are carried over unchanged from pytest-benchmark's statistics
     raw = {b["param"]: b for b in _raw(CPU)["benchmarks"]}
     row = df[(df["run"] == "cpu_smoke_2core") & (df["case_id"] == "resnet18-tf-train-bs2-cpu")].iloc[0]
@@ -79,7 +85,7 @@ def test_skipped_cases_are_kept_with_their_reasons():
     assert sk[sk["model"] == "inception_v3"]["reason"].str.contains("minimum input size is 75").all()
 
 
-def test_comparison_ratio_is_tf_over_torch_median_with_an_interval():
+def test_comparison_ratio_is_keras_tf_over_torch_median_with_an_interval():
     runs = find_runs([CPU])
     comp = comparison_frame(results_frame(runs))
     assert len(comp) == 6  # 3 models x 2 modes, batch 2
@@ -87,28 +93,35 @@ def test_comparison_ratio_is_tf_over_torch_median_with_an_interval():
     for r in comp.to_dict("records"):
         t = raw[f"{r['model']}-torch-{r['mode']}-bs2-cpu"]["median"]
         f = raw[f"{r['model']}-tf-{r['mode']}-bs2-cpu"]["median"]
-        assert r["ratio_tf_over_torch"] == pytest.approx(f / t, rel=1e-12)
-        assert r["ratio_ci_low"] <= r["ratio_tf_over_torch"] <= r["ratio_ci_high"]
+        assert r["ratio_keras-tf_over_torch"] == pytest.approx(f / t, rel=1e-12)
+        low, high = r["ratio_keras-tf_over_torch_ci_low"], r["ratio_keras-tf_over_torch_ci_high"]
+        assert low <= r["ratio_keras-tf_over_torch"] <= high
         assert bool(r["params_agree"]) and bool(r["macs_agree"])
-        expected = "tie" if r["ratio_ci_low"] <= 1 <= r["ratio_ci_high"] else ("torch" if f > t else "tf")
-        assert r["faster"] == expected
-        assert r["faster_by"] == pytest.approx(max(f / t, t / f))
+        expected = "tie" if low <= 1 <= high else ("torch" if f > t else "keras-tf")
+        assert r["faster_keras-tf_vs_torch"] == expected
+        assert r["faster_by_keras-tf_vs_torch"] == pytest.approx(max(f / t, t / f))
+        # the columns comparison.csv had before runtimes keep their meaning (TF = Keras on TensorFlow)
+        assert (r["ratio_tf_over_torch"], r["ratio_ci_low"], r["ratio_ci_high"]) == (r["ratio_keras-tf_over_torch"],
+                                                                                      low, high)
+        assert r["faster"] == {"keras-tf": "tf"}.get(expected, expected) and r["faster_by"] == r[
+            "faster_by_keras-tf_vs_torch"]
 
 
-def test_comparison_with_one_framework_says_why_the_other_is_missing():
+def test_comparison_with_one_runtime_says_why_the_other_is_missing():
     runs = find_runs([GPU, SWEEP])
     res = results_frame(runs)
     comp = comparison_frame(res, skipped_frame(runs))
-    assert comp["tf_median_s"].isna().all() and comp["ratio_tf_over_torch"].isna().all()
+    assert comp["keras-tf_median_s"].isna().all() and comp["ratio_keras-tf_over_torch"].isna().all()
     gpu = comp[comp["run"] == "gpu_smoke_h200_torch_only"]
-    assert gpu["note"].str.contains("tf: skipped .*tensorflow is not installed", regex=True).all()
+    assert gpu["note"].str.contains("keras-tf: skipped .*tensorflow is not installed", regex=True).all()
     sweep = comp[comp["run"] == "cpu_torch_sweep_skips"]
     measured = sweep[sweep["torch_median_s"].notna()]
-    assert len(measured) == 8 and (measured["note"] == "tf: not run").all()
-    # a group no framework measured still gets its row, with the reasons (here: Inception v3 at 64 px)
+    # a PyTorch-only run never asked for Keras: its rows do not list Keras as missing
+    assert len(measured) == 8 and (measured["note"] == "").all()
+    # a group no runtime measured still gets its row, with the reasons (here: Inception v3 at 64 px)
     unmeasured = sweep[sweep["torch_median_s"].isna()]
     assert len(unmeasured) == 4 and (unmeasured["model"] == "inception_v3").all()
-    assert unmeasured["note"].str.fullmatch(r"torch: skipped \(inception_v3: input_size 64 is too small.*\); tf: not run").all()
+    assert unmeasured["note"].str.fullmatch(r"torch: skipped \(inception_v3: input_size 64 is too small.*\)").all()
 
 
 def test_comparison_flags_a_params_disagreement(tmp_path):
@@ -120,7 +133,7 @@ def test_comparison_flags_a_params_disagreement(tmp_path):
     bad.write_text(json.dumps(doc))
     comp = comparison_frame(results_frame(find_runs([bad])))
     row = comp[(comp["model"] == "resnet18") & (comp["mode"] == "inference")].iloc[0]
-    assert not bool(row["params_agree"]) and "BUG" in row["note"]
+    assert not bool(row["params_agree"]) and "BUG: the runtimes disagree" in row["note"]
 
 
 def test_ratio_of_medians_and_mann_whitney_by_hand():
@@ -135,17 +148,27 @@ def test_ratio_of_medians_and_mann_whitney_by_hand():
 
 
 @pytest.fixture(scope="module")
-def built_report(tmp_path_factory):
+def new_runs(tmp_path_factory) -> dict[str, Path]:
+    """Runs with the new harness's fields, built from the CPU run (tests/new_fields.py says how)."""
+    d = tmp_path_factory.mktemp("new")
+    return {"four": nf.write(nf.four_runtimes(), d / "four.json"), "scaling": nf.write(nf.scaling_run(), d / "scaling.json"),
+            "variants": nf.write(nf.variants_run(), d / "variants.json"), "ab": nf.write(nf.ab_frameworks(), d / "ab.json")}
+
+
+@pytest.fixture(scope="module")
+def built_report(tmp_path_factory, new_runs):
+    """One report of every saved run and of the runs with new fields (one build: plots are what costs)."""
     out = tmp_path_factory.mktemp("report")
-    code = reports_main(["report", str(CPU), str(GPU), str(SWEEP), str(STORAGE), "--out", str(out), "--no-history"])
+    code = reports_main(["report", str(CPU), str(GPU), str(SWEEP), str(STORAGE), *map(str, new_runs.values()),
+                         "--out", str(out), "--no-history"])
     assert code == 0
     return out
 
 
-def test_report_writes_csvs_and_a_self_contained_html(built_report):
+def test_report_writes_csvs_and_a_self_contained_html(built_report, new_runs):
     results = pd.read_csv(built_report / "results.csv")
-    expected_rows = sum(len(_raw(p)["benchmarks"]) for p in [CPU, GPU, SWEEP, *STORAGE.rglob("*.json")])
-    assert len(results) == expected_rows
+    runs = [CPU, GPU, SWEEP, *STORAGE.rglob("*.json"), new_runs["four"], new_runs["scaling"], new_runs["variants"]]
+    assert len(results) == sum(len(_raw(p)["benchmarks"]) for p in runs)
     assert (built_report / "comparison.csv").stat().st_size > 0
     html = (built_report / "report.html").read_text()
     for fig in ("step-time-", "flops-", "memory-", "compile-", "throughput-", "fig-trend"):
@@ -155,6 +178,20 @@ def test_report_writes_csvs_and_a_self_contained_html(built_report):
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
     assert "<link" not in html and 'src="data:' in html
     assert "TEST-ONLY injected delay" in html  # the slowed run is labelled, not passed off as real
+
+
+def test_the_html_has_every_new_section(built_report):
+    html = (built_report / "report.html").read_text()
+    for marker in ('id="paired-table"', 'id="modes-table"', 'id="fig-modes"', 'id="scaling-table"', 'id="fig-scaling"',
+                   'id="measurements-table"', 'id="equal-settings"', "all runtimes ran under equal settings",
+                   "not recorded in run(s)", "flagged: " + nf.FLAG, '<span class="paired">paired</span>', "rss_delta",
+                   "1 case(s) left out: their % of the GEMM peak is flagged"):
+        assert marker in html, marker
+    for rt in ("torch", "keras-tf", "keras-jax", "keras-torch"):
+        assert f"<th>{rt} ms</th>" in html
+    assert (built_report / "modes.csv").exists()
+    comp = pd.read_csv(built_report / "comparison.csv")
+    assert {f"ratio_{rt}_over_torch" for rt in ("keras-tf", "keras-jax", "keras-torch")} <= set(comp.columns)
 
 
 def test_trend_marks_the_slowed_run(built_report):
@@ -167,9 +204,9 @@ def test_reports_import_neither_framework():
     code = (
         "import sys, tempfile\n"
         "from cnnbench.reports.cli import main\n"
-        f"assert main(['report', {str(CPU)!r}, '--out', tempfile.mkdtemp(), '--no-diagrams']) == 0\n"
-        f"assert main(['compare', {str(CPU)!r}, {str(CPU)!r}, '--format', 'json']) == 0\n"
-        "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]\n"
+        f"assert main(['report', {str(SAME1)!r}, '--out', tempfile.mkdtemp(), '--no-diagrams']) == 0\n"
+        f"assert main(['compare', {str(SAME1)!r}, {str(SAME1)!r}, '--format', 'json']) == 0\n"
+        "bad = [m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -207,9 +244,18 @@ def test_empty_directory_zero_benchmarks_and_unwritable_out(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+@pytest.fixture
+def no_bar_plots(monkeypatch):
+    """For tests about files and history, not charts: skip the per-machine charts (built_report and the
+    browser test draw them); the trend chart is still drawn."""
+    import cnnbench.reports.report as report_mod
+
+    monkeypatch.setattr(report_mod, "figures", lambda results: [])
+
+
+def test_a_failed_report_leaves_the_previous_one_whole(tmp_path, monkeypatch, no_bar_plots):
     out = tmp_path / "out"
-    assert reports_main(["report", str(CPU), "--out", str(out), "--no-diagrams"]) == 0
+    assert reports_main(["report", str(SAME1), "--out", str(out), "--no-diagrams", "--no-history"]) == 0
     before = (out / "report.html").read_bytes()
     import cnnbench.reports.report as report_mod
 
@@ -253,7 +299,7 @@ def test_newest_run_under_the_default_storage(tmp_path, monkeypatch):
     assert not math.isnan(newest[0].data["benchmarks"][0]["stats"]["median"])
 
 
-def test_trend_reads_the_history_in_the_storage(tmp_path, monkeypatch):
+def test_trend_reads_the_history_in_the_storage(tmp_path, monkeypatch, no_bar_plots):
     """With no run named, the report is of the newest run, and its trend covers every saved run."""
     monkeypatch.chdir(tmp_path)
     target = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"

@@ -1,0 +1,111 @@
+"""What one benchmark row of a saved run means, in plain Python (no pandas: the terminal verdict uses it).
+
+A row is one entry of a pytest-benchmark JSON's ``benchmarks`` list, already validated
+(cnnbench.reports.validate). Runs saved before the runtime field existed are read the same way:
+their runtime is derived from the framework (DESIGN.md, "Runtimes").
+"""
+from __future__ import annotations
+
+import math
+
+RUNTIMES = ("torch", "keras-tf", "keras-jax", "keras-torch")
+# the runtime's part of a case id ("resnet50-keras_jax-train-bs8-cpu"); "tf" is Keras on TensorFlow
+ID_TAGS = {"torch": "torch", "tf": "keras-tf", "keras_jax": "keras-jax", "keras_torch": "keras-torch"}
+_KERAS_BACKENDS = {"tensorflow": "keras-tf", "jax": "keras-jax", "torch": "keras-torch"}
+NATIVE_LAYOUT = {"torch": "nchw", "keras-tf": "nhwc", "keras-jax": "nhwc", "keras-torch": "nhwc"}
+REFERENCE_RUNTIME = "torch"
+
+# timing statistics whose non-finite value makes a row's timing unusable
+TIMING_STATS = ("median", "min", "max", "mean", "q1", "q3")
+# measured figures that are shown or plotted: a NaN or inf here is flagged, never shown as a number
+MEASURED = ("images_per_s", "gflops_per_s", "gemm_peak_gflops_per_s", "pct_of_peak", "pct_of_peak_raw",
+            "peak_memory_bytes", "runtime_rss_bytes", "process_peak_rss_bytes", "build_s", "first_step_s",
+            "compile_s", "scaling_efficiency")
+
+
+def finite(value) -> bool:
+    """A real, finite number (bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def runtime_of(info: dict) -> str | None:
+    """The row's runtime; old runs have none recorded: torch -> torch, tf -> keras-tf (or its keras_backend)."""
+    if info.get("runtime"):
+        return info["runtime"]
+    fw = info.get("framework")
+    if fw == "torch":
+        return "torch"
+    if fw == "tf":
+        return _KERAS_BACKENDS.get(info.get("keras_backend") or "tensorflow")
+    return None
+
+
+def case_id(bench: dict) -> str:
+    return bench["param"] if isinstance(bench.get("param"), str) else bench["name"]
+
+
+def parse_case_id(cid: str) -> dict:
+    """The fields a case id spells: ``resnet18-keras_jax-train-bs8-cuda-bf16-ws2`` ->
+    model, runtime, framework, mode, batch, device, precision, layout, compiled, world_size.
+    Used for skipped cases and paired A/B cases, which carry no extra_info. {} if it is not a case id."""
+    inner = cid[cid.find("[") + 1: cid.rfind("]")] if "[" in cid else cid
+    parts = inner.split("-")
+    if len(parts) < 5 or not parts[3].startswith("bs") or not parts[3][2:].isdigit():
+        return {}
+    runtime = ID_TAGS.get(parts[1])
+    out = {"model": parts[0], "framework": parts[1] if parts[1] in ("torch", "tf") else "tf",
+           "runtime": runtime or parts[1], "mode": parts[2], "batch": int(parts[3][2:]), "device": parts[4],
+           "precision": "fp32", "layout": NATIVE_LAYOUT.get(runtime or "", None), "compiled": False,
+           "world_size": 1}
+    for part in parts[5:]:
+        if part in ("bf16", "fp16"):
+            out["precision"] = part
+        elif part in ("nchw", "nhwc"):
+            out["layout"] = part
+        elif part in ("xla", "compiled"):
+            out["compiled"] = True
+        elif part.startswith("ws") and part[2:].isdigit():
+            out["world_size"] = int(part[2:])
+    return out
+
+
+def compile_requested(info: dict) -> bool:
+    """Whether the row's case asked for compilation (torch.compile, XLA). Keras on JAX always runs a
+    jax.jit-compiled step; that is its plain case, not a variant, so it does not count here."""
+    return info.get("torch_compile") is True or info.get("tf_jit") is True
+
+
+def problems(bench: dict) -> tuple[list[str], bool]:
+    """(what is non-finite in a row, whether its timing is unusable). A timing is unusable when a
+    statistic or a raw round is NaN/inf or the median is not positive; a measurement is flagged alone."""
+    stats, info = bench.get("stats") or {}, bench.get("extra_info") or {}
+    found, timing_bad = [], False
+    for key in TIMING_STATS:
+        v = stats.get(key)
+        if v is not None and not finite(v):
+            found.append(f"{key} time is {v}")
+            timing_bad = True
+    median = stats.get("median")
+    if finite(median) and median <= 0:
+        found.append(f"median time is {median} (not positive)")
+        timing_bad = True
+    data = stats.get("data")
+    if isinstance(data, list):
+        bad = [x for x in data if not finite(x) or x <= 0]
+        if bad:
+            found.append(f"{len(bad)} of {len(data)} rounds are not finite positive times ({bad[0]})")
+            timing_bad = True
+    for key in MEASURED:
+        v = info.get(key)
+        if v is not None and not finite(v):
+            found.append(f"{key} is {v}")
+    return found, timing_bad
+
+
+def fmt_num(value, spec: str, missing: str = "-") -> str:
+    """A number for display; None/NaN -> ``missing``, inf never shown as a number."""
+    if value is None or isinstance(value, bool):
+        return missing
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        return "invalid" if not math.isnan(value) else missing
+    return format(value, spec)

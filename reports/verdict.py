@@ -1,0 +1,162 @@
+"""The closing verdict of ``pytest bench`` (issue #19 item 2): a plain-text table for the terminal.
+
+Per model and mode: each runtime's median step time, its time ratio against the reference runtime
+with the 95% bootstrap interval of the raw rounds (cnnbench.core.stats, shared with the reports), the
+winner or "tie", images/s, peak memory and % of the GEMM peak (or "flagged"); then the skipped cases
+with their reasons. Pure Python + numpy: the harness calls it at the end of a run, where pandas and
+matplotlib need not be installed (tests/test_verdict.py proves neither is imported).
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from cnnbench.core.stats import faster_side, ratio_of_medians
+from cnnbench.reports.errors import ReportError
+from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, case_id, compile_requested, finite, fmt_num,
+                                   problems, runtime_of)
+from cnnbench.reports.validate import check_row
+
+_SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch"}
+_GROUP = ("model", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size")
+
+
+def _ms(seconds) -> str:
+    if not finite(seconds):
+        return "invalid"
+    ms = 1e3 * seconds
+    spec = ",.0f" if ms >= 1000 else ".1f" if ms >= 100 else ".2f" if ms >= 10 else ".3f"
+    return format(ms, spec)
+
+
+def _ips(value) -> str:
+    if value is None:
+        return "-"
+    if not finite(value):
+        return "invalid"
+    return format(value, ",.0f" if value >= 100 else ".1f")
+
+
+def _entry(bench: dict) -> dict:
+    info = bench["extra_info"]
+    found, timing_bad = problems(bench)
+    stats = bench["stats"]
+    rounds = [] if timing_bad else [x for x in (stats.get("data") or [])]
+    ws = info.get("world_size") or 1
+    return {
+        "id": case_id(bench), "runtime": runtime_of(info), "model": info["model"], "mode": info["mode"],
+        "batch": info["batch"], "device": info["device"], "input_size": info.get("input_size"),
+        "precision": info.get("precision") or "fp32", "compiled": compile_requested(info), "world_size": ws,
+        "median_s": None if timing_bad else stats.get("median"), "rounds": rounds, "problems": found,
+        "images_per_s": info.get("images_per_s"), "peak_memory_bytes": info.get("peak_memory_bytes"),
+        "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
+        "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
+    }
+
+
+def _title(e: dict) -> str:
+    bits = [e["model"], e["mode"], f"bs{e['batch']}", e["device"]]
+    if e["input_size"]:
+        bits.append(f"{e['input_size']} px")
+    if e["precision"] != "fp32":
+        bits.append(e["precision"])
+    if e["compiled"]:
+        bits.append("compiled")
+    if e["world_size"] > 1:
+        bits.append(f"{e['world_size']} workers")
+    return " | ".join(str(b) for b in bits)
+
+
+def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], mixed_methods: set) -> list[list[str]]:
+    name = (lambda r: _SHORT.get(r, r)) if short else (lambda r: r)
+    ref = next((e for e in group if e["runtime"] == reference), None)
+    methods = {e["memory_method"] for e in group if finite(e["peak_memory_bytes"])}
+    mixed = len(methods) > 1
+    out = []
+    for e in group:
+        ratio = faster = "-"
+        if e is ref:
+            ratio, faster = "reference", ""
+        elif ref is not None and e["median_s"] is not None and ref["median_s"] is not None:
+            if e["rounds"] and ref["rounds"]:
+                est = ratio_of_medians(ref["rounds"], e["rounds"])
+                side = faster_side(est, reference, e["runtime"])
+                ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
+            else:
+                r = e["median_s"] / ref["median_s"]
+                side = reference if r > 1 else e["runtime"] if r < 1 else "tie"
+                ratio = f"{r:.2f} (no CI)"
+                est = None
+            value = est.ratio if est is not None else e["median_s"] / ref["median_s"]
+            faster = "tie" if side == "tie" else f"{name(side)} {max(value, 1 / value):.2f}x"
+        mem = "-"
+        if e["peak_memory_bytes"] is not None:
+            mem = fmt_num(e["peak_memory_bytes"] / 2**20 if finite(e["peak_memory_bytes"]) else e["peak_memory_bytes"],
+                          ",.0f") + ("*" if mixed and finite(e["peak_memory_bytes"]) else "")
+        if e["pct_flag"]:
+            pct = "flagged"
+            notes.append(f"% of peak flagged, {e['id']}: {e['pct_flag']}")
+        else:
+            pct = fmt_num(e["pct_of_peak"], ".1f")
+        if e["problems"]:
+            notes.append(f"not finite, {e['id']}: {'; '.join(e['problems'])}")
+        out.append([name(e["runtime"]), _ms(e["median_s"]) if e["median_s"] is not None else "invalid",
+                    ratio, faster, _ips(e["images_per_s"]), mem, pct])
+    if mixed:
+        mixed_methods.update(map(str, methods))
+    return out
+
+
+def _line(cells: list[str], widths: list[int], sep: str, indent: str) -> str:
+    left = {0, 3}  # runtime and winner read left-aligned, numbers right-aligned
+    return (indent + sep.join(c.ljust(w) if i in left else c.rjust(w)
+                              for i, (c, w) in enumerate(zip(cells, widths)))).rstrip()
+
+
+def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, reference: str = REFERENCE_RUNTIME) -> str:
+    """The verdict table of one run's pytest-benchmark rows (``stats["data"]`` holds the raw rounds)."""
+    width = max(int(width), 60)
+    entries, left_out = [], []
+    for i, bench in enumerate(benchmarks):
+        try:
+            check_row(Path("this run"), i, bench)
+        except ReportError as exc:
+            left_out.append(str(exc))
+            continue
+        entries.append(_entry(bench))
+    groups: dict[tuple, list[dict]] = {}
+    for e in entries:
+        groups.setdefault(tuple(e[k] for k in _GROUP), []).append(e)
+    order = {r: i for i, r in enumerate(RUNTIMES)}
+    wrap = lambda text, indent="": textwrap.wrap(text, width, initial_indent=indent,  # noqa: E731
+                                                  subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]
+    lines = wrap(f"Verdict: time ratio = runtime median / {reference} median (> 1: slower than {reference}), "
+                 "with the 95% bootstrap interval of the raw rounds; a side is named faster only when the "
+                 "interval excludes 1.")
+    notes: list[str] = []
+    head = ["runtime", "median ms", f"x {reference} [95% CI]", "faster", "img/s", "peak MiB", "% peak"]
+    for sep, short in (("  ", False), ("  ", True), (" ", True)):
+        notes, mixed, tables = [], set(), []
+        for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
+            group = sorted(groups[key], key=lambda e: order.get(e["runtime"], 99))
+            tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed)))
+        # one set of column widths for every model, so the tables line up down the screen
+        cells = [head] + [r for _, rows in tables for r in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+        body = [""] + [_line(head, widths, sep, "  ")] if tables else []
+        for title, rows in tables:
+            body += wrap(title) + [_line(r, widths, sep, "  ") for r in rows]
+        if mixed:
+            notes.insert(0, "* peak memory measured differently per runtime, not comparable: "
+                         + "; ".join(sorted(mixed)))
+        if all(len(line) <= width for line in body):
+            break
+    body = [line if len(line) <= width else line[:width - 3] + "..." for line in body]
+    lines += body
+    for note in notes + [f"left out: {m}" for m in left_out]:
+        lines += wrap(note, "  ")
+    if skipped:
+        lines += ["", f"Skipped ({len(skipped)}):"]
+        for s in skipped:
+            lines += wrap(f"{s.get('id', '?')}: {s.get('reason', 'no reason recorded')}", "  ")
+    return "\n".join(lines)
