@@ -6,7 +6,7 @@ compares measurements taken at different times (pyperf, asv ``--interleave-round
 
 1. both sides' workers start and build their cases at once (framework imported once, model built
    once, first step done: nothing is timed yet);
-2. each side warms up, alone;
+2. each side warms up, alone; then a few short alternating turns probe each side's steady step time;
 3. rounds: in each, A takes a turn and B takes a turn, strictly one after the other (the parent waits
    for one side's reply before commanding the other), in an order balanced over rounds (A B, B A,
    A B, ...: ABBA) or drawn by a seeded coin. A turn is 1 + k steps timed inside the worker; the
@@ -61,6 +61,8 @@ class Plan:
     turn_s: float = 0.02  # CPU: a side's turn lasts at least this long
     gpu_steps: int = 10  # GPU: steps per turn (steps are synchronized and short)
     discard_steps: int = 1  # steps at the start of each turn that are timed but not counted
+    probe_rounds: int = 2  # after warm-up: alternating turns that measure each side's steady step ...
+    probe_steps: int = 4  # ... of this many steps (k and a TEST-ONLY delay's share come from them)
     order: str = "abba"  # "abba": A B, B A, A B, ... | "random": a seeded coin per round
     seed: int = 0
     settle_s: float = 0.0  # pause before each turn (lets the other side's thread pools go idle)
@@ -141,6 +143,17 @@ def start_pair(a: Side, b: Side, plan: Plan, factory: Callable = start_worker, s
     return workers[0], workers[1]
 
 
+def probe_steps(workers: dict, plan: Plan) -> dict[str, float]:
+    """Each side's steady step time: alternating short turns, the fastest turn's median per side (a
+    neighbour's burst only ever slows a turn down, so the fastest is the least disturbed)."""
+    best = {name: float("inf") for name in workers}
+    for _ in range(plan.probe_rounds):
+        for name, w in workers.items():
+            times = w.call("time", rounds=plan.probe_steps, timeout=plan.worker_timeout)["times"]
+            best[name] = min(best[name], statistics.median(times[plan.discard_steps:] or times))
+    return best
+
+
 def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = start_worker,
                  clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep,
                  on_block: Callable[[int], None] | None = None) -> PairOutcome:
@@ -170,15 +183,13 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
             workers = {"a": wa, "b": wb}
             for w in (wa, wb):  # each alone, one after the other
                 w.call("warmup", rounds=plan.warmup_rounds, seconds=plan.warmup_s, timeout=plan.worker_timeout)
-            if b.delay:
-                delay_s = wb.call("inject_delay", amount=b.delay[0], unit=b.delay[1],
-                                  timeout=plan.worker_timeout)["delay_s"]
+            steady = probe_steps(workers, plan)
             if k is None:  # one k for every round and block, from both sides' steady steps
-                probe = {}
-                for name in "ab":
-                    probe[name] = statistics.median(
-                        workers[name].call("time", rounds=3, timeout=plan.worker_timeout)["times"])
-                k = steps_per_turn(min(probe.values()), a.case.device, plan)
+                k = steps_per_turn(min(steady.values()), a.case.device, plan)
+            if b.delay:  # TEST ONLY; a share of B's own steady step, as probed
+                amount, unit = b.delay
+                seconds = amount * steady["b"] if unit == "fraction" else amount
+                delay_s = wb.call("inject_delay", amount=seconds, unit="s", timeout=plan.worker_timeout)["delay_s"]
             share_budget = plan.budget_s / pairs
             share_rounds = math.ceil(plan.max_rounds / pairs)
             block_start = clock()

@@ -91,10 +91,10 @@ def _run(plan: Plan, step_s=None, b_delay=None, **fake):
     return out, timeline
 
 
-def _turns(timeline: Timeline) -> str:
-    """The sides of the timed turns after the probe, as a string: 'abbaab...'."""
-    timed = [side for side, cmd, args in timeline.events if cmd == "time" and args["rounds"] != 3]
-    return "".join(timed)
+def _turns(timeline: Timeline, plan: Plan = Plan()) -> str:
+    """The sides of the timed turns after the probe (its first 2 x probe_rounds turns), as a string."""
+    timed = [side for side, cmd, args in timeline.events if cmd == "time"]
+    return "".join(timed[2 * plan.probe_rounds:])
 
 
 def test_abba_order_strict_alternation_and_never_two_at_once():
@@ -104,7 +104,7 @@ def test_abba_order_strict_alternation_and_never_two_at_once():
     # warm-up: each side alone, then the probe, then the rounds; nothing before both are prepared
     cmds = [(s, c) for s, c, _ in t.events]
     assert cmds[:2] in ([("a", "prepare"), ("b", "prepare")], [("b", "prepare"), ("a", "prepare")])
-    assert cmds[2:6] == [("a", "warmup"), ("b", "warmup"), ("a", "time"), ("b", "time")]
+    assert cmds[2:8] == [("a", "warmup"), ("b", "warmup")] + [("a", "time"), ("b", "time")] * 2  # warm-up, probe
     assert sorted(t.closed) == ["a", "b"] and out.stopped == "max_rounds"
 
 
@@ -138,7 +138,8 @@ def test_first_step_of_each_turn_is_timed_but_not_counted():
     out, t = _run(Plan(max_rounds=12, **ENDLESS), step_s={"a": 0.002, "b": 0.002}, slow_first=5.0)
     assert set(out.a_samples) == {0.002} and set(out.b_samples) == {0.002}
     k = out.steps_per_round
-    assert k == 10 and all(args["rounds"] == k + 1 for s, c, args in t.events if c == "time" and args["rounds"] != 3)
+    turns = [args["rounds"] for s, c, args in t.events if c == "time"][2 * Plan().probe_rounds:]
+    assert k == 10 and set(turns) == {k + 1}
 
 
 def test_stops_on_precision_once_min_rounds_are_in():
