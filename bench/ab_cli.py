@@ -238,35 +238,53 @@ def _why_not(pair) -> str | None:
 
 def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]:
     """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished)."""
-    from cnnbench.bench.paired import measure_pair
-    from cnnbench.worker import WorkerDied, WorkerError
+    from cnnbench.bench.paired import WorkerPool, side_key
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     rows, skipped, unfinished = [], [], []
-    for i, pair in enumerate(pairs, 1):
-        why = _why_not(pair)
-        if why:
-            skipped.append({"pair_id": pair.pair_id, "reason": why})
-            log(ab_output.progress_line(i, len(pairs), None, pair.pair_id, f"skipped: {why}"))
-            continue
-        start = time.perf_counter()
-        try:
-            outcome = measure_pair(pair.a, pair.b, opts["plan"])
-        except WorkerError as exc:
-            reason = f"{exc.error_type}: {exc.message}"
-            (skipped if exc.kind in ("oom", "input_too_small", "unsupported") else unfinished).append(
-                {"pair_id": pair.pair_id, "reason": reason})
-            log(ab_output.progress_line(i, len(pairs), None, pair.pair_id, f"not measured: {reason[:200]}"))
-            continue
-        except WorkerDied as exc:
-            unfinished.append({"pair_id": pair.pair_id, "reason": str(exc)})
-            log(ab_output.progress_line(i, len(pairs), None, pair.pair_id, f"not measured: {str(exc)[:200]}"))
-            continue
-        row = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
-        row["seconds"] = round(time.perf_counter() - start, 2)
-        rows.append(row)
-        log(ab_output.progress_line(i, len(pairs), row, pair.pair_id))
-    return rows, skipped, unfinished
+    # pairs whose workers start alike run one after the other, on the same two workers (WorkerPool);
+    # the rows keep the selection's order
+    first_seen: dict = {}
+    for pair in pairs:
+        first_seen.setdefault((side_key(pair.a), side_key(pair.b)), len(first_seen))
+    order = sorted(range(len(pairs)), key=lambda j: first_seen[(side_key(pairs[j].a), side_key(pairs[j].b))])
+    pool = WorkerPool()
+    try:
+        for i, j in enumerate(order, 1):
+            row = _measure_one(opts, pairs[j], i, len(pairs), pool, skipped, unfinished, log)
+            if row is not None:
+                rows.append((j, row))
+    finally:
+        pool.close()
+    return [row for _, row in sorted(rows, key=lambda jr: jr[0])], skipped, unfinished
+
+
+def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log):
+    from cnnbench.bench.paired import measure_pair
+    from cnnbench.worker import WorkerDied, WorkerError
+
+    why = _why_not(pair)
+    if why:
+        skipped.append({"pair_id": pair.pair_id, "reason": why})
+        log(ab_output.progress_line(i, total, None, pair.pair_id, f"skipped: {why}"))
+        return None
+    start = time.perf_counter()
+    try:
+        outcome = measure_pair(pair.a, pair.b, opts["plan"], pool=pool)
+    except WorkerError as exc:
+        reason = f"{exc.error_type}: {exc.message}"
+        (skipped if exc.kind in ("oom", "input_too_small", "unsupported") else unfinished).append(
+            {"pair_id": pair.pair_id, "reason": reason})
+        log(ab_output.progress_line(i, total, None, pair.pair_id, f"not measured: {reason[:200]}"))
+        return None
+    except WorkerDied as exc:
+        unfinished.append({"pair_id": pair.pair_id, "reason": str(exc)})
+        log(ab_output.progress_line(i, total, None, pair.pair_id, f"not measured: {str(exc)[:200]}"))
+        return None
+    row = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    log(ab_output.progress_line(i, total, row, pair.pair_id))
+    return row
 
 
 def _sigterm_like_ctrl_c() -> None:

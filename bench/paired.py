@@ -110,14 +110,20 @@ def steps_per_turn(step_s: float, device: str, plan: Plan) -> int:
 
 
 def start_worker(side: Side, plan: Plan):
+    """A worker for ``side``; one without a checkout of its own runs in the checkout this process imported
+    ``cnnbench`` from (``python -m`` searches the working directory first, which may hold another one)."""
+    import os
+
+    import cnnbench
     from cnnbench.worker import Worker
 
-    return Worker(side.case.runtime, side.case.device, side.settings, pythonpath=side.pythonpath, cwd=side.cwd,
+    cwd = side.cwd or os.path.dirname(os.path.dirname(os.path.abspath(cnnbench.__file__)))
+    return Worker(side.case.runtime, side.case.device, side.settings, pythonpath=side.pythonpath, cwd=cwd,
                   start_timeout=plan.worker_timeout)
 
 
-def _start_and_prepare(side: Side, plan: Plan, factory: Callable, seed: int):
-    worker = factory(side, plan)
+def _start_and_prepare(side: Side, plan: Plan, factory: Callable, seed: int, worker=None):
+    worker = worker or factory(side, plan)
     try:
         worker.call("prepare", case=side.case.to_dict(), seed=seed, timeout=plan.worker_timeout)
     except BaseException:
@@ -126,10 +132,11 @@ def _start_and_prepare(side: Side, plan: Plan, factory: Callable, seed: int):
     return worker
 
 
-def start_pair(a: Side, b: Side, plan: Plan, factory: Callable = start_worker, seed: int = 0):
-    """Start both workers and build both cases at the same time (nothing is timed yet); both or none."""
+def start_pair(a: Side, b: Side, plan: Plan, factory: Callable = start_worker, seed: int = 0, reuse=(None, None)):
+    """Start both workers (or take the ``reuse`` ones) and build both cases at the same time (nothing is
+    timed yet); both or none."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(_start_and_prepare, s, plan, factory, seed) for s in (a, b)]
+        futures = [pool.submit(_start_and_prepare, s, plan, factory, seed, w) for s, w in zip((a, b), reuse)]
         workers, error = [], None
         for f in futures:
             try:
@@ -141,6 +148,41 @@ def start_pair(a: Side, b: Side, plan: Plan, factory: Callable = start_worker, s
             w.close()
         raise error
     return workers[0], workers[1]
+
+
+def side_key(side: Side) -> tuple:
+    """What a worker is bound to when it starts: runtime, device, settings, checkout (the case is not:
+    a worker builds whatever case it is sent next)."""
+    return side.case.runtime, side.case.device, side.settings.resolved(), side.pythonpath, side.cwd
+
+
+class WorkerPool:
+    """Keeps the last pair's two workers for the next pair whose sides start the same way, so that a
+    comparison of many cases imports each side's framework once per runtime rather than once per case
+    (on the reference VM a TensorFlow worker took 7 to 15 s to start). A worker that failed is never
+    kept; a kept B worker's TEST-ONLY delay is reset before its next case."""
+
+    def __init__(self):
+        self.key = None
+        self.workers = None
+
+    def take(self, a: Side, b: Side):
+        key = (side_key(a), side_key(b))
+        if self.workers is not None and key == self.key:
+            workers, self.workers = self.workers, None
+            return workers
+        self.close()
+        return None, None
+
+    def keep(self, a: Side, b: Side, wa, wb) -> None:
+        self.close()
+        self.key, self.workers = (side_key(a), side_key(b)), (wa, wb)
+
+    def close(self) -> None:
+        if self.workers is not None:
+            for w in self.workers:
+                w.close()
+        self.workers = None
 
 
 def probe_steps(workers: dict, plan: Plan) -> dict[str, float]:
@@ -156,9 +198,10 @@ def probe_steps(workers: dict, plan: Plan) -> dict[str, float]:
 
 def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = start_worker,
                  clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep,
-                 on_block: Callable[[int], None] | None = None) -> PairOutcome:
+                 on_block: Callable[[int], None] | None = None, pool: WorkerPool | None = None) -> PairOutcome:
     """Measure B against A (see the module's docstring). Worker failures propagate as
-    ``WorkerError`` / ``WorkerDied``; every worker started here is closed."""
+    ``WorkerError`` / ``WorkerDied``; every worker started here is closed, or kept in ``pool`` (with one
+    process pair per case) for the next pair."""
     if a.case.device != b.case.device:
         raise ValueError("a paired comparison runs both sides on the same device")
     started = clock()
@@ -177,8 +220,13 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
     for block in range(pairs):
         if on_block:
             on_block(block)
-        wa, wb = start_pair(a, b, plan, factory, seed=plan.seed)
+        keep = pool is not None and pairs == 1
+        reuse = pool.take(a, b) if keep else (None, None)
+        wa, wb = start_pair(a, b, plan, factory, seed=plan.seed, reuse=reuse)
+        finished = False
         try:
+            if reuse[1] is not None:  # a kept B worker may still hold the last case's TEST-ONLY delay
+                wb.call("inject_delay", amount=0.0, unit="s", timeout=plan.worker_timeout)
             infos = (dict(getattr(wa, "info", {}) or {}), dict(getattr(wb, "info", {}) or {}))
             workers = {"a": wa, "b": wb}
             for w in (wa, wb):  # each alone, one after the other
@@ -219,9 +267,13 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
                     break
             rounds_s += clock() - block_start
             block_estimates.append(_estimate(a_samples[-n_block:], b_samples[-n_block:], plan, n_block, force=True))
+            finished = True
         finally:
-            wa.close()
-            wb.close()
+            if finished and keep:
+                pool.keep(a, b, wa, wb)
+            else:
+                wa.close()
+                wb.close()
     estimate = paired_ratio(a_samples, b_samples, plan.confidence) if a_samples else None
     return PairOutcome(a_samples=a_samples, b_samples=b_samples, blocks=blocks, steps_per_round=k or 0,
                        estimate=estimate, stopped=stopped or "max_rounds", seconds=clock() - started,

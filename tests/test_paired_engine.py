@@ -181,3 +181,31 @@ def test_a_side_that_fails_to_build_closes_both():
                                                                    fail_prepare="b"), clock=timeline.clock)
     assert sorted(timeline.closed) == ["a", "b"]
     assert not [c for _, c, _ in timeline.events if c in ("warmup", "time")]  # nothing was stepped
+
+
+def test_a_pool_reuses_both_workers_for_pairs_that_start_alike():
+    from cnnbench.bench.paired import WorkerPool
+
+    timeline = Timeline()
+
+    def factory(side, plan):
+        return FakeWorker(side, timeline, {"a": 1e-3, "b": 1e-3})
+
+    pool = WorkerPool()
+    plan = Plan(max_rounds=4, **ENDLESS)
+    other = Case("resnet18", "torch", "train", 2, "cpu", 64)
+    for case, delay in ((CASE, (0.15, "fraction")), (other, None)):  # two cases, one torch pair of workers
+        measure_pair(Side(case, label="a"), Side(case, label="b", delay=delay), plan, factory=factory,
+                     clock=timeline.clock, pool=pool)
+    assert timeline.started == ["a", "b"] and timeline.closed == []
+    prepared = [args["case"]["model"] for side, c, args in timeline.events if c == "prepare"]
+    assert sorted(prepared) == ["lenet5", "lenet5", "resnet18", "resnet18"]
+    # the second case starts by clearing the first one's delay on B
+    delays = [args["amount"] for side, c, args in timeline.events if c == "inject_delay"]
+    assert delays[0] == pytest.approx(0.00015) and delays[1] == 0.0
+    keras = Case("lenet5", "tf", "inference", 2, "cpu", 28, layout="nhwc")  # another runtime: fresh workers
+    measure_pair(Side(keras, label="a"), Side(keras, label="b"), plan, factory=factory, clock=timeline.clock,
+                 pool=pool)
+    assert timeline.started == ["a", "b", "a", "b"] and sorted(timeline.closed) == ["a", "b"]
+    pool.close()
+    assert sorted(timeline.closed) == ["a", "a", "b", "b"]
