@@ -13,7 +13,8 @@ and ``--repeats`` can grow. The summary (``detector_check.json``, ``detector_che
 from every file in --out each time.
 
 A false alarm is a case decided "regression" that was not slowed; a detection is a slowed case decided
-"regression". With --frameworks, the check is that two paired TF-vs-PyTorch runs of the smoke set agree
+"regression". Decisions are re-made at --threshold from each case's stored ratio and interval, so saved
+comparisons can be scored at another threshold without measuring again (default 10%, as CI). With --frameworks, the check is that two paired TF-vs-PyTorch runs of the smoke set agree
 on every verdict (a faster / b faster / tie).
 """
 from __future__ import annotations
@@ -61,7 +62,19 @@ def _wall(doc: dict) -> float:
     return doc.get("detector_check", {}).get("wall_s") or sum(c["seconds"] for c in doc["cases"])
 
 
-def summarize_detector(out: Path, slow_model: str) -> dict:
+def decision(case: dict, threshold: float | None) -> str:
+    """The case's stored decision, or re-decided at ``threshold`` from its stored ratio and interval."""
+    if threshold is None:
+        return case["decision"]
+    from cnnbench.core.paired import PairedEstimate, decide_change
+
+    low = case["ci_low"] if case["ci_low"] is not None else 0.0
+    high = case["ci_high"] if case["ci_high"] is not None else float("inf")
+    est = PairedEstimate(case["ratio"], low, high, case["p_value"], case["rounds"], 0.95, "stored")
+    return decide_change(est, threshold)
+
+
+def summarize_detector(out: Path, slow_model: str, threshold: float | None = None) -> dict:
     rows = []
     groups = [("A/A (same commit)", "aa_*.json", None)] + [
         (f"{p}% slowdown of {slow_model}", f"slow{p}_*.json", p) for p in SLOWDOWNS]
@@ -73,16 +86,17 @@ def summarize_detector(out: Path, slow_model: str) -> dict:
         for stem, doc in runs:
             walls.append(_wall(doc))
             for c in doc["cases"]:
+                verdict = decision(c, threshold)
                 if pct is not None and c["model"] == slow_model:
                     slowed += 1
-                    if c["decision"] == "regression":
+                    if verdict == "regression":
                         detected += 1
                     else:
-                        missed.append(f"{stem}:{c['pair_id']} {c['decision']} x{c['ratio']:.3f}")
+                        missed.append(f"{stem}:{c['pair_id']} {verdict} x{c['ratio']:.3f}")
                 else:
                     others += 1
-                    alarms += c["decision"] == "regression"
-                    other_decisions[c["decision"]] = other_decisions.get(c["decision"], 0) + 1
+                    alarms += verdict == "regression"
+                    other_decisions[verdict] = other_decisions.get(verdict, 0) + 1
             lost += len(doc["unfinished"])
         rows.append({"comparison": name, "slowdown_pct": pct, "runs": len(runs), "slowed_cases": slowed,
                      "detected": detected, "missed": missed, "unslowed_cases": others, "false_alarms": alarms,
@@ -91,11 +105,12 @@ def summarize_detector(out: Path, slow_model: str) -> dict:
                      "max_wall_s": round(max(walls), 1),
                      "ratios": {stem: {c["pair_id"]: round(c["ratio"], 4) for c in doc["cases"]}
                                 for stem, doc in runs}})
-    return {"slow_model": slow_model, "rows": rows}
+    return {"slow_model": slow_model, "threshold": threshold, "rows": rows}
 
 
 def markdown_detector(summary: dict) -> str:
-    lines = ["| comparison | runs | detected (slowed cases) | false alarms (unslowed cases) "
+    lines = [f"Threshold {summary['threshold']:.0%}" if summary.get("threshold") is not None else "Stored decisions",
+             "", "| comparison | runs | detected (slowed cases) | false alarms (unslowed cases) "
              "| verdicts of unslowed cases | wall time per comparison (median, max) |", "|---|---:|---:|---:|---|---:|"]
     for r in summary["rows"]:
         detected = f"{r['detected']} / {r['slowed_cases']}" if r["slowdown_pct"] else "-"
@@ -134,14 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", default="1", help="threads per worker (default 1: README, 'Paired A/B comparisons')")
-    p.add_argument("--time-budget", default=None, help="seconds of rounds per case (default: cnnbench ab's)")
+    p.add_argument("--time-budget", default="8", help="seconds of rounds per case (default 8, as CI)")
+    p.add_argument("--threshold", default="0.10",
+                   help="cnnbench ab's --threshold (default 0.10, as CI); saved comparisons are re-decided with it")
     p.add_argument("--out", default=".ci-out/detector")
     a = p.parse_args(argv)
     if a.repeats < 0:
         p.error("--repeats must be >= 0")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    common = ["--bench-profile", "smoke", "--device", a.device, "--threads", a.threads]
+    common = ["--bench-profile", "smoke", "--device", a.device, "--threads", a.threads, "--threshold", a.threshold]
     for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget)):
         if value is not None:
             common += [opt, value]
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         for pct in SLOWDOWNS:
             _ab(out / f"slow{pct}_{i}.json",
                 ["--baseline", "HEAD", *common, "--inject-delay", f"{a.slow_model}={pct}%"])
-    summary = summarize_detector(out, a.slow_model)
+    summary = summarize_detector(out, a.slow_model, float(a.threshold))
     text = markdown_detector(summary)
     (out / "detector_check.json").write_text(json.dumps(summary, indent=1))
     (out / "detector_check.md").write_text(text)
