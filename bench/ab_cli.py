@@ -10,6 +10,7 @@ exit 0: no regression, 1: a regression (or a pair that could not be measured), 2
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -93,7 +94,7 @@ def _number(name: str, value, kind=float, *, low: float = 0.0, inclusive: bool =
         x = kind(str(value))
     except ValueError:
         raise BadInput(f"{name}: expected a {'whole ' if kind is int else ''}number, got {value!r}") from None
-    if not (x >= low if inclusive else x > low) or x != x or x in (float("inf"),):
+    if not math.isfinite(x) or not (x >= low if inclusive else x > low):
         raise BadInput(f"{name}: expected a number {'>=' if inclusive else '>'} {low:g}, got {value!r}")
     return x
 

@@ -10,16 +10,20 @@ compares measurements taken at different times (pyperf, asv ``--interleave-round
 3. rounds: in each, A takes a turn and B takes a turn, strictly one after the other (the parent waits
    for one side's reply before commanding the other), in an order balanced over rounds (A B, B A,
    A B, ...: ABBA) or drawn by a seeded coin. A turn is 1 + k steps timed inside the worker; the
-   first is dropped (right after the other side's turn a step is about a third slower on the
-   reference VM: caches hold the other process's data, its thread pools are still spinning, this
-   one's are parked) and the side's sample is the median of the other k; k makes a turn last at
-   least ``turn_s`` on a CPU (a fixed ``gpu_steps`` on a GPU);
+   first is dropped (right after the other side's turn, a PyTorch LeNet-5 step took 1.5x its steady
+   time at one thread on the reference VM, with or without a pause between turns; 15x at two
+   threads, 3-4x with a 50 ms pause: the other side's pool still spinning, this one's parked) and
+   the side's sample is the median of the other k; k makes a turn last at least ``turn_s`` on a
+   CPU (a fixed ``gpu_steps`` on a GPU);
 4. after every round the ratio B/A and its interval are re-estimated (``cnnbench.core.paired``) and
    the rounds stop once the interval is narrow enough, the time budget is spent or the round limit
    is reached.
 
 With ``process_pairs`` > 1 the whole sequence runs again in fresh workers and the rounds are pooled
-(each round's ratio is within one pair of processes); see ``Plan.process_pairs`` for when that helps.
+(each round's ratio is within one pair of processes): two pairs of processes of the same code differ
+by a median 1% and up to about 5% on the reference VM (README, "Paired A/B comparisons"), which one
+pair's interval cannot show. With one pair, a ``WorkerPool`` keeps the two workers for the next pair
+that starts alike.
 """
 from __future__ import annotations
 

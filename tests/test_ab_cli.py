@@ -35,6 +35,7 @@ BAD = [  # (arguments, what the one line must say)
     (["--baseline", "HEAD", "--batch-sizes", "0"], "--batch-sizes: batch size must be a positive integer"),
     (["--baseline", "HEAD", "--time-budget", "0"], "--time-budget: expected a number > 0"),
     (["--baseline", "HEAD", "--time-budget", "soon"], "--time-budget: expected a number"),
+    (["--baseline", "HEAD", "--time-budget", "inf"], "--time-budget: expected a number > 0"),
     (["--baseline", "HEAD", "--threshold", "5"], "--threshold is a fraction"),
     (["--baseline", "HEAD", "--process-pairs", "0"], "--process-pairs"),
     (["--baseline", "HEAD", "--format", "xml"], "--format: 'xml' is not one of"),
