@@ -21,7 +21,7 @@ compares measurements taken at different times (pyperf, asv ``--interleave-round
 
 With ``process_pairs`` > 1 the whole sequence runs again in fresh workers and the rounds are pooled
 (each round's ratio is within one pair of processes): two pairs of processes of the same code differ
-by a median 1% and up to about 5% on the reference VM (README, "Paired A/B comparisons"), which one
+by a median 1% and up to 6% on the reference VM (README, "Paired A/B comparisons"), which one
 pair's interval cannot show. With one pair, a ``WorkerPool`` keeps the two workers for the next pair
 that starts alike.
 """
