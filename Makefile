@@ -25,10 +25,15 @@ test: $(STAMP)
 report: $(STAMP)
 	$(PY) -m reports $(ARGS)
 
-# Refresh the committed baseline: three smoke runs on this machine (compare learns their spread).
+# Refresh the committed baseline: three smoke runs on this machine (compare gates their exact metrics and
+# shows their timings), and COMMIT, the commit they measured: CI's paired timing comparison runs it as the
+# baseline side (.ci/baseline-ref). Commit first: uncommitted changes are not in the commit named.
 BASELINE_DIR ?= bench/baselines/smoke
 baseline: $(STAMP)
+	@git diff --quiet HEAD -- . ':(exclude)$(BASELINE_DIR)' || echo "make baseline: WARNING: uncommitted changes;" \
+	  "COMMIT names HEAD, which does not have them"
 	rm -rf $(BASELINE_DIR) && mkdir -p $(BASELINE_DIR)
+	git rev-parse HEAD > $(BASELINE_DIR)/COMMIT
 	for i in 1 2 3; do $(PY) -m pytest bench --benchmark-only --bench-profile smoke -p no:cacheprovider -q \
 	  --benchmark-json=$(BASELINE_DIR)/run$$i.json || exit 1; done
 

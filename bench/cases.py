@@ -5,6 +5,7 @@ Pure Python (no framework import), so option handling is unit-tested cheaply.
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass
 
 from cnnbench.backends import FRAMEWORKS
@@ -15,7 +16,8 @@ DEVICES = ("cpu", "cuda", "auto")
 # data-parallel training runs on the frameworks' own engines: PyTorch DDP, TensorFlow's tf.distribute
 DISTRIBUTED_RUNTIMES = (("torch", None), ("tf", "tensorflow"))
 __all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile",
-           "build_cases", "parse_batch_sizes", "parse_world_sizes", "select_models", "tta_cases"]
+           "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes", "positive_int",
+           "select_models", "tta_cases"]
 
 @dataclass(frozen=True)
 class Profile:
@@ -134,6 +136,51 @@ def parse_world_sizes(value: str | None, limit: int | None = None) -> list[int] 
                              "one CPU core or one GPU per worker)")
         sizes.append(n)
     return sorted(dict.fromkeys(sizes))
+
+
+def parse_delay(value: str | None) -> list[tuple[str, float, str]]:
+    """``TARGET=SECONDS`` (a fixed busy wait) or ``TARGET=PCT%`` (a share of the case's own steady step time).
+
+    TARGET is a model name or a case id (wildcards allowed); several entries are comma-separated.
+    """
+    entries = []
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            target, amount = item.split("=")
+            amount = amount.strip()
+            if amount.endswith("%"):
+                entry = (target.strip(), float(amount[:-1]) / 100.0, "fraction")
+            else:
+                entry = (target.strip(), float(amount), "s")
+        except ValueError:
+            raise ValueError(
+                f"--inject-delay: expected MODEL=SECONDS or MODEL=PCT% (comma-separated), got {item!r}") from None
+        if not math.isfinite(entry[1]) or entry[1] <= 0:
+            raise ValueError(f"--inject-delay: the delay must be a positive number, got {item!r}")
+        entries.append(entry)
+    return entries
+
+
+def delay_for(delays: list, case) -> tuple[float, str] | None:
+    """The TEST-ONLY delay that applies to ``case``: (amount, "s" | "fraction"), or None."""
+    for target, amount, unit in delays:
+        if target == case.model or fnmatch.fnmatchcase(case.id, target):
+            return amount, unit
+    return None
+
+
+def positive_int(name: str, value, *, allow_none: bool = True) -> int | None:
+    if value is None and allow_none:
+        return None
+    try:
+        n = int(str(value))
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise ValueError(f"{name}: expected a positive whole number, got {value!r}")
+    return n
 
 
 def build_cases(

@@ -1,118 +1,196 @@
-"""Prove the regression detector: A/A runs must not be flagged; an injected slowdown must be.
+"""Prove the paired regression detector on this machine: A/A comparisons must not raise alarms, injected
+slowdowns must be found.
 
-    python -m cnnbench.bench.detector_check --repeats 5 [--models lenet5,resnet18] [--slowdown 15] [--out DIR]
+    python -m cnnbench.bench.detector_check --repeats 10                 # A/A, then 15%, 10%, 5% slowdowns
+    python -m cnnbench.bench.detector_check --repeats 2 --frameworks     # TF vs PyTorch twice: same verdicts?
 
-Each repeat runs the benchmark on this machine as A (--baseline-runs times), A' (the same code
-again) and S (A with a TEST-ONLY busy wait of --slowdown percent of A's median step time added to each of
---slow-model's cases).
-``compare(A, A')`` counts false alarms over every case; ``compare(A, S)`` counts how many slowed
-cases are flagged (detection) and any unslowed case flagged (more false alarms). Prints one line
-per repeat and a summary; writes every run and ``detector_check.json`` to --out.
+Each comparison is one ``cnnbench ab`` of the smoke cases (no time-to-accuracy): ``--baseline HEAD``
+against the working tree (commit first: A/A means the same code on both sides), and the same with a
+TEST-ONLY busy wait of 15%, 10% and 5% of each step added to --slow-model's steps on the candidate
+side. Every comparison's JSON is written to --out as it finishes (``aa_1.json``, ``slow15_1.json``,
+...); a comparison whose file is there already is not measured again, so an interrupted check resumes
+and ``--repeats`` can grow. The summary (``detector_check.json``, ``detector_check.md``) is rebuilt
+from every file in --out each time.
+
+A false alarm is a case decided "regression" that was not slowed; a detection is a slowed case decided
+"regression". Decisions are re-made at --threshold from each case's stored ratio and interval, so saved
+comparisons can be scored at another threshold without measuring again (default 10%, as CI). With --frameworks, the check is that two paired TF-vs-PyTorch runs of the smoke set agree
+on every verdict (a faster / b faster / tie).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+SLOWDOWNS = (15, 10, 5)
 
-def _run(out: Path, name: str, args: list[str]) -> Path:
-    path = out / f"{name}.json"
-    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
-           f"--benchmark-json={path}", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
-        raise SystemExit(f"benchmark run {name} failed (exit {done.returncode})")
-    return path
+
+def _ab(out: Path, args: list[str]) -> float | None:
+    """Run one comparison into ``out`` unless it is there; its wall time, or None when it was there."""
+    if out.exists():
+        print(f"== {out.name}: already measured, kept", file=sys.stderr, flush=True)
+        return None
+    print(f"== {out.name}: cnnbench ab {' '.join(args)}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    partial = out.with_suffix(".partial.json")
+    done = subprocess.run([sys.executable, "-m", "cnnbench", "ab", *args, "--format", "json", "--out", str(partial)],
+                          stdout=subprocess.DEVNULL)
+    if done.returncode not in (0, 1) or not partial.exists():
+        raise SystemExit(f"detector_check: cnnbench ab failed (exit {done.returncode}); see above")
+    wall = time.perf_counter() - start
+    doc = json.loads(partial.read_text())
+    doc["detector_check"] = {"wall_s": round(wall, 1), "args": args}
+    out.write_text(json.dumps(doc, indent=1))
+    partial.unlink()
+    return wall
+
+
+def _load(out: Path, pattern: str) -> list[tuple[str, dict]]:
+    def repeat(p: Path) -> int:
+        return int(p.stem.rsplit("_", 1)[1])
+
+    done = [p for p in out.glob(pattern) if not p.name.endswith(".partial.json")]
+    return [(p.stem, json.loads(p.read_text())) for p in sorted(done, key=repeat)]
+
+
+def _wall(doc: dict) -> float:
+    return doc.get("detector_check", {}).get("wall_s") or sum(c["seconds"] for c in doc["cases"])
+
+
+def decision(case: dict, threshold: float | None) -> str:
+    """The case's stored decision, or re-decided at ``threshold`` from its stored ratio and interval."""
+    if threshold is None:
+        return case["decision"]
+    from cnnbench.core.paired import PairedEstimate, decide_change
+
+    low = case["ci_low"] if case["ci_low"] is not None else 0.0
+    high = case["ci_high"] if case["ci_high"] is not None else float("inf")
+    est = PairedEstimate(case["ratio"], low, high, case["p_value"], case["rounds"], 0.95, "stored")
+    return decide_change(est, threshold)
+
+
+def summarize_detector(out: Path, slow_model: str, threshold: float | None = None) -> dict:
+    rows = []
+    groups = [("A/A (same commit)", "aa_*.json", None)] + [
+        (f"{p}% slowdown of {slow_model}", f"slow{p}_*.json", p) for p in SLOWDOWNS]
+    for name, pattern, pct in groups:
+        runs = _load(out, pattern)
+        if not runs:
+            continue
+        slowed, others, detected, alarms, missed, other_decisions, walls, lost = 0, 0, 0, 0, [], {}, [], 0
+        for stem, doc in runs:
+            walls.append(_wall(doc))
+            for c in doc["cases"]:
+                verdict = decision(c, threshold)
+                if pct is not None and c["model"] == slow_model:
+                    slowed += 1
+                    if verdict == "regression":
+                        detected += 1
+                    else:
+                        missed.append(f"{stem}:{c['pair_id']} {verdict} x{c['ratio']:.3f}")
+                else:
+                    others += 1
+                    alarms += verdict == "regression"
+                    other_decisions[verdict] = other_decisions.get(verdict, 0) + 1
+            lost += len(doc["unfinished"])
+        rows.append({"comparison": name, "slowdown_pct": pct, "runs": len(runs), "slowed_cases": slowed,
+                     "detected": detected, "missed": missed, "unslowed_cases": others, "false_alarms": alarms,
+                     "unslowed_decisions": other_decisions, "not_measured": lost,
+                     "median_wall_s": round(statistics.median(walls), 1),
+                     "max_wall_s": round(max(walls), 1),
+                     "ratios": {stem: {c["pair_id"]: round(c["ratio"], 4) for c in doc["cases"]}
+                                for stem, doc in runs}})
+    return {"slow_model": slow_model, "threshold": threshold, "rows": rows}
+
+
+def markdown_detector(summary: dict) -> str:
+    lines = [f"Threshold {summary['threshold']:.0%}" if summary.get("threshold") is not None else "Stored decisions",
+             "", "| comparison | runs | detected (slowed cases) | false alarms (unslowed cases) "
+             "| verdicts of unslowed cases | wall time per comparison (median, max) |", "|---|---:|---:|---:|---|---:|"]
+    for r in summary["rows"]:
+        detected = f"{r['detected']} / {r['slowed_cases']}" if r["slowdown_pct"] else "-"
+        verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["unslowed_decisions"].items()))
+        lines.append(f"| {r['comparison']} | {r['runs']} | {detected} | {r['false_alarms']} / {r['unslowed_cases']} "
+                     f"| {verdicts} | {r['median_wall_s']:.0f} s, {r['max_wall_s']:.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize_frameworks(out: Path) -> dict:
+    runs = _load(out, "fw_*.json")
+    verdicts: dict[str, list[str]] = {}
+    for _, doc in runs:
+        for c in doc["cases"]:
+            verdicts.setdefault(c["pair_id"], []).append(f"{c['decision']} (x{c['ratio']:.3f})")
+    agree = {pid: len({v.split(' (')[0] for v in vs}) == 1 and len(vs) == len(runs) for pid, vs in verdicts.items()}
+    return {"runs": len(runs), "pairs": verdicts, "agree": agree, "all_agree": bool(agree) and all(agree.values()),
+            "wall_s": [_wall(doc) for _, doc in runs]}
+
+
+def markdown_frameworks(summary: dict) -> str:
+    head = "| pair | " + " | ".join(f"run {i + 1}" for i in range(summary["runs"])) + " | same verdict |"
+    lines = [head, "|---|" + "---|" * summary["runs"] + "---|"]
+    for pid, vs in summary["pairs"].items():
+        lines.append(f"| `{pid}` | " + " | ".join(vs) + f" | {'yes' if summary['agree'][pid] else 'NO'} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m cnnbench.bench.detector_check", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--models", default="lenet5,resnet18")
-    p.add_argument("--frameworks", default="torch,tf")
-    p.add_argument("--modes", default="inference,train")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--bench-profile", default="smoke")
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--frameworks", action="store_true", help="TF-vs-PyTorch agreement instead of A/A and slowdowns")
     p.add_argument("--slow-model", default="resnet18")
-    p.add_argument("--slowdown", type=float, default=15.0, help="percent of the step time (default 15)")
-    p.add_argument("--time-threshold", type=float, default=0.10)
-    p.add_argument("--alpha", type=float, default=0.01)
-    p.add_argument("--baseline-runs", type=int, default=1,
-                   help="runs of the unchanged code forming the baseline (>= 2 lets compare learn the "
-                        "run-to-run noise floor; default 1: the plain A/A test)")
+    p.add_argument("--models", default=None, help="default: the smoke profile's")
+    p.add_argument("--modes", default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", default="1", help="threads per worker (default 1: README, 'Paired A/B comparisons')")
+    p.add_argument("--time-budget", default="8", help="seconds of rounds per case (default 8, as CI)")
+    p.add_argument("--threshold", default="0.10",
+                   help="cnnbench ab's --threshold (default 0.10, as CI); saved comparisons are re-decided with it")
     p.add_argument("--out", default=".ci-out/detector")
-    p.add_argument("--reanalyze", action="store_true",
-                   help="measure nothing: compare the runs already saved in --out with the current compare")
     a = p.parse_args(argv)
-
-    from cnnbench.reports.compare import Thresholds, compare_runs
-    from cnnbench.reports.load import load_run
-
+    if a.repeats < 0:
+        p.error("--repeats must be >= 0")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    common = ["--bench-profile", a.bench_profile, "--models", a.models, "--frameworks", a.frameworks,
-              "--modes", a.modes, "--device", a.device, "--no-time-to-accuracy"]
-    th = Thresholds(time=a.time_threshold, alpha=a.alpha)
-    record = {"settings": vars(a), "repeats": []}
-    aa_pairs = aa_cases = aa_alarms = 0
-    slowed_cases = detected = other_alarms = other_cases = 0
-    def saved_or_run(name: str, args: list[str]) -> Path:
-        return out / f"{name}.json" if a.reanalyze else _run(out, name, args)
-
+    common = ["--bench-profile", "smoke", "--device", a.device, "--threads", a.threads, "--threshold", a.threshold]
+    for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget)):
+        if value is not None:
+            common += [opt, value]
+    if a.frameworks:
+        for i in range(1, a.repeats + 1):
+            _ab(out / f"fw_{i}.json", ["--compare-frameworks", *common])
+        summary = summarize_frameworks(out)
+        text = markdown_frameworks(summary)
+        (out / "frameworks_check.json").write_text(json.dumps(summary, indent=1))
+        (out / "frameworks_check.md").write_text(text)
+        print(text + f"\n{summary['runs']} run(s); every verdict the same: {summary['all_agree']}")
+        return 0 if summary["all_agree"] else 1
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    if dirty.stdout.strip():
+        print("detector_check: the working tree has uncommitted changes: A/A compares them with HEAD; commit "
+              "first for a true A/A", file=sys.stderr)
     for i in range(1, a.repeats + 1):
-        t0 = time.time()
-        if a.reanalyze and not (out / f"r{i}_S.json").exists():
-            break
-        base = [load_run(saved_or_run(f"r{i}_A{k}", common)) for k in range(1, a.baseline_runs + 1)]
-        again = load_run(saved_or_run(f"r{i}_Aprime", common))
-        # the slowdown: exactly --slowdown percent of each slowed case's median in the newest A run
-        delays = ",".join(f"{b['param']}={b['stats']['median'] * a.slowdown / 100:.9f}"
-                          for b in base[-1].data["benchmarks"] if b["param"].startswith(a.slow_model + "-"))
-        slow = load_run(saved_or_run(f"r{i}_S", common + ["--inject-delay", delays]))
-        aa = compare_runs(base, [again], thresholds=th)
-        ab = compare_runs(base, [slow], thresholds=th)
-        aa_flagged = [c.case_id for c in aa.cases if c.time_status == "regression"]
-        slowed = [c for c in ab.cases if c.case_id.startswith(a.slow_model + "-")]
-        others = [c for c in ab.cases if not c.case_id.startswith(a.slow_model + "-")]
-        hit = [c.case_id for c in slowed if c.time_status == "regression"]
-        missed = [(c.case_id, round(c.time_ratio or 0, 3), c.time_p) for c in slowed if c.time_status != "regression"]
-        false_ab = [c.case_id for c in others if c.time_status == "regression"]
-        aa_pairs += 1
-        aa_cases += len(aa.cases)
-        aa_alarms += len(aa_flagged)
-        slowed_cases += len(slowed)
-        detected += len(hit)
-        other_cases += len(others)
-        other_alarms += len(false_ab)
-        rep = {"repeat": i, "aa_cases": len(aa.cases), "aa_false_alarms": aa_flagged,
-               "aa_ratios": {c.case_id: c.time_ratio for c in aa.cases},
-               "slowed_cases": len(slowed), "detected": hit, "missed": missed,
-               "slow_ratios": {c.case_id: c.time_ratio for c in slowed}, "false_alarms_in_slow_run": false_ab,
-               "seconds": round(time.time() - t0, 1)}
-        record["repeats"].append(rep)
-        print(f"repeat {i}: A/A {len(aa_flagged)} false alarm(s) in {len(aa.cases)} cases; "
-              f"slowdown {len(hit)}/{len(slowed)} detected (ratios "
-              + ", ".join(f"{r:.3f}" for r in rep["slow_ratios"].values() if r) + f"); "
-              f"{len(false_ab)} other case(s) flagged; {rep['seconds']} s", flush=True)
-    record["summary"] = {
-        "aa_false_alarms": aa_alarms, "aa_cases": aa_cases,
-        "false_alarm_rate": aa_alarms / aa_cases if aa_cases else None,
-        "detected": detected, "slowed_cases": slowed_cases,
-        "detection_rate": detected / slowed_cases if slowed_cases else None,
-        "false_alarms_beside_slowdown": other_alarms, "unslowed_cases": other_cases,
-    }
-    s = record["summary"]
-    print(f"SUMMARY: A/A false alarms {aa_alarms}/{aa_cases} case comparisons; "
-          f"{a.slowdown:g}% slowdown detected {detected}/{slowed_cases}; "
-          f"false alarms beside the slowdown {other_alarms}/{other_cases}")
-    (out / "detector_check.json").write_text(json.dumps(record, indent=2))
-    return 0 if aa_alarms == 0 and detected == slowed_cases and other_alarms == 0 else 1
+        _ab(out / f"aa_{i}.json", ["--baseline", "HEAD", *common])
+        for pct in SLOWDOWNS:
+            _ab(out / f"slow{pct}_{i}.json",
+                ["--baseline", "HEAD", *common, "--inject-delay", f"{a.slow_model}={pct}%"])
+    summary = summarize_detector(out, a.slow_model, float(a.threshold))
+    text = markdown_detector(summary)
+    (out / "detector_check.json").write_text(json.dumps(summary, indent=1))
+    (out / "detector_check.md").write_text(text)
+    print(text)
+    for r in summary["rows"]:
+        for m in r["missed"]:
+            print(f"missed: {m}")
+    clean = all(r["false_alarms"] == 0 for r in summary["rows"])
+    found = all(r["detected"] == r["slowed_cases"] for r in summary["rows"] if r["slowdown_pct"] == 15)
+    return 0 if clean and found else 1
 
 
 if __name__ == "__main__":

@@ -298,6 +298,7 @@ def run_tta_case(benchmark, case: Case, state: dict) -> None:
 
     precheck(case, state)
     worker = start_worker(case, state)
+    info = worker.info
     results = []
     try:
         for _ in range(state["profile"].tta_rounds):
@@ -318,6 +319,7 @@ def run_tta_case(benchmark, case: Case, state: dict) -> None:
         "time_to_target_s": reached[len(reached) // 2] if reached else None, "time_to_target_all_s": reached,
         "epochs_to_target": last["epochs_to_target"], "test_accuracy_at_stop": last["test_accuracy"],
         "train_settings": last["settings"],
+        **info["versions"], **info["settings"], "setting_cpu_affinity": info.get("cpu_affinity"),
     })
     if len(reached) < len(results):
         pytest.fail(f"{case.id}: test accuracy stayed below {DEFAULTS['target']:.0%} after {DEFAULTS['epochs']} epochs "

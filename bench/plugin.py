@@ -14,6 +14,9 @@ from cnnbench.bench import cases as cases_mod
 from cnnbench.bench import machine
 from cnnbench.bench.journal import Journal
 from cnnbench.bench.progress import Progress
+# option parsing shared with `cnnbench ab` (pytest-free, in cases.py); names kept for the harness
+from cnnbench.bench.cases import delay_for, parse_delay  # noqa: F401
+from cnnbench.bench.cases import positive_int as _positive_int
 
 STATE = pytest.StashKey[dict]()
 
@@ -78,55 +81,6 @@ def _resolve_device(requested: str) -> tuple[str, str]:
             raise pytest.UsageError("--device cuda: no CUDA GPU found (nvidia-smi sees none); use --device cpu")
         return "cuda", "--device cuda"
     return ("cuda", "auto: CUDA GPU found") if has_gpu else ("cpu", "auto: no GPU found, running on the CPU")
-
-
-def parse_delay(value: str | None) -> list[tuple[str, float, str]]:
-    """``TARGET=SECONDS`` (a fixed busy wait) or ``TARGET=PCT%`` (a share of the case's own steady step time).
-
-    TARGET is a model name or a case id (wildcards allowed); several entries are comma-separated.
-    """
-    import math
-
-    entries = []
-    for item in (value or "").split(","):
-        if not item.strip():
-            continue
-        try:
-            target, amount = item.split("=")
-            amount = amount.strip()
-            if amount.endswith("%"):
-                entry = (target.strip(), float(amount[:-1]) / 100.0, "fraction")
-            else:
-                entry = (target.strip(), float(amount), "s")
-        except ValueError:
-            raise ValueError(
-                f"--inject-delay: expected MODEL=SECONDS or MODEL=PCT% (comma-separated), got {item!r}") from None
-        if not math.isfinite(entry[1]) or entry[1] <= 0:
-            raise ValueError(f"--inject-delay: the delay must be a positive number, got {item!r}")
-        entries.append(entry)
-    return entries
-
-
-def delay_for(delays: list, case) -> tuple[float, str] | None:
-    """The TEST-ONLY delay that applies to ``case``: (amount, "s" | "fraction"), or None."""
-    import fnmatch
-
-    for target, amount, unit in delays:
-        if target == case.model or fnmatch.fnmatchcase(case.id, target):
-            return amount, unit
-    return None
-
-
-def _positive_int(name: str, value, *, allow_none: bool = True) -> int | None:
-    if value is None and allow_none:
-        return None
-    try:
-        n = int(str(value))
-    except ValueError:
-        n = 0
-    if n <= 0:
-        raise ValueError(f"{name}: expected a positive whole number, got {value!r}")
-    return n
 
 
 def _check_writable_output(path, what: str) -> None:

@@ -166,12 +166,13 @@ def test_ci_gate_fails_exact_changes_at_once_and_passes_clean_runs(tmp_path, cap
     assert gate([str(tmp_path / "nope.json"), str(SAME2), "--out", str(tmp_path / "c")]) == 2
 
 
-def test_ci_gate_timing_advisory_reports_but_passes(tmp_path, capsys):
+def test_ci_gate_shows_timing_differences_but_never_fails_on_them(tmp_path, capsys):
+    """Timings between two runs at two times are gated by the paired comparison (cnnbench ab), not here."""
     from cnnbench.bench.ci_gate import main as gate
 
-    assert gate([str(SAME1), str(SLOWER), "--out", str(tmp_path), "--timing-advisory"]) == 0
+    assert gate([str(SAME1), str(SLOWER), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "NOT gating (--timing-advisory)" in out and "REGRESSION" in out
+    assert "shown for information" in out and "REGRESSION" in out
     assert not (tmp_path / "confirm.json").exists()
 
 

@@ -1,0 +1,353 @@
+"""``cnnbench ab``: paired A/B timing of a baseline commit, two runtimes, or two settings.
+
+    cnnbench ab --baseline main --bench-profile smoke                  # the working tree vs main
+    cnnbench ab --compare-frameworks --sides torch,keras-jax --models resnet18 --modes train
+    cnnbench ab --compare-setting threads=1 --models lenet5 --frameworks torch
+
+Each case's two sides run in two worker processes, stepped alternately (``cnnbench.bench.paired``);
+exit 0: no regression, 1: a regression (or a pair that could not be measured), 2: bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from datetime import datetime, timezone
+
+from cnnbench.bench import ab_output, ab_pairs, cases as cases_mod, machine
+from cnnbench.bench.paired import ORDERS, Plan
+from cnnbench.core.errors import CnnbenchError
+
+DEFAULT_THRESHOLD = 0.05
+DEFAULT_TARGET = 0.02
+DEFAULT_BUDGET_S = 30.0
+
+
+class BadInput(Exception):
+    """A bad option: one line, exit 2."""
+
+
+def _one_line_error(message: str):
+    print(f"cnnbench ab: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def add_ab_arguments(p: argparse.ArgumentParser) -> None:
+    p.error = _one_line_error  # argparse's own errors (a bad choice, a non-number) in one line too
+    what = p.add_argument_group("what to compare (exactly one)")
+    what.add_argument("--baseline", metavar="GITREF",
+                      help="A: this commit (run from a temporary git worktree); B: the working tree")
+    what.add_argument("--compare-frameworks", action="store_true",
+                      help="A and B: the same model, mode and batch in two runtimes (--sides)")
+    what.add_argument("--sides", default=None, metavar="A,B",
+                      help="the two runtimes of --compare-frameworks (default torch,keras-tf; any two of "
+                           "torch, keras-tf, keras-jax, keras-torch)")
+    what.add_argument("--compare-setting", default=None, metavar="KEY=VALUE",
+                      help="A: the run's setting; B: this one (precision=bf16, layout=nhwc, compile=on, xla=on, "
+                           "math=fp32, threads=1, interop_threads=1, autotune=off, onednn=off; comma-separated)")
+    g = p.add_argument_group("selection (as pytest bench)")
+    g.add_argument("--models", default=None)
+    g.add_argument("--frameworks", default=None)
+    g.add_argument("--keras-backends", default=None)
+    g.add_argument("--modes", default=None)
+    g.add_argument("--batch-sizes", default=None)
+    g.add_argument("--input-size", default=None)
+    g.add_argument("--bench-profile", default="default")
+    g.add_argument("--device", default="auto")
+    g.add_argument("--precision", default="fp32")
+    g.add_argument("--layout", default="nchw")
+    g.add_argument("--tf-jit", action="store_true")
+    g.add_argument("--torch-compile", action="store_true")
+    s = p.add_argument_group("settings, equal on both sides unless --compare-setting changes one")
+    s.add_argument("--math", default="tf32")
+    s.add_argument("--threads", default=None)
+    s.add_argument("--interop-threads", default=None)
+    s.add_argument("--no-autotune", action="store_true")
+    s.add_argument("--onednn", default="on")
+    m = p.add_argument_group("measurement")
+    m.add_argument("--time-budget", default=str(DEFAULT_BUDGET_S), metavar="SECONDS",
+                   help=f"seconds of alternating rounds per case at most (default {DEFAULT_BUDGET_S:g})")
+    m.add_argument("--target-precision", default=str(DEFAULT_TARGET), metavar="FRACTION",
+                   help=f"stop once the interval is within about +-this (log half-width; default {DEFAULT_TARGET})")
+    m.add_argument("--max-rounds", default="400", metavar="N")
+    m.add_argument("--threshold", default=str(DEFAULT_THRESHOLD), metavar="FRACTION",
+                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; README)")
+    m.add_argument("--order", default="abba", help="abba (balanced, default) or random (seeded by --seed)")
+    m.add_argument("--seed", default="0")
+    m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; README)")
+    m.add_argument("--process-pairs", default="1", metavar="N",
+                   help="fresh pairs of workers per case, rounds pooled (default 1; README)")
+    m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
+    m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
+                   help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")
+    o = p.add_argument_group("output")
+    o.add_argument("--format", default="table", help="table, json, csv or markdown")
+    o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")
+    p.set_defaults(func=run_ab)
+
+
+def _number(name: str, value, kind=float, *, low: float = 0.0, inclusive: bool = False):
+    try:
+        x = kind(str(value))
+    except ValueError:
+        raise BadInput(f"{name}: expected a {'whole ' if kind is int else ''}number, got {value!r}") from None
+    if not math.isfinite(x) or not (x >= low if inclusive else x > low):
+        raise BadInput(f"{name}: expected a number {'>=' if inclusive else '>'} {low:g}, got {value!r}")
+    return x
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise BadInput(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _resolve_device(requested: str) -> str:
+    _choice("--device", requested, cases_mod.DEVICES)
+    if requested == "cpu":
+        return "cpu"
+    if requested == "cuda" and not machine.cuda_available():
+        raise BadInput("--device cuda: no CUDA GPU found (nvidia-smi sees none); use --device cpu")
+    return "cuda" if machine.cuda_available() else "cpu"
+
+
+def parse_options(args: argparse.Namespace) -> dict:
+    """Every option checked, before anything is started: the plan, the cases and the pairs' recipe."""
+    from cnnbench.core.settings import Settings, cores_available
+
+    kinds = [k for k, on in (("baseline", args.baseline is not None), ("frameworks", args.compare_frameworks),
+                             ("setting", args.compare_setting is not None)) if on]
+    if len(kinds) != 1:
+        raise BadInput("give exactly one of --baseline GITREF, --compare-frameworks, --compare-setting KEY=VALUE"
+                       + (f" (got {', '.join(kinds)})" if kinds else ""))
+    kind = kinds[0]
+    if args.sides is not None and kind != "frameworks":
+        raise BadInput("--sides chooses the runtimes of --compare-frameworks; give that too")
+    if kind == "frameworks" and (args.frameworks or args.keras_backends):
+        raise BadInput("--compare-frameworks: choose the two runtimes with --sides (e.g. torch,keras-jax), "
+                       "not --frameworks/--keras-backends")
+    _choice("--format", args.format, ab_output.FORMATS)
+    _choice("--order", args.order, ORDERS)
+    _choice("--math", args.math, ("tf32", "fp32"))
+    _choice("--onednn", args.onednn, ("on", "off"))
+    _choice("--bench-profile", args.bench_profile, tuple(cases_mod.PROFILES))
+    threshold = _number("--threshold", args.threshold)
+    if threshold >= 1:
+        raise BadInput(f"--threshold is a fraction (0.05 = 5%), got {args.threshold}")
+    plan_args = dict(
+        target=_number("--target-precision", args.target_precision),
+        budget_s=_number("--time-budget", args.time_budget),
+        max_rounds=_number("--max-rounds", args.max_rounds, int),
+        order=args.order, seed=_number("--seed", args.seed, int, inclusive=True),
+        settle_s=_number("--settle-ms", args.settle_ms, inclusive=True) / 1e3,
+        process_pairs=_number("--process-pairs", args.process_pairs, int),
+        worker_timeout=_number("--worker-timeout", args.worker_timeout),
+    )
+    device = _resolve_device(args.device)
+    try:
+        threads = cases_mod.positive_int("--threads", args.threads)
+        interop = cases_mod.positive_int("--interop-threads", args.interop_threads)
+        if threads and threads > cores_available():
+            raise ValueError(f"--threads {threads}: this process may use {cores_available()} core(s); "
+                             f"give at most {cores_available()}")
+        input_size = None if args.input_size is None else _number("--input-size", args.input_size, int)
+        sides = ab_pairs.parse_sides(args.sides) if kind == "frameworks" else None
+        selection = ab_pairs.framework_selection(sides) if sides else {
+            "frameworks": args.frameworks, "keras_backends": args.keras_backends}
+        cases = cases_mod.build_cases(
+            profile=args.bench_profile, models=args.models, modes=args.modes, batch_sizes=args.batch_sizes,
+            device=device, input_size=input_size, precision=args.precision, layout=args.layout,
+            tf_jit=args.tf_jit, torch_compile=args.torch_compile, **selection)
+        delays = cases_mod.parse_delay(args.inject_delay)
+        change = ab_pairs.parse_setting_change(args.compare_setting) if kind == "setting" else None
+    except (CnnbenchError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    for target, _, _ in delays:
+        if not any(cases_mod.delay_for([(target, 1.0, "s")], c) for c in cases):
+            raise BadInput(f"--inject-delay {target}: matches none of the selected cases")
+    profile = cases_mod.PROFILES[args.bench_profile]
+    plan = Plan(warmup_rounds=profile.warmup_rounds, warmup_s=profile.warmup_seconds, **plan_args)
+    settings = Settings(math=args.math, autotune=not args.no_autotune, threads=threads, interop_threads=interop,
+                        onednn=args.onednn == "on")
+    if args.out:
+        _check_writable(args.out)
+    baseline_sha = None
+    if kind == "baseline":
+        from cnnbench.bench.checkout import resolve_baseline
+
+        try:
+            baseline_sha = resolve_baseline(args.baseline)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
+            "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha}
+
+
+def _check_writable(path: str) -> None:
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise BadInput(f"--out {path}: is a directory; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise BadInput(f"--out {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise BadInput(f"--out {path}: not writable")
+
+
+def _pairs(opts: dict, worktree) -> tuple[list, str, str]:
+    kind, cases, settings, delays = opts["kind"], opts["cases"], opts["settings"], opts["delays"]
+    if kind == "baseline":
+        from cnnbench.bench.checkout import commit_info
+
+        sha, info = opts["baseline_sha"], commit_info()
+        a_label = f"baseline {opts['ref']} ({sha[:10]})"
+        b_label = f"working tree ({(info['id'] or '?')[:10]}{', with uncommitted changes' if info['dirty'] else ''})"
+        return ab_pairs.baseline_pairs(cases, settings, worktree=str(worktree), baseline_label=a_label,
+                                       candidate_label=b_label, delays=delays), a_label, b_label
+    if kind == "frameworks":
+        a, b = opts["sides"]
+        return ab_pairs.framework_pairs(cases, opts["sides"], settings, delays), a, b
+    text = ab_pairs.change_text(opts["change"])
+    return ab_pairs.setting_pairs(cases, settings, opts["change"], delays), "the run's settings", text
+
+
+def _why_not(pair) -> str | None:
+    """Why a pair cannot run here (a missing runtime, too small an input), checked before starting it."""
+    from cnnbench.backends import runtime_missing
+    from cnnbench.core.errors import InputTooSmallError
+    from cnnbench.core.specs import check_build_args
+
+    if pair.skip:
+        return pair.skip
+    for side in (pair.a, pair.b):
+        missing = runtime_missing(side.case.runtime)
+        if missing:
+            return missing
+    try:
+        c = pair.a.case
+        check_build_args(c.model, None, c.input_size, dict(c.options))
+    except InputTooSmallError as exc:
+        return str(exc)
+    return None
+
+
+def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]:
+    """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished)."""
+    from cnnbench.bench.paired import WorkerPool, side_key
+
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    rows, skipped, unfinished = [], [], []
+    # pairs whose workers start alike run one after the other, on the same two workers (WorkerPool);
+    # the rows keep the selection's order
+    first_seen: dict = {}
+    for pair in pairs:
+        first_seen.setdefault((side_key(pair.a), side_key(pair.b)), len(first_seen))
+    order = sorted(range(len(pairs)), key=lambda j: first_seen[(side_key(pairs[j].a), side_key(pairs[j].b))])
+    pool = WorkerPool()
+    try:
+        for i, j in enumerate(order, 1):
+            row = _measure_one(opts, pairs[j], i, len(pairs), pool, skipped, unfinished, log)
+            if row is not None:
+                rows.append((j, row))
+    finally:
+        pool.close()
+    return [row for _, row in sorted(rows, key=lambda jr: jr[0])], skipped, unfinished
+
+
+def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log):
+    from cnnbench.bench.paired import measure_pair
+    from cnnbench.worker import WorkerDied, WorkerError
+
+    why = _why_not(pair)
+    if why:
+        skipped.append({"pair_id": pair.pair_id, "reason": why})
+        log(ab_output.progress_line(i, total, None, pair.pair_id, f"skipped: {why}"))
+        return None
+    start = time.perf_counter()
+    try:
+        outcome = measure_pair(pair.a, pair.b, opts["plan"], pool=pool)
+    except WorkerError as exc:
+        reason = f"{exc.error_type}: {exc.message}"
+        (skipped if exc.kind in ("oom", "input_too_small", "unsupported") else unfinished).append(
+            {"pair_id": pair.pair_id, "reason": reason})
+        log(ab_output.progress_line(i, total, None, pair.pair_id, f"not measured: {reason[:200]}"))
+        return None
+    except WorkerDied as exc:
+        unfinished.append({"pair_id": pair.pair_id, "reason": str(exc)})
+        log(ab_output.progress_line(i, total, None, pair.pair_id, f"not measured: {str(exc)[:200]}"))
+        return None
+    row = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    log(ab_output.progress_line(i, total, row, pair.pair_id))
+    return row
+
+
+def _sigterm_like_ctrl_c() -> None:
+    """SIGTERM (a CI cancel, `timeout`) unwinds like Ctrl-C, so the baseline worktree and the workers
+    are removed."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+def run_ab(args: argparse.Namespace) -> int:
+    try:
+        opts = parse_options(args)
+    except BadInput as exc:
+        print(f"cnnbench ab: error: {exc}", file=sys.stderr)
+        return 2
+    opts["ref"] = args.baseline
+    _sigterm_like_ctrl_c()
+    when = datetime.now(timezone.utc).isoformat()
+    try:
+        with ExitStack() as stack:
+            worktree = None
+            if opts["kind"] == "baseline":
+                from cnnbench.bench.checkout import BaselineWorktree
+
+                worktree = stack.enter_context(BaselineWorktree(opts["baseline_sha"]))
+            pairs, a_label, b_label = _pairs(opts, worktree)
+            if not pairs:
+                print("cnnbench ab: error: the selection gives no pair to compare", file=sys.stderr)
+                return 2
+            print(f"cnnbench ab: {len(pairs)} pair(s) on {opts['device']}; A: {a_label}; B: {b_label}",
+                  file=sys.stderr, flush=True)
+            rows, skipped, unfinished = measure_all(opts, pairs)
+    except KeyboardInterrupt as exc:
+        print(f"cnnbench ab: interrupted ({exc or 'SIGINT'}); workers and the baseline worktree removed",
+              file=sys.stderr)
+        return 130
+    from cnnbench.bench.checkout import commit_info
+
+    info = {**machine.describe(), "cnnbench_device": opts["device"]}
+    doc = ab_output.document(kind=opts["kind"], a_label=a_label, b_label=b_label, plan=opts["plan"],
+                             threshold=opts["threshold"], cases=rows, machine_info=info, commit_info=commit_info(),
+                             datetime=when, skipped=skipped, unfinished=unfinished)
+    text = ab_output.render(doc, args.format)
+    if args.out:
+        from pathlib import Path
+
+        from cnnbench.reports.atomic import write_atomic
+
+        write_atomic(Path(args.out), text)
+        sys.stdout.write(ab_output.render(doc, "table"))
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    status = ab_output.exit_status(doc)
+    if status:
+        regressed = [r["pair_id"] for r in rows if r["decision"] == "regression"]
+        what = [f"regression: {', '.join(regressed)}"] if regressed else []
+        what += [f"not measured: {', '.join(u['pair_id'] for u in unfinished)}"] if unfinished else []
+        print(f"cnnbench ab: {'; '.join(what)}", file=sys.stderr)
+    return status

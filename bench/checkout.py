@@ -1,0 +1,99 @@
+"""A baseline commit checked out beside the working tree, for the paired engine's baseline workers.
+
+``cnnbench ab --baseline GITREF`` runs the baseline side's worker on a temporary ``git worktree`` of
+that commit (``python -m cnnbench.worker`` with the worktree as working directory and first on
+PYTHONPATH: ``cnnbench/__init__.py`` makes an uninstalled checkout importable) and the candidate on
+the working tree this code was imported from. The worktree is removed when the comparison ends,
+however it ends.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import cnnbench
+from cnnbench.worker import PROTOCOL
+
+WORKER_PATH = "cnnbench/worker.py"
+
+
+def checkout_root() -> Path:
+    """The checkout ``cnnbench`` is imported from (the candidate's working tree)."""
+    return Path(cnnbench.__file__).resolve().parent.parent
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+
+
+def git_toplevel(root: Path | None = None) -> Path:
+    root = root or checkout_root()
+    try:
+        done = _git(root, "rev-parse", "--show-toplevel")
+    except FileNotFoundError:
+        raise ValueError("--baseline needs git, which is not installed here") from None
+    if done.returncode != 0:
+        raise ValueError(f"--baseline needs a git checkout; {root} is not one")
+    return Path(done.stdout.strip())
+
+
+def resolve_baseline(ref: str, root: Path | None = None) -> str:
+    """The full commit id of ``ref``, after checking that its worker speaks this protocol."""
+    root = git_toplevel(root)
+    if not ref.strip() or ref.startswith("-"):
+        raise ValueError(f"--baseline: {ref!r} is not a git ref")
+    done = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if done.returncode != 0:
+        raise ValueError(f"--baseline {ref}: no such commit in {root} (a shallow clone? fetch it first)")
+    sha = done.stdout.strip()
+    source = _git(root, "show", f"{sha}:{WORKER_PATH}")
+    found = re.search(r"^PROTOCOL = (\d+)", source.stdout, re.MULTILINE) if source.returncode == 0 else None
+    if found is None:
+        raise ValueError(f"--baseline {ref} ({sha[:10]}) predates the worker protocol ({WORKER_PATH} with a "
+                         "PROTOCOL): compare against a later commit")
+    if int(found.group(1)) != PROTOCOL:
+        raise ValueError(f"--baseline {ref} ({sha[:10]}): its worker speaks protocol {found.group(1)}, this "
+                         f"checkout's {PROTOCOL}: the two cannot be stepped by one engine")
+    return sha
+
+
+def commit_info(root: Path | None = None) -> dict:
+    """The working tree's commit, in pytest-benchmark's ``commit_info`` form (id, time, dirty, branch)."""
+    root = root or checkout_root()
+    info = {"id": None, "time": None, "dirty": None, "project": root.name, "branch": None}
+    head = _git(root, "log", "-1", "--format=%H%n%cI")
+    if head.returncode != 0:
+        return info
+    info["id"], info["time"] = head.stdout.split()[:2]
+    info["dirty"] = bool(_git(root, "status", "--porcelain", "--untracked-files=no").stdout.strip())
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
+    info["branch"] = branch if branch and branch != "HEAD" else None
+    return info
+
+
+class BaselineWorktree:
+    """``with BaselineWorktree(sha) as path:`` a detached worktree of ``sha``, removed on exit."""
+
+    def __init__(self, sha: str, root: Path | None = None):
+        self.sha = sha
+        self.root = git_toplevel(root)
+        self.path: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.path = Path(tempfile.mkdtemp(prefix=f"cnnbench-baseline-{self.sha[:10]}-"))
+        done = _git(self.root, "worktree", "add", "--detach", "--quiet", str(self.path), self.sha)
+        if done.returncode != 0:
+            self.__exit__()
+            raise ValueError(f"--baseline: git worktree add failed: {done.stderr.strip().splitlines()[-1:]}")
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        if self.path is None:
+            return
+        _git(self.root, "worktree", "remove", "--force", str(self.path))
+        shutil.rmtree(self.path, ignore_errors=True)
+        _git(self.root, "worktree", "prune")
+        self.path = None

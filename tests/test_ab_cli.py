@@ -1,0 +1,212 @@
+"""`cnnbench ab`: bad input, what gets paired, the JSON/table/csv/markdown output, and one real run."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnbench.bench import ab_output, ab_pairs
+from cnnbench.bench.cases import build_cases
+from cnnbench.bench.paired import PairOutcome, Plan, Side
+from cnnbench.core.case import Case
+from cnnbench.core.paired import paired_ratio
+from cnnbench.core.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_GIT = shutil.which("git") is not None and subprocess.run(
+    ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode == 0
+
+BAD = [  # (arguments, what the one line must say)
+    ([], "give exactly one of --baseline"),
+    (["--baseline", "HEAD", "--compare-frameworks"], "got baseline, frameworks"),
+    (["--compare-frameworks", "--sides", "torch"], "--sides: give two different runtimes"),
+    (["--compare-frameworks", "--sides", "torch,mxnet"], "--sides: unknown runtime(s) mxnet"),
+    (["--compare-frameworks", "--frameworks", "torch"], "choose the two runtimes with --sides"),
+    (["--sides", "torch,keras-jax", "--baseline", "HEAD"], "--sides chooses the runtimes of --compare-frameworks"),
+    (["--compare-setting", "precision=fp64"], "precision: 'fp64' is not one of fp32, bf16, fp16"),
+    (["--compare-setting", "colour=red"], "unknown key 'colour'"),
+    (["--compare-setting", "threads=0"], "threads: expected a positive whole number"),
+    (["--compare-setting", "threads"], "expected KEY=VALUE"),
+    (["--baseline", "HEAD", "--models", "nosuchnet"], "nosuchnet"),
+    (["--baseline", "HEAD", "--batch-sizes", "0"], "--batch-sizes: batch size must be a positive integer"),
+    (["--baseline", "HEAD", "--time-budget", "0"], "--time-budget: expected a number > 0"),
+    (["--baseline", "HEAD", "--time-budget", "soon"], "--time-budget: expected a number"),
+    (["--baseline", "HEAD", "--time-budget", "inf"], "--time-budget: expected a number > 0"),
+    (["--baseline", "HEAD", "--threshold", "5"], "--threshold is a fraction"),
+    (["--baseline", "HEAD", "--process-pairs", "0"], "--process-pairs"),
+    (["--baseline", "HEAD", "--format", "xml"], "--format: 'xml' is not one of"),
+    (["--baseline", "HEAD", "--order", "zigzag"], "--order: 'zigzag' is not one of abba, random"),
+    (["--baseline", "HEAD", "--device", "tpu"], "--device: 'tpu' is not one of"),
+    (["--baseline", "HEAD", "--models", "lenet5", "--inject-delay", "resnet50=15%"], "matches none of the selected"),
+    (["--baseline", "HEAD", "--inject-delay", "lenet5=-3"], "--inject-delay: the delay must be a positive number"),
+    (["--baseline", "HEAD", "--out", "/nonexistent-dir/ab.json"], "does not exist"),
+    (["--baseline", "no-such-ref-0123"], "--baseline no-such-ref-0123: no such commit"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[" ".join(a) or "nothing" for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
+    from cnnbench.cli import main
+
+    if "--baseline" in args and not IS_GIT:
+        pytest.skip("not a git checkout")
+    assert main(["ab", "--device", "cpu", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cnnbench ab: error: ") and "Traceback" not in err[0]
+    assert message in err[0]
+
+
+def _git(path: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_baseline_before_the_worker_protocol_is_refused(tmp_path):
+    from cnnbench.bench.checkout import resolve_baseline
+
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "README.md").write_text("old\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "old")
+    with pytest.raises(ValueError, match="predates the worker protocol"):
+        resolve_baseline("HEAD", root=tmp_path)
+    (tmp_path / "cnnbench").mkdir()
+    (tmp_path / "cnnbench" / "worker.py").write_text("PROTOCOL = 0\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "protocol 0")
+    with pytest.raises(ValueError, match="speaks protocol 0"):
+        resolve_baseline("HEAD", root=tmp_path)
+    with pytest.raises(ValueError, match="no such commit"):
+        resolve_baseline("v9.9", root=tmp_path)
+
+
+TORCH = Case("resnet18", "torch", "train", 2, "cpu", 64)
+KERAS_TF = Case("resnet18", "tf", "train", 2, "cpu", 64, layout="nhwc")
+KERAS_JAX = Case("resnet18", "tf", "train", 2, "cpu", 64, layout="nhwc", keras_backend="jax")
+GPU = Case("resnet18", "torch", "train", 8, "cuda", 64)
+
+CHANGES = [  # (case, --compare-setting, B's case id or None, B's settings differ, why nothing changes)
+    (TORCH, "precision=bf16", "resnet18-torch-train-bs2-cpu-bf16", False, None),
+    (TORCH, "layout=nhwc", "resnet18-torch-train-bs2-cpu-nhwc", False, None),
+    (KERAS_TF, "layout=nchw", None, False, "channels-last"),
+    (TORCH, "compile=on", "resnet18-torch-train-bs2-cpu-compiled", False, None),
+    (KERAS_TF, "xla=on", "resnet18-tf-train-bs2-cpu-xla", False, None),
+    (KERAS_JAX, "compile=on", None, False, "always runs a jax.jit-compiled step"),
+    (TORCH, "threads=1", "resnet18-torch-train-bs2-cpu", True, None),
+    (TORCH, "math=fp32", None, False, "a CPU computes FP32 either way"),
+    (GPU, "math=fp32", "resnet18-torch-train-bs8-cuda", True, None),
+    (TORCH, "onednn=off", None, False, "TensorFlow's oneDNN"),
+    (KERAS_TF, "onednn=off", "resnet18-tf-train-bs2-cpu", True, None),
+    (TORCH, "precision=fp32", None, False, "already uses this setting"),
+]
+
+
+@pytest.mark.parametrize("case, text, b_id, settings_differ, skip", CHANGES,
+                         ids=[f"{c.runtime}-{c.device}-{t}" for c, t, *_ in CHANGES])
+def test_setting_pairs(case, text, b_id, settings_differ, skip):
+    pair = ab_pairs.setting_pairs([case], Settings(threads=2), ab_pairs.parse_setting_change(text), [])[0]
+    assert pair.pair_id == f"{case.id}~{text}" and pair.a.case == case
+    if skip:
+        assert pair.skip and skip in pair.skip
+        return
+    assert pair.skip is None and pair.b.case.id == b_id
+    assert (pair.b.settings.resolved() != pair.a.settings.resolved()) == settings_differ
+
+
+def test_framework_pairs_pair_the_same_step_in_two_runtimes():
+    cases = build_cases(profile="smoke", models="lenet5,resnet18", modes="train", device="cpu",
+                        **ab_pairs.framework_selection(("torch", "keras-jax")))
+    pairs = ab_pairs.framework_pairs(cases, ("torch", "keras-jax"), Settings(), [])
+    assert [p.pair_id for p in pairs] == ["train:lenet5:bs2:cpu:torch~keras-jax",
+                                          "train:resnet18:bs2:cpu:torch~keras-jax"]
+    assert [(p.a.case.runtime, p.b.case.runtime) for p in pairs] == [("torch", "keras-jax")] * 2
+    assert pairs[1].a.case.input_size == pairs[1].b.case.input_size == 64
+
+
+def test_baseline_pairs_delay_only_the_candidate():
+    cases = build_cases(profile="smoke", models="lenet5,resnet18", frameworks="torch", modes="inference",
+                        device="cpu")
+    pairs = ab_pairs.baseline_pairs(cases, Settings(), worktree="/tmp/wt", baseline_label="A", candidate_label="B",
+                                    delays=[("resnet18", 0.15, "fraction")])
+    assert [(p.a.delay, p.b.delay) for p in pairs] == [(None, None), (None, (0.15, "fraction"))]
+    assert all(p.a.pythonpath == p.a.cwd == "/tmp/wt" and p.b.pythonpath is None for p in pairs)
+
+
+DESIGN_CASE_KEYS = {  # notes/DESIGN.md, "Paired A/B JSON"
+    "pair_id", "model", "mode", "batch", "device", "input_size", "precision", "a_case", "b_case", "a_runtime",
+    "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high", "p_value",
+    "stopped", "seconds", "decision", "a_rounds_s", "b_rounds_s", "injected_delay_s"}
+
+
+def _doc(kind="baseline", b_factor=1.2):
+    a = [0.010, 0.011, 0.0105, 0.0102, 0.0099, 0.0101, 0.0103, 0.0100, 0.0104, 0.0098]
+    b = [x * b_factor for x in a]
+    outcome = PairOutcome(a_samples=a, b_samples=b, blocks=[0] * 10, steps_per_round=2, estimate=paired_ratio(a, b),
+                          stopped="precision", seconds=12.3, rounds_s=4.0, injected_delay_s=0.002)
+    pair = ab_pairs.Pair("resnet18-torch-train-bs2-cpu", Side(TORCH), Side(TORCH))
+    row = ab_output.case_row(pair, outcome, kind, 0.05)
+    return ab_output.document(kind=kind, a_label="baseline HEAD", b_label="working tree", plan=Plan(),
+                              threshold=0.05, cases=[row], machine_info={"cpu_model": "x"}, commit_info={"id": "abc"},
+                              datetime="2026-01-01T00:00:00+00:00", skipped=[{"pair_id": "p", "reason": "why"}],
+                              unfinished=[])
+
+
+def test_json_has_the_design_fields():
+    doc = json.loads(ab_output.render(_doc(), "json"))
+    assert doc["cnnbench_ab"] == 1 and doc["kind"] == "baseline"
+    assert {"datetime", "machine_info", "commit_info", "kind", "a_label", "b_label", "method", "thresholds",
+            "cases"} <= set(doc)
+    assert doc["thresholds"] == {"time": 0.05, "confidence": 0.95}
+    row = doc["cases"][0]
+    assert set(row) == DESIGN_CASE_KEYS
+    assert row["ratio"] == pytest.approx(1.2) and row["decision"] == "regression" and row["rounds"] == 10
+    assert len(row["a_rounds_s"]) == len(row["b_rounds_s"]) == 10 and row["a_median_s"] == pytest.approx(0.01015)
+    assert ab_output.exit_status(doc) == 1
+    assert ab_output.exit_status(_doc(b_factor=1.0)) == 0
+
+
+@pytest.mark.parametrize("fmt, must_have", [
+    ("table", ["resnet18-torch-train-bs2-cpu", "1.200", "regression", "A: baseline HEAD", "skipped p: why"]),
+    ("markdown", ["| pair |", "`resnet18-torch-train-bs2-cpu`", "| regression |", "- skipped p: why"]),
+    ("csv", ["pair_id,a_case,b_case,rounds", "resnet18-torch-train-bs2-cpu,resnet18-torch-train-bs2-cpu"]),
+])
+def test_renderings(fmt, must_have):
+    text = ab_output.render(_doc(), fmt)
+    for part in must_have:
+        assert part in text
+
+
+def test_frameworks_kind_decides_which_is_faster():
+    doc = _doc(kind="frameworks")
+    assert doc["cases"][0]["decision"] == "a faster" and ab_output.exit_status(doc) == 0
+
+
+@pytest.mark.skipif(not IS_GIT, reason="--baseline needs a git checkout")
+def test_real_run_against_head_flags_the_injected_delay(tmp_path):
+    """One small real run: LeNet-5 inference in PyTorch at 28 px, the baseline worker on a worktree of
+    HEAD, the candidate with a TEST-ONLY busy wait of its own step time: B/A near 2, exit 1 naming it.
+    One thread per worker: on a 2-core machine shared with other jobs, two-thread steps stall at every
+    barrier whenever a neighbour holds a core (README, "Paired A/B comparisons")."""
+    pytest.importorskip("torch")
+    out = tmp_path / "ab.json"
+    before = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnbench", "ab", "--baseline", "HEAD", "--models", "lenet5", "--frameworks", "torch",
+         "--modes", "inference", "--device", "cpu", "--bench-profile", "smoke", "--threads", "1", "--time-budget", "5",
+         "--inject-delay", "lenet5=100%", "--format", "json", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "regression: lenet5-torch-inference-bs2-cpu" in done.stderr
+    assert "[1/1] lenet5-torch-inference-bs2-cpu" in done.stderr  # the progress line with its verdict
+    doc = json.loads(out.read_text())
+    row = doc["cases"][0]
+    assert set(row) == DESIGN_CASE_KEYS and doc["kind"] == "baseline" and doc["a_label"].startswith("baseline HEAD")
+    assert row["decision"] == "regression" and 1.5 < row["ratio"] < 3.0 and row["ci_low"] > 1.05
+    assert row["rounds"] >= 10 and len(row["a_rounds_s"]) == row["rounds"] and row["injected_delay_s"] > 0
+    assert row["stopped"] in ("precision", "budget", "max_rounds")
+    after = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
+    assert after == before  # the baseline worktree is gone
