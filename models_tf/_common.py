@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from cnnbench.core.arith import adaptive_bins, ceil_mode_extra_padding
 from cnnbench.core.specs import check_build_args
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
@@ -78,14 +79,6 @@ def conv_bn(x, prefix: str, filters, kernel, stride=1, padding=0, *, cfg: dict, 
     return act(x, f"{prefix}relu{suffix}") if relu else x
 
 
-def _ceil_extra(n: int, k: int, s: int, p: int) -> int:
-    """Extra bottom/right padding PyTorch's ceil_mode implies for one spatial axis."""
-    out = -(-(n + 2 * p - k) // s) + 1
-    if (out - 1) * s >= n + p:
-        out -= 1
-    return max(0, (out - 1) * s + k - (n + 2 * p))
-
-
 def maxpool(x, name: str, kernel: int, stride: int, padding: int = 0, ceil_mode: bool = False):
     """PyTorch's MaxPool2d. Padding is zero padding: exact because every padded
     pool in the zoo follows a ReLU (inputs >= 0, each window holds a real value)."""
@@ -93,8 +86,8 @@ def maxpool(x, name: str, kernel: int, stride: int, padding: int = 0, ceil_mode:
     if _is_same(k, stride, (padding, padding)) and padding:
         return layers.MaxPooling2D(k, stride, "same", name=name)(x)
     h, w = x.shape[1], x.shape[2]
-    eh = _ceil_extra(h, k[0], stride, padding) if ceil_mode else 0
-    ew = _ceil_extra(w, k[1], stride, padding) if ceil_mode else 0
+    eh = ceil_mode_extra_padding(h, k[0], stride, padding) if ceil_mode else 0
+    ew = ceil_mode_extra_padding(w, k[1], stride, padding) if ceil_mode else 0
     x = pad(x, name, ((padding, padding + eh), (padding, padding + ew)))
     return layers.MaxPooling2D(k, stride, "valid", name=name)(x)
 
@@ -111,11 +104,9 @@ def avgpool(x, name: str, kernel: int, stride: int, padding: int = 0, count_incl
 
 
 def _bins(n: int, size: int) -> np.ndarray:
-    """PyTorch's adaptive pooling as a (size, n) averaging matrix: bin i covers
-    [floor(i*n/size), ceil((i+1)*n/size))."""
+    """PyTorch's adaptive pooling bins as a (size, n) averaging matrix."""
     m = np.zeros((size, n), "float32")
-    for i in range(size):
-        lo, hi = (i * n) // size, -(-(i + 1) * n // size)
+    for i, (lo, hi) in enumerate(adaptive_bins(n, size)):
         m[i, lo:hi] = 1.0 / (hi - lo)
     return m
 

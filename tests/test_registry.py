@@ -129,3 +129,32 @@ def test_spec_fingerprint_is_stable_and_option_sensitive():
     spec = cnnbench.get_spec("googlenet")
     assert spec.fingerprint() == spec.fingerprint()
     assert spec.fingerprint() != spec.fingerprint(aux_logits=True)
+
+
+# ------------------------------------------------------------------ PyTorch's window arithmetic
+@pytest.mark.parametrize("n,kernel,stride,padding,ceil_mode,expected,extra", [
+    (224, 7, 2, 3, False, 112, None),  # ResNet's stem: floor((224 + 6 - 7) / 2) + 1
+    (112, 3, 2, 0, True, 56, 1),  # GoogLeNet's pool1: ceil(109 / 2) + 1; 111 inputs read, 112 + 1 padded
+    (8, 3, 2, 0, True, 4, 1),  # ceil(5 / 2) + 1 = 4 windows need 9 inputs
+    (8, 3, 2, 0, False, 3, None),
+    (14, 2, 2, 0, True, 7, 0),  # GoogLeNet's pool4: even, ceil changes nothing
+    (5, 2, 2, 1, True, 3, 0),  # ceil(5 / 2) + 1 = 4, but the 4th window would start in the padding
+    (2, 3, 1, 0, False, 0, None),  # not one window fits
+])
+def test_pytorch_window_arithmetic(n, kernel, stride, padding, ceil_mode, expected, extra):
+    """Hand arithmetic with PyTorch's formula (torch.nn.MaxPool2d docs: floor or ceil of
+    (n + 2p - k) / s, plus 1; a ceil-mode window may not start in the right padding)."""
+    from cnnbench.core.arith import ceil_mode_extra_padding, out_len
+
+    assert out_len(n, kernel, stride, padding, ceil_mode) == expected
+    if extra is not None:
+        assert ceil_mode_extra_padding(n, kernel, stride, padding) == extra
+
+
+def test_adaptive_pooling_bins():
+    """torch.nn.AdaptiveAvgPool2d: bin i covers [floor(i n / s), ceil((i + 1) n / s)); by hand for
+    5 -> 3 (overlapping bins) and 12 -> 6 (even bins of 2)."""
+    from cnnbench.core.arith import adaptive_bins
+
+    assert adaptive_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]
+    assert adaptive_bins(12, 6) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 12)]

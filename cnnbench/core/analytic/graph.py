@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from cnnbench.core.arith import adaptive_bins, out_len
 from cnnbench.core.errors import InputTooSmallError
 
 Shape = tuple[int, ...]
@@ -45,19 +46,6 @@ class Layer:
     bias_adds: int = 0
     elementwise: int = 0
     attrs: dict = field(default_factory=dict)
-
-
-def _out_len(n: int, k: int, s: int, p: int, ceil_mode: bool = False) -> int:
-    span = n + 2 * p - k
-    if span < 0:
-        return 0
-    if ceil_mode:
-        out = -(-span // s) + 1
-        # PyTorch drops a last window that would start in the right padding
-        if (out - 1) * s >= n + p:
-            out -= 1
-        return out
-    return span // s + 1
 
 
 class Graph:
@@ -102,7 +90,7 @@ class Graph:
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         ph, pw = (padding, padding) if isinstance(padding, int) else padding
         c, h, w = x.shape
-        out = (filters, _out_len(h, kh, stride, ph), _out_len(w, kw, stride, pw))
+        out = (filters, out_len(h, kh, stride, ph), out_len(w, kw, stride, pw))
         n_out = self._numel(out)
         return self._add(
             Layer(
@@ -144,7 +132,7 @@ class Graph:
     def _pool(self, kind, name, x, kernel, stride, padding=0, ceil_mode=False, **attrs) -> Tensor:
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         c, h, w = x.shape
-        out = (c, _out_len(h, kh, stride, padding, ceil_mode), _out_len(w, kw, stride, padding, ceil_mode))
+        out = (c, out_len(h, kh, stride, padding, ceil_mode), out_len(w, kw, stride, padding, ceil_mode))
         return self._add(
             Layer(name, kind, (x.producer,), (x.shape,), out,
                   elementwise=self._numel(out) * kh * kw,
@@ -159,9 +147,8 @@ class Graph:
 
     def adaptive_avgpool(self, name: str, x: Tensor, size: int) -> Tensor:
         c, h, w = x.shape
-        # PyTorch's bins: [floor(i*n/s), ceil((i+1)*n/s)); count every element read
-        def reads(n: int) -> int:
-            return sum(-(-(i + 1) * n // size) - (i * n // size) for i in range(size))
+        def reads(n: int) -> int:  # every element each bin reads; bins may overlap
+            return sum(hi - lo for lo, hi in adaptive_bins(n, size))
 
         return self._add(
             Layer(name, "avgpool", (x.producer,), (x.shape,), (c, size, size),
