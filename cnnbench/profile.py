@@ -23,6 +23,7 @@ from typing import Any
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.analytic.conventions import CATEGORIES, COUNTERS, category
 from cnnbench.core.flops import FLOPS_RULE, TRAIN_FACTOR
+from cnnbench.core.validate import positive_int
 from cnnbench.registry import check_build_args, check_framework, framework_module, get_spec
 
 CONVENTION = (
@@ -100,8 +101,7 @@ def profile_model(
 
     ``tf_frozen=False`` profiles the traced graph without freezing its variables: the
     same float-op counts (they depend on shapes only), without the cost of freezing."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    positive_int("batch", batch)
     spec = check_build_args(name, None, input_size, options)
     size = input_size or spec.input_size
     fws = frameworks_for(framework)
@@ -201,8 +201,7 @@ def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None,
     keeps for the backward pass, taken as every layer's output except views
     (flatten) and dropout in inference, per sample, times the batch.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    positive_int("batch", batch)
     g = build_graph(name, input_size=input_size, **options)
     per_layer = {l.name: bytes_per_value * math.prod(l.out_shape) for l in g.layers if l.kind != "flatten"}
     act = sum(per_layer.values())

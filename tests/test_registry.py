@@ -158,3 +158,38 @@ def test_adaptive_pooling_bins():
 
     assert adaptive_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]
     assert adaptive_bins(12, 6) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 12)]
+
+
+# ------------------------------------------------------------------ shared validators of user input
+@pytest.mark.parametrize("check,message", [
+    (lambda v: v.positive_int("num_classes", "10"), "num_classes must be a positive integer, got '10' (a string)"),
+    (lambda v: v.positive_int("num_classes", True), "num_classes must be a positive integer, got True (a bool)"),
+    (lambda v: v.positive_int("batch", -3), "batch must be a positive integer, got -3"),
+    (lambda v: v.positive_int("input_size", 3.0, unit=" (pixels per side)"),
+     "input_size must be a positive integer (pixels per side), got 3.0 (a float)"),
+    (lambda v: v.finite_float("dropout", 1, 0, 1, hi_open=True), "dropout must be a number in [0, 1), got 1"),
+    (lambda v: v.finite_float("dropout", None, 0, 1, hi_open=True), "dropout must be a number in [0, 1), got None"),
+    (lambda v: v.finite_float("eps", float("nan"), 0, lo_open=True), "eps must be a finite number > 0, got nan"),
+    (lambda v: v.finite_float("eps", "1e-5", 0, lo_open=True), "eps must be a finite number > 0, got '1e-5' (a string)"),
+    (lambda v: v.boolean("aux", "false"), "aux must be true or false, got 'false' (a string)"),
+    (lambda v: v.boolean("aux", 1), "aux must be true or false, got 1 (an integer)"),
+    (lambda v: v.choice("pool", "maxx", ("max", "avg")), "pool must be one of max, avg, got 'maxx'; did you mean 'max'?"),
+    (lambda v: v.choice("kernel", 4, (3, 5)), "kernel must be one of 3, 5, got 4"),
+    (lambda v: v.choice("kernel", True, (3, 5)), "kernel must be one of 3, 5, got True (a bool)"),
+])
+def test_validators_say_what_was_given_and_what_would_be_right(check, message):
+    from cnnbench.core import validate
+
+    with pytest.raises(cnnbench.InvalidValueError) as err:
+        check(validate)
+    assert str(err.value) == message
+    assert isinstance(err.value, ValueError) and isinstance(err.value, cnnbench.CnnbenchError)
+
+
+def test_validators_return_the_canonical_value():
+    from cnnbench.core import validate
+
+    assert validate.choice("pool", "MAX", ("max", "avg")) == "max"
+    assert validate.finite_float("dropout", 0, 0, 1, hi_open=True) == 0.0
+    assert isinstance(validate.finite_float("dropout", 0, 0, 1, hi_open=True), float)
+    assert validate.positive_int("batch", 8) == 8 and validate.boolean("aux", False) is False

@@ -25,3 +25,8 @@ class InputTooSmallError(CnnbenchError, ValueError):
 
 class TransferError(CnnbenchError, ValueError):
     pass
+
+
+class InvalidValueError(CnnbenchError, ValueError):
+    """A value of the wrong type or outside its range (an argument, a spec option); the message
+    names the value given and what would be right."""

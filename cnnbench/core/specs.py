@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from cnnbench.core.errors import InputTooSmallError, UnknownModelError
+from cnnbench.core.validate import positive_int
 
 
 @dataclass(frozen=True)
@@ -421,12 +422,10 @@ def check_build_args(name: str, num_classes: int | None, input_size: int | None,
     spec = get_spec(name)
     if num_classes is None:
         num_classes = spec.num_classes
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    positive_int("num_classes", num_classes)
     spec.resolve(**options)  # unknown options fail here
     if input_size is not None:
-        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size <= 0:
-            raise ValueError(f"input_size must be a positive integer (pixels per side), got {input_size!r}")
+        positive_int("input_size", input_size, unit=" (pixels per side)")
         from cnnbench.core.analytic import min_input_size
 
         minimum = min_input_size(name, **options)
