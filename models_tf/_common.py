@@ -13,8 +13,6 @@ from keras import layers, ops
 from cnnbench.core.arith import adaptive_bins, ceil_mode_extra_padding
 from cnnbench.core.specs import check_build_args
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-
 
 def resolve(name: str, num_classes: int | None, input_size: int | None, options: dict):
     """Validate the arguments; return (spec, resolved config, input size, number of classes)."""

@@ -108,8 +108,95 @@ def test_bad_input_size(bad):
 
 
 def test_unknown_option_lists_the_accepted_ones():
-    with pytest.raises(ValueError, match="options this model accepts: aux_logits, branch3_kernel, dropout"):
+    with pytest.raises(cnnbench.InvalidValueError, match="options this model accepts: aux_logits, branch3_kernel, dropout"):
         cnnbench.get_model("googlenet", "torch", aux=True)
+
+
+# (model, option, bad value, the whole message): every option of every family has rows here
+BAD_OPTIONS = [
+    ("lenet5", "activation", "gelu", "lenet5: option activation must be one of relu, tanh, sigmoid, got 'gelu'; "
+     "did you mean 'relu'?"),
+    ("lenet5", "activation", 1, "lenet5: option activation must be one of relu, tanh, sigmoid, got 1 (an integer)"),
+    ("lenet5", "pool", "maximum", "lenet5: option pool must be one of max, avg, got 'maximum'; did you mean 'max'?"),
+    ("alexnet", "dropout", 1.0, "alexnet: option dropout must be a number in [0, 1), got 1.0"),
+    ("vgg16", "dropout", -0.1, "vgg16: option dropout must be a number in [0, 1), got -0.1"),
+    ("vgg16_bn", "dropout", "0.5", "vgg16_bn: option dropout must be a number in [0, 1), got '0.5' (a string)"),
+    ("googlenet", "aux_logits", "false", "googlenet: option aux_logits must be true or false, got 'false' (a string)"),
+    ("googlenet", "aux_logits", 1, "googlenet: option aux_logits must be true or false, got 1 (an integer)"),
+    ("googlenet", "branch3_kernel", 4, "googlenet: option branch3_kernel must be one of 3, 5, got 4"),
+    ("googlenet", "branch3_kernel", 5.0, "googlenet: option branch3_kernel must be one of 3, 5, got 5.0 (a float)"),
+    ("googlenet", "dropout", float("nan"), "googlenet: option dropout must be a number in [0, 1), got nan"),
+    ("inception_v3", "aux_logits", None, "inception_v3: option aux_logits must be true or false, got None"),
+    ("inception_v3", "avgpool_count_include_pad", "yes",
+     "inception_v3: option avgpool_count_include_pad must be true or false, got 'yes' (a string)"),
+    ("inception_v3", "dropout", 2, "inception_v3: option dropout must be a number in [0, 1), got 2"),
+    ("resnet50", "stride_in_1x1", 0, "resnet50: option stride_in_1x1 must be true or false, got 0 (an integer)"),
+    ("resnet18", "conv_bias", "true", "resnet18: option conv_bias must be true or false, got 'true' (a string)"),
+    ("resnet50", "bn_eps", "x", "resnet50: option bn_eps must be a finite number > 0, got 'x' (a string)"),
+    ("resnet152", "bn_eps", 0, "resnet152: option bn_eps must be a finite number > 0, got 0"),
+    ("densenet121", "bn_eps", float("inf"), "densenet121: option bn_eps must be a finite number > 0, got inf"),
+]
+
+
+@pytest.mark.parametrize("name,option,value,message", BAD_OPTIONS, ids=lambda v: repr(v)[:24])
+def test_a_bad_option_value_is_one_line_naming_the_rule(name, option, value, message):
+    """Before any framework: spec.resolve, the analytic graph and get_model all refuse it."""
+    for call in (lambda: cnnbench.get_spec(name).resolve(**{option: value}),
+                 lambda: build_graph(name, **{option: value}),
+                 lambda: cnnbench.get_model(name, "torch", **{option: value}),
+                 lambda: cnnbench.get_model(name, "tf", **{option: value})):
+        with pytest.raises(cnnbench.InvalidValueError) as err:
+            call()
+        assert str(err.value) == message
+
+
+def test_every_option_has_bad_values_in_the_table():
+    covered = {(cnnbench.get_spec(name).family, option) for name, option, _, _ in BAD_OPTIONS}
+    every = {(cnnbench.get_spec(name).family, option) for name in ALL for option in cnnbench.get_spec(name).options}
+    assert every - covered == set()
+
+
+@pytest.mark.parametrize("name,pairs,expected", [
+    ("lenet5", ["pool=MAX", "activation=Tanh"], {"pool": "max", "activation": "tanh"}),
+    ("googlenet", ["aux_logits=TRUE", "branch3_kernel=3", "dropout=0"],
+     {"aux_logits": True, "branch3_kernel": 3, "dropout": 0.0}),
+    ("inception_v3", ["avgpool_count_include_pad=false"], {"avgpool_count_include_pad": False}),
+    ("resnet50", ["stride_in_1x1=true", "conv_bias=true", "bn_eps=1.001e-5"],
+     {"stride_in_1x1": True, "conv_bias": True, "bn_eps": 1.001e-5}),
+])
+def test_command_line_options_are_parsed_to_their_types(name, pairs, expected):
+    from cnnbench.core.specs import parse_options
+
+    parsed = parse_options(cnnbench.get_spec(name), pairs)
+    assert parsed == expected
+    assert [type(v) for v in parsed.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize("name,pair,message", [
+    ("googlenet", "aux_logits=yes", "googlenet: option aux_logits must be true or false, got 'yes'"),
+    ("googlenet", "branch3_kernel=five", "googlenet: option branch3_kernel must be one of 3, 5, got 'five'"),
+    ("googlenet", "branch3_kernel=7", "googlenet: option branch3_kernel must be one of 3, 5, got 7"),
+    ("resnet50", "bn_eps=tiny", "resnet50: option bn_eps must be a finite number > 0, got 'tiny'"),
+    ("alexnet", "dropout=1", "alexnet: option dropout must be a number in [0, 1), got 1.0"),
+    ("lenet5", "pool=median", "lenet5: option pool must be one of max, avg, got 'median'"),
+    ("lenet5", "pool", "lenet5: an option is written KEY=VALUE, got 'pool'"),
+    ("lenet5", "pol=max", "lenet5: unknown option(s) pol; options this model accepts: activation, pool"),
+])
+def test_bad_command_line_options(name, pair, message):
+    from cnnbench.core.specs import parse_options
+
+    with pytest.raises(cnnbench.InvalidValueError) as err:
+        parse_options(cnnbench.get_spec(name), [pair])
+    assert str(err.value) == message
+
+
+def test_cli_bad_option_is_one_line_and_exit_2():
+    out = subprocess.run([sys.executable, "-m", "cnnbench", "summary", "lenet5", "--option", "activation=gelu"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert all(word in lines[0] for word in ("activation", "'gelu'", "relu, tanh, sigmoid"))
 
 
 def test_errors_come_before_any_framework_import():

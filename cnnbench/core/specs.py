@@ -29,11 +29,12 @@ import difflib
 import fnmatch
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from cnnbench.core.errors import InputTooSmallError, UnknownModelError
+from cnnbench.core.errors import InputTooSmallError, InvalidValueError, UnknownModelError
+from cnnbench.core.options import BN_EPS, DROPOUT, Flag, OneOf, Option
 from cnnbench.core.validate import positive_int
 
 
@@ -56,21 +57,31 @@ class ModelSpec:
     config: Mapping[str, Any]
     reference_params: int
     reference_source: str
-    options: tuple[str, ...] = ()
+    options: Mapping[str, Option] = field(default_factory=lambda: MappingProxyType({}))  # settable config entries
     variants: tuple[Variant, ...] = ()
     num_classes: int = 1000
 
-    def resolve(self, **overrides: Any) -> dict[str, Any]:
-        """Return the config with user options applied; unknown options fail."""
-        unknown = sorted(set(overrides) - set(self.options))
+    def check_options(self, **options: Any) -> dict[str, Any]:
+        """The options in canonical form (``"MAX"`` -> ``"max"``); an unknown name or a value of the
+        wrong type or range raises ``InvalidValueError`` naming the model, the option and the rule."""
+        unknown = sorted(set(options) - set(self.options))
         if unknown:
-            allowed = ", ".join(self.options) or "none"
-            raise ValueError(
+            raise InvalidValueError(
                 f"{self.name}: unknown option(s) {', '.join(unknown)}; "
-                f"options this model accepts: {allowed}"
+                f"options this model accepts: {', '.join(self.options) or 'none'}"
             )
+        return {key: self.options[key].check(f"{self.name}: option {key}", value) for key, value in options.items()}
+
+    def parse_option(self, key: str, text: str) -> Any:
+        """Option ``key`` written as command-line ``text`` (``"true"``, ``"3"``, ``"MAX"``), checked."""
+        if key not in self.options:
+            self.check_options(**{key: text})  # the unknown-option error
+        return self.options[key].parse(f"{self.name}: option {key}", text)
+
+    def resolve(self, **options: Any) -> dict[str, Any]:
+        """The config with the user's options applied, each checked (see ``check_options``)."""
         cfg = dict(self.config)
-        cfg.update(overrides)
+        cfg.update(self.check_options(**options))
         return cfg
 
     def fingerprint(self, **overrides: Any) -> str:
@@ -81,6 +92,17 @@ class ModelSpec:
             default=lambda o: dict(o) if isinstance(o, Mapping) else repr(o),
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse_options(spec: ModelSpec, pairs: Iterable[str]) -> dict[str, Any]:
+    """Command-line options (``["aux_logits=true", "pool=MAX"]``) -> typed, checked keyword options."""
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise InvalidValueError(f"{spec.name}: an option is written KEY=VALUE, got {pair!r}")
+        out[key.strip()] = spec.parse_option(key.strip(), text)
+    return out
 
 
 def _frozen(**kw: Any) -> Mapping[str, Any]:
@@ -99,11 +121,11 @@ LENET5 = ModelSpec(
         # (filters, kernel, padding): C1 is padded to keep 28x28 as in the seeds.
         convs=((6, 5, 2), (16, 5, 0)),
         pool_size=2,
-        pool="max",  # "max" | "avg"   (seed 000 uses max, seed 001 average)
-        activation="relu",  # "relu" | "tanh" | "sigmoid"
+        pool="max",  # seed 000 uses max, seed 001 average
+        activation="relu",
         fc=(120, 84),
     ),
-    options=("activation", "pool"),
+    options=_frozen(activation=OneOf("relu", "tanh", "sigmoid"), pool=OneOf("max", "avg")),
     reference_params=61_706,
     reference_source="seed 000_637ea46590fc4101.txt, Keras summary 'Total params: 61,706'",
 )
@@ -130,7 +152,7 @@ ALEXNET = ModelSpec(
         fc=(4096, 4096),
         dropout=0.5,
     ),
-    options=("dropout",),
+    options=_frozen(dropout=DROPOUT),
     reference_params=61_100_840,
     reference_source="torchvision.models.alexnet, published num_params 61,100,840",
 )
@@ -163,7 +185,7 @@ def _vgg(depth: int, batch_norm: bool, params: int, source: str) -> ModelSpec:
             fc=(4096, 4096),
             dropout=0.5,
         ),
-        options=("dropout",),
+        options=_frozen(dropout=DROPOUT),
         reference_params=params,
         reference_source=source,
     )
@@ -218,7 +240,7 @@ GOOGLENET = ModelSpec(
         aux_dropout=0.7,
         aux_weight=0.3,
     ),
-    options=("aux_logits", "branch3_kernel", "dropout"),
+    options=_frozen(aux_logits=Flag(), branch3_kernel=OneOf(3, 5), dropout=DROPOUT),
     reference_params=7_005_832,
     reference_source=(
         "paper's module table with BN, hand arithmetic: torchvision googlenet 6,624,904 "
@@ -285,7 +307,7 @@ INCEPTION_V3 = ModelSpec(
         aux_widths=(128, 768),  # 1x1 projection, then a 5x5 conv
         aux_weight=0.4,
     ),
-    options=("aux_logits", "avgpool_count_include_pad", "dropout"),
+    options=_frozen(aux_logits=Flag(), avgpool_count_include_pad=Flag(), dropout=DROPOUT),
     reference_params=23_834_568,
     reference_source="torchvision.models.inception_v3(aux_logits=False) parameter count",
     variants=(
@@ -313,7 +335,7 @@ def _resnet(depth: int, block: str, layers: tuple[int, ...], params: int, varian
             bn_eps=1e-5,
             bn_momentum=0.1,
         ),
-        options=("stride_in_1x1", "conv_bias", "bn_eps"),
+        options=_frozen(stride_in_1x1=Flag(), conv_bias=Flag(), bn_eps=BN_EPS),
         reference_params=params,
         reference_source=f"torchvision.models.resnet{depth} published num_params",
         variants=variants,
@@ -358,7 +380,7 @@ def _densenet(depth: int, blocks: tuple[int, ...], params: int) -> ModelSpec:
             bn_eps=1e-5,
             bn_momentum=0.1,
         ),
-        options=("bn_eps",),
+        options=_frozen(bn_eps=BN_EPS),
         reference_params=params,
         reference_source=(
             f"torchvision.models.densenet{depth} published num_params; "

@@ -43,17 +43,22 @@ def positive_int(name: str, value: Any, *, unit: str = "") -> int:
     return int(value)
 
 
+def number_range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 hi_open: bool = False) -> str:
+    """The words for a range of finite numbers: ``a number in [0, 1)``, ``a finite number > 0``."""
+    if lo is not None and hi is not None:
+        return f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"a finite number {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"a finite number {'<' if hi_open else '<='} {hi:g}"
+    return "a finite number"
+
+
 def finite_float(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
                  lo_open: bool = False, hi_open: bool = False) -> float:
     """A finite real number, optionally within ``lo``..``hi`` (each end closed unless ``*_open``)."""
-    if lo is not None and hi is not None:
-        expected = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    elif lo is not None:
-        expected = f"a finite number {'>' if lo_open else '>='} {lo:g}"
-    elif hi is not None:
-        expected = f"a finite number {'<' if hi_open else '<='} {hi:g}"
-    else:
-        expected = "a finite number"
+    expected = number_range(lo, hi, lo_open=lo_open, hi_open=hi_open)
     if not _is_real(value):
         raise _fail(name, expected, value, False)
     ok = math.isfinite(value)
