@@ -30,7 +30,7 @@ def _densenet(name: str, num_classes, input_size, options) -> keras.Model:
             p = f"transition{b}."
             out = int(x.shape[-1] * cfg["compression"])
             x = conv(act(bn(x, p + "bn", cfg), p + "relu"), p + "conv", out, 1, bias=False)
-            x = avgpool(x, p + "pool", 2, 2)
+            x = avgpool(x, p + "pool", *cfg["transition_pool"])
     x = act(bn(x, "head.bn", cfg), "head.relu")
     x = classifier_head(x, num_classes, None)
     return tag(keras.Model(inputs, x, name=name), spec, num_classes, size, options)

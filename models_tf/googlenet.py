@@ -18,7 +18,8 @@ def inception(x, p: str, widths, cfg: dict):
     b1 = conv_bn(x, p + "branch1.", c1, 1, cfg=cfg)
     b2 = conv_bn(conv_bn(x, p + "branch2.reduce.", r3, 1, cfg=cfg), p + "branch2.", c3, 3, 1, 1, cfg=cfg)
     b3 = conv_bn(conv_bn(x, p + "branch3.reduce.", r5, 1, cfg=cfg), p + "branch3.", c5, k, 1, k // 2, cfg=cfg)
-    b4 = conv_bn(maxpool(x, p + "branch4.pool", 3, 1, 1, ceil_mode=True), p + "branch4.", proj, 1, cfg=cfg)
+    b4 = maxpool(x, p + "branch4.pool", *cfg["branch4_pool"], ceil_mode=cfg["ceil_mode"])
+    b4 = conv_bn(b4, p + "branch4.", proj, 1, cfg=cfg)
     return layers.Concatenate(name=p + "concat")([b1, b2, b3, b4])
 
 
@@ -40,16 +41,16 @@ def googlenet(*, num_classes: int | None = None, input_size: int | None = None, 
     k, s, stem = cfg["pool_size"], cfg["pool_stride"], cfg["stem"]
     inputs = model_input(spec, size)
     x = conv_bn(inputs, "stem.conv1.", *stem["conv1"], cfg=cfg)  # N x 112 x 112 x 64
-    x = maxpool(x, "stem.pool1", k, s, ceil_mode=True)  # N x 56 x 56 x 64
+    x = maxpool(x, "stem.pool1", k, s, ceil_mode=cfg["ceil_mode"])  # N x 56 x 56 x 64
     x = conv_bn(x, "stem.conv2.", *stem["conv2"], cfg=cfg)
     x = conv_bn(x, "stem.conv3.", *stem["conv3"], cfg=cfg)  # N x 56 x 56 x 192
-    x = maxpool(x, "stem.pool2", k, s, ceil_mode=True)  # N x 28 x 28 x 192
+    x = maxpool(x, "stem.pool2", k, s, ceil_mode=cfg["ceil_mode"])  # N x 28 x 28 x 192
     aux = []
     for name, widths in cfg["modules"]:
         x = inception(x, name + ".", widths, cfg)
         if name in cfg["pools_after"]:
             pool_name, pool_k = cfg["pools_after"][name]
-            x = maxpool(x, pool_name, pool_k, s, ceil_mode=True)
+            x = maxpool(x, pool_name, pool_k, s, ceil_mode=cfg["ceil_mode"])
         if cfg["aux_logits"] and name in cfg["aux_after"]:
             aux.append(inception_aux(x, f"aux{len(aux) + 1}.", num_classes, cfg))
     logits = classifier_head(x, num_classes, cfg["dropout"])  # N x 1024 -> N x classes

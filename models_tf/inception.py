@@ -12,7 +12,7 @@ __all__ = ["inception_v3"]
 
 
 def _pool_branch(x, p: str, proj: int, cfg: dict):
-    x = avgpool(x, p + "pool", 3, 1, 1, count_include_pad=cfg["avgpool_count_include_pad"])
+    x = avgpool(x, p + "pool", *cfg["branch_pool"], count_include_pad=cfg["avgpool_count_include_pad"])
     return conv_bn(x, p + "branch_pool.", proj, 1, cfg=cfg)
 
 

@@ -35,9 +35,9 @@ def _resnet(name: str, num_classes, input_size, options) -> keras.Model:
     inputs = model_input(spec, size)
     x = conv_bn(inputs, "stem.", *cfg["stem"], cfg=cfg, bias=cfg["conv_bias"])
     x = maxpool(x, "stem.pool", *cfg["stem_pool"])  # N x 56 x 56 x 64
-    for s, (width, blocks) in enumerate(zip(cfg["widths"], cfg["layers"]), start=1):
+    for s, (width, blocks, first_stride) in enumerate(zip(cfg["widths"], cfg["layers"], cfg["strides"]), start=1):
         for b in range(1, blocks + 1):
-            x = block(x, f"stage{s}.block{b}.", width, 2 if (s > 1 and b == 1) else 1, cfg)
+            x = block(x, f"stage{s}.block{b}.", width, first_stride if b == 1 else 1, cfg)
     x = classifier_head(x, num_classes, None)
     return tag(keras.Model(inputs, x, name=name), spec, num_classes, size, options)
 

@@ -54,7 +54,7 @@ class DenseNet(nn.Sequential):
                     ("bn", bn(c, cfg)),
                     ("relu", nn.ReLU(inplace=True)),
                     ("conv", nn.Conv2d(c, out, 1, bias=False)),
-                    ("pool", nn.AvgPool2d(2, 2)),
+                    ("pool", nn.AvgPool2d(*cfg["transition_pool"])),
                 ))
                 c = out
         head = classifier_head(c, num_classes, 1, None)

@@ -10,7 +10,7 @@ __all__ = ["inception_v3"]
 
 
 def _avgpool(cfg: dict) -> nn.AvgPool2d:
-    return nn.AvgPool2d(3, 1, 1, count_include_pad=cfg["avgpool_count_include_pad"])
+    return nn.AvgPool2d(*cfg["branch_pool"], count_include_pad=cfg["avgpool_count_include_pad"])
 
 
 class InceptionA(nn.Module):

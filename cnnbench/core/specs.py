@@ -227,6 +227,8 @@ GOOGLENET = ModelSpec(
         ),
         # max pools (name, kernel) between the stages; the last is 2x2/2 in torchvision
         pools_after=_frozen(inception3b=("pool3", 3), inception4e=("pool4", 2)),
+        branch4_pool=(3, 1, 1),  # the max pool of each module's branch 4: kernel, stride, padding
+        ceil_mode=True,  # every max pool rounds its output size up (torchvision)
         branch3_kernel=5,  # the paper; torchvision uses 3 (kept for its weights)
         bn_eps=1e-3,
         bn_momentum=0.1,
@@ -297,6 +299,7 @@ INCEPTION_V3 = ModelSpec(
             ("mixed7c", "E", (320, (384, 384), (448, 384, 384), 192)),
         ),
         factor_kernel=7,  # the 1xn / nx1 factorization in C and D modules
+        branch_pool=(3, 1, 1),  # the average pool of the pool branch (A, C, E): kernel, stride, padding
         avgpool_count_include_pad=True,  # torchvision's F.avg_pool2d default
         bn_eps=1e-3,
         bn_momentum=0.1,
@@ -329,6 +332,7 @@ def _resnet(depth: int, block: str, layers: tuple[int, ...], params: int, varian
             stem=(64, 7, 2, 3),  # filters, kernel, stride, padding
             stem_pool=(3, 2, 1),  # kernel, stride, padding
             widths=(64, 128, 256, 512),
+            strides=(1, 2, 2, 2),  # of each stage's first block (and its downsample); the others stride 1
             expansion=4 if block == "bottleneck" else 1,
             stride_in_1x1=False,  # True = "v1": stride in the first 1x1 (seeds, keras.applications)
             conv_bias=False,  # True = convs carry a bias (seeds, keras.applications)
@@ -375,6 +379,7 @@ def _densenet(depth: int, blocks: tuple[int, ...], params: int) -> ModelSpec:
             growth_rate=32,
             bn_size=4,  # bottleneck width = bn_size * growth_rate
             compression=0.5,
+            transition_pool=(2, 2),  # average pool of each transition: kernel, stride
             stem=(64, 7, 2, 3),
             stem_pool=(3, 2, 1),
             bn_eps=1e-5,

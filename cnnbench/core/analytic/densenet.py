@@ -22,7 +22,7 @@ def densenet(g: Graph, cfg: dict, num_classes: int) -> None:
             p = f"transition{b}."
             y = g.relu(p + "relu", g.bn(p + "bn", x))
             y = g.conv(p + "conv", y, int(x.shape[0] * cfg["compression"]), 1, bias=False)
-            x = g.avgpool(p + "pool", y, 2, 2)
+            x = g.avgpool(p + "pool", y, *cfg["transition_pool"])
     x = g.relu("head.relu", g.bn("head.bn", x))
     x = g.adaptive_avgpool("head.pool", x, 1)
     x = g.flatten("head.flatten", x)

@@ -5,7 +5,7 @@ from cnnbench.core.analytic.graph import Graph, Tensor
 
 
 def _avgpool(g: Graph, name: str, x: Tensor, cfg: dict) -> Tensor:
-    return g.avgpool(name, x, 3, 1, 1, count_include_pad=cfg["avgpool_count_include_pad"])
+    return g.avgpool(name, x, *cfg["branch_pool"], count_include_pad=cfg["avgpool_count_include_pad"])
 
 
 def _block_a(g, p, x, w, cfg):

@@ -8,9 +8,9 @@ def resnet(g: Graph, cfg: dict, num_classes: int) -> None:
     bias = cfg["conv_bias"]
     x = g.conv_bn("stem.", g.input, *cfg["stem"], bias=bias)
     x = g.maxpool("stem.pool", x, *cfg["stem_pool"])
-    for s, (width, blocks) in enumerate(zip(cfg["widths"], cfg["layers"]), start=1):
+    for s, (width, blocks, first_stride) in enumerate(zip(cfg["widths"], cfg["layers"], cfg["strides"]), start=1):
         for b in range(1, blocks + 1):
-            stride = 2 if (s > 1 and b == 1) else 1
+            stride = first_stride if b == 1 else 1
             p = f"stage{s}.block{b}."
             out = width * cfg["expansion"]
             if cfg["block"] == "basic":
