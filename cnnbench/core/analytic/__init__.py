@@ -1,4 +1,7 @@
-"""Analytic model description: layer names, shapes, parameters and MACs from the spec alone."""
+"""Analytic model description: layer names, shapes, parameters and MACs from the spec alone.
+
+Each family's topology (``<family>.py`` here) is written once against the ops protocol
+(``cnnbench.core.ops``); ``Graph`` runs it without a framework, ``models_tf`` on Keras layers."""
 from __future__ import annotations
 
 import importlib
@@ -7,7 +10,12 @@ from functools import lru_cache
 from cnnbench.core.analytic.graph import Graph, Layer
 from cnnbench.core.errors import InputTooSmallError
 
-__all__ = ["Graph", "Layer", "build_graph", "min_input_size"]
+__all__ = ["Graph", "Layer", "build_graph", "min_input_size", "topology"]
+
+
+def topology(family: str):
+    """The topology of a family: ``topology(ops, cfg, num_classes)`` (``cnnbench.core.ops``)."""
+    return getattr(importlib.import_module(f"cnnbench.core.analytic.{family}"), family)
 
 
 def build_graph(name: str, *, num_classes: int | None = None, input_size: int | None = None, **options) -> Graph:
@@ -18,9 +26,8 @@ def build_graph(name: str, *, num_classes: int | None = None, input_size: int | 
     cfg = spec.resolve(**options)
     size = spec.input_size if input_size is None else input_size
     g = Graph(name, spec.in_channels, size)
-    family = importlib.import_module(f"cnnbench.core.analytic.{spec.family}")
     try:
-        getattr(family, spec.family)(g, cfg, spec.num_classes if num_classes is None else num_classes)
+        topology(spec.family)(g, cfg, spec.num_classes if num_classes is None else num_classes)
     except InputTooSmallError as exc:
         minimum = min_input_size(name, **options)
         raise InputTooSmallError(f"{exc}; the minimum input size for {name} is {minimum}") from None
@@ -33,7 +40,7 @@ def _min_size(name: str, options: tuple) -> int:
 
     spec = get_spec(name)
     cfg = spec.resolve(**dict(options))
-    family = getattr(importlib.import_module(f"cnnbench.core.analytic.{spec.family}"), spec.family)
+    family = topology(spec.family)
 
     def fits(n: int) -> bool:
         try:

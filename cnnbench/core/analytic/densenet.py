@@ -1,29 +1,37 @@
-"""DenseNet-BC, analytically (see models_torch/densenet.py for the network)."""
+"""DenseNet-BC (Huang et al., 2017): its topology, for every implementation of the ops."""
 from __future__ import annotations
 
-from cnnbench.core.analytic.graph import Graph
+from typing import Mapping
+
+from cnnbench.core.ops import Ops, Tensor, batchnorm
 
 
-def densenet(g: Graph, cfg: dict, num_classes: int) -> None:
-    growth, width = cfg["growth_rate"], cfg["bn_size"] * cfg["growth_rate"]
+def dense_layer(ops: Ops, p: str, x: Tensor, cfg: Mapping) -> Tensor:
+    """BN -> ReLU -> 1x1 conv (bn_size * k) -> BN -> ReLU -> 3x3 conv (k), concatenated to its input."""
+    k, width, bn = cfg["growth_rate"], cfg["bn_size"] * cfg["growth_rate"], batchnorm(cfg)
+    y = ops.relu(p + "relu1", ops.bn(p + "bn1", x, **bn))
+    y = ops.conv(p + "conv1", y, width, 1, bias=False)
+    y = ops.relu(p + "relu2", ops.bn(p + "bn2", y, **bn))
+    y = ops.conv(p + "conv2", y, k, 3, padding=1, bias=False)
+    return ops.concat(p + "concat", [x, y])
+
+
+def densenet(ops: Ops, cfg: Mapping, num_classes: int):
+    """stem, block1 transition1 ... block4, head (BN, ReLU, global pool, fc)."""
+    bn = batchnorm(cfg)
     filters, kernel, stride, padding = cfg["stem"]
-    x = g.conv("stem.conv", g.input, filters, kernel, stride, padding, bias=False)
-    x = g.relu("stem.relu", g.bn("stem.bn", x))
-    x = g.maxpool("stem.pool", x, *cfg["stem_pool"])
+    x = ops.conv("stem.conv", ops.input, filters, kernel, stride, padding, bias=False)
+    x = ops.relu("stem.relu", ops.bn("stem.bn", x, **bn))
+    x = ops.maxpool("stem.pool", x, *cfg["stem_pool"])  # 64 x 56 x 56
     for b, n_layers in enumerate(cfg["blocks"], start=1):
         for i in range(1, n_layers + 1):
-            p = f"block{b}.layer{i}."
-            y = g.relu(p + "relu1", g.bn(p + "bn1", x))
-            y = g.conv(p + "conv1", y, width, 1, bias=False)
-            y = g.relu(p + "relu2", g.bn(p + "bn2", y))
-            y = g.conv(p + "conv2", y, growth, 3, padding=1, bias=False)
-            x = g.concat(p + "concat", [x, y])
+            x = dense_layer(ops, f"block{b}.layer{i}.", x, cfg)
         if b < len(cfg["blocks"]):
             p = f"transition{b}."
-            y = g.relu(p + "relu", g.bn(p + "bn", x))
-            y = g.conv(p + "conv", y, int(x.shape[0] * cfg["compression"]), 1, bias=False)
-            x = g.avgpool(p + "pool", y, *cfg["transition_pool"])
-    x = g.relu("head.relu", g.bn("head.bn", x))
-    x = g.adaptive_avgpool("head.pool", x, 1)
-    x = g.flatten("head.flatten", x)
-    g.output(g.linear("head.fc", x, num_classes))
+            y = ops.relu(p + "relu", ops.bn(p + "bn", x, **bn))
+            y = ops.conv(p + "conv", y, int(ops.channels(x) * cfg["compression"]), 1, bias=False)
+            x = ops.avgpool(p + "pool", y, *cfg["transition_pool"])
+    x = ops.relu("head.relu", ops.bn("head.bn", x, **bn))
+    x = ops.adaptive_avgpool("head.pool", x, 1)  # 1024 (121) .. 1920 (201) x 1 x 1
+    x = ops.flatten("head.flatten", x)
+    return ops.output(ops.linear("head.fc", x, num_classes))
