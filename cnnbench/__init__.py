@@ -31,6 +31,7 @@ _API = {
     "FrameworkUnavailableError": "cnnbench.core.errors",
     "InputTooSmallError": "cnnbench.core.errors",
     "InvalidValueError": "cnnbench.core.errors",
+    "NoBuilderError": "cnnbench.core.errors",
     "TransferError": "cnnbench.core.errors",
     "UnknownFrameworkError": "cnnbench.core.errors",
     "UnknownModelError": "cnnbench.core.errors",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from cnnbench.core.errors import FrameworkUnavailableError, UnknownFrameworkError
+from cnnbench.core.errors import FrameworkUnavailableError, NoBuilderError, UnknownFrameworkError
 
 FRAMEWORKS = ("torch", "tf")
 _PACKAGES = {"torch": "cnnbench.models_torch", "tf": "cnnbench.models_tf"}
@@ -32,3 +32,11 @@ def framework_module(framework: str):
         raise FrameworkUnavailableError(
             f"framework {framework!r} is not installed ({exc}); install it with {_INSTALL[framework]}"
         ) from None
+
+
+def model_builder(framework: str, name: str):
+    """The builder of the registered model ``name`` in ``framework`` (``cnnbench.models_torch.resnet50``)."""
+    module = framework_module(framework)
+    if name not in module.__all__:
+        raise NoBuilderError(f"{name} has no {framework} builder: {_PACKAGES[framework]} does not register one")
+    return getattr(module, name)

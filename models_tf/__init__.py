@@ -1,5 +1,5 @@
 """Keras 3 implementations of the cnnbench zoo: one builder per registered model, each running its
-family's topology (``cnnbench.core.analytic.<family>``) on ``KerasOps``.
+family's topology (``cnnbench/core/families/<family>.py``) on ``KerasOps``.
 
 Every builder takes ``num_classes``, ``input_size`` and the spec's options, and returns a
 ``keras.Model`` taking NHWC float32 input and returning logits.
@@ -10,7 +10,6 @@ from typing import Any, Callable
 
 import keras
 
-from cnnbench.core.analytic import topology
 from cnnbench.core.specs import check_build_args, get_spec, list_models
 from cnnbench.models_tf.ops import KerasOps
 
@@ -21,7 +20,7 @@ def build(name: str, *, num_classes: int | None = None, input_size: int | None =
     options = spec.check_options(**options)
     num_classes = spec.num_classes if num_classes is None else num_classes
     input_size = input_size or spec.input_size
-    model = topology(spec.family)(KerasOps(spec.name, spec.in_channels, input_size), spec.resolve(**options), num_classes)
+    model = spec.topology(KerasOps(spec.name, spec.in_channels, input_size), spec.resolve(**options), num_classes)
     # what was built, so tools can rebuild the twin in the other framework
     model.cnnbench_name = spec.name
     model.cnnbench_num_classes = num_classes

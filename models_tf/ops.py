@@ -1,6 +1,6 @@
 """The ops protocol on Keras 3 layers, with PyTorch's semantics exactly (``KerasOps``).
 
-A family's topology (``cnnbench.core.analytic.<family>``) run on ``KerasOps`` builds the Keras
+A family's topology (``cnnbench/core/families/<family>.py``) run on ``KerasOps`` builds the Keras
 model. Layer names are the PyTorch module paths (``stage1.block1.conv1``), so per-layer tables and
 ``cnnbench.transfer_weights`` line the two frameworks up by name. Where Keras' own padding would
 differ from PyTorch's symmetric padding, an explicit ``<name>.pad`` (``ZeroPadding2D``) layer comes

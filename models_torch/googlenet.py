@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, register_builder, resolve, seq, tag
 
 __all__ = ["googlenet"]
 
@@ -86,6 +86,7 @@ class GoogLeNet(nn.Module):
         return (logits, *aux) if aux else logits
 
 
+@register_builder
 def googlenet(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
     """GoogLeNet (Szegedy et al., 2014) with BN; ``aux_logits=True`` adds the two aux heads
     (training mode returns ``(logits, aux1, aux2)``), ``branch3_kernel=3`` gives torchvision's variant."""

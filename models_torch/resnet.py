@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, register_builder, resolve, seq, tag
 
 __all__ = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
@@ -86,5 +86,5 @@ def _builder(name: str):
 
 
 resnet18, resnet34, resnet50, resnet101, resnet152 = (
-    _builder(f"resnet{d}") for d in (18, 34, 50, 101, 152)
+    register_builder(_builder(f"resnet{d}")) for d in (18, 34, 50, 101, 152)
 )

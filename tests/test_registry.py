@@ -1,6 +1,8 @@
 """The framework-free core: registry, spec table, analytic graph, clear errors."""
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import subprocess
 import sys
 
@@ -8,13 +10,81 @@ import pytest
 
 import cnnbench
 from cnnbench.core.analytic import build_graph, min_input_size
-from references import MIN_INPUT, PARAMS, VARIANT_PARAMS
+from references import MIN_INPUT, PARAMS, PARAMS_SOURCE, VARIANT_PARAMS
 
 ALL = cnnbench.list_models()
 
 
 def test_every_registered_model_has_a_reference_count_and_vice_versa():
     assert set(ALL) == set(PARAMS)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_is_complete(name):
+    """Names whatever a registered model still lacks: spec fields, a topology that builds with the
+    reference counts, a PyTorch builder, a Keras builder (each checked where its framework is
+    installed), and reference counts with a source in tests/references.py."""
+    import re
+
+    from cnnbench.core.options import Option
+
+    spec, lacks = cnnbench.get_spec(name), []
+    family = spec.family
+    # the spec's fields
+    if not spec.paper or not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", spec.published):
+        lacks.append("a paper and its ISO publication date (published='2015-12-10')")
+    if spec.topology.__module__ != f"cnnbench.core.families.{family}":
+        lacks.append(f"a topology defined in cnnbench/core/families/{family}.py")
+    for field in ("input_size", "in_channels", "num_classes", "reference_params"):
+        value = getattr(spec, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            lacks.append(f"a positive integer {field} (has {value!r})")
+    if not spec.reference_source:
+        lacks.append("a reference_source for reference_params")
+    for key, option in spec.options.items():
+        if not isinstance(option, Option) or key not in spec.config:
+            lacks.append(f"a typed option {key} (core.options) with its default in config")
+        else:
+            try:
+                if option.check(key, spec.config[key]) != spec.config[key]:
+                    lacks.append(f"a canonical default for option {key}")
+            except ValueError as exc:
+                lacks.append(f"a valid default for option {key} ({exc})")
+    # the topology builds and reproduces the spec's reference counts
+    try:
+        if build_graph(name).params != spec.reference_params:
+            lacks.append(f"an analytic graph with reference_params ({build_graph(name).params:,} != "
+                         f"{spec.reference_params:,})")
+        for v in spec.variants:
+            if build_graph(name, **v.options).params != v.params:
+                lacks.append(f"an analytic graph with the params of variant {dict(v.options)}")
+    except Exception as exc:  # noqa: BLE001  # any failure to build is what the model lacks
+        lacks.append(f"a topology that builds ({type(exc).__name__}: {exc})")
+    # a builder in each installed framework
+    if _installed("torch") and name not in importlib.import_module("cnnbench.models_torch").__all__:
+        lacks.append(f"a PyTorch builder (models_torch/{family}.py: @register_builder def {name}(...))")
+    if _installed("keras") and name not in importlib.import_module("cnnbench.models_tf").__all__:
+        lacks.append("a Keras builder (cnnbench.models_tf builds one for every registered spec)")
+    # reference counts from outside the code, with a source
+    if PARAMS.get(name) != spec.reference_params or not PARAMS_SOURCE.get(name):
+        lacks.append("its reference count with a source in tests/references.py (_PARAMS), equal to the spec's")
+    listed = {(n, tuple(sorted(o.items()))): (p, src) for n, o, p, src in VARIANT_PARAMS}
+    for v in spec.variants:
+        p, src = listed.get((name, tuple(sorted(v.options.items()))), (None, ""))
+        if p != v.params or not src:
+            lacks.append(f"variant {dict(v.options)} in tests/references.py (VARIANT_PARAMS), with a source")
+    assert not lacks, f"{name} lacks: " + "; ".join(lacks)
+
+
+def test_models_are_listed_oldest_paper_first():
+    """Families in order of publication, each in the order its file registers them."""
+    assert ALL == ["lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
+                   "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
+                   "resnet152", "densenet121", "densenet169", "densenet201"]
 
 
 def test_list_models_with_wildcards():
@@ -40,6 +110,29 @@ def test_registering_a_name_twice_is_refused():
 
     with pytest.raises(ValueError, match="already registered"):
         register(cnnbench.get_spec("resnet50"))
+
+
+def test_a_pytorch_builder_needs_a_spec_and_is_registered_once(torch_mod):
+    from cnnbench.models_torch._common import register_builder
+
+    def resnet50(**_):
+        raise AssertionError("never built")
+
+    def resnet51(**_):
+        raise AssertionError("never built")
+
+    with pytest.raises(ValueError, match="a PyTorch builder of 'resnet50' is already registered"):
+        register_builder(resnet50)
+    with pytest.raises(cnnbench.UnknownModelError, match="Did you mean 'resnet50'"):
+        register_builder(resnet51)
+
+
+def test_a_model_without_a_builder_says_so(torch_mod, monkeypatch):
+    import cnnbench.models_torch as zoo
+
+    monkeypatch.setattr(zoo, "__all__", [n for n in zoo.__all__ if n != "resnet18"])
+    with pytest.raises(cnnbench.NoBuilderError, match="resnet18 has no torch builder"):
+        cnnbench.get_model("resnet18", "torch")
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -23,6 +23,10 @@ class InputTooSmallError(CnnbenchError, ValueError):
     pass
 
 
+class NoBuilderError(CnnbenchError, LookupError):
+    """A registered model has no builder in the framework asked for (its family file has no twin there)."""
+
+
 class TransferError(CnnbenchError, ValueError):
     pass
 

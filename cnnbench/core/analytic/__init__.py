@@ -1,21 +1,15 @@
 """Analytic model description: layer names, shapes, parameters and MACs from the spec alone.
 
-Each family's topology (``<family>.py`` here) is written once against the ops protocol
-(``cnnbench.core.ops``); ``Graph`` runs it without a framework, ``models_tf`` on Keras layers."""
+Each family's topology (``cnnbench/core/families/<family>.py``) is written once against the ops
+protocol (``cnnbench.core.ops``); ``Graph`` runs it without a framework, ``models_tf`` on Keras layers."""
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 
 from cnnbench.core.analytic.graph import Graph, Layer
 from cnnbench.core.errors import InputTooSmallError
 
-__all__ = ["Graph", "Layer", "build_graph", "min_input_size", "topology"]
-
-
-def topology(family: str):
-    """The topology of a family: ``topology(ops, cfg, num_classes)`` (``cnnbench.core.ops``)."""
-    return getattr(importlib.import_module(f"cnnbench.core.analytic.{family}"), family)
+__all__ = ["Graph", "Layer", "build_graph", "min_input_size"]
 
 
 def build_graph(name: str, *, num_classes: int | None = None, input_size: int | None = None, **options) -> Graph:
@@ -27,7 +21,7 @@ def build_graph(name: str, *, num_classes: int | None = None, input_size: int | 
     size = spec.input_size if input_size is None else input_size
     g = Graph(name, spec.in_channels, size)
     try:
-        topology(spec.family)(g, cfg, spec.num_classes if num_classes is None else num_classes)
+        spec.topology(g, cfg, spec.num_classes if num_classes is None else num_classes)
     except InputTooSmallError as exc:
         minimum = min_input_size(name, **options)
         raise InputTooSmallError(f"{exc}; the minimum input size for {name} is {minimum}") from None
@@ -40,11 +34,10 @@ def _min_size(name: str, options: tuple) -> int:
 
     spec = get_spec(name)
     cfg = spec.resolve(**dict(options))
-    family = topology(spec.family)
 
     def fits(n: int) -> bool:
         try:
-            family(Graph(name, spec.in_channels, n), cfg, 2)
+            spec.topology(Graph(name, spec.in_channels, n), cfg, 2)
             return True
         except InputTooSmallError:
             return False

@@ -1,11 +1,13 @@
-"""Inception v3 (Szegedy et al., 2015), laid out as torchvision's: its topology, for every
-implementation of the ops. Kernel sizes that a layer's name spells (``branch5x5_2``, ``1x3``)
-stay in the code; the widths are the spec's."""
+"""Inception v3 (Szegedy et al., 2015), laid out as torchvision's: its spec and its topology.
+Kernel sizes that a layer's name spells (``branch5x5_2``, ``1x3``) stay in the code; the widths,
+pools and factorization are the spec's."""
 from __future__ import annotations
 
 from typing import Mapping
 
 from cnnbench.core.ops import Ops, Tensor, batchnorm
+from cnnbench.core.options import DROPOUT, Flag
+from cnnbench.core.specs import ModelSpec, Variant, frozen, register
 
 
 def _pool_branch(ops: Ops, p: str, x: Tensor, proj: int, cfg: Mapping) -> Tensor:
@@ -96,7 +98,7 @@ def inception_aux(ops: Ops, x: Tensor, cfg: Mapping, num_classes: int) -> Tensor
     return ops.linear("aux.fc", ops.flatten("aux.flatten", x), num_classes)
 
 
-def inception(ops: Ops, cfg: Mapping, num_classes: int):
+def inception_v3(ops: Ops, cfg: Mapping, num_classes: int):
     """stem, mixed5b..mixed7c, head; an aux head after mixed6e (training only) with ``aux_logits``."""
     x = ops.input
     for name, *args in cfg["stem"]:
@@ -113,3 +115,64 @@ def inception(ops: Ops, cfg: Mapping, num_classes: int):
     x = ops.flatten("head.flatten", x)
     x = ops.dropout("head.drop", x, cfg["dropout"])
     return ops.output(ops.linear("head.fc", x, num_classes), *aux, aux_weight=cfg["aux_weight"])
+
+
+# ------------------------------------------------------------------ the specs
+register(ModelSpec(
+    name="inception_v3",
+    paper="Szegedy et al., Rethinking the Inception Architecture for Computer Vision, 2015",
+    published="2015-12-02",  # arXiv:1512.00567 v1
+    topology=inception_v3,
+    input_size=299,
+    in_channels=3,
+    config=frozen(
+        # (name, filters, kernel, stride, padding) or (name, "maxpool")
+        stem=(
+            ("conv1a", 32, 3, 2, 0),
+            ("conv2a", 32, 3, 1, 0),
+            ("conv2b", 64, 3, 1, 1),
+            ("pool1", "maxpool"),
+            ("conv3b", 80, 1, 1, 0),
+            ("conv4a", 192, 3, 1, 0),
+            ("pool2", "maxpool"),
+        ),
+        pool_size=3,
+        pool_stride=2,
+        # (name, module type, widths); widths per type:
+        # A: 1x1, (5x5 reduce, 5x5), (dbl reduce, dbl 3x3, dbl 3x3), pool proj
+        # B: 3x3/2, (dbl reduce, dbl 3x3, dbl 3x3/2)
+        # C: 1x1, c7, 7x7 out, pool proj  (c7 = channels inside the 1x7/7x1 towers)
+        # D: (3x3 reduce, 3x3/2), (7x7x3 reduce, 1x7, 7x1, 3x3/2)
+        # E: 1x1, (3x3 reduce, 1x3/3x1), (dbl reduce, dbl 3x3, 1x3/3x1), pool proj
+        blocks=(
+            ("mixed5b", "A", (64, (48, 64), (64, 96, 96), 32)),
+            ("mixed5c", "A", (64, (48, 64), (64, 96, 96), 64)),
+            ("mixed5d", "A", (64, (48, 64), (64, 96, 96), 64)),
+            ("mixed6a", "B", (384, (64, 96, 96))),
+            ("mixed6b", "C", (192, 128, 192, 192)),
+            ("mixed6c", "C", (192, 160, 192, 192)),
+            ("mixed6d", "C", (192, 160, 192, 192)),
+            ("mixed6e", "C", (192, 192, 192, 192)),
+            ("mixed7a", "D", ((192, 320), (192, 192, 192, 192))),
+            ("mixed7b", "E", (320, (384, 384), (448, 384, 384), 192)),
+            ("mixed7c", "E", (320, (384, 384), (448, 384, 384), 192)),
+        ),
+        factor_kernel=7,  # the 1xn / nx1 factorization in C and D modules
+        branch_pool=(3, 1, 1),  # the average pool of the pool branch (A, C, E): kernel, stride, padding
+        avgpool_count_include_pad=True,  # torchvision's F.avg_pool2d default
+        bn_eps=1e-3,
+        bn_momentum=0.1,
+        dropout=0.5,
+        aux_logits=False,
+        aux_after="mixed6e",
+        aux_pool=(5, 3),  # average pool 5x5 stride 3
+        aux_widths=(128, 768),  # 1x1 projection, then a 5x5 conv
+        aux_weight=0.4,
+    ),
+    options=frozen(aux_logits=Flag(), avgpool_count_include_pad=Flag(), dropout=DROPOUT),
+    reference_params=23_834_568,
+    reference_source="torchvision.models.inception_v3(aux_logits=False) parameter count",
+    variants=(
+        Variant({"aux_logits": True}, 27_161_264, "torchvision.models.inception_v3 published num_params"),
+    ),
+))
