@@ -37,7 +37,7 @@ def tag(model: nn.Module, spec, num_classes: int, input_size: int, options: dict
     model.cnnbench_name = spec.name
     model.cnnbench_num_classes = num_classes
     model.cnnbench_input_size = input_size
-    model.cnnbench_options = dict(options)
+    model.cnnbench_options = spec.check_options(**options)  # canonical: pool="MAX" is recorded as "max"
     return model
 
 

@@ -151,7 +151,7 @@ def families() -> list[str]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    known = list_models()
+    known = [spec.name for spec in _specs()]
     if isinstance(name, str) and name in _REGISTRY:
         return _REGISTRY[name]
     close = difflib.get_close_matches(str(name).lower(), known, n=1, cutoff=0.5)
