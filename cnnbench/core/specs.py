@@ -133,10 +133,10 @@ def _specs() -> list[ModelSpec]:
     """Every registered spec, in listing order: families by publication, then as each file registers them."""
     global _DISCOVERED
     if not _DISCOVERED:
-        _DISCOVERED = True
         from cnnbench.core.families import import_all
 
-        import_all()
+        import_all()  # a family file that fails to import fails every lookup, not just the first
+        _DISCOVERED = True
     return sorted(_REGISTRY.values(), key=lambda spec: spec.published)
 
 
