@@ -30,6 +30,8 @@ _API = {
     "CnnbenchError": "cnnbench.core.errors",
     "FrameworkUnavailableError": "cnnbench.core.errors",
     "InputTooSmallError": "cnnbench.core.errors",
+    "InvalidValueError": "cnnbench.core.errors",
+    "NoBuilderError": "cnnbench.core.errors",
     "TransferError": "cnnbench.core.errors",
     "UnknownFrameworkError": "cnnbench.core.errors",
     "UnknownModelError": "cnnbench.core.errors",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from cnnbench.core.errors import FrameworkUnavailableError, UnknownFrameworkError
+from cnnbench.core.errors import FrameworkUnavailableError, NoBuilderError, UnknownFrameworkError
 
 FRAMEWORKS = ("torch", "tf")
 _PACKAGES = {"torch": "cnnbench.models_torch", "tf": "cnnbench.models_tf"}
@@ -70,3 +70,11 @@ def runtime_backend(runtime: str):
             raise RuntimeError(f"this process runs Keras on {current!r} (KERAS_BACKEND); {runtime} needs "
                                f"{keras_backend!r}: run it in a worker process (cnnbench.worker)")
     return importlib.import_module(_RUNTIME_BACKEND[runtime])
+
+
+def model_builder(framework: str, name: str):
+    """The builder of the registered model ``name`` in ``framework`` (``cnnbench.models_torch.resnet50``)."""
+    module = framework_module(framework)
+    if name not in module.__all__:
+        raise NoBuilderError(f"{name} has no {framework} builder: {_PACKAGES[framework]} does not register one")
+    return getattr(module, name)

@@ -29,36 +29,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     g = build_graph(args.model, input_size=args.input_size)
     print(f"{spec.name}: {spec.paper}")
-    print(f"  family            {spec.family} (models_torch/{spec.family}.py, models_tf/{spec.family}.py)")
+    print(f"  family            {spec.family} (cnnbench/core/families/{spec.family}.py, models_torch/{spec.family}.py)")
     print(f"  input             {g.input_size}x{g.input_size}x{spec.in_channels} (default {spec.input_size}, minimum {min_input_size(spec.name)})")
     print(f"  params            {g.params:,} (reference {spec.reference_params:,}: {spec.reference_source})")
     print(f"  BN statistics     {g.buffers:,}")
     print(f"  MACs (conv+dense) {g.macs:,} per image")
-    print(f"  options           {', '.join(f'{o}={spec.config[o]!r}' for o in spec.options) or 'none'}")
+    for key, option in spec.options.items():
+        print(f"  option            {key}={spec.config[key]!r} ({option.describe()})")
     for v in spec.variants:
         print(f"  variant           {dict(v.options)}: {v.params:,} params ({v.source})")
     return 0
 
 
-def _parse_options(pairs: list[str]) -> dict:
-    """``--option aux_logits=true --option branch3_kernel=3`` -> keyword options."""
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        low = value.lower()
-        if low in ("true", "false"):
-            out[key] = low == "true"
-        else:
-            try:
-                out[key] = int(value)
-            except ValueError:
-                try:
-                    out[key] = float(value)
-                except ValueError:
-                    out[key] = value
-    return out
+def _options(args: argparse.Namespace) -> dict:
+    """``--option aux_logits=true --option branch3_kernel=3`` -> the model's typed, checked options."""
+    from cnnbench.core.specs import get_spec, parse_options
+
+    return parse_options(get_spec(args.model), args.option or [])
 
 
 def _fmt(v) -> str:
@@ -79,7 +66,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from cnnbench.profile import profile_model
 
     result = profile_model(args.model, args.framework, input_size=args.input_size, batch=args.batch,
-                           memory=args.memory, use_cache=not args.no_cache, **_parse_options(args.option))
+                           memory=args.memory, use_cache=not args.no_cache, **_options(args))
     fws = result["frameworks"]
     if args.format == "json":
         print(json.dumps(result, indent=1, default=str))
@@ -173,7 +160,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_summary(args: argparse.Namespace) -> int:
     from cnnbench.summary import identical, render, render_both, summarize
 
-    opts = _parse_options(args.option)
+    opts = _options(args)
     frameworks = ("torch", "tf") if args.framework == "both" else (args.framework,)
     found = {fw: summarize(args.model, fw, input_size=args.input_size, num_classes=args.num_classes, **opts)
              for fw in frameworks}
@@ -190,7 +177,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
     fmt = args.format
     out = args.out or f"{args.model}{'-' + args.framework if args.framework != 'both' else ''}.{fmt}"
     path = draw(args.model, out, fmt=fmt, input_size=args.input_size, expand=args.expand,
-                framework=args.framework, **_parse_options(args.option))
+                framework=args.framework, **_options(args))
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 

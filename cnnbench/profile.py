@@ -24,6 +24,7 @@ from cnnbench.core.analytic import build_graph
 from cnnbench.core.analytic.conventions import CATEGORIES, COUNTERS, category
 from cnnbench.core.flops import FLOPS_RULE, TRAIN_FACTOR
 from cnnbench.core.memory import analytic_memory, achieved_rate  # noqa: F401  (re-exported: the profile API)
+from cnnbench.core.validate import positive_int
 from cnnbench.registry import check_build_args, check_framework, framework_module, get_spec
 
 CONVENTION = (
@@ -108,8 +109,7 @@ def profile_model(
 
     ``tf_frozen=False`` profiles the traced graph without freezing its variables: the
     same float-op counts (they depend on shapes only), without the cost of freezing."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    positive_int("batch", batch)
     spec = check_build_args(name, None, input_size, options)
     size = input_size or spec.input_size
     fws = frameworks_for(framework)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnbench.backends import FRAMEWORKS, check_framework, framework_module
+from cnnbench.backends import FRAMEWORKS, check_framework, framework_module, model_builder
 from cnnbench.core.specs import check_build_args, get_spec, list_models, register
 
 __all__ = ["FRAMEWORKS", "check_build_args", "check_framework", "framework_module", "get_model", "get_spec",
@@ -28,6 +28,4 @@ def get_model(
     """
     check_framework(framework)
     spec = check_build_args(name, num_classes, input_size, options)
-    module = framework_module(framework)
-    builder = getattr(module, spec.name)
-    return builder(num_classes=num_classes, input_size=input_size, **options)
+    return model_builder(framework, spec.name)(num_classes=num_classes, input_size=input_size, **options)

@@ -1,14 +1,28 @@
-"""Small pieces shared by the PyTorch builders (timm's ``layers/`` idea, kept tiny)."""
+"""Small pieces shared by the PyTorch builders (timm's ``layers/`` idea, kept tiny), and their registry."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Callable
 
 import torch
 from torch import nn
 
-from cnnbench.core.specs import check_build_args
+from cnnbench.core.specs import check_build_args, get_spec
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_builder(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Decorator: ``builder`` builds, in PyTorch, the registered model its name names. A builder
+    of an unknown model, or a second builder of one model, is refused."""
+    name = builder.__name__
+    get_spec(name)  # UnknownModelError: no spec of that name
+    if name in BUILDERS:
+        raise ValueError(f"a PyTorch builder of {name!r} is already registered")
+    BUILDERS[name] = builder
+    return builder
 
 
 def resolve(name: str, num_classes: int | None, input_size: int | None, options: dict):
@@ -23,7 +37,7 @@ def tag(model: nn.Module, spec, num_classes: int, input_size: int, options: dict
     model.cnnbench_name = spec.name
     model.cnnbench_num_classes = num_classes
     model.cnnbench_input_size = input_size
-    model.cnnbench_options = dict(options)
+    model.cnnbench_options = spec.check_options(**options)  # canonical: pool="MAX" is recorded as "max"
     return model
 
 

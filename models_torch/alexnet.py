@@ -1,10 +1,9 @@
 """AlexNet (Krizhevsky et al., 2012), single tower as in torchvision, in PyTorch."""
 from __future__ import annotations
 
-
 from torch import nn
 
-from cnnbench.models_torch._common import resolve, seq, tag
+from cnnbench.models_torch._common import register_builder, resolve, seq, tag
 
 __all__ = ["alexnet"]
 
@@ -34,6 +33,7 @@ class AlexNet(nn.Sequential):
         self.add_module("head", seq(*head))
 
 
+@register_builder
 def alexnet(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
     """AlexNet (Krizhevsky et al., 2012), torchvision's single-tower variant; 224x224 input."""
     spec, cfg, size, num_classes = resolve("alexnet", num_classes, input_size, options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnbench.models_torch._common import Concat, bn, classifier_head, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, bn, classifier_head, register_builder, resolve, seq, tag
 
 __all__ = ["densenet121", "densenet169", "densenet201"]
 
@@ -54,7 +54,7 @@ class DenseNet(nn.Sequential):
                     ("bn", bn(c, cfg)),
                     ("relu", nn.ReLU(inplace=True)),
                     ("conv", nn.Conv2d(c, out, 1, bias=False)),
-                    ("pool", nn.AvgPool2d(2, 2)),
+                    ("pool", nn.AvgPool2d(*cfg["transition_pool"])),
                 ))
                 c = out
         head = classifier_head(c, num_classes, 1, None)
@@ -71,4 +71,4 @@ def _builder(name: str):
     return build
 
 
-densenet121, densenet169, densenet201 = (_builder(f"densenet{d}") for d in (121, 169, 201))
+densenet121, densenet169, densenet201 = (register_builder(_builder(f"densenet{d}")) for d in (121, 169, 201))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, register_builder, resolve, seq, tag
 
 __all__ = ["googlenet"]
 
@@ -19,7 +19,8 @@ class Inception(nn.Module):
         self.branch1 = conv_bn(cin, c1, 1, cfg=cfg)
         self.branch2 = seq(("reduce", conv_bn(cin, r3, 1, cfg=cfg)), *conv_bn(r3, c3, 3, 1, 1, cfg=cfg).named_children())
         self.branch3 = seq(("reduce", conv_bn(cin, r5, 1, cfg=cfg)), *conv_bn(r5, c5, k, 1, k // 2, cfg=cfg).named_children())
-        self.branch4 = seq(("pool", nn.MaxPool2d(3, 1, 1, ceil_mode=True)), *conv_bn(cin, proj, 1, cfg=cfg).named_children())
+        self.branch4 = seq(("pool", nn.MaxPool2d(*cfg["branch4_pool"], ceil_mode=cfg["ceil_mode"])),
+                           *conv_bn(cin, proj, 1, cfg=cfg).named_children())
         self.concat = Concat()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -50,10 +51,10 @@ class GoogLeNet(nn.Module):
         c1, c2, c3 = stem["conv1"][0], stem["conv2"][0], stem["conv3"][0]
         self.stem = seq(
             ("conv1", conv_bn(in_channels, *stem["conv1"], cfg=cfg)),  # N x 64 x 112 x 112
-            ("pool1", nn.MaxPool2d(k, s, ceil_mode=True)),  # N x 64 x 56 x 56
+            ("pool1", nn.MaxPool2d(k, s, ceil_mode=cfg["ceil_mode"])),  # N x 64 x 56 x 56
             ("conv2", conv_bn(c1, *stem["conv2"], cfg=cfg)),
             ("conv3", conv_bn(c2, *stem["conv3"], cfg=cfg)),  # N x 192 x 56 x 56
-            ("pool2", nn.MaxPool2d(k, s, ceil_mode=True)),  # N x 192 x 28 x 28
+            ("pool2", nn.MaxPool2d(k, s, ceil_mode=cfg["ceil_mode"])),  # N x 192 x 28 x 28
         )
         self.order: list[str] = []  # modules and pools in call order
         self.aux_names: list[str] = []
@@ -66,7 +67,7 @@ class GoogLeNet(nn.Module):
             c = widths[0] + widths[2] + widths[4] + widths[5]
             if name in cfg["pools_after"]:
                 pool_name, pool_k = cfg["pools_after"][name]
-                self.add_module(pool_name, nn.MaxPool2d(pool_k, s, ceil_mode=True))
+                self.add_module(pool_name, nn.MaxPool2d(pool_k, s, ceil_mode=cfg["ceil_mode"]))
                 self.order.append(pool_name)
             if cfg["aux_logits"] and name in cfg["aux_after"]:
                 aux = f"aux{len(self.aux_names) + 1}"
@@ -85,6 +86,7 @@ class GoogLeNet(nn.Module):
         return (logits, *aux) if aux else logits
 
 
+@register_builder
 def googlenet(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
     """GoogLeNet (Szegedy et al., 2014) with BN; ``aux_logits=True`` adds the two aux heads
     (training mode returns ``(logits, aux1, aux2)``), ``branch3_kernel=3`` gives torchvision's variant."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, classifier_head, conv_bn, register_builder, resolve, seq, tag
 
 __all__ = ["inception_v3"]
 
 
 def _avgpool(cfg: dict) -> nn.AvgPool2d:
-    return nn.AvgPool2d(3, 1, 1, count_include_pad=cfg["avgpool_count_include_pad"])
+    return nn.AvgPool2d(*cfg["branch_pool"], count_include_pad=cfg["avgpool_count_include_pad"])
 
 
 class InceptionA(nn.Module):
@@ -184,6 +184,7 @@ class InceptionV3(nn.Module):
         return (logits, aux) if aux is not None else logits
 
 
+@register_builder
 def inception_v3(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
     """Inception v3 (Szegedy et al., 2015); 299x299 input; ``aux_logits=True`` adds the aux head
     (training mode returns ``(logits, aux)``)."""

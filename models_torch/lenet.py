@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnbench.models_torch._common import ACTIVATIONS, flat_features, resolve, seq, tag
+from cnnbench.models_torch._common import ACTIVATIONS, flat_features, register_builder, resolve, seq, tag
 
 __all__ = ["lenet5"]
 
@@ -32,6 +32,7 @@ class LeNet(nn.Sequential):
         self.add_module("head", seq(*head))
 
 
+@register_builder
 def lenet5(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
     """LeNet-5 (LeCun et al., 1998): two 5x5 conv/pool stages, dense 120-84-N; 28x28x1 input."""
     spec, cfg, size, num_classes = resolve("lenet5", num_classes, input_size, options)

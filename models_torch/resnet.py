@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, resolve, seq, tag
+from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, register_builder, resolve, seq, tag
 
 __all__ = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
@@ -66,10 +66,10 @@ class ResNet(nn.Sequential):
         stem.add_module("pool", nn.MaxPool2d(*cfg["stem_pool"]))
         self.add_module("stem", stem)  # N x 64 x 56 x 56
         c = filters
-        for s, (width, blocks) in enumerate(zip(cfg["widths"], cfg["layers"]), start=1):
+        for s, (width, blocks, first_stride) in enumerate(zip(cfg["widths"], cfg["layers"], cfg["strides"]), start=1):
             stage = []
             for b in range(1, blocks + 1):
-                stage.append((f"block{b}", block(c, width, 2 if (s > 1 and b == 1) else 1, cfg)))
+                stage.append((f"block{b}", block(c, width, first_stride if b == 1 else 1, cfg)))
                 c = width * cfg["expansion"]
             self.add_module(f"stage{s}", seq(*stage))  # N x c x 56/2^(s-1) x 56/2^(s-1)
         self.add_module("head", classifier_head(c, num_classes, 1, None))
@@ -86,5 +86,5 @@ def _builder(name: str):
 
 
 resnet18, resnet34, resnet50, resnet101, resnet152 = (
-    _builder(f"resnet{d}") for d in (18, 34, 50, 101, 152)
+    register_builder(_builder(f"resnet{d}")) for d in (18, 34, 50, 101, 152)
 )

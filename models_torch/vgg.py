@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnbench.models_torch._common import bn, resolve, seq, tag
+from cnnbench.models_torch._common import bn, register_builder, resolve, seq, tag
 
 __all__ = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 
@@ -47,5 +47,7 @@ def _builder(name: str):
     return build
 
 
-vgg11, vgg13, vgg16, vgg19 = (_builder(n) for n in ("vgg11", "vgg13", "vgg16", "vgg19"))
-vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn = (_builder(n) for n in ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"))
+vgg11, vgg13, vgg16, vgg19 = (register_builder(_builder(n)) for n in ("vgg11", "vgg13", "vgg16", "vgg19"))
+vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn = (
+    register_builder(_builder(n)) for n in ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn")
+)

@@ -3,34 +3,32 @@
 Nothing here is computed by cnnbench; the tests compare cnnbench against it.
 """
 
-# Total parameters at the default number of classes (1000; LeNet-5: 10).
-PARAMS = {
-    # seed 000_637ea46590fc4101.txt: Keras summary "Total params: 61,706"
-    "lenet5": 61_706,
-    # torchvision.models docs, "num_params" of the weights tables
-    "alexnet": 61_100_840,
-    "vgg11": 132_863_336,
-    "vgg13": 133_047_848,
-    "vgg16": 138_357_544,  # also seed 000's Keras VGG16 summary
-    "vgg19": 143_667_240,
-    "vgg11_bn": 132_868_840,
-    "vgg13_bn": 133_053_736,
-    "vgg16_bn": 138_365_992,
-    "vgg19_bn": 143_678_248,
-    # the paper's Table 1 with BN and 5x5 branches: torchvision's 6,624,904 (3x3 branches)
-    # + 16 * sum(#5x5reduce * #5x5) over the nine modules = 6,624,904 + 380,928
-    "googlenet": 7_005_832,
-    # torchvision inception_v3 without the aux head (27,161,264 - 3,326,696)
-    "inception_v3": 23_834_568,
-    "resnet18": 11_689_512,
-    "resnet34": 21_797_672,
-    "resnet50": 25_557_032,
-    "resnet101": 44_549_160,
-    "resnet152": 60_192_808,
-    "densenet121": 7_978_856,
-    "densenet169": 14_149_480,
-    "densenet201": 20_013_928,
-}
+# (model, total parameters at the default number of classes (1000; LeNet-5: 10), source)
+_PARAMS = [
+    ("lenet5", 61_706, "seed 000_637ea46590fc4101.txt: Keras summary 'Total params: 61,706'"),
+    ("alexnet", 61_100_840, "torchvision.models docs, num_params of the weights table"),
+    ("vgg11", 132_863_336, "torchvision.models docs, num_params of the weights table"),
+    ("vgg13", 133_047_848, "torchvision.models docs, num_params of the weights table"),
+    ("vgg16", 138_357_544, "torchvision.models docs, num_params; also seed 000's Keras VGG16 summary"),
+    ("vgg19", 143_667_240, "torchvision.models docs, num_params of the weights table"),
+    ("vgg11_bn", 132_868_840, "torchvision.models docs, num_params of the weights table"),
+    ("vgg13_bn", 133_053_736, "torchvision.models docs, num_params of the weights table"),
+    ("vgg16_bn", 138_365_992, "torchvision.models docs, num_params of the weights table"),
+    ("vgg19_bn", 143_678_248, "torchvision.models docs, num_params of the weights table"),
+    ("googlenet", 7_005_832, "the paper's Table 1 with BN and 5x5 branches: torchvision's 6,624,904 (3x3 "
+     "branches) + 16 * sum(#5x5reduce * #5x5) over the nine modules = 6,624,904 + 380,928"),
+    ("inception_v3", 23_834_568, "torchvision inception_v3 without the aux head (27,161,264 - 3,326,696)"),
+    ("resnet18", 11_689_512, "torchvision.models docs, num_params of the weights table"),
+    ("resnet34", 21_797_672, "torchvision.models docs, num_params of the weights table"),
+    ("resnet50", 25_557_032, "torchvision.models docs, num_params of the weights table"),
+    ("resnet101", 44_549_160, "torchvision.models docs, num_params of the weights table"),
+    ("resnet152", 60_192_808, "torchvision.models docs, num_params of the weights table"),
+    ("densenet121", 7_978_856, "torchvision.models docs, num_params of the weights table"),
+    ("densenet169", 14_149_480, "torchvision.models docs, num_params of the weights table"),
+    ("densenet201", 20_013_928, "torchvision.models docs, num_params of the weights table"),
+]
+PARAMS = {name: params for name, params, _ in _PARAMS}
+PARAMS_SOURCE = {name: source for name, _, source in _PARAMS}
 
 # (model, options, params, source)
 VARIANT_PARAMS = [

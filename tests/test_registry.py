@@ -1,6 +1,8 @@
 """The framework-free core: registry, spec table, analytic graph, clear errors."""
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import subprocess
 import sys
 
@@ -8,13 +10,81 @@ import pytest
 
 import cnnbench
 from cnnbench.core.analytic import build_graph, min_input_size
-from references import MIN_INPUT, PARAMS, VARIANT_PARAMS
+from references import MIN_INPUT, PARAMS, PARAMS_SOURCE, VARIANT_PARAMS
 
 ALL = cnnbench.list_models()
 
 
 def test_every_registered_model_has_a_reference_count_and_vice_versa():
     assert set(ALL) == set(PARAMS)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_is_complete(name):
+    """Names whatever a registered model still lacks: spec fields, a topology that builds with the
+    reference counts, a PyTorch builder, a Keras builder (each checked where its framework is
+    installed), and reference counts with a source in tests/references.py."""
+    import re
+
+    from cnnbench.core.options import Option
+
+    spec, lacks = cnnbench.get_spec(name), []
+    family = spec.family
+    # the spec's fields
+    if not spec.paper or not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", spec.published):
+        lacks.append("a paper and its ISO publication date (published='2015-12-10')")
+    if spec.topology.__module__ != f"cnnbench.core.families.{family}":
+        lacks.append(f"a topology defined in cnnbench/core/families/{family}.py")
+    for field in ("input_size", "in_channels", "num_classes", "reference_params"):
+        value = getattr(spec, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            lacks.append(f"a positive integer {field} (has {value!r})")
+    if not spec.reference_source:
+        lacks.append("a reference_source for reference_params")
+    for key, option in spec.options.items():
+        if not isinstance(option, Option) or key not in spec.config:
+            lacks.append(f"a typed option {key} (core.options) with its default in config")
+        else:
+            try:
+                if option.check(key, spec.config[key]) != spec.config[key]:
+                    lacks.append(f"a canonical default for option {key}")
+            except ValueError as exc:
+                lacks.append(f"a valid default for option {key} ({exc})")
+    # the topology builds and reproduces the spec's reference counts
+    try:
+        if build_graph(name).params != spec.reference_params:
+            lacks.append(f"an analytic graph with reference_params ({build_graph(name).params:,} != "
+                         f"{spec.reference_params:,})")
+        for v in spec.variants:
+            if build_graph(name, **v.options).params != v.params:
+                lacks.append(f"an analytic graph with the params of variant {dict(v.options)}")
+    except Exception as exc:  # noqa: BLE001  # any failure to build is what the model lacks
+        lacks.append(f"a topology that builds ({type(exc).__name__}: {exc})")
+    # a builder in each installed framework
+    if _installed("torch") and name not in importlib.import_module("cnnbench.models_torch").__all__:
+        lacks.append(f"a PyTorch builder (models_torch/{family}.py: @register_builder def {name}(...))")
+    if _installed("keras") and name not in importlib.import_module("cnnbench.models_tf").__all__:
+        lacks.append("a Keras builder (cnnbench.models_tf builds one for every registered spec)")
+    # reference counts from outside the code, with a source
+    if PARAMS.get(name) != spec.reference_params or not PARAMS_SOURCE.get(name):
+        lacks.append("its reference count with a source in tests/references.py (_PARAMS), equal to the spec's")
+    listed = {(n, tuple(sorted(o.items()))): (p, src) for n, o, p, src in VARIANT_PARAMS}
+    for v in spec.variants:
+        p, src = listed.get((name, tuple(sorted(v.options.items()))), (None, ""))
+        if p != v.params or not src:
+            lacks.append(f"variant {dict(v.options)} in tests/references.py (VARIANT_PARAMS), with a source")
+    assert not lacks, f"{name} lacks: " + "; ".join(lacks)
+
+
+def test_models_are_listed_oldest_paper_first():
+    """Families in order of publication, each in the order its file registers them."""
+    assert ALL == ["lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
+                   "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
+                   "resnet152", "densenet121", "densenet169", "densenet201"]
 
 
 def test_list_models_with_wildcards():
@@ -40,6 +110,29 @@ def test_registering_a_name_twice_is_refused():
 
     with pytest.raises(ValueError, match="already registered"):
         register(cnnbench.get_spec("resnet50"))
+
+
+def test_a_pytorch_builder_needs_a_spec_and_is_registered_once(torch_mod):
+    from cnnbench.models_torch._common import register_builder
+
+    def resnet50(**_):
+        raise AssertionError("never built")
+
+    def resnet51(**_):
+        raise AssertionError("never built")
+
+    with pytest.raises(ValueError, match="a PyTorch builder of 'resnet50' is already registered"):
+        register_builder(resnet50)
+    with pytest.raises(cnnbench.UnknownModelError, match="Did you mean 'resnet50'"):
+        register_builder(resnet51)
+
+
+def test_a_model_without_a_builder_says_so(torch_mod, monkeypatch):
+    import cnnbench.models_torch as zoo
+
+    monkeypatch.setattr(zoo, "__all__", [n for n in zoo.__all__ if n != "resnet18"])
+    with pytest.raises(cnnbench.NoBuilderError, match="resnet18 has no torch builder"):
+        cnnbench.get_model("resnet18", "torch")
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -108,8 +201,95 @@ def test_bad_input_size(bad):
 
 
 def test_unknown_option_lists_the_accepted_ones():
-    with pytest.raises(ValueError, match="options this model accepts: aux_logits, branch3_kernel, dropout"):
+    with pytest.raises(cnnbench.InvalidValueError, match="options this model accepts: aux_logits, branch3_kernel, dropout"):
         cnnbench.get_model("googlenet", "torch", aux=True)
+
+
+# (model, option, bad value, the whole message): every option of every family has rows here
+BAD_OPTIONS = [
+    ("lenet5", "activation", "gelu", "lenet5: option activation must be one of relu, tanh, sigmoid, got 'gelu'; "
+     "did you mean 'relu'?"),
+    ("lenet5", "activation", 1, "lenet5: option activation must be one of relu, tanh, sigmoid, got 1 (an integer)"),
+    ("lenet5", "pool", "maximum", "lenet5: option pool must be one of max, avg, got 'maximum'; did you mean 'max'?"),
+    ("alexnet", "dropout", 1.0, "alexnet: option dropout must be a number in [0, 1), got 1.0"),
+    ("vgg16", "dropout", -0.1, "vgg16: option dropout must be a number in [0, 1), got -0.1"),
+    ("vgg16_bn", "dropout", "0.5", "vgg16_bn: option dropout must be a number in [0, 1), got '0.5' (a string)"),
+    ("googlenet", "aux_logits", "false", "googlenet: option aux_logits must be true or false, got 'false' (a string)"),
+    ("googlenet", "aux_logits", 1, "googlenet: option aux_logits must be true or false, got 1 (an integer)"),
+    ("googlenet", "branch3_kernel", 4, "googlenet: option branch3_kernel must be one of 3, 5, got 4"),
+    ("googlenet", "branch3_kernel", 5.0, "googlenet: option branch3_kernel must be one of 3, 5, got 5.0 (a float)"),
+    ("googlenet", "dropout", float("nan"), "googlenet: option dropout must be a number in [0, 1), got nan"),
+    ("inception_v3", "aux_logits", None, "inception_v3: option aux_logits must be true or false, got None"),
+    ("inception_v3", "avgpool_count_include_pad", "yes",
+     "inception_v3: option avgpool_count_include_pad must be true or false, got 'yes' (a string)"),
+    ("inception_v3", "dropout", 2, "inception_v3: option dropout must be a number in [0, 1), got 2"),
+    ("resnet50", "stride_in_1x1", 0, "resnet50: option stride_in_1x1 must be true or false, got 0 (an integer)"),
+    ("resnet18", "conv_bias", "true", "resnet18: option conv_bias must be true or false, got 'true' (a string)"),
+    ("resnet50", "bn_eps", "x", "resnet50: option bn_eps must be a finite number > 0, got 'x' (a string)"),
+    ("resnet152", "bn_eps", 0, "resnet152: option bn_eps must be a finite number > 0, got 0"),
+    ("densenet121", "bn_eps", float("inf"), "densenet121: option bn_eps must be a finite number > 0, got inf"),
+]
+
+
+@pytest.mark.parametrize("name,option,value,message", BAD_OPTIONS, ids=lambda v: repr(v)[:24])
+def test_a_bad_option_value_is_one_line_naming_the_rule(name, option, value, message):
+    """Before any framework: spec.resolve, the analytic graph and get_model all refuse it."""
+    for call in (lambda: cnnbench.get_spec(name).resolve(**{option: value}),
+                 lambda: build_graph(name, **{option: value}),
+                 lambda: cnnbench.get_model(name, "torch", **{option: value}),
+                 lambda: cnnbench.get_model(name, "tf", **{option: value})):
+        with pytest.raises(cnnbench.InvalidValueError) as err:
+            call()
+        assert str(err.value) == message
+
+
+def test_every_option_has_bad_values_in_the_table():
+    covered = {(cnnbench.get_spec(name).family, option) for name, option, _, _ in BAD_OPTIONS}
+    every = {(cnnbench.get_spec(name).family, option) for name in ALL for option in cnnbench.get_spec(name).options}
+    assert every - covered == set()
+
+
+@pytest.mark.parametrize("name,pairs,expected", [
+    ("lenet5", ["pool=MAX", "activation=Tanh"], {"pool": "max", "activation": "tanh"}),
+    ("googlenet", ["aux_logits=TRUE", "branch3_kernel=3", "dropout=0"],
+     {"aux_logits": True, "branch3_kernel": 3, "dropout": 0.0}),
+    ("inception_v3", ["avgpool_count_include_pad=false"], {"avgpool_count_include_pad": False}),
+    ("resnet50", ["stride_in_1x1=true", "conv_bias=true", "bn_eps=1.001e-5"],
+     {"stride_in_1x1": True, "conv_bias": True, "bn_eps": 1.001e-5}),
+])
+def test_command_line_options_are_parsed_to_their_types(name, pairs, expected):
+    from cnnbench.core.specs import parse_options
+
+    parsed = parse_options(cnnbench.get_spec(name), pairs)
+    assert parsed == expected
+    assert [type(v) for v in parsed.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize("name,pair,message", [
+    ("googlenet", "aux_logits=yes", "googlenet: option aux_logits must be true or false, got 'yes'"),
+    ("googlenet", "branch3_kernel=five", "googlenet: option branch3_kernel must be one of 3, 5, got 'five'"),
+    ("googlenet", "branch3_kernel=7", "googlenet: option branch3_kernel must be one of 3, 5, got 7"),
+    ("resnet50", "bn_eps=tiny", "resnet50: option bn_eps must be a finite number > 0, got 'tiny'"),
+    ("alexnet", "dropout=1", "alexnet: option dropout must be a number in [0, 1), got 1.0"),
+    ("lenet5", "pool=median", "lenet5: option pool must be one of max, avg, got 'median'"),
+    ("lenet5", "pool", "lenet5: an option is written KEY=VALUE, got 'pool'"),
+    ("lenet5", "pol=max", "lenet5: unknown option(s) pol; options this model accepts: activation, pool"),
+])
+def test_bad_command_line_options(name, pair, message):
+    from cnnbench.core.specs import parse_options
+
+    with pytest.raises(cnnbench.InvalidValueError) as err:
+        parse_options(cnnbench.get_spec(name), [pair])
+    assert str(err.value) == message
+
+
+def test_cli_bad_option_is_one_line_and_exit_2():
+    out = subprocess.run([sys.executable, "-m", "cnnbench", "summary", "lenet5", "--option", "activation=gelu"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert all(word in lines[0] for word in ("activation", "'gelu'", "relu, tanh, sigmoid"))
 
 
 def test_errors_come_before_any_framework_import():
@@ -129,3 +309,67 @@ def test_spec_fingerprint_is_stable_and_option_sensitive():
     spec = cnnbench.get_spec("googlenet")
     assert spec.fingerprint() == spec.fingerprint()
     assert spec.fingerprint() != spec.fingerprint(aux_logits=True)
+
+
+# ------------------------------------------------------------------ PyTorch's window arithmetic
+@pytest.mark.parametrize("n,kernel,stride,padding,ceil_mode,expected,extra", [
+    (224, 7, 2, 3, False, 112, None),  # ResNet's stem: floor((224 + 6 - 7) / 2) + 1
+    (112, 3, 2, 0, True, 56, 1),  # GoogLeNet's pool1: ceil(109 / 2) + 1; 111 inputs read, 112 + 1 padded
+    (8, 3, 2, 0, True, 4, 1),  # ceil(5 / 2) + 1 = 4 windows need 9 inputs
+    (8, 3, 2, 0, False, 3, None),
+    (14, 2, 2, 0, True, 7, 0),  # GoogLeNet's pool4: even, ceil changes nothing
+    (5, 2, 2, 1, True, 3, 0),  # ceil(5 / 2) + 1 = 4, but the 4th window would start in the padding
+    (2, 3, 1, 0, False, 0, None),  # not one window fits
+])
+def test_pytorch_window_arithmetic(n, kernel, stride, padding, ceil_mode, expected, extra):
+    """Hand arithmetic with PyTorch's formula (torch.nn.MaxPool2d docs: floor or ceil of
+    (n + 2p - k) / s, plus 1; a ceil-mode window may not start in the right padding)."""
+    from cnnbench.core.arith import ceil_mode_extra_padding, out_len
+
+    assert out_len(n, kernel, stride, padding, ceil_mode) == expected
+    if extra is not None:
+        assert ceil_mode_extra_padding(n, kernel, stride, padding) == extra
+
+
+def test_adaptive_pooling_bins():
+    """torch.nn.AdaptiveAvgPool2d: bin i covers [floor(i n / s), ceil((i + 1) n / s)); by hand for
+    5 -> 3 (overlapping bins) and 12 -> 6 (even bins of 2)."""
+    from cnnbench.core.arith import adaptive_bins
+
+    assert adaptive_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]
+    assert adaptive_bins(12, 6) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 12)]
+
+
+# ------------------------------------------------------------------ shared validators of user input
+@pytest.mark.parametrize("check,message", [
+    (lambda v: v.positive_int("num_classes", "10"), "num_classes must be a positive integer, got '10' (a string)"),
+    (lambda v: v.positive_int("num_classes", True), "num_classes must be a positive integer, got True (a bool)"),
+    (lambda v: v.positive_int("batch", -3), "batch must be a positive integer, got -3"),
+    (lambda v: v.positive_int("input_size", 3.0, unit=" (pixels per side)"),
+     "input_size must be a positive integer (pixels per side), got 3.0 (a float)"),
+    (lambda v: v.finite_float("dropout", 1, 0, 1, hi_open=True), "dropout must be a number in [0, 1), got 1"),
+    (lambda v: v.finite_float("dropout", None, 0, 1, hi_open=True), "dropout must be a number in [0, 1), got None"),
+    (lambda v: v.finite_float("eps", float("nan"), 0, lo_open=True), "eps must be a finite number > 0, got nan"),
+    (lambda v: v.finite_float("eps", "1e-5", 0, lo_open=True), "eps must be a finite number > 0, got '1e-5' (a string)"),
+    (lambda v: v.boolean("aux", "false"), "aux must be true or false, got 'false' (a string)"),
+    (lambda v: v.boolean("aux", 1), "aux must be true or false, got 1 (an integer)"),
+    (lambda v: v.choice("pool", "maxx", ("max", "avg")), "pool must be one of max, avg, got 'maxx'; did you mean 'max'?"),
+    (lambda v: v.choice("kernel", 4, (3, 5)), "kernel must be one of 3, 5, got 4"),
+    (lambda v: v.choice("kernel", True, (3, 5)), "kernel must be one of 3, 5, got True (a bool)"),
+])
+def test_validators_say_what_was_given_and_what_would_be_right(check, message):
+    from cnnbench.core import validate
+
+    with pytest.raises(cnnbench.InvalidValueError) as err:
+        check(validate)
+    assert str(err.value) == message
+    assert isinstance(err.value, ValueError) and isinstance(err.value, cnnbench.CnnbenchError)
+
+
+def test_validators_return_the_canonical_value():
+    from cnnbench.core import validate
+
+    assert validate.choice("pool", "MAX", ("max", "avg")) == "max"
+    assert validate.finite_float("dropout", 0, 0, 1, hi_open=True) == 0.0
+    assert isinstance(validate.finite_float("dropout", 0, 0, 1, hi_open=True), float)
+    assert validate.positive_int("batch", 8) == 8 and validate.boolean("aux", False) is False

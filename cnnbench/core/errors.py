@@ -23,6 +23,10 @@ class InputTooSmallError(CnnbenchError, ValueError):
     pass
 
 
+class NoBuilderError(CnnbenchError, LookupError):
+    """A registered model has no builder in the framework asked for (its family file has no twin there)."""
+
+
 class TransferError(CnnbenchError, ValueError):
     pass
 
@@ -51,3 +55,8 @@ def out_of_memory_reason(batch: int, device: str, error_type: str, message: str)
     detail = lines[0][:240] if lines else error_type
     return (f"out of memory at batch {batch} on {device}: {error_type}: {detail} "
             "(a smaller batch, --batch-sizes, or a smaller --input-size would fit)")
+
+
+class InvalidValueError(CnnbenchError, ValueError):
+    """A value of the wrong type or outside its range (an argument, a spec option); the message
+    names the value given and what would be right."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnbench.core.analytic import build_graph
+from cnnbench.core.validate import choice, positive_int
 
 TRAIN_FACTOR = 3
 FLOPS_RULE = "FLOPs = 2 x conv/dense MACs; train step = 3 x forward (fwd + grad input + grad weights)"
@@ -48,10 +49,8 @@ def step_cost(
     **options,
 ) -> StepCost:
     """Analytic MACs and FLOPs of one ``inference`` or ``train`` step on ``batch`` images."""
-    if mode not in ("inference", "train"):
-        raise ValueError(f"mode must be 'inference' or 'train', got {mode!r}")
-    if batch <= 0:
-        raise ValueError(f"batch must be a positive integer, got {batch}")
+    choice("mode", mode, ("inference", "train"))
+    positive_int("batch", batch)
     fwd = _forward_macs(name, input_size, num_classes, options, mode == "train")
     macs = fwd * batch * (TRAIN_FACTOR if mode == "train" else 1)
     return StepCost(macs=macs, flops=2 * macs, forward_macs_per_image=fwd)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from cnnbench.core.analytic import build_graph
+from cnnbench.core.validate import positive_int
 
 _NEW_OUTPUT = {"conv", "linear", "maxpool", "avgpool", "concat"}
 
@@ -19,8 +20,7 @@ def analytic_memory(name: str, batch: int = 1, *, input_size: int | None = None,
     keeps for the backward pass, taken as every layer's output except views
     (flatten) and dropout in inference, per sample, times the batch.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    positive_int("batch", batch)
     g = build_graph(name, input_size=input_size, **options)
     per_layer = {l.name: bytes_per_value * math.prod(l.out_shape) for l in g.layers if l.kind != "flatten"}
     act = sum(per_layer.values())

@@ -1,7 +1,9 @@
-"""Analytic model description: layer names, shapes, parameters and MACs from the spec alone."""
+"""Analytic model description: layer names, shapes, parameters and MACs from the spec alone.
+
+Each family's topology (``cnnbench/core/families/<family>.py``) is written once against the ops
+protocol (``cnnbench.core.ops``); ``Graph`` runs it without a framework, ``models_tf`` on Keras layers."""
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 
 from cnnbench.core.analytic.graph import Graph, Layer
@@ -18,9 +20,8 @@ def build_graph(name: str, *, num_classes: int | None = None, input_size: int | 
     cfg = spec.resolve(**options)
     size = spec.input_size if input_size is None else input_size
     g = Graph(name, spec.in_channels, size)
-    family = importlib.import_module(f"cnnbench.core.analytic.{spec.family}")
     try:
-        getattr(family, spec.family)(g, cfg, spec.num_classes if num_classes is None else num_classes)
+        spec.topology(g, cfg, spec.num_classes if num_classes is None else num_classes)
     except InputTooSmallError as exc:
         minimum = min_input_size(name, **options)
         raise InputTooSmallError(f"{exc}; the minimum input size for {name} is {minimum}") from None
@@ -33,11 +34,10 @@ def _min_size(name: str, options: tuple) -> int:
 
     spec = get_spec(name)
     cfg = spec.resolve(**dict(options))
-    family = getattr(importlib.import_module(f"cnnbench.core.analytic.{spec.family}"), spec.family)
 
     def fits(n: int) -> bool:
         try:
-            family(Graph(name, spec.in_channels, n), cfg, 2)
+            spec.topology(Graph(name, spec.in_channels, n), cfg, 2)
             return True
         except InputTooSmallError:
             return False

@@ -1,9 +1,8 @@
 """A framework-free recorder of a network's layers: shapes, parameters, MACs.
 
-Each family in ``cnnbench.core.analytic`` describes its network against this small
-API (``conv``, ``bn``, ``relu``, ``maxpool`` ...), with the same hierarchical
-layer names the PyTorch and Keras builders use. Shapes are per sample, in
-channels-first order ``(C, H, W)``; nothing here imports a framework.
+``Graph`` implements the ops protocol (``cnnbench.core.ops``): a family's topology, run on it,
+records every layer with the hierarchical name the PyTorch and Keras builders use. Shapes are per
+sample, in channels-first order ``(C, H, W)``; nothing here imports a framework.
 
 Counting conventions (per sample):
 
@@ -21,7 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from cnnbench.core.arith import adaptive_bins, out_len
 from cnnbench.core.errors import InputTooSmallError
+from cnnbench.core.ops import Ops
 
 Shape = tuple[int, ...]
 
@@ -47,20 +48,7 @@ class Layer:
     attrs: dict = field(default_factory=dict)
 
 
-def _out_len(n: int, k: int, s: int, p: int, ceil_mode: bool = False) -> int:
-    span = n + 2 * p - k
-    if span < 0:
-        return 0
-    if ceil_mode:
-        out = -(-span // s) + 1
-        # PyTorch drops a last window that would start in the right padding
-        if (out - 1) * s >= n + p:
-            out -= 1
-        return out
-    return span // s + 1
-
-
-class Graph:
+class Graph(Ops):
     """Records layers in call order; raises InputTooSmallError on an empty map."""
 
     def __init__(self, model: str, in_channels: int, input_size: int):
@@ -102,7 +90,7 @@ class Graph:
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         ph, pw = (padding, padding) if isinstance(padding, int) else padding
         c, h, w = x.shape
-        out = (filters, _out_len(h, kh, stride, ph), _out_len(w, kw, stride, pw))
+        out = (filters, out_len(h, kh, stride, ph), out_len(w, kw, stride, pw))
         n_out = self._numel(out)
         return self._add(
             Layer(
@@ -125,8 +113,8 @@ class Graph:
             )
         )
 
-    def bn(self, name: str, x: Tensor) -> Tensor:
-        c = x.shape[0]
+    def bn(self, name: str, x: Tensor, *, eps: float, momentum: float) -> Tensor:
+        c = x.shape[0]  # eps and momentum change no shape or count
         return self._add(
             Layer(name, "batchnorm", (x.producer,), (x.shape,), x.shape,
                   params=2 * c, buffers=2 * c, elementwise=self._numel(x.shape))
@@ -138,13 +126,10 @@ class Graph:
                   elementwise=self._numel(x.shape), attrs=dict(fn=fn))
         )
 
-    def relu(self, name: str, x: Tensor) -> Tensor:
-        return self.act(name, x, "relu")
-
     def _pool(self, kind, name, x, kernel, stride, padding=0, ceil_mode=False, **attrs) -> Tensor:
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         c, h, w = x.shape
-        out = (c, _out_len(h, kh, stride, padding, ceil_mode), _out_len(w, kw, stride, padding, ceil_mode))
+        out = (c, out_len(h, kh, stride, padding, ceil_mode), out_len(w, kw, stride, padding, ceil_mode))
         return self._add(
             Layer(name, kind, (x.producer,), (x.shape,), out,
                   elementwise=self._numel(out) * kh * kw,
@@ -159,9 +144,8 @@ class Graph:
 
     def adaptive_avgpool(self, name: str, x: Tensor, size: int) -> Tensor:
         c, h, w = x.shape
-        # PyTorch's bins: [floor(i*n/s), ceil((i+1)*n/s)); count every element read
-        def reads(n: int) -> int:
-            return sum(-(-(i + 1) * n // size) - (i * n // size) for i in range(size))
+        def reads(n: int) -> int:  # every element each bin reads; bins may overlap
+            return sum(hi - lo for lo, hi in adaptive_bins(n, size))
 
         return self._add(
             Layer(name, "avgpool", (x.producer,), (x.shape,), (c, size, size),
@@ -191,16 +175,13 @@ class Graph:
         shape = (sum(t.shape[0] for t in xs), *xs[0].shape[1:])
         return self._add(Layer(name, "concat", tuple(t.producer for t in xs), tuple(t.shape for t in xs), shape))
 
-    def conv_bn(self, prefix: str, x: Tensor, filters, kernel, stride=1, padding=0,
-                bias=False, relu=True, suffix="") -> Tensor:
-        """conv -> BatchNorm (-> ReLU), named ``{prefix}conv{suffix}``, ``bn``, ``relu``."""
-        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias)
-        x = self.bn(f"{prefix}bn{suffix}", x)
-        return self.relu(f"{prefix}relu{suffix}", x) if relu else x
+    def channels(self, x: Tensor) -> int:
+        return x.shape[0]
 
     # ------------------------------------------------------------------ results
-    def output(self, *xs: Tensor) -> None:
-        self.outputs = list(xs)
+    def output(self, main: Tensor, *aux: Tensor, aux_weight: float | None = None) -> Graph:
+        self.outputs = [main, *aux]
+        return self
 
     @property
     def params(self) -> int:

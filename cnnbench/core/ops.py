@@ -1,0 +1,99 @@
+"""The ops protocol: what a family's topology may call, with PyTorch's semantics.
+
+A topology is written once, as ``topology(ops, cfg, num_classes)``: it starts from ``ops.input``,
+calls the layers below with hierarchical names (``stage2.block1.conv1``) and returns
+``ops.output(logits, *aux_logits)``. Two implementations run it:
+
+* ``cnnbench.core.analytic.Graph`` records shapes ``(C, H, W)``, parameters, MACs and elementwise
+  work, without a framework;
+* ``cnnbench.models_tf.ops.KerasOps`` builds Keras 3 layers with the same names.
+
+(The PyTorch builders are plain ``nn.Module`` classes; the parity tests hold them to the same
+networks.) Every operation follows PyTorch: symmetric padding ``p`` on every side, ceil-mode pools
+(``cnnbench.core.arith``), average pools that count padded zeros unless told otherwise, adaptive
+pools with PyTorch's bins, BatchNorm ``momentum`` as the weight of the new batch statistic.
+A topology sees tensors only through ``channels(x)``.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Mapping, Sequence
+
+Tensor = Any  # whatever the implementation passes between layers
+
+
+class Ops(ABC):
+    input: Tensor  # the model's input
+
+    @abstractmethod
+    def conv(self, name: str, x: Tensor, filters: int, kernel: int | tuple[int, int], stride: int = 1,
+             padding: int | tuple[int, int] = 0, bias: bool = True) -> Tensor:
+        """2-D convolution; ``kernel`` and ``padding`` are one int or (height, width)."""
+
+    @abstractmethod
+    def bn(self, name: str, x: Tensor, *, eps: float, momentum: float) -> Tensor:
+        """BatchNorm over channels; ``momentum`` weighs the new batch statistic (PyTorch's)."""
+
+    @abstractmethod
+    def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
+        """An activation: ``relu``, ``tanh`` or ``sigmoid``."""
+
+    @abstractmethod
+    def maxpool(self, name: str, x: Tensor, kernel: int, stride: int, padding: int = 0,
+                ceil_mode: bool = False) -> Tensor:
+        """Max pool; ``ceil_mode`` rounds the output size up (extra windows at the bottom/right)."""
+
+    @abstractmethod
+    def avgpool(self, name: str, x: Tensor, kernel: int, stride: int, padding: int = 0,
+                count_include_pad: bool = True) -> Tensor:
+        """Average pool; padded zeros count in the mean unless ``count_include_pad=False``."""
+
+    @abstractmethod
+    def adaptive_avgpool(self, name: str, x: Tensor, size: int) -> Tensor:
+        """Average pool to ``size`` x ``size`` outputs with PyTorch's bins (1: global average)."""
+
+    @abstractmethod
+    def flatten(self, name: str, x: Tensor) -> Tensor:
+        """A map to a vector."""
+
+    @abstractmethod
+    def dropout(self, name: str, x: Tensor, rate: float) -> Tensor:
+        """Dropout (training only)."""
+
+    @abstractmethod
+    def linear(self, name: str, x: Tensor, units: int, bias: bool = True) -> Tensor:
+        """A fully connected layer."""
+
+    @abstractmethod
+    def add(self, name: str, xs: Sequence[Tensor]) -> Tensor:
+        """Elementwise sum of same-shaped tensors (a residual connection)."""
+
+    @abstractmethod
+    def concat(self, name: str, xs: Sequence[Tensor]) -> Tensor:
+        """Concatenation along channels of maps of one spatial size."""
+
+    @abstractmethod
+    def channels(self, x: Tensor) -> int:
+        """The number of channels (features) of ``x``."""
+
+    @abstractmethod
+    def output(self, main: Tensor, *aux: Tensor, aux_weight: float | None = None) -> Any:
+        """The model's logits, and auxiliary logits computed in training only (each weighted
+        ``aux_weight`` in the training loss); returns what the implementation built."""
+
+    # ------------------------------------------------------------------ built from the above
+    def relu(self, name: str, x: Tensor) -> Tensor:
+        return self.act(name, x, "relu")
+
+    def conv_bn(self, prefix: str, x: Tensor, filters: int, kernel: int | tuple[int, int], stride: int = 1,
+                padding: int | tuple[int, int] = 0, *, eps: float, momentum: float, bias: bool = False,
+                relu: bool = True, suffix: str = "") -> Tensor:
+        """conv -> BatchNorm (-> ReLU), named ``{prefix}conv{suffix}``, ``{prefix}bn{suffix}``, ``{prefix}relu{suffix}``."""
+        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias)
+        x = self.bn(f"{prefix}bn{suffix}", x, eps=eps, momentum=momentum)
+        return self.relu(f"{prefix}relu{suffix}", x) if relu else x
+
+
+def batchnorm(cfg: Mapping[str, Any]) -> dict[str, float]:
+    """The spec's BatchNorm settings as keywords of ``bn`` and ``conv_bn``."""
+    return {"eps": cfg["bn_eps"], "momentum": cfg["bn_momentum"]}
