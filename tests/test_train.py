@@ -90,7 +90,7 @@ def test_training_loss_adds_weighted_aux_heads(framework, request):
     y = np.arange(batch) % k
     zeros = np.zeros((batch, k), "float32")
     if framework == "torch":
-        from cnnbench.models_torch.train import classification_loss
+        from cnnbench.models_torch.backend import classification_loss
 
         t = request.getfixturevalue("torch_mod")
         main = float(classification_loss(t.from_numpy(zeros), t.from_numpy(y)))
@@ -99,7 +99,7 @@ def test_training_loss_adds_weighted_aux_heads(framework, request):
         request.getfixturevalue("keras_mod")
         import tensorflow as tf
 
-        from cnnbench.models_tf.train import classification_loss
+        from cnnbench.models_tf.backend import classification_loss
 
         main = float(classification_loss(tf.constant(zeros), tf.constant(y)))
         # Keras models return auxiliary logits as a list; mixed-precision logits are cast to float32
