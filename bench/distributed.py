@@ -20,6 +20,7 @@ every rank), with every rank's memory and settings gathered through the framewor
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import statistics
@@ -41,10 +42,13 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def threads_per_worker(world_sizes: list[int], nnodes: int = 1) -> int:
-    """CPU cores for each worker: the same at every world size of the run (the largest job's share)."""
+def threads_per_worker(world_sizes: list[int], nnodes: int = 1, threads: int | None = None) -> int:
+    """CPU cores for each worker: the same at every world size of the run (the largest job's share),
+    or ``threads`` (``--threads``) where the user gives fewer: several "hosts" sharing one machine's
+    cores (a test, a rehearsal) must not each spin a full set of OpenMP threads on the same cores."""
     local = max(1, max(world_sizes) // max(1, nnodes))
-    return max(1, cores_available() // local)
+    share = max(1, cores_available() // local)
+    return min(share, threads) if threads else share
 
 
 class Job:
@@ -137,6 +141,14 @@ def rendezvous_for(case: Case, state: dict) -> dict:
     return {**r, "master_port": master_port, "tf_cluster": cluster}
 
 
+def agreed_max(job: "Job", nnodes: int, local: list[float]) -> float:
+    """The largest of ``local`` over every node of the job (a collective: every rank calls it)."""
+    value = max(local)
+    if nnodes > 1:
+        value = max(job.call("gather", value=value)[0]["values"])
+    return value
+
+
 def run_distributed_case(benchmark, case: Case, state: dict) -> None:
     from cnnbench.bench.harness import (
         apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
@@ -161,8 +173,13 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         record_unfinished(state, case, str(exc))
     try:
         prep = job.call("prepare", case=case.to_dict())[0]
-        warm = job.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds)
-        estimate = max(w["last_s"] for w in warm)
+        # Every rank must take the same number of steps, or one waits forever in an all-reduce the
+        # others never join: warm-up and timing go by round counts agreed over all nodes, never by a
+        # clock each process reads on its own.
+        estimate = agreed_max(job, r["nnodes"], [w["last_s"] for w in job.call("warmup", rounds=1)])
+        more = max(profile.warmup_rounds, math.ceil(profile.warmup_seconds / max(estimate, 1e-9))) - 1
+        if more > 0:
+            estimate = agreed_max(job, r["nnodes"], [w["last_s"] for w in job.call("warmup", rounds=more)])
         per_rank = [w["times"] for w in job.call("time", rounds=rounds_for(profile, estimate))]
         memory = job.call("memory")
         math_mode = case.precision if case.precision != "fp32" else (

@@ -173,7 +173,7 @@ def pytest_configure(config):
         "unfinished": [],  # cases that did not finish: a crash, an error, the session ending first
         "interrupted": None,
         "rendezvous": rendezvous,
-        "threads_per_worker": threads_per_worker(world_sizes or [1], rendezvous["nnodes"]),
+        "threads_per_worker": threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
         "distributed_index": {c.id: i for i, c in enumerate(c for c in selected if c.distributed)},
     }
     state["progress"] = Progress(state, quiet=config.option.verbose < 0)

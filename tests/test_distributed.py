@@ -117,7 +117,8 @@ def test_two_nodes_on_one_host_record_one_job(tmp_path, torch_mod):
     port = free_ports(1)[0]
     common = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
               "--bench-profile", "smoke", "--models", "lenet5", "--frameworks", "torch", "--modes", "train",
-              "--world-sizes", "2", "--nnodes", "2", "--master-port", str(port), "--no-time-to-accuracy"]
+              "--world-sizes", "2", "--nnodes", "2", "--master-port", str(port), "--no-time-to-accuracy",
+              "--threads", "1"]  # both "hosts" share this machine's cores: one thread each, not two each
     procs = [subprocess.Popen(common + ["--node-rank", str(k), f"--benchmark-json={tmp_path / f'node{k}.json'}"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in (0, 1)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
