@@ -78,6 +78,8 @@ def main() -> int:
     after_k = torch.cat([p.detach().flatten() for p in moved.parameters()]).numpy()
     out["train_step"] = {"torch_loss": float(t_loss), "keras_loss": float(keras.ops.convert_to_numpy(k_loss)),
                          "weights_after": rel(after_k, after_t)}
+    # the Keras builders and the Keras runtime import only keras: no TensorFlow on the other backends
+    out["tensorflow_imported"] = "tensorflow" in sys.modules
     print(json.dumps(out))
     return 0
 

@@ -33,7 +33,9 @@ def set_deterministic(model) -> None:
         for i, (key, t) in enumerate(model.state_dict().items()):
             if not t.is_floating_point():
                 continue
-            wave = table[(torch.arange(t.numel()) + 101 * i) % len(table)].reshape(t.shape)
+            # table[(k + 101 i) mod len] for k = 0..numel-1: the rolled table, tiled
+            shifted = torch.roll(table, -((101 * i) % len(table)))
+            wave = shifted.repeat(t.numel() // len(table) + 1)[: t.numel()].reshape(t.shape)
             if key.endswith("running_var"):
                 value = 1.0 + 0.5 * wave.abs()
             elif key.endswith("running_mean") or key.endswith("bias"):

@@ -23,9 +23,10 @@ ALL = cnnbench.list_models()
 
 
 def other_size(name: str) -> int:
-    """A valid non-default input: odd, so ceil-mode pools and padding splits are exercised."""
+    """A valid non-default input: odd, so ceil-mode pools and padding splits are exercised, and about
+    a third of the default (a ninth of the work) so that both directions of parity stay cheap."""
     spec = cnnbench.get_spec(name)
-    return max(min_input_size(name) + 1, (spec.input_size * 2) // 3) | 1
+    return max(min_input_size(name) + 1, spec.input_size // 3) | 1
 
 
 def torch_counts(model) -> tuple[int, int, int]:
@@ -64,15 +65,6 @@ def test_parameter_counts(pair):
         assert t_stats == BN_STATISTICS[name]
 
 
-def test_default_output_shapes(pair):
-    name, tm, km = pair
-    spec = cnnbench.get_spec(name)
-    x = np.zeros((2, spec.in_channels, spec.input_size, spec.input_size), "float32")
-    assert torch_forward(tm, x).shape == (2, spec.num_classes)
-    assert keras_forward(km, x).shape == (2, spec.num_classes)
-    assert tuple(km.input_shape) == (None, spec.input_size, spec.input_size, spec.in_channels)
-
-
 def test_layer_names_line_up(pair):
     from cnnbench.transfer import keras_layers
 
@@ -82,35 +74,24 @@ def test_layer_names_line_up(pair):
     assert torch_leaves == keras_names
 
 
-def test_parity_torch_to_tf(pair):
+def test_parity_torch_to_tf_at_the_default_size(pair):
+    """The benchmarked size: the same logits in Keras (eager, and traced as the benchmark runs it)
+    as in PyTorch after copying PyTorch's weights and non-trivial BatchNorm statistics."""
     name, tm, km = pair
     spec = cnnbench.get_spec(name)
+    assert tuple(km.input_shape) == (None, spec.input_size, spec.input_size, spec.in_channels)
     randomize_torch_bn(tm)
     cnnbench.transfer_weights(tm, km)
     x = np.random.default_rng(1).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
     yt = torch_forward(tm, x)
+    assert yt.shape == (2, spec.num_classes)
     assert relative_error(keras_forward(km, x), yt) <= TOLERANCE
     assert relative_error(keras_forward(km, x, traced=True), yt) <= TOLERANCE
 
 
-def test_parity_tf_to_torch(pair, keras_mod):
-    name, tm, km = pair
-    spec = cnnbench.get_spec(name)
-    # fresh Keras-initialised weights (Glorot, unlike PyTorch's Kaiming) and new BN statistics
-    rng = np.random.default_rng(2)
-    for w in km.trainable_weights:
-        if len(w.shape) > 1:  # kernels; biases keep Keras' zeros
-            fan_in = int(np.prod(w.shape[:-1]))
-            w.assign(rng.uniform(-1, 1, w.shape).astype("float32") * np.sqrt(3.0 / fan_in))
-    randomize_keras_bn(km, seed=3)
-    cnnbench.transfer_weights(km, tm)
-    x = np.random.default_rng(4).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
-    assert relative_error(torch_forward(tm, x), keras_forward(km, x)) <= TOLERANCE
-
-
 @pytest.mark.parametrize("name", ALL)
 def test_non_default_size_and_classes(name, torch_mod, keras_mod):
-    """Output shapes and torch -> TF parity at another input size and class count."""
+    """Output shapes and parity both ways (torch -> TF, TF -> torch) at another input size and class count."""
     spec = cnnbench.get_spec(name)
     size, classes = other_size(name), 7
     tm = cnnbench.get_model(name, "torch", num_classes=classes, input_size=size).eval()
@@ -123,6 +104,16 @@ def test_non_default_size_and_classes(name, torch_mod, keras_mod):
     assert relative_error(yk, yt) <= TOLERANCE
     # the traced graph (what the benchmark runs) computes the same
     assert relative_error(keras_forward(km, x, traced=True), yt) <= TOLERANCE
+    # and the other way: fresh Keras-initialised weights (Glorot, unlike PyTorch's Kaiming) and new BN
+    # statistics, copied into PyTorch
+    rng = np.random.default_rng(2)
+    for w in km.trainable_weights:
+        if len(w.shape) > 1:  # kernels; biases keep Keras' zeros
+            fan_in = int(np.prod(w.shape[:-1]))
+            w.assign(rng.uniform(-1, 1, w.shape).astype("float32") * np.sqrt(3.0 / fan_in))
+    randomize_keras_bn(km, seed=3)
+    cnnbench.transfer_weights(km, tm)
+    assert relative_error(torch_forward(tm, x), keras_forward(km, x)) <= TOLERANCE
     del tm, km
     keras_mod.backend.clear_session()
     gc.collect()
@@ -162,47 +153,3 @@ def test_graph_and_keras_ops_take_the_protocols_arguments(keras_mod):
     for name in Ops.__abstractmethods__:
         for impl in (Graph, KerasOps):
             assert params(getattr(impl, name)) == params(getattr(Ops, name)), f"{impl.__name__}.{name}"
-
-
-_OTHER_KERAS_BACKEND = """
-import sys
-import numpy as np
-import keras
-import cnnbench
-from conftest import randomize_torch_bn, relative_error, torch_forward
-
-assert keras.backend.backend() == sys.argv[1]
-for name, size, options in (("lenet5", 28, {"activation": "tanh", "pool": "avg"}), ("alexnet", 67, {})):
-    spec = cnnbench.get_spec(name)
-    tm = cnnbench.get_model(name, "torch", input_size=size, num_classes=5, **options).eval()
-    km = cnnbench.get_model(name, "tf", input_size=size, num_classes=5, **options)
-    randomize_torch_bn(tm)
-    cnnbench.transfer_weights(tm, km)
-    x = np.random.default_rng(0).random((2, spec.in_channels, size, size), dtype="float32")
-    yk = keras.ops.convert_to_numpy(km(x.transpose(0, 2, 3, 1), training=False))
-    assert relative_error(yk, torch_forward(tm, x)) <= 1e-4, name
-assert "tensorflow" not in sys.modules, "a Keras builder imported TensorFlow"
-"""
-
-
-def test_keras_models_run_on_jax(torch_mod, tmp_path):
-    """The Keras builders import only keras: the same models run on Keras' JAX backend, with
-    PyTorch's outputs (AlexNet at 67 px: a 1x1 map pooled to 6x6 bins). GoogLeNet is left out
-    because building it on JAX takes minutes on the 2-core reference machine. (Keras' torch backend
-    refuses dotted layer names unless its variables are registered under other keys, which is the
-    business of the code that runs Keras on torch, not of the builders.)"""
-    import importlib.util
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed")
-    script = tmp_path / "on_jax.py"
-    script.write_text(_OTHER_KERAS_BACKEND)
-    tests = str(Path(__file__).parent)
-    env = {**os.environ, "KERAS_BACKEND": "jax",
-           "PYTHONPATH": os.pathsep.join([tests, str(Path(tests).parent), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, str(script), "jax"], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
