@@ -49,3 +49,19 @@ BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0}
 # VGG's five 2x2/2 max pools need 32 (hand arithmetic: 32 / 2**5 = 1);
 # LeNet-5: 28 -> pool 14 -> conv 10 -> pool 5 needs n/2 - 4 >= 2, so n >= 12.
 MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12}
+
+# torchvision's published cost per model, the "_ops" field (GFLOPS, which torchvision counts as
+# conv + linear multiply-adds, at the default input, batch 1) of each IMAGENET1K_V1 weights entry:
+# torchvision/models/resnet.py @ 8c118f16, alexnet.py and googlenet.py @ 96c85bed, densenet.py @ 1ec2509e,
+# vgg.py and inception.py @ 683baf8e (pytorch/vision). Given to three decimals, as published.
+# (model, options, GMACs)
+TORCHVISION_GMACS = [
+    ("alexnet", {}, 0.714),
+    ("vgg11", {}, 7.609), ("vgg13", {}, 11.308), ("vgg16", {}, 15.47), ("vgg19", {}, 19.632),
+    ("vgg11_bn", {}, 7.609), ("vgg13_bn", {}, 11.308), ("vgg16_bn", {}, 15.47), ("vgg19_bn", {}, 19.632),
+    ("googlenet", {"branch3_kernel": 3}, 1.498),  # torchvision's GoogLeNet has 3x3 "5x5" branches
+    ("inception_v3", {}, 5.713),
+    ("resnet18", {}, 1.814), ("resnet34", {}, 3.664), ("resnet50", {}, 4.089), ("resnet101", {}, 7.801),
+    ("resnet152", {}, 11.514),
+    ("densenet121", {}, 2.834), ("densenet169", {}, 3.36), ("densenet201", {}, 4.291),
+]

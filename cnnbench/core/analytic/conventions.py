@@ -17,7 +17,8 @@ Three counters are reconciled exactly, to the unit:
 ``tf_profiler`` (TensorFlow's ``float_operation`` profile of the frozen graph)
     counts 2 per MAC for Conv2D and MatMul, 1 per output element for BiasAdd,
     kernel-area per output element for MaxPool/AvgPool, 1 per input element for
-    Mean (global average pooling), 1 per element for AddV2 (residual adds), and
+    Mean (global average pooling), 0 for Einsum (adaptive pooling into uneven bins,
+    which it does not count), 1 per element for AddV2 (residual adds), and
     Keras' inference BatchNorm as the elementwise ops it is built from:
     ``x * scale + shift`` (2 per element) plus 6 per channel to form ``scale``
     and ``shift`` (add epsilon, rsqrt (counted 2), two multiplies, a subtract).
@@ -68,8 +69,15 @@ def tf_profiler_flops(layer: Layer) -> int:
         return 2 * _numel(layer.out_shape) + 6 * layer.out_shape[0]
     if layer.kind in ("maxpool", "avgpool"):
         if "adaptive" in layer.attrs:
-            # global pool -> Mean over the input; even bins -> AvgPool whose windows read every input once
-            return _numel(layer.in_shapes[0])
+            # global pool -> Mean over the input; even bins -> AvgPool whose windows read every input once;
+            # uneven bins (a map smaller than the bins, or not divisible by them: VGG or AlexNet below
+            # their default input) -> two Einsums with averaging matrices (models_tf/ops.py), and TF's
+            # profiler registers no float_operation statistics for Einsum: 0
+            c, h, w = layer.in_shapes[0]
+            size = layer.attrs["adaptive"]
+            if size == 1 or (h % size == 0 and w % size == 0):
+                return _numel(layer.in_shapes[0])
+            return 0
         return layer.elementwise  # kernel area x output elements
     if layer.kind == "add":
         return layer.elementwise
