@@ -19,8 +19,11 @@ install: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
 
+# One pytest-xdist worker per core (two on the 2-core reference machine), each test file kept on one
+# worker so the models a file builds once are built once; TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest tests $(ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 report: $(STAMP)
 	$(PY) -m reports $(ARGS)

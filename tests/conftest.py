@@ -4,6 +4,11 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ start-up chatter out of test logs
+# `make test` runs two pytest-xdist workers, which name themselves in PYTEST_XDIST_*; the benchmark runs
+# the tests start in subprocesses would inherit that, and pytest-benchmark would then believe it runs
+# under xdist and refuse --benchmark-only
+for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
+    del os.environ[_key]
 
 import numpy as np
 import pytest
