@@ -54,11 +54,17 @@ def _run(tmp_path, name, models):
 
 
 def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, torch_mod, keras_mod):
-    """The same case alone and after a bigger one (ResNet-34): within a few percent, in both frameworks."""
+    """The same case alone and after a bigger one (ResNet-34), in both frameworks. Every case has its own
+    worker process, so the order cannot enter; what remains is the spread between two processes of the
+    same case, measured on the 2-core reference VM on 2026-11-23: 7.8% for Keras ResNet-18 inference
+    (107.2 and 115.5 MB, two quiet runs in the same order), 7.3% for PyTorch ResNet-18 training, and
+    9.3% once with the rest of the suite running beside it. The bound is above that spread and far
+    below what an order-dependent figure did before (a process high-water mark: 11.8 GB for ResNet-50
+    inference at batch 1 after other cases, against about 100 MB)."""
     alone = _run(tmp_path, "alone.json", "resnet18")
     after = _run(tmp_path, "after.json", "resnet34,resnet18")
     for case_id in ("resnet18-torch-inference-bs2-cpu", "resnet18-tf-inference-bs2-cpu"):
         a, b = alone[case_id]["peak_memory_bytes"], after[case_id]["peak_memory_bytes"]
-        assert abs(a - b) <= 0.05 * a, (case_id, a, b)
+        assert abs(a - b) <= 0.15 * a, (case_id, a, b)
         assert alone[case_id]["peak_memory_method"] == after[case_id]["peak_memory_method"] == "rss_delta"
     assert after["resnet34-torch-inference-bs2-cpu"]["peak_memory_bytes"] > 4 * 21_797_672  # its own weights
