@@ -17,8 +17,8 @@ DEFAULT_STORAGE = Path(".benchmarks")
 
 
 @dataclass(frozen=True)
-class Run:
-    """One saved run: its file and the parsed, validated pytest-benchmark document."""
+class _Document:
+    """A saved, validated JSON document and its file."""
 
     path: Path
     data: dict
@@ -30,6 +30,11 @@ class Run:
     @property
     def datetime(self) -> str:
         return str(self.data.get("datetime") or "")
+
+
+@dataclass(frozen=True)
+class Run(_Document):
+    """One saved run: its file and the parsed, validated pytest-benchmark document."""
 
     @property
     def cnnbench(self) -> dict:
@@ -41,19 +46,8 @@ class Run:
 
 
 @dataclass(frozen=True)
-class PairedResult:
+class PairedResult(_Document):
     """One paired A/B result (``cnnbench ab --format json``): its file and the validated document."""
-
-    path: Path
-    data: dict
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    @property
-    def datetime(self) -> str:
-        return str(self.data.get("datetime") or "")
 
 
 @dataclass
