@@ -176,9 +176,11 @@ def run_case(benchmark, case: Case, state: dict) -> None:
 
         delay = delay_for(state["delay"], case)
         if delay:
-            delay_s = worker.call("inject_delay", amount=delay[0], unit=delay[1], timeout=timeout)["delay_s"]
-            estimate += delay_s
-        times = worker.call("time", rounds=rounds_for(profile, estimate), timeout=timeout)["times"]
+            amount, unit = delay
+            worker.call("inject_delay", amount=amount, unit=unit, timeout=timeout)
+            estimate = estimate * (1 + amount) if unit == "fraction" else estimate + amount
+        timed = worker.call("time", rounds=rounds_for(profile, estimate), timeout=timeout)
+        times, delay_s = timed["times"], timed.get("injected_s", 0.0)
         memory = worker.call("memory", timeout=timeout)
         math_mode = case.precision if case.precision != "fp32" else (
             state["settings"].math if case.device == "cuda" else "fp32")

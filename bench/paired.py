@@ -216,7 +216,7 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
     orders: list[str] = []
     block_estimates: list[PairedEstimate | None] = []
     k = None
-    delay_s = None
+    injected: list[float] = []  # TEST ONLY: B's mean injected wait per step, per turn
     rounds_s = 0.0
     stopped = None
     infos: tuple[dict, dict] = ({}, {})
@@ -238,10 +238,9 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
             steady = probe_steps(workers, plan)
             if k is None:  # one k for every round and block, from both sides' steady steps
                 k = steps_per_turn(min(steady.values()), a.case.device, plan)
-            if b.delay:  # TEST ONLY; a share of B's own steady step, as probed
+            if b.delay:  # TEST ONLY: a wait after each of B's steps, of seconds or a share of that step's time
                 amount, unit = b.delay
-                seconds = amount * steady["b"] if unit == "fraction" else amount
-                delay_s = wb.call("inject_delay", amount=seconds, unit="s", timeout=plan.worker_timeout)["delay_s"]
+                wb.call("inject_delay", amount=amount, unit=unit, timeout=plan.worker_timeout)
             share_budget = plan.budget_s / pairs
             share_rounds = math.ceil(plan.max_rounds / pairs)
             block_start = clock()
@@ -253,9 +252,10 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
                 for name in first:
                     if plan.settle_s:
                         sleep(plan.settle_s)
-                    times = workers[name].call("time", rounds=plan.discard_steps + k,
-                                               timeout=plan.worker_timeout)["times"]
-                    sample[name] = statistics.median(times[plan.discard_steps:])
+                    timed = workers[name].call("time", rounds=plan.discard_steps + k, timeout=plan.worker_timeout)
+                    sample[name] = statistics.median(timed["times"][plan.discard_steps:])
+                    if "injected_s" in timed:
+                        injected.append(timed["injected_s"])
                 a_samples.append(sample["a"])
                 b_samples.append(sample["b"])
                 blocks.append(block)
@@ -281,7 +281,8 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
     estimate = paired_ratio(a_samples, b_samples, plan.confidence) if a_samples else None
     return PairOutcome(a_samples=a_samples, b_samples=b_samples, blocks=blocks, steps_per_round=k or 0,
                        estimate=estimate, stopped=stopped or "max_rounds", seconds=clock() - started,
-                       rounds_s=rounds_s, injected_delay_s=delay_s, block_estimates=block_estimates,
+                       rounds_s=rounds_s, injected_delay_s=statistics.mean(injected) if injected else None,
+                       block_estimates=block_estimates,
                        a_info=infos[0], b_info=infos[1], orders=orders)
 
 

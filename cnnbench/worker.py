@@ -104,7 +104,9 @@ class _Server:
         self.runtime_rss = rss_bytes()
         self.prep = None
         self.case = None
-        self.delay_s = 0.0
+        self.delay_s = 0.0  # TEST ONLY (inject_delay): seconds, or ...
+        self.delay_fraction = 0.0  # ... a share of each step's own time, busy-waited after the step
+        self._injected: list[float] = []  # the waits since the last `time`
 
     def ready(self) -> dict:
         return {"protocol": PROTOCOL, "pid": os.getpid(), "import_s": self.import_s,
@@ -127,8 +129,10 @@ class _Server:
     def _one(self) -> tuple[object, float]:
         start = time.perf_counter()
         out = self.prep.step()  # returns after the device is synchronized
-        if self.delay_s:
-            busy_wait(self.delay_s)
+        if self.delay_s or self.delay_fraction:
+            wait = self.delay_s + self.delay_fraction * (time.perf_counter() - start)
+            busy_wait(wait)
+            self._injected.append(wait)
         return out, time.perf_counter() - start
 
     def warmup(self, rounds: int = 1, seconds: float = 0.0) -> dict:
@@ -140,23 +144,25 @@ class _Server:
             done += 1
         return {"steps": done, "last_s": last}
 
-    def inject_delay(self, amount: float, unit: str, probes: int = 5) -> dict:
-        """TEST ONLY: add a busy wait of ``amount`` seconds, or of that share of the median warm step,
-        after every later step, inside its timing."""
-        if unit == "fraction":
-            steady = sorted(self._one()[1] for _ in range(probes))[probes // 2]
-            self.delay_s = amount * steady
-        else:
-            self.delay_s = amount
-        return {"delay_s": self.delay_s}
+    def inject_delay(self, amount: float, unit: str) -> dict:
+        """TEST ONLY: after every later step, inside its timing, a busy wait of ``amount`` seconds (unit
+        "s"), or of that share of the step's own time (unit "fraction": every step then takes exactly
+        1 + amount times as long as it did, whatever its neighbours do to it; a share of a step probed
+        once made training steps, slower in rounds than when probed, only ~1.09x slower for 15%)."""
+        self.delay_s, self.delay_fraction = (0.0, amount) if unit == "fraction" else (amount, 0.0)
+        self._injected = []
+        return {"delay_s": self.delay_s, "delay_fraction": self.delay_fraction}
 
     def time(self, rounds: int) -> dict:
         """``rounds`` timed steps back to back; the last step's result is checked (NaN/inf loss)."""
         times, out = [], None
+        self._injected = []
         for _ in range(rounds):
             out, t = self._one()
             times.append(t)
         self.prep.check(out)
+        if self._injected:  # TEST ONLY: the mean wait added to each of these steps
+            return {"times": times, "injected_s": sum(self._injected) / len(self._injected)}
         return {"times": times}
 
     def step(self, n: int = 1) -> dict:

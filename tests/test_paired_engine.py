@@ -38,12 +38,17 @@ class FakeWorker:
         self.t, self.step_s, self.slow_first = timeline, step_s, slow_first
         self.fail_prepare, self.noise = fail_prepare, noise
         self.rng = random.Random(seed + (0 if self.name == "a" else 1))
-        self.delay = 0.0
+        self.delay, self.share = 0.0, 0.0  # a TEST-ONLY wait after each step: seconds, or a share of it
+        self.waits: list[float] = []
         self.info = {"protocol": 1, "versions": {}, "settings": {}}
         timeline.started.append(self.name)
 
     def _step(self) -> float:
-        s = self.step_s[self.name] * (1 + self.rng.uniform(-self.noise, self.noise)) + self.delay
+        s = self.step_s[self.name] * (1 + self.rng.uniform(-self.noise, self.noise))
+        wait = self.delay + self.share * s
+        if wait:
+            self.waits.append(wait)
+        s += wait
         self.t.now += s
         return s
 
@@ -65,11 +70,15 @@ class FakeWorker:
             if cmd == "warmup":
                 return {"steps": 2, "last_s": self._step()}
             if cmd == "inject_delay":
-                self.delay = args["amount"] * self.step_s[self.name] if args["unit"] == "fraction" else args["amount"]
-                return {"delay_s": self.delay}
+                fraction = args["unit"] == "fraction"
+                self.delay, self.share = (0.0, args["amount"]) if fraction else (args["amount"], 0.0)
+                return {"delay_s": self.delay, "delay_fraction": self.share}
             if cmd == "time":
+                self.waits = []
                 times = [self._step() for _ in range(args["rounds"])]
                 times[0] *= self.slow_first
+                if self.waits:
+                    return {"times": times, "injected_s": sum(self.waits) / len(self.waits)}
                 return {"times": times}
             raise AssertionError(f"unexpected command {cmd}")
         finally:
@@ -201,8 +210,8 @@ def test_a_pool_reuses_both_workers_for_pairs_that_start_alike():
     prepared = [args["case"]["model"] for side, c, args in timeline.events if c == "prepare"]
     assert sorted(prepared) == ["lenet5", "lenet5", "resnet18", "resnet18"]
     # the second case starts by clearing the first one's delay on B
-    delays = [args["amount"] for side, c, args in timeline.events if c == "inject_delay"]
-    assert delays[0] == pytest.approx(0.00015) and delays[1] == 0.0
+    delays = [(args["amount"], args["unit"]) for side, c, args in timeline.events if c == "inject_delay"]
+    assert delays == [(0.15, "fraction"), (0.0, "s")]
     keras = Case("lenet5", "tf", "inference", 2, "cpu", 28, layout="nhwc")  # another runtime: fresh workers
     measure_pair(Side(keras, label="a"), Side(keras, label="b"), plan, factory=factory, clock=timeline.clock,
                  pool=pool)

@@ -46,6 +46,17 @@ def test_an_injected_delay_is_a_busy_wait_inside_the_timing(torch_worker):
     assert before < 0.02 <= after
 
 
+def test_an_injected_share_holds_each_step_that_much_longer(torch_worker):
+    """A share is of each step's own time, not of a step probed once: with 50%, a third of every timed
+    step is the wait (t = c + c/2), whatever the steps took."""
+    torch_worker.call("prepare", case=LENET.to_dict())
+    torch_worker.call("inject_delay", amount=0.5, unit="fraction")
+    timed = torch_worker.call("time", rounds=20)
+    assert timed["injected_s"] == pytest.approx(sum(timed["times"]) / len(timed["times"]) / 3, rel=0.02)
+    torch_worker.call("inject_delay", amount=0.0, unit="s")
+    assert "injected_s" not in torch_worker.call("time", rounds=2)
+
+
 @pytest.mark.parametrize("case,kind,message", [
     (Case("vgg11", "torch", "inference", 1, "cpu", 16), "input_too_small", "minimum input size is 32"),
     (Case("lenet5", "torch", "inference", 13_000_000_000 // 784 + 1, "cpu", 28), "oom", "can't allocate memory"),
