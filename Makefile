@@ -23,7 +23,7 @@ bench: $(STAMP)
 # worker so the models a file builds once are built once; TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 report: $(STAMP)
 	$(PY) -m reports $(ARGS)

@@ -99,25 +99,34 @@ def profile_model(
     framework: str = "both",
     *,
     input_size: int | None = None,
+    num_classes: int | None = None,
     batch: int = 1,
     memory: bool = False,
     use_cache: bool = True,
     tf_frozen: bool = True,
+    models: dict | None = None,
     **options: Any,
 ) -> dict:
     """Per-layer and per-category params and FLOPs (analytic + each framework's counter).
 
     ``tf_frozen=False`` profiles the traced graph without freezing its variables: the
-    same float-op counts (they depend on shapes only), without the cost of freezing."""
+    same float-op counts (they depend on shapes only), without the cost of freezing.
+    ``models`` ({"torch": module, "tf": Keras model}) profiles models already built with these
+    arguments instead of building them; their counts are not cached (the cache knows names)."""
     positive_int("batch", batch)
-    spec = check_build_args(name, None, input_size, options)
+    spec = check_build_args(name, num_classes, input_size, options)
+    if memory and num_classes not in (None, spec.num_classes):
+        raise ValueError(f"{name}: memory is measured at the model's own {spec.num_classes} classes; "
+                         f"leave num_classes out (got {num_classes})")
+    models = models or {}
+    use_cache = use_cache and not models
     size = input_size or spec.input_size
     fws = frameworks_for(framework)
     for fw in fws:
         framework_module(fw)  # FrameworkUnavailableError with install advice
     # inference graph: aux heads do not run
     opts_inf = {**options, **({"aux_logits": False} if options.get("aux_logits") else {})}
-    graph = build_graph(name, input_size=size, **opts_inf)
+    graph = build_graph(name, input_size=size, num_classes=num_classes, **opts_inf)
     rows = []
     for layer in graph.layers:
         rows.append({
@@ -134,7 +143,8 @@ def profile_model(
         "frameworks": fws, "layers": rows,
     }
     by_name = {r["name"]: r for r in rows}
-    key = {"model": name, "spec": result["spec_fingerprint"], "size": size, "batch": batch}
+    key = {"model": name, "spec": result["spec_fingerprint"], "size": size, "batch": batch,
+           **({"classes": num_classes} if num_classes is not None else {})}
 
     if "torch" in fws:
         from cnnbench.core.deps import require
@@ -143,7 +153,9 @@ def profile_model(
         tp = _import("torch")
         import cnnbench
 
-        model = cnnbench.get_model(name, "torch", input_size=size, **options)
+        model = models.get("torch")
+        if model is None:
+            model = cnnbench.get_model(name, "torch", input_size=size, num_classes=num_classes, **options)
         for lname, p in tp.layer_params(model).items():
             by_name.get(lname, {}).update(torch_params=p["trainable"], torch_buffers=p["buffers"],
                                           torch_type=p["type"])
@@ -159,7 +171,9 @@ def profile_model(
         kp = _import("tf")
         import cnnbench
 
-        kmodel = cnnbench.get_model(name, "tf", input_size=size, **options)
+        kmodel = models.get("tf")
+        if kmodel is None:
+            kmodel = cnnbench.get_model(name, "tf", input_size=size, num_classes=num_classes, **options)
         for lname, p in kp.layer_params(kmodel).items():
             if lname in by_name:
                 by_name[lname].update(tf_params=p["trainable"], tf_buffers=p["buffers"], tf_type=p["type"])

@@ -50,13 +50,16 @@ class Summary:
 
 
 def summarize(name: str, framework: str, *, input_size: int | None = None, num_classes: int | None = None,
-              **options) -> Summary:
+              model=None, **options) -> Summary:
+    """The layer table of ``name`` in ``framework``; ``model`` summarizes one already built (as
+    ``get_model`` builds it with the same arguments) instead of building it."""
     check_framework(framework)
     spec = get_spec(name)
     check_build_args(name, num_classes, input_size, options)  # before the graph: one message per bad value
     graph = build_graph(name, input_size=input_size, num_classes=num_classes, **options)
     size = graph.input_size
-    model = get_model(name, framework=framework, num_classes=num_classes, input_size=input_size, **options)
+    if model is None:
+        model = get_model(name, framework=framework, num_classes=num_classes, input_size=input_size, **options)
     if framework == "torch":
         import torch
 

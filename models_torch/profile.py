@@ -75,7 +75,8 @@ def layer_output_shapes(model: nn.Module, input_size: int, in_channels: int = 3)
     """Per leaf module: its output shape (batch axis dropped), from one forward pass with hooks.
 
     Training mode, so auxiliary heads run too; batch 2, since BatchNorm in training mode needs more
-    than one value per channel; no gradients; the model's mode is restored afterwards.
+    than one value per channel; no gradients; the model's mode and BatchNorm statistics (which a
+    training-mode pass updates) are restored afterwards.
     """
     shapes: dict[str, tuple] = {}
 
@@ -87,12 +88,16 @@ def layer_output_shapes(model: nn.Module, input_size: int, in_channels: int = 3)
 
     handles = [m.register_forward_hook(hook(n)) for n, m in leaf_modules(model).items()]
     was_training = model.training
+    buffers = [b.clone() for b in model.buffers()]
     try:
         model.train()
         with torch.no_grad():
             model(torch.zeros(2, in_channels, input_size, input_size))
     finally:
         model.train(was_training)
+        with torch.no_grad():
+            for b, saved in zip(model.buffers(), buffers):
+                b.copy_(saved)
         for h in handles:
             h.remove()
     return shapes

@@ -10,8 +10,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ star
 for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
     del os.environ[_key]
 
+import gc
+
 import numpy as np
 import pytest
+
+import cnnbench
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +29,87 @@ def keras_mod():
     import keras
 
     return keras
+
+
+# ------------------------------------------------------------------ each model built once per test run
+# The per-model tests of several files (parity, stored outputs, counter reconciliation, summaries) share
+# these session-scoped pairs; pytest orders the tests of a parameter together across files, so that each
+# model is built once per size and torn down when the next model is asked for. Under pytest-xdist a
+# model's tests form one group (see _Scheduling below), so they run on one worker and share it there too.
+MODELS = cnnbench.list_models()
+
+
+@pytest.fixture(scope="session", params=MODELS)
+def default_pair(request, torch_mod, keras_mod):
+    """(name, PyTorch module in eval mode, Keras model) at the model's default input and class count.
+    Tests may change the weights (each sets what it needs) but not the architecture."""
+    yield request.param, cnnbench.get_model(request.param, "torch").eval(), cnnbench.get_model(request.param, "tf")
+    gc.collect()  # not keras' clear_session(): the other size's pair may still be alive and in use
+
+
+@pytest.fixture(scope="session", params=MODELS)
+def small_pair(request, torch_mod, keras_mod):
+    """(name, PyTorch module, Keras model) at ``small_size`` with ``CLASSES`` classes: PyTorch's weights
+    set by ``set_deterministic`` and copied into Keras. A test that changes weights restores them."""
+    from model_outputs import CLASSES, set_deterministic, small_size
+
+    name = request.param
+    size = small_size(name)
+    tm = cnnbench.get_model(name, "torch", num_classes=CLASSES, input_size=size).eval()
+    set_deterministic(tm)
+    km = cnnbench.get_model(name, "tf", num_classes=CLASSES, input_size=size)
+    cnnbench.transfer_weights(tm, km)
+    yield name, tm, km
+    del tm, km
+    gc.collect()
+
+
+PER_MODEL_FIXTURES = ("default_pair", "small_pair")
+# parameters that split a long file's group in two or three (each value's module fixture, where there is
+# one, is parametrized by it, so it is still built once)
+SPLIT_BY = ("framework", "runtime", "lenet_parity", "backend_result")
+
+
+def _group(item) -> str:
+    """The xdist group of a test: its model for the per-model tests, else its file (as --dist loadfile),
+    split by the value of the first SPLIT_BY parameter it has."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for fixture in PER_MODEL_FIXTURES:
+        if fixture in params:
+            return "model-" + params[fixture]
+    path = item.nodeid.split("::")[0]
+    for key in SPLIT_BY:
+        if key in params:
+            return f"{path}[{params[key]}]"
+    return path
+
+
+class _Scheduling:
+    """Runs before xdist's own hook, which appends each test's group to its id (--dist loadgroup)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Scheduling(), "cnnbench-scheduling")
+
+
+# Seconds each group took on the 2-core reference VM (`make test ARGS=--durations=0`, 2026-11-23), for
+# the order only: the longest groups start first so that no long file runs alone at the end (xdist
+# hands out groups in this order with --no-loadscope-reorder). A group missing here counts as 0 s.
+GROUP_SECONDS: dict[str, float] = {}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters
+def pytest_collection_modifyitems(items):
+    first_seen: dict[str, int] = {}
+    for item in items:
+        first_seen.setdefault(_group(item), len(first_seen))
+    items.sort(key=lambda item: (-GROUP_SECONDS.get(_group(item), 0.0), first_seen[_group(item)]))
 
 
 def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:

@@ -6,27 +6,15 @@ statistics, output shapes, and numerical parity with copied weights both ways.
 """
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 import pytest
 
 import cnnbench
-from cnnbench.core.analytic import min_input_size
-from conftest import (
-    keras_forward, randomize_keras_bn, randomize_torch_bn, relative_error, torch_forward,
-)
+from conftest import keras_forward, randomize_torch_bn, relative_error, torch_forward
+from model_outputs import CLASSES
 from references import BN_STATISTICS, PARAMS, VARIANT_PARAMS
 
 TOLERANCE = 1e-4  # max |delta| relative to the output scale (issue #2)
-ALL = cnnbench.list_models()
-
-
-def other_size(name: str) -> int:
-    """A valid non-default input: odd, so ceil-mode pools and padding splits are exercised, and about
-    a third of the default (a ninth of the work) so that both directions of parity stay cheap."""
-    spec = cnnbench.get_spec(name)
-    return max(min_input_size(name) + 1, spec.input_size // 3) | 1
 
 
 def torch_counts(model) -> tuple[int, int, int]:
@@ -42,20 +30,8 @@ def keras_counts(model) -> tuple[int, int]:
     return count(model.trainable_weights), count(model.non_trainable_weights)
 
 
-@pytest.fixture(scope="module", params=ALL)
-def pair(request, torch_mod, keras_mod):
-    """The model in both frameworks at its default size, built once for all tests below."""
-    name = request.param
-    tm = cnnbench.get_model(name, "torch").eval()
-    km = cnnbench.get_model(name, "tf")
-    yield name, tm, km
-    del tm, km
-    keras_mod.backend.clear_session()
-    gc.collect()
-
-
-def test_parameter_counts(pair):
-    name, tm, km = pair
+def test_parameter_counts(default_pair):
+    name, tm, km = default_pair
     t_trainable, t_frozen, t_stats = torch_counts(tm)
     k_trainable, k_frozen = keras_counts(km)
     assert t_trainable == PARAMS[name] and t_frozen == 0
@@ -65,19 +41,19 @@ def test_parameter_counts(pair):
         assert t_stats == BN_STATISTICS[name]
 
 
-def test_layer_names_line_up(pair):
+def test_layer_names_line_up(default_pair):
     from cnnbench.transfer import keras_layers
 
-    name, tm, km = pair
+    name, tm, km = default_pair
     torch_leaves = {n for n, m in tm.named_modules() if n and not list(m.children())}
     keras_names = {n for n in keras_layers(km) if not n.endswith(".pad") and n != "input"}
     assert torch_leaves == keras_names
 
 
-def test_parity_torch_to_tf_at_the_default_size(pair):
+def test_parity_torch_to_tf_at_the_default_size(default_pair):
     """The benchmarked size: the same logits in Keras (eager, and traced as the benchmark runs it)
     as in PyTorch after copying PyTorch's weights and non-trivial BatchNorm statistics."""
-    name, tm, km = pair
+    name, tm, km = default_pair
     spec = cnnbench.get_spec(name)
     assert tuple(km.input_shape) == (None, spec.input_size, spec.input_size, spec.in_channels)
     randomize_torch_bn(tm)
@@ -89,23 +65,21 @@ def test_parity_torch_to_tf_at_the_default_size(pair):
     assert relative_error(keras_forward(km, x, traced=True), yt) <= TOLERANCE
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_non_default_size_and_classes(name, torch_mod, keras_mod):
-    """Output shapes and parity both ways (torch -> TF, TF -> torch) at another input size and class count."""
+def test_parity_both_ways_at_a_small_size_and_class_count(small_pair, torch_mod):
+    """Output shapes and parity both ways (torch -> TF, TF -> torch) at another input size and class
+    count (the fixture copied PyTorch's deterministic weights into Keras)."""
+    name, tm, km = small_pair
     spec = cnnbench.get_spec(name)
-    size, classes = other_size(name), 7
-    tm = cnnbench.get_model(name, "torch", num_classes=classes, input_size=size).eval()
-    km = cnnbench.get_model(name, "tf", num_classes=classes, input_size=size)
-    randomize_torch_bn(tm)
-    cnnbench.transfer_weights(tm, km)
+    size = km.input_shape[1]
+    assert size != spec.input_size and CLASSES != spec.num_classes
     x = np.random.default_rng(5).random((3, spec.in_channels, size, size), dtype="float32")
-    # traced, as the benchmark runs it (eager and traced are compared at the default size above)
-    yt, yk = torch_forward(tm, x), keras_forward(km, x, traced=True)
-    assert yt.shape == yk.shape == (3, classes)
+    # eagerly (eager and traced are compared at the default size above)
+    yt, yk = torch_forward(tm, x), keras_forward(km, x)
+    assert yt.shape == yk.shape == (3, CLASSES)
     assert relative_error(yk, yt) <= TOLERANCE
     # and the other way: PyTorch's weights changed in place (halved kernels, new BN statistics), then
     # Keras' copied back into it: PyTorch must compute Keras' outputs again, which it can only do if
-    # every weight was written in the right layout
+    # every weight was written in the right layout (the copy also restores the fixture's weights)
     with torch_mod.no_grad():
         for p in tm.parameters():
             p.mul_(0.5)
@@ -113,9 +87,6 @@ def test_non_default_size_and_classes(name, torch_mod, keras_mod):
     assert relative_error(torch_forward(tm, x), yk) > 100 * TOLERANCE  # the change is visible ...
     cnnbench.transfer_weights(km, tm)
     assert relative_error(torch_forward(tm, x), yk) <= TOLERANCE  # ... and undone by the copy
-    del tm, km
-    keras_mod.backend.clear_session()
-    gc.collect()
 
 
 @pytest.mark.parametrize("name,options,params,source", VARIANT_PARAMS, ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(f"{k}={x}" for k, x in v.items()))

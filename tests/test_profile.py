@@ -11,10 +11,8 @@ from cnnbench.core.analytic import build_graph
 from cnnbench.core.analytic.conventions import CATEGORIES
 from cnnbench.core.memory import analytic_memory
 from cnnbench.profile import profile_model
-from model_outputs import small_size
+from model_outputs import CLASSES, small_size
 from references import TORCHVISION_GMACS
-
-ALL = cnnbench.list_models()
 
 # fvcore FlopCountAnalysis totals at batch 1 for torchvision-identical architectures, as reported in
 # issue #4 (fvcore 0.1.5 on torchvision's models). fvcore counts one "flop" per multiply-add plus 2 per
@@ -60,14 +58,15 @@ def test_analytic_macs_hand_arithmetic():
     assert build_graph("lenet5").macs == 117_600 + 240_000 + 48_000 + 10_080 + 840
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_three_counters_reconcile_exactly(name, torch_mod, keras_mod):
+def test_three_counters_reconcile_exactly(small_pair):
     """analytic conv+dense MACs == fvcore conv+linear == TF (Conv2D+MatMul)/2, and every
     counter's total is explained per category, to the unit."""
-    # the traced graph unfrozen: the same counts as frozen (test below), without ~30 s per VGG; at a
-    # small input (the conventions are per element and per window, so any valid size proves them; the
-    # published totals above are checked at the default sizes)
-    result = profile_model(name, "both", tf_frozen=False, input_size=small_size(name))
+    # the traced graph unfrozen: the same counts as frozen (test below), without ~30 s per VGG; on the
+    # models built once at a small input and class count (the conventions are per element and per
+    # window, so any valid size proves them; the published totals above are checked at the default sizes)
+    name, tm, km = small_pair
+    result = profile_model(name, "both", tf_frozen=False, input_size=small_size(name), num_classes=CLASSES,
+                           models={"torch": tm, "tf": km})
     totals = result["totals"]
     assert totals["analytic"]["measured"] is None  # the convention is the prediction, not a measurement
     for counter in ("fvcore", "tf_profiler"):
@@ -87,12 +86,13 @@ def test_three_counters_reconcile_exactly(name, torch_mod, keras_mod):
             assert row["fvcore_macs"] == row["tf_macs"] == row["macs"], row["name"]
 
 
-@pytest.mark.parametrize("name", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121"])
-def test_frozen_and_traced_graphs_count_the_same(name, keras_mod):
+@pytest.mark.parametrize("default_pair", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121"],
+                         indirect=True)
+def test_frozen_and_traced_graphs_count_the_same(default_pair):
     """One model per family: freezing turns variables into constants and changes no float op."""
     from cnnbench.models_tf.profile import tf_profiler_counts
 
-    model = cnnbench.get_model(name, "tf")
+    _, _, model = default_pair
     frozen, traced = tf_profiler_counts(model, 1, frozen=True), tf_profiler_counts(model, 1, frozen=False)
     assert frozen["total"] == traced["total"] and frozen["by_op_type"] == traced["by_op_type"]
     assert frozen["per_layer"] == traced["per_layer"]

@@ -8,21 +8,27 @@ import pytest
 
 from cnnbench import list_models
 from cnnbench.cli import main as cli_main
-from model_outputs import small_size
-from references import BN_STATISTICS, PARAMS
+from model_outputs import CLASSES, small_size
+from references import BN_STATISTICS
 
 HAS_DOT = shutil.which("dot") is not None
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_summary_totals_and_rows_match_across_frameworks(name, torch_mod, keras_mod):
+def test_summary_totals_and_rows_match_across_frameworks(small_pair):
+    from cnnbench.core.analytic import build_graph
     from cnnbench.summary import identical, summarize
 
-    # at a small input: the counts do not depend on it, the rows' shapes must agree at any size (the
-    # default-size shapes are tests/test_models.py's), and a 224 px forward pass per model costs minutes
-    t = summarize(name, "torch", input_size=small_size(name))
-    k = summarize(name, "tf", input_size=small_size(name))
-    assert t.trainable == k.trainable == PARAMS[name]  # torchvision / paper / seed counts
+    # the models built once at a small input and class count: the rows' shapes must agree at any size
+    # (the default-size shapes and counts against the references are tests/test_models.py's)
+    name, tm, km = small_pair
+    size = small_size(name)
+    before = {n: b.clone() for n, b in tm.state_dict().items()}
+    t = summarize(name, "torch", input_size=size, num_classes=CLASSES, model=tm)
+    k = summarize(name, "tf", input_size=size, num_classes=CLASSES, model=km)
+    # the model is left as it was found: its forward pass in training mode (so that auxiliary heads
+    # run) must not keep the BatchNorm statistics it updated
+    assert not tm.training and all(bool((b == before[n]).all()) for n, b in tm.state_dict().items())
+    assert t.trainable == k.trainable == build_graph(name, input_size=size, num_classes=CLASSES).params
     if name in BN_STATISTICS:
         assert t.non_trainable == k.non_trainable == BN_STATISTICS[name]
     assert identical(t, k), name
