@@ -80,7 +80,7 @@ def _group(item) -> str:
     path = item.nodeid.split("::")[0]
     for key in SPLIT_BY:
         if key in params:
-            return f"{path}[{params[key]}]"
+            return f"{path}:{params[key]}"  # no "]" or "@": xdist reads the group after the last "@"
     return path
 
 
@@ -104,11 +104,11 @@ def pytest_configure(config):
 # reference VM on 2026-11-23 on one core (`taskset -c 1 pytest tests --durations=0`), rounded; a group
 # missing here counts as 0 s and runs after these, in collection order.
 GROUP_SECONDS: dict[str, float] = {
-    "tests/test_distributed.py[tf]": 130, "tests/test_memory.py": 80, "tests/test_keras_backends.py[jax]": 75,
-    "tests/test_faults.py": 60, "tests/test_distributed.py[torch]": 55, "tests/test_distributed.py": 50,
+    "tests/test_distributed.py:tf": 130, "tests/test_memory.py": 80, "tests/test_keras_backends.py:jax": 75,
+    "tests/test_faults.py": 60, "tests/test_distributed.py:torch": 55, "tests/test_distributed.py": 50,
     "tests/test_keras_applications.py": 8, "model-densenet201": 55, "model-vgg19": 40, "model-densenet121": 40,
-    "tests/test_keras_backends.py[torch]": 40, "model-vgg19_bn": 38,
-    "model-vgg16": 35, "model-vgg16_bn": 35, "model-inception_v3": 35, "tests/test_memory.py[keras-tf]": 34,
+    "tests/test_keras_backends.py:torch": 40, "model-vgg19_bn": 38,
+    "model-vgg16": 35, "model-vgg16_bn": 35, "model-inception_v3": 35, "tests/test_memory.py:keras-tf": 34,
     "model-resnet152": 33, "model-densenet169": 33, "model-vgg13_bn": 32, "model-vgg11_bn": 32, "model-vgg13": 30,
     "model-vgg11": 28, "model-resnet101": 25, "tests/test_bench_harness.py": 25, "tests/test_profile.py": 25,
     "tests/test_ab_cli.py": 22, "model-googlenet": 20, "model-alexnet": 20, "tests/test_report_browser.py": 20,
