@@ -19,8 +19,9 @@ install: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
 
-# One pytest-xdist worker per core (two on the 2-core reference machine), each test file kept on one
-# worker so the models a file builds once are built once; TEST_WORKERS=0 runs in this process.
+# One pytest-xdist worker per core (two on the 2-core reference machine), meant to keep each test group
+# of tests/conftest.py (a model, or a file) on one worker; xdist does not apply those groups yet (README,
+# Tests), so tests go out one by one. TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
