@@ -161,8 +161,9 @@ class _Server:
             out, t = self._one()
             times.append(t)
         self.prep.check(out)
-        if self._injected:  # TEST ONLY: the mean wait added to each of these steps
-            return {"times": times, "injected_s": sum(self._injected) / len(self._injected)}
+        if self._injected:  # TEST ONLY: the wait added to each of these steps, and their mean
+            return {"times": times, "injected": list(self._injected),
+                    "injected_s": sum(self._injected) / len(self._injected)}
         return {"times": times}
 
     def step(self, n: int = 1) -> dict:
