@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ star
 # `make test` runs two pytest-xdist workers, which name themselves in PYTEST_XDIST_*; the benchmark runs
 # the tests start in subprocesses would inherit that, and pytest-benchmark would then believe it runs
 # under xdist and refuse --benchmark-only
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
     del os.environ[_key]
 
@@ -18,14 +19,54 @@ import pytest
 import cnnbench
 
 
+# One compute thread per framework in each xdist worker (`make test`): two workers with a pool of two
+# threads each on the two cores spin against each other. The tests check values, not speed; float
+# summation order is all a thread count changes. Measured on the reference VM on 2026-11-23: four
+# models' tests (62) in 101 s with one thread, 131 s with the frameworks' own pools; the whole suite
+# 10 min 48 s against 12 min 33 s (with the transfer change of the same day).
+ONE_THREAD = XDIST_WORKERS > 1
+
+
+def _one_thread(module_name: str) -> None:
+    import sys
+
+    if not ONE_THREAD or module_name not in sys.modules:
+        return
+    if module_name == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # only before the first inter-op work
+            pass
+    else:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # only before TensorFlow's runtime starts
+            pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _threads_of_a_test_worker():
+    for name in ("torch", "tensorflow"):
+        _one_thread(name)
+
+
 @pytest.fixture(scope="session")
 def torch_mod():
-    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install -e '.[torch]')")
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install -e '.[torch]')")
+    _one_thread("torch")
+    return torch
 
 
 @pytest.fixture(scope="session")
 def keras_mod():
     pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install -e '.[tf-cpu]')")
+    _one_thread("tensorflow")
     import keras
 
     return keras
@@ -34,10 +75,9 @@ def keras_mod():
 # ------------------------------------------------------------------ each model built once per test run
 # The per-model tests of several files (parity, stored outputs, counter reconciliation, summaries) share
 # these session-scoped pairs; pytest orders the tests of a parameter together across files, so that each
-# model is built once per size and torn down when the next model is asked for. Under pytest-xdist a
-# worker shares them only between the tests of that model it is handed: the xdist_group marks below are
-# meant to keep a model's tests on one worker, but pytest-xdist 3.8.0 under pytest 9.2.0 did not apply
-# them (not even a static mark; README, Tests), so tests are handed out one by one for now.
+# model is built once per size and torn down when the next model is asked for. Under pytest-xdist the
+# xdist_group marks below keep a model's tests on one worker (pytest is pinned below 9.2, which loses
+# the groups: pytest-dev/pytest-xdist#1386; tests/test_scheduling.py fails if they are lost again).
 MODELS = cnnbench.list_models()
 
 

@@ -51,17 +51,17 @@ def test_layer_names_line_up(default_pair):
 
 
 def test_parity_torch_to_tf_at_the_default_size(default_pair):
-    """The benchmarked size: the same logits in Keras (eager, and traced as the benchmark runs it)
-    as in PyTorch after copying PyTorch's weights and non-trivial BatchNorm statistics."""
+    """The benchmarked size: the same logits in Keras, traced as the benchmark runs it, as in PyTorch
+    after copying PyTorch's weights and non-trivial BatchNorm statistics. One image, traced only: the
+    eager path and a batch of three are checked at the small size below, which costs far less."""
     name, tm, km = default_pair
     spec = cnnbench.get_spec(name)
     assert tuple(km.input_shape) == (None, spec.input_size, spec.input_size, spec.in_channels)
     randomize_torch_bn(tm)
     cnnbench.transfer_weights(tm, km)
-    x = np.random.default_rng(1).random((2, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
+    x = np.random.default_rng(1).random((1, spec.in_channels, spec.input_size, spec.input_size), dtype="float32")
     yt = torch_forward(tm, x)
-    assert yt.shape == (2, spec.num_classes)
-    assert relative_error(keras_forward(km, x), yt) <= TOLERANCE
+    assert yt.shape == (1, spec.num_classes)
     assert relative_error(keras_forward(km, x, traced=True), yt) <= TOLERANCE
 
 
@@ -73,7 +73,7 @@ def test_parity_both_ways_at_a_small_size_and_class_count(small_pair, torch_mod)
     size = km.input_shape[1]
     assert size != spec.input_size and CLASSES != spec.num_classes
     x = np.random.default_rng(5).random((3, spec.in_channels, size, size), dtype="float32")
-    # eagerly (eager and traced are compared at the default size above)
+    # eagerly (traced is compared at the default size above)
     yt, yk = torch_forward(tm, x), keras_forward(km, x)
     assert yt.shape == yk.shape == (3, CLASSES)
     assert relative_error(yk, yt) <= TOLERANCE
