@@ -109,7 +109,7 @@ def small_pair(request, torch_mod, keras_mod):
 PER_MODEL_FIXTURES = ("default_pair", "small_pair")
 # parameters that split a long file's group in two or three (each value's module fixture, where there is
 # one, is parametrized by it, so it is still built once)
-SPLIT_BY = ("framework", "runtime", "lenet_parity", "backend_result")
+SPLIT_BY = ("framework", "runtime", "parity", "backend_result")
 
 
 def _group(item) -> str:

@@ -14,7 +14,7 @@ import pytest
 from cnnbench.bench.distributed import Job
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.settings import Settings
-from cnnbench.worker import Worker, WorkerDied, WorkerError
+from cnnbench.worker import WorkerDied, WorkerError
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_THREAD = Settings(threads=1, interop_threads=1)
@@ -38,33 +38,37 @@ def _job(case: Case, **kw) -> Job:
 
 
 @pytest.fixture(scope="module", params=["torch", "tf"])
-def lenet_parity(request, torch_mod, keras_mod):
-    """One training step of LeNet-5 on a global batch of 8: by 2 workers (4 images each) and by 1 (all 8)."""
+def parity(request, torch_mod, keras_mod):
+    """One 2-worker job per framework (worker start-up and the engine's rendezvous once) takes two training
+    steps: LeNet-5 on a global batch of 8 (4 images each) and a small ResNet-18; the step of one worker on
+    LeNet-5's whole batch is taken in this process, by the same backend function without a job."""
+    from cnnbench.backends import runtime_backend
+
     framework = request.param
-    job = _job(_case(framework, "lenet5", 4, 28, 2))
+    lenet, resnet = _case(framework, "lenet5", 4, 28, 2), _case(framework, "resnet18", 2, 32, 2)
+    job = _job(lenet)
     try:
-        two = job.call("parity_step", case=_case(framework, "lenet5", 4, 28, 2).to_dict(), seed=3)
+        two = job.call("parity_step", case=lenet.to_dict(), seed=3)
+        small_resnet = job.call("parity_step", case=resnet.to_dict(), seed=5, with_weights=False)
     finally:
         job.close()
-    runtime = "torch" if framework == "torch" else "keras-tf"
-    with Worker(runtime, "cpu", ONE_THREAD) as w:
-        one = w.call("parity_step", case=Case("lenet5", framework, "train", 8, "cpu", 28,
-                                              layout=NATIVE_LAYOUT[framework]).to_dict(), seed=3)
-    return framework, two, one
+    backend = runtime_backend("torch" if framework == "torch" else "keras-tf")
+    one = backend.parity_step(Case("lenet5", framework, "train", 8, "cpu", 28, layout=NATIVE_LAYOUT[framework]), 3)
+    return framework, two, one, small_resnet
 
 
-def test_every_worker_applies_the_same_gradients(lenet_parity):
-    _, (rank0, rank1), _ = lenet_parity
+def test_every_worker_applies_the_same_gradients(parity):
+    _, (rank0, rank1), _, _ = parity
     assert (rank0["rank"], rank1["rank"]) == (0, 1)
     assert rank0["loss"] != rank1["loss"]  # each worker saw its own half of the batch ...
     assert rank0["grads"] == rank1["grads"]  # ... and both apply the same all-reduced gradients, to the bit
     assert np.array_equal(rank0["weights"], rank1["weights"])
 
 
-def test_two_workers_take_the_step_of_one_worker_on_the_whole_batch(lenet_parity):
+def test_two_workers_take_the_step_of_one_worker_on_the_whole_batch(parity):
     """Mean loss over 8 images = mean of the two workers' mean losses over 4; the SGD step from the same
     initial weights is then the same up to float summation order."""
-    framework, (rank0, rank1), one = lenet_parity
+    framework, (rank0, rank1), one, _ = parity
     assert (rank0["loss"] + rank1["loss"]) / 2 == pytest.approx(one["loss"], rel=1e-5)
     w2, w1 = np.asarray(rank0["weights"]), np.asarray(one["weights"])
     assert w2.shape == w1.shape == (61_706,)  # LeNet-5's parameters (seed 000's Keras summary)
@@ -74,16 +78,10 @@ def test_two_workers_take_the_step_of_one_worker_on_the_whole_batch(lenet_parity
     assert np.allclose(g2, g1, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("framework", ["torch", "tf"])
-def test_a_small_resnet_gets_the_same_gradients_on_every_worker(framework, torch_mod, keras_mod):
+def test_a_small_resnet_gets_the_same_gradients_on_every_worker(parity):
     """BatchNorm statistics stay per worker in both engines (no SyncBatchNorm, no synchronized BN), so
     the 2-worker step is not the 1-worker step on the whole batch here; the applied gradients agree."""
-    case = _case(framework, "resnet18", 2, 32, 2)
-    job = _job(case)
-    try:
-        rank0, rank1 = job.call("parity_step", case=case.to_dict(), seed=5, with_weights=False)
-    finally:
-        job.close()
+    _, _, _, (rank0, rank1) = parity
     assert len(rank0["grads"]) == 62 and rank0["grads"] == rank1["grads"]  # conv, BN (x2), fc tensors of ResNet-18
 
 

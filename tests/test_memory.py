@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnbench.bench.cases import PROFILES
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.memory import analytic_memory
 from cnnbench.core.settings import Settings
@@ -17,22 +18,38 @@ from cnnbench.worker import Worker
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("runtime,onednn", [("torch", True), ("keras-tf", True), ("keras-tf", False)],
-                         ids=["torch", "keras-tf-onednn-on", "keras-tf-onednn-off"])
-def test_every_runtime_has_a_peak_of_the_same_kind(runtime, onednn, torch_mod, keras_mod):
+CONFIGS = {"torch": ("torch", True), "keras-tf-onednn-on": ("keras-tf", True), "keras-tf-onednn-off": ("keras-tf", False)}
+
+
+@pytest.fixture(scope="module")
+def alone(torch_mod, keras_mod):
+    """ResNet-18 at 64 px, batch 2, in a fresh worker per runtime and oneDNN setting: inference first (the
+    first case of its process, as every case is in the harness, with the smoke profile's warm-up), then
+    training in the same worker. Per configuration: the settings in force and both figures."""
+    out = {}
+    smoke = PROFILES["smoke"]
+    for key, (runtime, onednn) in CONFIGS.items():
+        framework = "torch" if runtime == "torch" else "tf"
+        figures = {}
+        with Worker(runtime, "cpu", Settings(onednn=onednn)) as w:
+            for mode in ("inference", "train"):
+                case = Case("resnet18", framework, mode, 2, "cpu", 64, layout=NATIVE_LAYOUT[framework])
+                w.call("prepare", case=case.to_dict())
+                w.call("warmup", rounds=smoke.warmup_rounds, seconds=smoke.warmup_seconds)
+                figures[mode] = w.call("memory")
+            out[key] = {"settings": w.info["settings"], "figures": figures}
+    return out
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_every_runtime_has_a_peak_of_the_same_kind(config, alone):
     """TensorFlow's own CPU allocator statistics exist only with oneDNN on (AMD CPUs have it off by
     default): the figure must not depend on them. Lower bounds by hand arithmetic from the weights:
     ResNet-18 at 64 px has 11,689,512 parameters (torchvision), float32; a training step holds the
     weights, their gradients and the momentum buffer (3 x 46,758,048 bytes), inference the weights."""
-    framework = "torch" if runtime == "torch" else "tf"
-    figures = {}
-    with Worker(runtime, "cpu", Settings(onednn=onednn)) as w:
-        assert w.info["settings"]["setting_onednn"] is onednn or runtime == "torch"  # TF reads it back
-        for mode in ("train", "inference"):
-            case = Case("resnet18", framework, mode, 2, "cpu", 64, layout=NATIVE_LAYOUT[framework])
-            w.call("prepare", case=case.to_dict())
-            w.call("warmup", rounds=1)
-            figures[mode] = w.call("memory")
+    runtime, onednn = CONFIGS[config]
+    settings, figures = alone[config]["settings"], alone[config]["figures"]
+    assert settings["setting_onednn"] is onednn or runtime == "torch"  # TF reads it back
     weights = 4 * 11_689_512
     for mode, m in figures.items():
         assert m["peak_memory_method"] == "rss_delta"
@@ -43,28 +60,32 @@ def test_every_runtime_has_a_peak_of_the_same_kind(runtime, onednn, torch_mod, k
     assert figures["train"]["peak_memory_bytes"] < 8 * budget
 
 
-def _run(tmp_path, name, models):
-    out = tmp_path / name
+def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
+    """The same case alone (the first case of a fresh worker, above) and in a harness run after a bigger
+    one (ResNet-34), in both frameworks, under the same settings (the harness's defaults, oneDNN on:
+    checked field by field). Every case has its own worker process, so the order cannot enter; what
+    remains is the spread between two processes of the same case, measured on the 2-core reference VM
+    on 2026-11-23: 7.8% for Keras ResNet-18 inference (107.2 and 115.5 MB, two quiet runs in the same
+    order), 7.3% for PyTorch ResNet-18 training, and 9.3% once with the rest of the suite running beside
+    it. The bound is above that spread and far below what an order-dependent figure did before (a
+    process high-water mark: 11.8 GB for ResNet-50 inference at batch 1 after other cases, against
+    about 100 MB)."""
+    out = tmp_path / "after.json"
     cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
-           "--bench-profile", "smoke", "--models", models, "--modes", "inference", "--input-size", "64",
+           "--bench-profile", "smoke", "--models", "resnet34,resnet18", "--modes", "inference", "--input-size", "64",
            "--no-time-to-accuracy", f"--benchmark-json={out}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {b["param"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
-
-
-def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, torch_mod, keras_mod):
-    """The same case alone and after a bigger one (ResNet-34), in both frameworks. Every case has its own
-    worker process, so the order cannot enter; what remains is the spread between two processes of the
-    same case, measured on the 2-core reference VM on 2026-11-23: 7.8% for Keras ResNet-18 inference
-    (107.2 and 115.5 MB, two quiet runs in the same order), 7.3% for PyTorch ResNet-18 training, and
-    9.3% once with the rest of the suite running beside it. The bound is above that spread and far
-    below what an order-dependent figure did before (a process high-water mark: 11.8 GB for ResNet-50
-    inference at batch 1 after other cases, against about 100 MB)."""
-    alone = _run(tmp_path, "alone.json", "resnet18")
-    after = _run(tmp_path, "after.json", "resnet34,resnet18")
-    for case_id in ("resnet18-torch-inference-bs2-cpu", "resnet18-tf-inference-bs2-cpu"):
-        a, b = alone[case_id]["peak_memory_bytes"], after[case_id]["peak_memory_bytes"]
+    rows = [b for b in json.loads(out.read_text())["benchmarks"]]
+    assert [b["param"] for b in rows] == ["resnet34-torch-inference-bs2-cpu", "resnet34-tf-inference-bs2-cpu",
+                                          "resnet18-torch-inference-bs2-cpu", "resnet18-tf-inference-bs2-cpu"]
+    after = {b["param"]: b["extra_info"] for b in rows}
+    for case_id, config in (("resnet18-torch-inference-bs2-cpu", "torch"),
+                            ("resnet18-tf-inference-bs2-cpu", "keras-tf-onednn-on")):
+        first = alone[config]
+        row = after[case_id]
+        assert {k: row[k] for k in first["settings"]} == first["settings"], case_id  # threads, oneDNN, ...
+        a, b = first["figures"]["inference"]["peak_memory_bytes"], row["peak_memory_bytes"]
         assert abs(a - b) <= 0.15 * a, (case_id, a, b)
-        assert alone[case_id]["peak_memory_method"] == after[case_id]["peak_memory_method"] == "rss_delta"
+        assert row["peak_memory_method"] == "rss_delta"
     assert after["resnet34-torch-inference-bs2-cpu"]["peak_memory_bytes"] > 4 * 21_797_672  # its own weights
