@@ -141,22 +141,22 @@ def pytest_configure(config):
 
 
 # About how many seconds each long group takes, for the order only: the longest groups start first, so
-# that no long file runs alone at the end (xdist hands work out in this order with
-# --no-loadscope-reorder; each worker asks for more when it has two tests left). Measured on the
-# reference VM on 2026-11-23 on one core (`taskset -c 1 pytest tests --durations=0`), rounded; a group
-# missing here counts as 0 s and runs after these, in collection order.
+# that no long group runs alone at the end (xdist hands groups out in this order with
+# --no-loadscope-reorder). Measured on the reference VM on 2026-11-23 under `make test` (two workers, one
+# compute thread each; setup + call + teardown from --durations=0), rounded; a group missing here counts
+# as 0 s and runs after these, in collection order.
 GROUP_SECONDS: dict[str, float] = {
-    "tests/test_distributed.py:tf": 130, "tests/test_memory.py": 80, "tests/test_keras_backends.py:jax": 75,
-    "tests/test_faults.py": 60, "tests/test_distributed.py:torch": 55, "tests/test_distributed.py": 50,
-    "tests/test_keras_applications.py": 8, "model-densenet201": 55, "model-vgg19": 40, "model-densenet121": 40,
-    "tests/test_keras_backends.py:torch": 40, "model-vgg19_bn": 38,
-    "model-vgg16": 35, "model-vgg16_bn": 35, "model-inception_v3": 35, "tests/test_memory.py:keras-tf": 34,
-    "model-resnet152": 33, "model-densenet169": 33, "model-vgg13_bn": 32, "model-vgg11_bn": 32, "model-vgg13": 30,
-    "model-vgg11": 28, "model-resnet101": 25, "tests/test_bench_harness.py": 25, "tests/test_profile.py": 25,
-    "tests/test_ab_cli.py": 22, "model-googlenet": 20, "model-alexnet": 20, "tests/test_report_browser.py": 20,
-    "tests/test_model_outputs.py": 18, "model-resnet50": 15, "tests/test_models.py": 15, "tests/test_reports.py": 15,
-    "tests/test_train.py": 15, "tests/test_worker.py": 15, "model-lenet5": 13, "model-resnet18": 12,
-    "model-resnet34": 10,
+    "tests/test_memory.py": 126, "tests/test_distributed.py:tf": 70, "tests/test_keras_backends.py:jax": 52,
+    "model-densenet201": 46, "tests/test_profile.py": 45, "model-densenet121": 42, "tests/test_faults.py": 41,
+    "model-densenet169": 35, "tests/test_keras_backends.py:torch": 35, "model-resnet152": 31,
+    "model-inception_v3": 30, "model-vgg19": 27, "tests/test_report_browser.py": 24, "tests/test_distributed.py": 24,
+    "model-vgg19_bn": 23, "tests/test_reports.py": 23, "model-vgg11_bn": 22, "model-vgg16": 22,
+    "tests/test_models.py": 22, "model-resnet101": 20, "model-vgg13_bn": 20, "model-alexnet": 20,
+    "tests/test_worker.py:keras-tf": 20, "tests/test_distributed.py:torch": 20, "model-vgg13": 19,
+    "tests/test_worker.py": 19, "model-vgg16_bn": 19, "model-googlenet": 18, "tests/test_bench_harness.py": 17,
+    "model-vgg11": 16, "tests/test_model_outputs.py": 16, "model-resnet50": 16, "tests/test_train.py": 12,
+    "tests/test_ab_cli.py": 11, "tests/test_worker.py:torch": 11, "tests/test_worker.py:keras-jax": 10,
+    "model-resnet34": 10, "tests/test_worker.py:keras-torch": 10, "model-resnet18": 9,
 }
 
 
