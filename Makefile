@@ -19,9 +19,9 @@ install: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
 
-# One pytest-xdist worker per core (two on the 2-core reference machine), meant to keep each test group
-# of tests/conftest.py (a model, or a file) on one worker; xdist does not apply those groups yet (README,
-# Tests), so tests go out one by one. TEST_WORKERS=0 runs in this process.
+# One pytest-xdist worker per core (two on the 2-core reference machine); each test group of
+# tests/conftest.py (a model, or a file) runs on one worker, longest groups first (README, Tests).
+# TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
