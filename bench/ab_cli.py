@@ -80,6 +80,9 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; README)")
     m.add_argument("--process-pairs", default="1", metavar="N",
                    help="fresh pairs of workers per case, rounds pooled (default 1; README)")
+    m.add_argument("--confirm", default="0", metavar="N",
+                   help="measure each regression again N times, each in a fresh pair of worker processes; it "
+                        "stays a regression only if every one agrees, else it is inconclusive (default 0; README)")
     m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
     m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                    help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")
@@ -182,8 +185,13 @@ def parse_options(args: argparse.Namespace) -> dict:
             baseline_sha = resolve_baseline(args.baseline)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
+    confirm = _number("--confirm", args.confirm, int, inclusive=True)
+    if confirm and kind == "frameworks":
+        raise BadInput("--confirm re-measures regressions of --baseline or --compare-setting; a framework "
+                       "comparison has none")
     return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
-            "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha}
+            "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha,
+            "confirm": confirm}
 
 
 def _check_writable(path: str) -> None:
@@ -257,7 +265,41 @@ def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]
                 rows.append((j, row))
     finally:
         pool.close()
+    for j, row in rows:
+        if row["decision"] == "regression" and opts.get("confirm"):
+            _confirm(opts, pairs[j], row, unfinished, log)
     return [row for _, row in sorted(rows, key=lambda jr: jr[0])], skipped, unfinished
+
+
+def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
+    """A regression measured again ``opts["confirm"]`` times, each in a fresh pair of worker processes
+    (the first pass shares its workers between the cases of a runtime): two processes of the same code
+    can differ by several percent for their whole life, every round agreeing, which no interval over
+    rounds sees. The row keeps its first measurement and lists the others; its decision stays
+    "regression" only if every one is a regression, else it becomes "inconclusive"."""
+    from cnnbench.bench.paired import WorkerPool, measure_pair
+    from cnnbench.worker import WorkerDied, WorkerError
+
+    row["first_decision"], row["confirmations"] = row["decision"], []
+    for k in range(1, opts["confirm"] + 1):
+        pool = WorkerPool()
+        start = time.perf_counter()
+        try:
+            outcome = measure_pair(pair.a, pair.b, opts["plan"], pool=pool)
+        except (WorkerError, WorkerDied) as exc:
+            unfinished.append({"pair_id": pair.pair_id, "reason": f"confirmation {k}: {exc}"})
+            log(ab_output.progress_line(k, opts["confirm"], None, f"confirm {pair.pair_id}", f"not measured: {exc}"))
+            return
+        finally:
+            pool.close()
+        again = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
+        again["seconds"] = round(time.perf_counter() - start, 2)
+        log(ab_output.progress_line(k, opts["confirm"], again, f"confirm {pair.pair_id}"))
+        row["confirmations"].append({key: again[key] for key in (
+            "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high", "p_value",
+            "stopped", "seconds", "decision")})
+    if any(c["decision"] != "regression" for c in row["confirmations"]):
+        row["decision"] = "inconclusive"
 
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log):

@@ -92,8 +92,19 @@ def _rows(doc: dict) -> list[list[str]]:
     for r in doc["cases"]:
         rows.append([r["pair_id"], str(r["rounds"]), str(r["steps_per_round"]), _fmt_s(r["a_median_s"]),
                      _fmt_s(r["b_median_s"]), f"{r['ratio']:.3f}", _ci(r), f"{r['p_value']:.2g}", r["stopped"],
-                     f"{r['seconds']:.0f}", r["decision"]])
+                     f"{r['seconds']:.0f}", r["decision"] + _confirmed(r)])
     return rows
+
+
+def _confirmed(r: dict) -> str:
+    """What the re-measurements of a regression (--confirm) said, after the decision."""
+    again = r.get("confirmations")
+    if not again:
+        return ""
+    ratios = ", ".join(f"{c['ratio']:.3f} {c['decision']}" for c in again)
+    if r["decision"] == "regression":
+        return f" (confirmed in {len(again)} fresh pair{'s' * (len(again) > 1)}: {ratios})"
+    return f" (a regression at {r['ratio']:.3f}, not confirmed in fresh processes: {ratios})"
 
 
 _HEAD = ["pair", "rounds", "k", "A median", "B median", "B/A", "95% CI", "p", "stopped", "s", "decision"]

@@ -38,6 +38,8 @@ BAD = [  # (arguments, what the one line must say)
     (["--baseline", "HEAD", "--time-budget", "inf"], "--time-budget: expected a number > 0"),
     (["--baseline", "HEAD", "--threshold", "5"], "--threshold is a fraction"),
     (["--baseline", "HEAD", "--process-pairs", "0"], "--process-pairs"),
+    (["--baseline", "HEAD", "--confirm", "-1"], "--confirm: expected a number >= 0"),
+    (["--compare-frameworks", "--confirm", "1"], "--confirm re-measures regressions of --baseline"),
     (["--baseline", "HEAD", "--format", "xml"], "--format: 'xml' is not one of"),
     (["--baseline", "HEAD", "--order", "zigzag"], "--order: 'zigzag' is not one of abba, random"),
     (["--baseline", "HEAD", "--device", "tpu"], "--device: 'tpu' is not one of"),
@@ -185,6 +187,45 @@ def test_frameworks_kind_decides_which_is_faster():
     assert doc["cases"][0]["decision"] == "a faster" and ab_output.exit_status(doc) == 0
 
 
+def _outcome(b_factor: float) -> PairOutcome:
+    a = [0.010, 0.011, 0.0105, 0.0102, 0.0099, 0.0101, 0.0103, 0.0100, 0.0104, 0.0098]
+    return PairOutcome(a_samples=a, b_samples=[x * b_factor for x in a], blocks=[0] * 10, steps_per_round=2,
+                       estimate=paired_ratio(a, [x * b_factor for x in a]), stopped="precision", seconds=1.0,
+                       rounds_s=1.0, injected_delay_s=0.0)
+
+
+@pytest.mark.parametrize("again, decision, shown", [
+    ([1.2, 1.2], "regression", "(confirmed in 2 fresh pairs: 1.200 regression, 1.200 regression)"),
+    ([1.2, 1.0], "inconclusive", "(a regression at 1.200, not confirmed in fresh processes: 1.200 regression, "
+                                 "1.000 no change)"),
+])
+def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decision, shown, monkeypatch):
+    """--confirm N: the flagged pair measured N more times, each in new worker processes (a process's
+    own bias lasts its life, so only a new process is a new sample of it)."""
+    from cnnbench.bench import ab_cli, paired
+
+    pools = []
+    results = iter(again)
+
+    def fake_measure(a, b, plan, pool):
+        assert pool.workers is None and pool not in pools  # a new, empty pool each time: fresh workers
+        pools.append(pool)
+        return _outcome(next(results))
+
+    monkeypatch.setattr(paired, "measure_pair", fake_measure)
+    doc = _doc()
+    row = doc["cases"][0]
+    pair = ab_pairs.Pair(row["pair_id"], Side(TORCH), Side(TORCH))
+    unfinished = []
+    ab_cli._confirm({"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}, pair, row, unfinished,
+                    log=lambda line: None)
+    assert len(pools) == 2 and unfinished == []
+    assert row["first_decision"] == "regression" and row["decision"] == decision
+    assert [c["ratio"] for c in row["confirmations"]] == pytest.approx(again)
+    assert shown in ab_output.render(doc, "table")
+    assert ab_output.exit_status(doc) == (1 if decision == "regression" else 0)
+
+
 @pytest.mark.skipif(not IS_GIT, reason="--baseline needs a git checkout")
 def test_real_run_against_head_flags_the_injected_delay(tmp_path):
     """One small real run: LeNet-5 inference in PyTorch at 28 px, the baseline worker on a worktree of
@@ -197,15 +238,19 @@ def test_real_run_against_head_flags_the_injected_delay(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "cnnbench", "ab", "--baseline", "HEAD", "--models", "lenet5", "--frameworks", "torch",
          "--modes", "inference", "--device", "cpu", "--bench-profile", "smoke", "--threads", "1", "--time-budget", "5",
-         "--inject-delay", "lenet5=100%", "--format", "json", "--out", str(out)],
+         "--inject-delay", "lenet5=100%", "--confirm", "1", "--format", "json", "--out", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 1, done.stderr[-2000:]
     assert "regression: lenet5-torch-inference-bs2-cpu" in done.stderr
     assert "[1/1] lenet5-torch-inference-bs2-cpu" in done.stderr  # the progress line with its verdict
     doc = json.loads(out.read_text())
     row = doc["cases"][0]
-    assert set(row) == DESIGN_CASE_KEYS and doc["kind"] == "baseline" and doc["a_label"].startswith("baseline HEAD")
+    assert set(row) == DESIGN_CASE_KEYS | {"first_decision", "confirmations"}
+    assert doc["kind"] == "baseline" and doc["a_label"].startswith("baseline HEAD")
     assert row["decision"] == "regression" and 1.5 < row["ratio"] < 3.0 and row["ci_low"] > 1.05
+    (again,) = row["confirmations"]  # --confirm 1: measured again in a fresh pair of workers, and it agrees
+    assert again["decision"] == "regression" and 1.5 < again["ratio"] < 3.0 and again["rounds"] >= 10
+    assert "confirm lenet5-torch-inference-bs2-cpu" in done.stderr
     assert row["rounds"] >= 10 and len(row["a_rounds_s"]) == row["rounds"] and row["injected_delay_s"] > 0
     assert row["stopped"] in ("precision", "budget", "max_rounds")
     after = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
