@@ -15,7 +15,7 @@ from cnnbench.reports.tidy import machine_id
 COLUMNS = ["file", "datetime", "machine_id", "kind", "a_label", "b_label", "pair_id", "model", "mode", "batch",
            "device", "input_size", "precision", "compiled", "world_size", "a_case", "b_case", "a_runtime",
            "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high",
-           "p_value", "stopped", "seconds", "decision", "injected_delay_s", "method"]
+           "p_value", "stopped", "seconds", "decision", "injected_delay_s", "method", "confirmations"]
 
 
 def paired_frame(results: list[PairedResult]) -> pd.DataFrame:
@@ -30,6 +30,8 @@ def paired_frame(results: list[PairedResult]) -> pd.DataFrame:
                    "a_label": data["a_label"], "b_label": data["b_label"], "method": data.get("method"),
                    "compiled": spelled.get("compiled", False), "world_size": spelled.get("world_size", 1)}
             row.update({k: case.get(k) for k in COLUMNS if k in case})
+            # `cnnbench ab --confirm N`: a regression measured again in fresh processes ("" when it was not)
+            row["confirmations"] = "; ".join(f"{c['ratio']:.3f} {c['decision']}" for c in case.get("confirmations") or [])
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -46,7 +48,9 @@ def display_rows(paired: pd.DataFrame, used: set[tuple[str, str]]) -> list[dict]
             "a": f"{r['a_label']}: {r['a_case'] or r['a_runtime']}", "b": f"{r['b_label']}: {r['b_case'] or r['b_runtime']}",
             "ratio": f"{r['ratio']:.3f}", "ci": ci,
             "p": "" if pd.isna(r["p_value"]) else f"{r['p_value']:.2g}",
-            "rounds": f"{int(r['rounds'])}{steps}", "stopped": r["stopped"], "decision": r["decision"],
+            "rounds": f"{int(r['rounds'])}{steps}", "stopped": r["stopped"],
+            "decision": r["decision"] + (f" (first pass a regression; again in fresh processes: {r['confirmations']})"
+                                         if r["confirmations"] else ""),
             "delay": "" if pd.isna(r["injected_delay_s"]) or not r["injected_delay_s"] else
             f"TEST-ONLY delay {r['injected_delay_s']:g} s",
             "used": "yes" if (r["file"], r["pair_id"]) in used else "",

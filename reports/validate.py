@@ -213,6 +213,11 @@ def check_ab(path: Path, data: dict) -> None:
         if case["decision"] not in AB_KINDS[kind]:
             raise ReportError(f"{path}: {where}decision is {_shown(case['decision'])}; a {kind!r} file decides "
                               f"one of {', '.join(AB_KINDS[kind])}")
+        again = case.get("confirmations", [])  # `cnnbench ab --confirm N`: the re-measurements of a regression
+        if not isinstance(again, list) or any(not isinstance(c, dict) or not _is_num(c.get("ratio"))
+                                              or c.get("decision") not in AB_KINDS[kind] for c in again):
+            raise ReportError(f"{path}: {where}confirmations is {_shown(again)}; it must be a list of objects, each "
+                              f"with a number 'ratio' and a 'decision' ({', '.join(AB_KINDS[kind])})")
         low, high = case.get("ci_low"), case.get("ci_high")
         if (low is None) != (high is None) or (low is not None and low > high):
             raise ReportError(f"{path}: {where}ci_low {_shown(low)} and ci_high {_shown(high)} are not an "

@@ -314,6 +314,8 @@ BAD_AB = [
     (lambda d: d["cases"][0].pop("pair_id"), "pair_id is missing"),
     (lambda d: d["cases"][0].update(b_runtime="tf"), "b_runtime is 'tf' (a string); it must be one of torch"),
     (lambda d: d["cases"][0].update(a_rounds_s=[0.1, -1]), "a_rounds_s is [0.1, -1] (a list); it must be a list of"),
+    (lambda d: d["cases"][0].update(confirmations=[{"ratio": "high", "decision": "tie"}]),
+     "confirmations is [{'ratio': 'high', 'decision': 'tie'}]; it must be a list of objects, each with a number"),
 ]
 
 

@@ -175,6 +175,22 @@ def test_a_paired_verdict_decides_the_faster_column_and_says_so(files):
     assert r["faster_keras-tf_vs_torch"] == "torch"
 
 
+def test_a_regression_measured_again_shows_both_measurements():
+    """`cnnbench ab --confirm 1` keeps the first pass's numbers, lists the fresh pair's, and the report's
+    paired table says both (the case is a regression only if the fresh pair agrees)."""
+    from cnnbench.reports.paired import display_rows
+
+    doc = nf.ab_frameworks()
+    doc["kind"] = "baseline"
+    doc["cases"][0].update(decision="inconclusive", ratio=1.118, ci_low=1.080, ci_high=1.175, first_decision="regression",
+                           confirmations=[{"ratio": 1.043, "decision": "no change", "ci_low": 1.018, "ci_high": 1.057}])
+    frame = paired_frame([PairedResult(Path("ab.json"), doc)])
+    assert frame["confirmations"].tolist() == ["1.043 no change"]
+    (shown,) = display_rows(frame, set())
+    assert shown["decision"] == "inconclusive (first pass a regression; again in fresh processes: 1.043 no change)"
+    assert shown["ratio"] == "1.118"
+
+
 def test_mode_view_speedup_over_the_plain_case_from_the_rounds(files):
     both = find_runs([nf.CPU, files["variants"]])
     frame = mode_frame(results_frame(both))
