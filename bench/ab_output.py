@@ -1,5 +1,5 @@
-"""The result of ``cnnbench ab``: the paired A/B JSON document (notes/DESIGN.md) and its renderings
-(table, csv, markdown). Pure Python: rendering is tested on documents, without measuring."""
+"""The result of ``cnnbench ab``: the paired A/B JSON document (its fields: case_row and document
+below) and its renderings (table, csv, markdown). Pure Python: rendering is tested on documents, without measuring."""
 from __future__ import annotations
 
 import csv
@@ -60,7 +60,7 @@ def _median(xs: list[float]) -> float:
 def document(*, kind: str, a_label: str, b_label: str, plan: Plan, threshold: float, cases: list[dict],
              machine_info: dict, commit_info: dict, datetime: str, skipped: list[dict],
              unfinished: list[dict]) -> dict:
-    """The paired A/B JSON of notes/DESIGN.md; ``skipped`` and ``unfinished`` ({pair_id, reason}) say
+    """The paired A/B JSON document; ``skipped`` and ``unfinished`` ({pair_id, reason}) say
     which pairs have no row and why, as a benchmark run's ``cnnbench`` block does."""
     return {"cnnbench_ab": 1, "datetime": datetime, "machine_info": machine_info, "commit_info": commit_info,
             "kind": kind, "a_label": a_label, "b_label": b_label, "method": method_text(plan),

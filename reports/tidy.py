@@ -92,7 +92,7 @@ def bench_rows(run: Run) -> list[dict]:
         row.update(env)
         for key, value in info.items():
             row[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-        # fields that runs saved before the runtime redesign lack (DESIGN.md, "Runtimes")
+        # fields that runs saved before the runtime redesign lack (README, "Keras on TensorFlow, JAX and PyTorch")
         row["runtime"] = runtime_of(info)
         row["framework"] = info.get("framework") or ("torch" if row["runtime"] == "torch" else "tf")
         if row["framework"] == "tf" and not info.get("keras_backend"):

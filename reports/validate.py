@@ -1,9 +1,9 @@
 """Check a saved JSON document before anything reads it (issue #14): never trust a file.
 
 Two kinds of document reach the reports: a pytest-benchmark run written by ``pytest bench`` and a
-paired A/B result written by ``cnnbench ab --format json`` (top-level key ``cnnbench_ab``; format in
-DESIGN.md). Every field the reports compute with is checked for presence and type here, so the code
-after this point can rely on it. A problem raises ReportError with one line: the file, where in it,
+paired A/B result written by ``cnnbench ab --format json`` (top-level key ``cnnbench_ab``; format:
+bench/ab_output.py). Every field the reports compute with is checked for presence and type here, so
+the code after this point can rely on it. A problem raises ReportError with one line: the file, where in it,
 what was found and what would be right.
 
 NaN and inf are not rejected in timings and measured figures: a real run can hold them (a broken
@@ -74,7 +74,8 @@ CHECKS = {
                          "a list of finite times > 0"),
 }
 
-# extra_info of a benchmark row: the fields the reports compute with (DESIGN.md), optional unless REQUIRED
+# extra_info of a benchmark row: the fields the reports compute with (README, "How a case is
+# measured"), optional unless REQUIRED
 ROW_FIELDS = {
     "model": "name", "mode": "name", "batch": "pos_int", "device": "name",
     "framework": "framework", "runtime": "runtime", "keras_backend": "keras_backend",
@@ -191,7 +192,7 @@ def check_row(path: Path, index: int, bench) -> None:
 
 
 def check_ab(path: Path, data: dict) -> None:
-    """Raise ReportError unless ``data`` is a paired A/B result of the documented format (DESIGN.md)."""
+    """Raise ReportError unless ``data`` is a paired A/B result of the format of bench/ab_output.py."""
     version = data.get("cnnbench_ab")
     if version != 1:
         raise ReportError(f"{path}: cnnbench_ab is {_shown(version)}; this cnnbench reads paired A/B files "

@@ -1,4 +1,5 @@
-"""Runs with the fields of the new harness (DESIGN.md), built from the real saved runs in tests/data.
+"""Runs with the fields of the new harness (README, "How a case is measured"), built from the real
+saved runs in tests/data.
 
 The harness that writes runtime, setting_*, peak_memory_method, pct_of_peak_flag, world_size and paired
 A/B files is being rewritten; until real runs of it are saved here, the tests take a real run
@@ -156,7 +157,7 @@ def variants_run() -> dict:
 
 
 def ab_frameworks(decision: str = "tie") -> dict:
-    """A paired A/B file (format of DESIGN.md) deciding resnet18 inference, torch (A) vs keras-tf (B),
+    """A paired A/B file (the format of bench/ab_output.py) deciding resnet18 inference, torch (A) vs keras-tf (B),
     on the CPU run's machine. Its rounds are the CPU run's own rounds; its ratio, interval and
     decision are CONSTRUCTED (not measured) so that the report's override is visible."""
     run = load()

@@ -138,7 +138,7 @@ def test_baseline_pairs_delay_only_the_candidate():
     assert all(p.a.pythonpath == p.a.cwd == "/tmp/wt" and p.b.pythonpath is None for p in pairs)
 
 
-DESIGN_CASE_KEYS = {  # notes/DESIGN.md, "Paired A/B JSON"
+DESIGN_CASE_KEYS = {  # the paired A/B JSON: bench/ab_output.py, case_row
     "pair_id", "model", "mode", "batch", "device", "input_size", "precision", "a_case", "b_case", "a_runtime",
     "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high", "p_value",
     "stopped", "seconds", "decision", "a_rounds_s", "b_rounds_s", "injected_delay_s"}

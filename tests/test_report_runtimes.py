@@ -227,7 +227,7 @@ def test_plots_colour_every_runtime_as_designed(four):
 
     res, _ = four
     svg = plots.step_time_bars(res).decode()
-    for colour in ("#ee4c2c", "#ff8f00", "#5e35b1", "#00897b"):  # DESIGN.md, "Colours"
+    for colour in ("#ee4c2c", "#ff8f00", "#5e35b1", "#00897b"):  # reports/plots.py; README, "Reports"
         assert colour in svg
 
 

@@ -58,7 +58,7 @@ def test_results_frame_has_one_row_per_benchmark_with_every_column():
     assert len(df) == sum(len(_raw(p)["benchmarks"]) for p in (CPU, GPU, SWEEP)) == 12 + 6 + 8
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     assert not missing
-    # runs saved before the runtime field: derived from the framework (DESIGN.md, "Runtimes")
+    # runs saved before the runtime field: derived from the framework (README, "Keras on TensorFlow, JAX and PyTorch")
     assert dict(zip(df["framework"], df["runtime"])) == {"torch": "torch", "tf": "keras-tf"}
     assert (df["world_size"] == 1).all() and df["peak_memory_method"].isna().all()
     # values are carried over unchanged from pytest-benchmark's statistics
