@@ -3,6 +3,8 @@ slowdowns must be found.
 
     python -m cnnbench.bench.detector_check --repeats 10                 # A/A, then 15%, 10%, 5% slowdowns
     python -m cnnbench.bench.detector_check --repeats 2 --frameworks     # TF vs PyTorch twice: same verdicts?
+    python -m cnnbench.bench.detector_check --repeats 10 --confirm 1 --slowdowns 15 --out .ci-out/detector-confirm
+                                                                          # CI's rule: regressions re-measured
 
 Each comparison is one ``cnnbench ab`` of the smoke cases (no time-to-accuracy): ``--baseline HEAD``
 against the working tree (commit first: A/A means the same code on both sides), and the same with a
@@ -63,21 +65,30 @@ def _wall(doc: dict) -> float:
 
 
 def decision(case: dict, threshold: float | None) -> str:
-    """The case's stored decision, or re-decided at ``threshold`` from its stored ratio and interval."""
+    """The case's stored decision, or re-decided at ``threshold`` from its stored ratio and interval; a case
+    measured with ``--confirm`` is a regression only if its re-measurements are too (as `cnnbench ab`)."""
     if threshold is None:
         return case["decision"]
     from cnnbench.core.paired import PairedEstimate, decide_change
 
-    low = case["ci_low"] if case["ci_low"] is not None else 0.0
-    high = case["ci_high"] if case["ci_high"] is not None else float("inf")
-    est = PairedEstimate(case["ratio"], low, high, case["p_value"], case["rounds"], 0.95, "stored")
-    return decide_change(est, threshold)
+    def at(m: dict) -> str:
+        low = m["ci_low"] if m["ci_low"] is not None else 0.0
+        high = m["ci_high"] if m["ci_high"] is not None else float("inf")
+        return decide_change(PairedEstimate(m["ratio"], low, high, m["p_value"], m["rounds"], 0.95, "stored"),
+                             threshold)
+
+    first = at(case)
+    again = case.get("confirmations")
+    if first == "regression" and again is not None and any(at(c) != "regression" for c in again):
+        return "inconclusive"
+    return first
 
 
-def summarize_detector(out: Path, slow_model: str, threshold: float | None = None) -> dict:
+def summarize_detector(out: Path, slow_model: str, threshold: float | None = None,
+                       slowdowns: tuple[int, ...] = SLOWDOWNS) -> dict:
     rows = []
     groups = [("A/A (same commit)", "aa_*.json", None)] + [
-        (f"{p}% slowdown of {slow_model}", f"slow{p}_*.json", p) for p in SLOWDOWNS]
+        (f"{p}% slowdown of {slow_model}", f"slow{p}_*.json", p) for p in slowdowns]
     for name, pattern, pct in groups:
         runs = _load(out, pattern)
         if not runs:
@@ -152,13 +163,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-budget", default="8", help="seconds of rounds per case (default 8, as CI)")
     p.add_argument("--threshold", default="0.10",
                    help="cnnbench ab's --threshold (default 0.10, as CI); saved comparisons are re-decided with it")
+    p.add_argument("--confirm", default="0", metavar="N",
+                   help="cnnbench ab's --confirm (CI: 1): a regression stands only if N fresh pairs agree. Scores "
+                        "are then valid at the measured --threshold only (below it, nothing was re-measured)")
+    p.add_argument("--slowdowns", default=",".join(map(str, SLOWDOWNS)), metavar="PCT,...",
+                   help="the injected slowdowns to measure, in percent (default 15,10,5)")
     p.add_argument("--out", default=".ci-out/detector")
     a = p.parse_args(argv)
     if a.repeats < 0:
         p.error("--repeats must be >= 0")
+    try:
+        slowdowns = tuple(int(x) for x in a.slowdowns.split(",") if x.strip())
+    except ValueError:
+        p.error(f"--slowdowns: whole percentages separated by commas (e.g. 15,10,5), got {a.slowdowns!r}")
+    if any(x <= 0 for x in slowdowns):
+        p.error(f"--slowdowns: each must be a positive percentage, got {a.slowdowns!r}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     common = ["--bench-profile", "smoke", "--device", a.device, "--threads", a.threads, "--threshold", a.threshold]
+    if a.confirm != "0":
+        common += ["--confirm", a.confirm]
     for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget)):
         if value is not None:
             common += [opt, value]
@@ -177,10 +201,10 @@ def main(argv: list[str] | None = None) -> int:
               "first for a true A/A", file=sys.stderr)
     for i in range(1, a.repeats + 1):
         _ab(out / f"aa_{i}.json", ["--baseline", "HEAD", *common])
-        for pct in SLOWDOWNS:
+        for pct in slowdowns:
             _ab(out / f"slow{pct}_{i}.json",
                 ["--baseline", "HEAD", *common, "--inject-delay", f"{a.slow_model}={pct}%"])
-    summary = summarize_detector(out, a.slow_model, float(a.threshold))
+    summary = summarize_detector(out, a.slow_model, float(a.threshold), slowdowns)
     text = markdown_detector(summary)
     (out / "detector_check.json").write_text(json.dumps(summary, indent=1))
     (out / "detector_check.md").write_text(text)

@@ -1,0 +1,50 @@
+"""The detector check's scoring (python -m cnnbench.bench.detector_check): what counts as a detection
+and a false alarm, re-decided at a threshold from the stored numbers; measured runs are in the README."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnbench.bench import detector_check as dc
+
+
+def _case(model: str, ratio: float, low: float, high: float, **extra) -> dict:
+    return {"pair_id": f"{model}-torch-train-bs2-cpu", "model": model, "ratio": ratio, "ci_low": low, "ci_high": high,
+            "p_value": 0.01, "rounds": 20, "decision": "?", "seconds": 10.0, **extra}
+
+
+@pytest.mark.parametrize("case, threshold, expected", [
+    (_case("m", 1.15, 1.10, 1.20), 0.10, "regression"),     # interval above 1, estimate above 1.10
+    (_case("m", 1.08, 1.05, 1.11), 0.10, "inconclusive"),   # above 1, but not beyond the threshold
+    (_case("m", 1.08, 1.05, 1.11), 0.05, "regression"),     # the same numbers at 5%
+    (_case("m", 1.01, 0.97, 1.04), 0.10, "no change"),      # inside [1/1.1, 1.1]
+    # measured with --confirm: a regression stands only if the fresh pairs agree
+    (_case("m", 1.15, 1.10, 1.20, confirmations=[{"ratio": 1.16, "ci_low": 1.12, "ci_high": 1.2, "p_value": 0.01,
+                                                  "rounds": 20}]), 0.10, "regression"),
+    (_case("m", 1.15, 1.10, 1.20, confirmations=[{"ratio": 1.02, "ci_low": 0.98, "ci_high": 1.05, "p_value": 0.3,
+                                                  "rounds": 20}]), 0.10, "inconclusive"),
+])
+def test_decisions_are_remade_from_the_stored_numbers(case, threshold, expected):
+    assert dc.decision(case, threshold) == expected
+
+
+def test_a_summary_counts_detections_and_false_alarms(tmp_path):
+    def doc(cases):
+        return {"cases": cases, "unfinished": [], "detector_check": {"wall_s": 100.0}}
+
+    (tmp_path / "aa_1.json").write_text(json.dumps(doc([_case("lenet5", 1.12, 1.06, 1.14),  # a false alarm
+                                                        _case("resnet18", 1.0, 0.97, 1.03)])))
+    (tmp_path / "slow15_1.json").write_text(json.dumps(doc([_case("lenet5", 1.0, 0.97, 1.03),
+                                                            _case("resnet18", 1.16, 1.12, 1.2)])))
+    summary = dc.summarize_detector(tmp_path, "resnet18", 0.10, slowdowns=(15,))
+    aa, slow = summary["rows"]
+    assert (aa["false_alarms"], aa["unslowed_cases"], aa["slowed_cases"]) == (1, 2, 0)
+    assert (slow["detected"], slow["slowed_cases"], slow["false_alarms"], slow["unslowed_cases"]) == (1, 1, 0, 1)
+    assert "| A/A (same commit) | 1 | - | 1 / 2 |" in dc.markdown_detector(summary)
+
+
+def test_bad_slowdowns_are_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        dc.main(["--slowdowns", "15,x", "--out", "/tmp/unused-detector"])
+    assert stop.value.code == 2 and "--slowdowns: whole percentages" in capsys.readouterr().err
