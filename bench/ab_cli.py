@@ -271,45 +271,44 @@ def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]
     return [row for _, row in sorted(rows, key=lambda jr: jr[0])], skipped, unfinished
 
 
+CONFIRMATION_FIELDS = ("rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high",
+                       "p_value", "stopped", "seconds", "decision")
+
+
 def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
     """A regression measured again ``opts["confirm"]`` times, each in a fresh pair of worker processes
     (the first pass shares its workers between the cases of a runtime): two processes of the same code
     can differ by several percent for their whole life, every round agreeing, which no interval over
     rounds sees. The row keeps its first measurement and lists the others; its decision stays
     "regression" only if every one is a regression, else it becomes "inconclusive"."""
-    from cnnbench.bench.paired import WorkerPool, measure_pair
-    from cnnbench.worker import WorkerDied, WorkerError
+    from cnnbench.bench.paired import WorkerPool
 
     row["first_decision"], row["confirmations"] = row["decision"], []
     for k in range(1, opts["confirm"] + 1):
-        pool = WorkerPool()
-        start = time.perf_counter()
+        pool, lost = WorkerPool(), []
         try:
-            outcome = measure_pair(pair.a, pair.b, opts["plan"], pool=pool)
-        except (WorkerError, WorkerDied) as exc:
-            unfinished.append({"pair_id": pair.pair_id, "reason": f"confirmation {k}: {exc}"})
-            log(ab_output.progress_line(k, opts["confirm"], None, f"confirm {pair.pair_id}", f"not measured: {exc}"))
-            return
+            again = _measure_one(opts, pair, k, opts["confirm"], pool, lost, lost, log,
+                                 label=f"confirm {pair.pair_id}")
         finally:
             pool.close()
-        again = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
-        again["seconds"] = round(time.perf_counter() - start, 2)
-        log(ab_output.progress_line(k, opts["confirm"], again, f"confirm {pair.pair_id}"))
-        row["confirmations"].append({key: again[key] for key in (
-            "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high", "p_value",
-            "stopped", "seconds", "decision")})
+        if again is None:  # a confirmation that could not be measured leaves the pair unfinished
+            unfinished.extend({"pair_id": pair.pair_id, "reason": f"confirmation {k}: {x['reason']}"} for x in lost)
+            return
+        row["confirmations"].append({key: again[key] for key in CONFIRMATION_FIELDS})
     if any(c["decision"] != "regression" for c in row["confirmations"]):
         row["decision"] = "inconclusive"
 
 
-def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log):
+def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,
+                 label: str | None = None):
     from cnnbench.bench.paired import measure_pair
     from cnnbench.worker import WorkerDied, WorkerError
 
+    label = label or pair.pair_id  # what the progress line names
     why = _why_not(pair)
     if why:
         skipped.append({"pair_id": pair.pair_id, "reason": why})
-        log(ab_output.progress_line(i, total, None, pair.pair_id, f"skipped: {why}"))
+        log(ab_output.progress_line(i, total, None, label, f"skipped: {why}"))
         return None
     start = time.perf_counter()
     try:
@@ -318,15 +317,15 @@ def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfi
         reason = f"{exc.error_type}: {exc.message}"
         (skipped if exc.kind in ("oom", "input_too_small", "unsupported") else unfinished).append(
             {"pair_id": pair.pair_id, "reason": reason})
-        log(ab_output.progress_line(i, total, None, pair.pair_id, f"not measured: {reason[:200]}"))
+        log(ab_output.progress_line(i, total, None, label, f"not measured: {reason[:200]}"))
         return None
     except WorkerDied as exc:
         unfinished.append({"pair_id": pair.pair_id, "reason": str(exc)})
-        log(ab_output.progress_line(i, total, None, pair.pair_id, f"not measured: {str(exc)[:200]}"))
+        log(ab_output.progress_line(i, total, None, label, f"not measured: {str(exc)[:200]}"))
         return None
     row = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
     row["seconds"] = round(time.perf_counter() - start, 2)
-    log(ab_output.progress_line(i, total, row, pair.pair_id))
+    log(ab_output.progress_line(i, total, row, label))
     return row
 
 
