@@ -24,13 +24,13 @@ import cnnbench
 # summation order is all a thread count changes. Measured on the reference VM on 2026-11-23: four
 # models' tests (62) in 101 s with one thread, 131 s with the frameworks' own pools; the whole suite
 # 10 min 48 s against 12 min 33 s (with the transfer change of the same day).
-ONE_THREAD = XDIST_WORKERS > 1
+XDIST_ONE_THREAD = XDIST_WORKERS > 1
 
 
 def _one_thread(module_name: str) -> None:
     import sys
 
-    if not ONE_THREAD or module_name not in sys.modules:
+    if not XDIST_ONE_THREAD or module_name not in sys.modules:
         return
     if module_name == "torch":
         import torch

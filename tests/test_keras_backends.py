@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ONE_THREAD
+from conftest import XDIST_ONE_THREAD
 from references import PARAMS
 
 TOLERANCE = 1e-4  # max |delta| relative to the output scale, as tests/test_models.py
@@ -32,7 +32,7 @@ def backend_result(request, torch_mod):
         pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[jax]')")
     pytest.importorskip("keras", reason="Keras is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
-    if ONE_THREAD:  # beside another xdist worker: one OpenMP thread (PyTorch's pool), as in the workers
+    if XDIST_ONE_THREAD:  # beside another xdist worker: one OpenMP thread (PyTorch's pool), as in the workers
         env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run([sys.executable, str(HERE / "keras_backend_parity.py"), MODELS[backend]],
                           capture_output=True, text=True, env=env, timeout=900)

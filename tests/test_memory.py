@@ -76,7 +76,7 @@ def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
            "--no-time-to-accuracy", f"--benchmark-json={out}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = [b for b in json.loads(out.read_text())["benchmarks"]]
+    rows = list(json.loads(out.read_text())["benchmarks"])
     assert [b["param"] for b in rows] == ["resnet34-torch-inference-bs2-cpu", "resnet34-tf-inference-bs2-cpu",
                                           "resnet18-torch-inference-bs2-cpu", "resnet18-tf-inference-bs2-cpu"]
     after = {b["param"]: b["extra_info"] for b in rows}
