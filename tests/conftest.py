@@ -79,31 +79,49 @@ def keras_mod():
 # xdist_group marks below keep a model's tests on one worker (pytest is pinned below 9.2, which loses
 # the groups: pytest-dev/pytest-xdist#1386; tests/test_scheduling.py fails if they are lost again).
 MODELS = cnnbench.list_models()
+# pytest keeps one value of a parametrized session fixture, keyed by its place in the parameter list:
+# a test that picks some models (`indirect=True`, e.g. keras.applications' five) asks for "vgg16" under
+# another key, and pytest tears the pair down and builds it again (measured under `make test` on
+# 2026-11-23: keras.applications' five models were each built twice, 4.2-5.3 s a build). So the pairs
+# live here, one per size, and a fixture only looks its model up.
+_BUILT: dict[str, tuple] = {}
+
+
+def _shared(size: str, name: str, build) -> tuple:
+    if _BUILT.get(size, (None,))[0] != name:
+        _BUILT.pop(size, None)
+        gc.collect()  # not keras' clear_session(): the other size's pair may still be alive and in use
+        _BUILT[size] = (name, *build(name))
+    return _BUILT[size]
+
+
+def _default(name: str) -> tuple:
+    return cnnbench.get_model(name, "torch").eval(), cnnbench.get_model(name, "tf")
+
+
+def _small(name: str) -> tuple:
+    from model_outputs import CLASSES, set_deterministic, small_size
+
+    size = small_size(name)
+    tm = cnnbench.get_model(name, "torch", num_classes=CLASSES, input_size=size).eval()
+    set_deterministic(tm)
+    km = cnnbench.get_model(name, "tf", num_classes=CLASSES, input_size=size)
+    cnnbench.transfer_weights(tm, km)
+    return tm, km
 
 
 @pytest.fixture(scope="session", params=MODELS)
 def default_pair(request, torch_mod, keras_mod):
     """(name, PyTorch module in eval mode, Keras model) at the model's default input and class count.
     Tests may change the weights (each sets what it needs) but not the architecture."""
-    yield request.param, cnnbench.get_model(request.param, "torch").eval(), cnnbench.get_model(request.param, "tf")
-    gc.collect()  # not keras' clear_session(): the other size's pair may still be alive and in use
+    return _shared("default", request.param, _default)
 
 
 @pytest.fixture(scope="session", params=MODELS)
 def small_pair(request, torch_mod, keras_mod):
     """(name, PyTorch module, Keras model) at ``small_size`` with ``CLASSES`` classes: PyTorch's weights
     set by ``set_deterministic`` and copied into Keras. A test that changes weights restores them."""
-    from model_outputs import CLASSES, set_deterministic, small_size
-
-    name = request.param
-    size = small_size(name)
-    tm = cnnbench.get_model(name, "torch", num_classes=CLASSES, input_size=size).eval()
-    set_deterministic(tm)
-    km = cnnbench.get_model(name, "tf", num_classes=CLASSES, input_size=size)
-    cnnbench.transfer_weights(tm, km)
-    yield name, tm, km
-    del tm, km
-    gc.collect()
+    return _shared("small", request.param, _small)
 
 
 PER_MODEL_FIXTURES = ("default_pair", "small_pair")
@@ -154,7 +172,7 @@ GROUP_SECONDS: dict[str, float] = {
     "tests/test_models.py": 22, "model-resnet101": 20, "model-vgg13_bn": 20, "model-alexnet": 20,
     "tests/test_worker.py:keras-tf": 20, "tests/test_distributed.py:torch": 20, "model-vgg13": 19,
     "tests/test_worker.py": 19, "model-vgg16_bn": 19, "model-googlenet": 18, "tests/test_bench_harness.py": 17,
-    "model-vgg11": 16, "tests/test_model_outputs.py": 16, "model-resnet50": 16, "tests/test_train.py": 12,
+    "model-vgg11": 16, "tests/test_model_outputs.py": 4, "model-resnet50": 16, "tests/test_train.py": 12,
     "tests/test_ab_cli.py": 11, "tests/test_worker.py:torch": 11, "tests/test_worker.py:keras-jax": 10,
     "model-resnet34": 10, "tests/test_worker.py:keras-torch": 10, "model-resnet18": 9,
 }
@@ -222,3 +240,29 @@ def keras_forward(model, x_nchw: np.ndarray, traced: bool = False) -> np.ndarray
 
         return tf.function(lambda inp: model(inp, training=False))(x).numpy()
     return np.asarray(model(x, training=False))
+
+
+def check_gradients(name: str, tm, km, x: np.ndarray, y: np.ndarray) -> None:
+    """One training-mode forward and backward in each framework: every parameter gets a gradient."""
+    import tensorflow as tf
+    import torch
+
+    from cnnbench.models_tf.backend import classification_loss as keras_loss
+    from cnnbench.models_torch.backend import classification_loss as torch_loss
+
+    tm.train()
+    torch_loss(tm(torch.from_numpy(x)), torch.from_numpy(y), getattr(tm, "aux_weight", 0.0)).backward()
+    missing = [n for n, p in tm.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
+    assert not missing, f"PyTorch {name}: no gradient for {missing[:5]}"
+    with tf.GradientTape() as tape:
+        loss = keras_loss(km(x.transpose(0, 2, 3, 1), training=True), y.astype("int32"), getattr(km, "aux_weight", 0.0))
+    grads = tape.gradient(loss, km.trainable_variables)
+    missing = [v.path for v, g in zip(km.trainable_variables, grads) if g is None or not float(tf.reduce_sum(tf.abs(g))) > 0]
+    assert not missing, f"Keras {name}: no gradient for {missing[:5]}"
+    assert len(grads) == len(list(tm.parameters()))  # the same trainable tensors in both
+
+
+def gradient_batch(name: str, size: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.random((2, cnnbench.get_spec(name).in_channels, size, size), dtype="float32")
+    return x, rng.integers(0, classes, 2)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cnnbench
-from conftest import keras_forward, randomize_torch_bn, relative_error, torch_forward
+from conftest import check_gradients, gradient_batch, keras_forward, randomize_torch_bn, relative_error, torch_forward
 from model_outputs import CLASSES
 from references import BN_STATISTICS, PARAMS, VARIANT_PARAMS
 
@@ -107,6 +107,11 @@ def test_variants(name, options, params, source, torch_mod, keras_mod):
         out_k = km(x.transpose(0, 2, 3, 1), training=True)
         assert len(out_t) == len(out_k) == 1 + n_aux  # logits + aux logits, in training only
         assert all(tuple(o.shape) == (2, spec.num_classes) for o in (*out_t, *out_k))
+        if name == "inception_v3":
+            # every parameter, the auxiliary head's too, receives a gradient: its head needs the full 299 px,
+            # so it is checked on this model rather than built again (GoogLeNet's heads, which work at a
+            # small input: tests/test_model_outputs.py)
+            check_gradients(name, tm, km, *gradient_batch(name, spec.input_size, spec.num_classes))
 
 
 def test_graph_and_keras_ops_take_the_protocols_arguments(keras_mod):
