@@ -282,6 +282,7 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
     rounds sees. The row keeps its first measurement and lists the others; its decision stays
     "regression" only if every one is a regression, else it becomes "inconclusive"."""
     from cnnbench.bench.paired import WorkerPool
+    from cnnbench.core.paired import confirmed_decision
 
     row["first_decision"], row["confirmations"] = row["decision"], []
     for k in range(1, opts["confirm"] + 1):
@@ -295,8 +296,7 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
             unfinished.extend({"pair_id": pair.pair_id, "reason": f"confirmation {k}: {x['reason']}"} for x in lost)
             return
         row["confirmations"].append({key: again[key] for key in CONFIRMATION_FIELDS})
-    if any(c["decision"] != "regression" for c in row["confirmations"]):
-        row["decision"] = "inconclusive"
+    row["decision"] = confirmed_decision(row["decision"], [c["decision"] for c in row["confirmations"]])
 
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,

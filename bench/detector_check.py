@@ -69,7 +69,7 @@ def decision(case: dict, threshold: float | None) -> str:
     measured with ``--confirm`` is a regression only if its re-measurements are too (as `cnnbench ab`)."""
     if threshold is None:
         return case["decision"]
-    from cnnbench.core.paired import PairedEstimate, decide_change
+    from cnnbench.core.paired import PairedEstimate, confirmed_decision, decide_change
 
     def at(m: dict) -> str:
         low = m["ci_low"] if m["ci_low"] is not None else 0.0
@@ -77,11 +77,7 @@ def decision(case: dict, threshold: float | None) -> str:
         return decide_change(PairedEstimate(m["ratio"], low, high, m["p_value"], m["rounds"], 0.95, "stored"),
                              threshold)
 
-    first = at(case)
-    again = case.get("confirmations")
-    if first == "regression" and again is not None and any(at(c) != "regression" for c in again):
-        return "inconclusive"
-    return first
+    return confirmed_decision(at(case), [at(c) for c in case.get("confirmations") or []])
 
 
 def summarize_detector(out: Path, slow_model: str, threshold: float | None = None,

@@ -210,6 +210,14 @@ def decide_change(est: PairedEstimate, threshold: float) -> str:
     return INCONCLUSIVE
 
 
+def confirmed_decision(first: str, again: list[str]) -> str:
+    """A change's verdict after ``cnnbench ab --confirm N``: a first-pass regression stands only if every
+    re-measurement in a fresh pair of processes is a regression too; else it is inconclusive."""
+    if first == REGRESSION and any(d != REGRESSION for d in again):
+        return INCONCLUSIVE
+    return first
+
+
 def decide_frameworks(est: PairedEstimate) -> str:
     """Verdict between two runtimes: B/A above 1 with the interval excluding 1 means A is faster."""
     if est.low > 1.0:
