@@ -1,5 +1,6 @@
 """The result of ``cnnbench ab``: the paired A/B JSON document (its fields: case_row and document
-below) and its renderings (table, csv, markdown). Pure Python: rendering is tested on documents, without measuring."""
+below) and its renderings (table, csv, markdown). Pure Python: rendering is tested on documents,
+without measuring."""
 from __future__ import annotations
 
 import csv

@@ -31,7 +31,8 @@ def paired_frame(results: list[PairedResult]) -> pd.DataFrame:
                    "compiled": spelled.get("compiled", False), "world_size": spelled.get("world_size", 1)}
             row.update({k: case.get(k) for k in COLUMNS if k in case})
             # `cnnbench ab --confirm N`: a regression measured again in fresh processes ("" when it was not)
-            row["confirmations"] = "; ".join(f"{c['ratio']:.3f} {c['decision']}" for c in case.get("confirmations") or [])
+            row["confirmations"] = "; ".join(f"{c['ratio']:.3f} {c['decision']}"
+                                             for c in case.get("confirmations") or [])
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 

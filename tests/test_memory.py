@@ -18,7 +18,8 @@ from cnnbench.worker import Worker
 ROOT = Path(__file__).resolve().parents[1]
 
 
-CONFIGS = {"torch": ("torch", True), "keras-tf-onednn-on": ("keras-tf", True), "keras-tf-onednn-off": ("keras-tf", False)}
+CONFIGS = {"torch": ("torch", True), "keras-tf-onednn-on": ("keras-tf", True),
+           "keras-tf-onednn-off": ("keras-tf", False)}
 
 
 @pytest.fixture(scope="module")
