@@ -80,6 +80,12 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; README)")
     m.add_argument("--process-pairs", default="1", metavar="N",
                    help="fresh pairs of workers per case, rounds pooled (default 1; README)")
+    m.add_argument("--cpus", default="auto", metavar="auto|none|LIST",
+                   help="pin both sides' workers to these CPUs (e.g. 1 or 2,3); auto: the last --threads CPUs "
+                        "this process may use (none without --threads); none: not pinned (README)")
+    m.add_argument("--builds", default="2", metavar="N",
+                   help="each worker builds each case N times and measures the last build (default 2: the first "
+                        "build of a case in a process can be several percent off for its whole life; README)")
     m.add_argument("--confirm", default="0", metavar="N",
                    help="measure each regression again N times, each in a fresh pair of worker processes; it "
                         "stays a regression only if every one agrees, else it is inconclusive (default 0; README)")
@@ -147,6 +153,7 @@ def parse_options(args: argparse.Namespace) -> dict:
         order=args.order, seed=_number("--seed", args.seed, int, inclusive=True),
         settle_s=_number("--settle-ms", args.settle_ms, inclusive=True) / 1e3,
         process_pairs=_number("--process-pairs", args.process_pairs, int),
+        builds=_number("--builds", args.builds, int),
         worker_timeout=_number("--worker-timeout", args.worker_timeout),
     )
     device = _resolve_device(args.device)
@@ -171,6 +178,7 @@ def parse_options(args: argparse.Namespace) -> dict:
     for target, _, _ in delays:
         if not any(cases_mod.delay_for([(target, 1.0, "s")], c) for c in cases):
             raise BadInput(f"--inject-delay {target}: matches none of the selected cases")
+    plan_args["cpus"] = _cpus(args.cpus, threads)
     profile = cases_mod.PROFILES[args.bench_profile]
     plan = Plan(warmup_rounds=profile.warmup_rounds, warmup_s=profile.warmup_seconds, **plan_args)
     settings = Settings(math=args.math, autotune=not args.no_autotune, threads=threads, interop_threads=interop,
@@ -192,6 +200,30 @@ def parse_options(args: argparse.Namespace) -> dict:
     return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
             "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha,
             "confirm": confirm}
+
+
+def _cpus(value: str, threads: int | None) -> tuple[int, ...] | None:
+    """--cpus: the CPUs both sides' workers are pinned to (None: not pinned)."""
+    from cnnbench.core.settings import allowed_cpus
+
+    allowed = allowed_cpus()
+    if value == "none":
+        return None
+    if value == "auto":
+        return tuple(allowed[-threads:]) if threads else None
+    try:
+        cpus = tuple(dict.fromkeys(int(c) for c in value.split(",") if c.strip()))
+    except ValueError:
+        cpus = ()
+    if not cpus:
+        raise BadInput(f"--cpus: expected auto, none or CPU numbers like 1 or 2,3; got {value!r}")
+    outside = [c for c in cpus if c not in allowed]
+    if outside:
+        raise BadInput(f"--cpus {value}: CPU {', '.join(map(str, outside))} not available to this process; "
+                       f"choose from {','.join(map(str, allowed))}")
+    if threads and len(cpus) < threads:
+        raise BadInput(f"--cpus {value}: {len(cpus)} CPU(s) for --threads {threads}; give at least {threads}")
+    return cpus
 
 
 def _check_writable(path: str) -> None:

@@ -27,7 +27,11 @@ def method_text(plan: Plan) -> str:
         if plan.process_pairs > 1 else ""
     order = "balanced order (A B, B A, A B, ...)" if plan.order == "abba" else f"random order (seed {plan.seed})"
     settle = f", {1e3 * plan.settle_s:g} ms pause before each turn" if plan.settle_s else ""
-    return (f"paired: each side in its own worker process, stepped strictly alternately in rounds, {order}{settle}; "
+    pinned = f"both pinned to CPU {','.join(map(str, plan.cpus))}" if plan.cpus else "not pinned to CPUs"
+    builds = f"each case built {plan.builds} times, the last build measured" if plan.builds > 1 else \
+        "each case built once"
+    return (f"paired: each side in its own worker process ({pinned}; {builds}), stepped strictly alternately in "
+            f"rounds, {order}{settle}; "
             f"{pairs}a side's sample per round is the median of k timed steps after {plan.discard_steps} discarded "
             f"(k: a turn of at least {1e3 * plan.turn_s:g} ms on a CPU, {plan.gpu_steps} steps on a GPU); ratio B/A: "
             f"Hodges-Lehmann estimate of the per-round log ratios, Wilcoxon signed-rank {plan.confidence:.0%} "
@@ -65,7 +69,10 @@ def document(*, kind: str, a_label: str, b_label: str, plan: Plan, threshold: fl
     which pairs have no row and why, as a benchmark run's ``cnnbench`` block does."""
     return {"cnnbench_ab": 1, "datetime": datetime, "machine_info": machine_info, "commit_info": commit_info,
             "kind": kind, "a_label": a_label, "b_label": b_label, "method": method_text(plan),
-            "thresholds": {"time": threshold, "confidence": plan.confidence}, "cases": cases,
+            "thresholds": {"time": threshold, "confidence": plan.confidence},
+            "plan": {"cpus": list(plan.cpus) if plan.cpus else None, "builds": plan.builds,
+                     "process_pairs": plan.process_pairs, "budget_s": plan.budget_s, "target": plan.target},
+            "cases": cases,
             "skipped": skipped, "unfinished": unfinished}
 
 

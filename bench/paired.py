@@ -4,8 +4,9 @@ Two runs of the same code in two processes at two times differ far more than the
 (README, "Does the detector work?": 0.2x to 45x on the reference VM), so a paired comparison never
 compares measurements taken at different times (pyperf, asv ``--interleave-rounds``):
 
-1. both sides' workers start and build their cases at once (framework imported once, model built
-   once, first step done: nothing is timed yet);
+1. both sides' workers start, pinned to the same CPUs, and build their cases at once (framework
+   imported once, model built, first step done: nothing is timed yet), each case twice, the second
+   build measured (below);
 2. each side warms up, alone; then a few short alternating turns probe each side's steady step time;
 3. rounds: in each, A takes a turn and B takes a turn, strictly one after the other (the parent waits
    for one side's reply before commanding the other), in an order balanced over rounds (A B, B A,
@@ -18,6 +19,20 @@ compares measurements taken at different times (pyperf, asv ``--interleave-round
 4. after every round the ratio B/A and its interval are re-estimated (``cnnbench.core.paired``) and
    the rounds stop once the interval is narrow enough, the time budget is spent or the round limit
    is reached.
+
+Two sources of a bias that lasts a worker's whole life, each measured on the 2-core reference VM
+on 2026-12-02 with A/A pairs (README, "Paired A/B comparisons"), and what the engine does about them:
+
+* **the first build of a case in a process**: PyTorch ResNet-18 training (64 px, batch 2, one thread)
+  measured B/A from 0.86 to 1.21 over 37 fresh pairs of processes, every round of a pair agreeing; the
+  same processes, after building the same case again, 0.98 to 1.03. A 5 s warm-up of the first build
+  did not remove it, nor did building another model first, nor a fixed glibc mmap threshold. So each
+  worker builds each case ``builds`` times (default 2) and measures the last build;
+* **where the threads run**: Keras-on-TensorFlow ResNet-18 training, rebuilt, with the workers free to
+  move between the CPUs, measured 0.84 to 0.92 in 4 pairs of 4 (B faster every time); pinned to one
+  CPU, 0.995 to 1.02; LeNet-5 inference (0.2 ms steps) 0.97 to 1.07 free, 0.997 to 1.013 pinned. So
+  both sides' workers are pinned to the same ``cpus`` (``cnnbench ab --cpus``; by default the last
+  ``--threads`` CPUs); they never run at once, so sharing costs nothing.
 
 With ``process_pairs`` > 1 the whole sequence runs again in fresh workers and the rounds are pooled
 (each round's ratio is within one pair of processes): two pairs of processes of the same code differ
@@ -71,6 +86,8 @@ class Plan:
     seed: int = 0
     settle_s: float = 0.0  # pause before each turn (lets the other side's thread pools go idle)
     process_pairs: int = 1  # fresh pairs of workers per case, rounds pooled
+    builds: int = 2  # each worker builds each case this many times and measures the last (module docstring)
+    cpus: tuple[int, ...] | None = None  # both sides' workers pinned to these CPUs (None: not pinned)
     warmup_rounds: int = 2
     warmup_s: float = 0.5
     confidence: float = 0.95
@@ -80,6 +97,8 @@ class Plan:
     def __post_init__(self):
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if self.builds < 1:
+            raise ValueError(f"builds must be at least 1, got {self.builds}")
 
 
 @dataclass
@@ -114,8 +133,10 @@ def steps_per_turn(step_s: float, device: str, plan: Plan) -> int:
 
 
 def start_worker(side: Side, plan: Plan):
-    """A worker for ``side``; one without a checkout of its own runs in the checkout this process imported
-    ``cnnbench`` from (``python -m`` searches the working directory first, which may hold another one)."""
+    """A worker for ``side``, pinned to ``plan.cpus``; one without a checkout of its own runs in the checkout
+    this process imported ``cnnbench`` from (``python -m`` searches the working directory first, which may
+    hold another one). A baseline checkout's worker reads the pinning from the same variable (since
+    efa5114, CI's baseline)."""
     import os
 
     import cnnbench
@@ -123,13 +144,14 @@ def start_worker(side: Side, plan: Plan):
 
     cwd = side.cwd or os.path.dirname(os.path.dirname(os.path.abspath(cnnbench.__file__)))
     return Worker(side.case.runtime, side.case.device, side.settings, pythonpath=side.pythonpath, cwd=cwd,
-                  start_timeout=plan.worker_timeout)
+                  affinity=list(plan.cpus) if plan.cpus else None, start_timeout=plan.worker_timeout)
 
 
 def _start_and_prepare(side: Side, plan: Plan, factory: Callable, seed: int, worker=None):
     worker = worker or factory(side, plan)
     try:
-        worker.call("prepare", case=side.case.to_dict(), seed=seed, timeout=plan.worker_timeout)
+        for _ in range(plan.builds):  # the last build is the one measured (module docstring)
+            worker.call("prepare", case=side.case.to_dict(), seed=seed, timeout=plan.worker_timeout)
     except BaseException:
         worker.close()
         raise

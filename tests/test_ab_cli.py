@@ -41,6 +41,9 @@ BAD = [  # (arguments, what the one line must say)
     (["--baseline", "HEAD", "--confirm", "-1"], "--confirm: expected a number >= 0"),
     (["--compare-frameworks", "--confirm", "1"], "--confirm re-measures regressions of --baseline"),
     (["--baseline", "HEAD", "--format", "xml"], "--format: 'xml' is not one of"),
+    (["--baseline", "HEAD", "--cpus", "first"], "--cpus: expected auto, none or CPU numbers"),
+    (["--baseline", "HEAD", "--cpus", "4096"], "--cpus 4096: CPU 4096 not available to this process"),
+    (["--baseline", "HEAD", "--builds", "0"], "--builds: expected a number > 0"),
     (["--baseline", "HEAD", "--order", "zigzag"], "--order: 'zigzag' is not one of abba, random"),
     (["--baseline", "HEAD", "--device", "tpu"], "--device: 'tpu' is not one of"),
     (["--baseline", "HEAD", "--models", "lenet5", "--inject-delay", "resnet50=15%"], "matches none of the selected"),
@@ -157,12 +160,26 @@ def _doc(kind="baseline", b_factor=1.2):
                               unfinished=[])
 
 
+def test_cpus_auto_pins_both_sides_to_the_last_threads_cpus(monkeypatch):
+    from cnnbench.bench import ab_cli
+    from cnnbench.core import settings
+
+    monkeypatch.setattr(settings, "allowed_cpus", lambda: [0, 1, 2, 3])
+    assert ab_cli._cpus("auto", 1) == (3,) and ab_cli._cpus("auto", 2) == (2, 3)
+    assert ab_cli._cpus("auto", None) is None and ab_cli._cpus("none", 1) is None  # no --threads: not pinned
+    assert ab_cli._cpus("0,2,2", 2) == (0, 2)
+    with pytest.raises(ab_cli.BadInput, match="1 CPU\\(s\\) for --threads 2; give at least 2"):
+        ab_cli._cpus("3", 2)
+
+
 def test_json_has_the_design_fields():
     doc = json.loads(ab_output.render(_doc(), "json"))
     assert doc["cnnbench_ab"] == 1 and doc["kind"] == "baseline"
     assert {"datetime", "machine_info", "commit_info", "kind", "a_label", "b_label", "method", "thresholds",
             "cases"} <= set(doc)
     assert doc["thresholds"] == {"time": 0.05, "confidence": 0.95}
+    assert doc["plan"]["builds"] == 2 and doc["plan"]["cpus"] is None  # Plan's defaults: built twice, not pinned
+    assert "each case built 2 times, the last build measured" in doc["method"]
     row = doc["cases"][0]
     assert set(row) == DESIGN_CASE_KEYS
     assert row["ratio"] == pytest.approx(1.2) and row["decision"] == "regression" and row["rounds"] == 10

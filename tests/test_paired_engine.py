@@ -112,9 +112,40 @@ def test_abba_order_strict_alternation_and_never_two_at_once():
     assert _turns(t) == "abbaabbaabbaabba"
     # warm-up: each side alone, then the probe, then the rounds; nothing before both are prepared
     cmds = [(s, c) for s, c, _ in t.events]
-    assert cmds[:2] in ([("a", "prepare"), ("b", "prepare")], [("b", "prepare"), ("a", "prepare")])
-    assert cmds[2:8] == [("a", "warmup"), ("b", "warmup")] + [("a", "time"), ("b", "time")] * 2  # warm-up, probe
+    # each side builds its case twice (the first build of a case in a process is biased: bench/paired.py)
+    assert sorted(cmds[:4]) == [("a", "prepare")] * 2 + [("b", "prepare")] * 2
+    assert cmds[4:10] == [("a", "warmup"), ("b", "warmup")] + [("a", "time"), ("b", "time")] * 2  # warm-up, probe
     assert sorted(t.closed) == ["a", "b"] and out.stopped == "max_rounds"
+
+
+def test_builds_sets_how_often_each_side_builds_its_case_before_it_is_measured():
+    for builds in (1, 3):
+        _, t = _run(Plan(builds=builds, max_rounds=4, **ENDLESS))
+        prepares = [s for s, c, _ in t.events if c == "prepare"]
+        assert sorted(prepares) == ["a"] * builds + ["b"] * builds
+        first_step = next(i for i, (_, c, _) in enumerate(t.events) if c != "prepare")
+        assert first_step == 2 * builds  # every build before any step
+    with pytest.raises(ValueError, match="builds must be at least 1"):
+        Plan(builds=0)
+
+
+def test_both_sides_workers_are_pinned_to_the_plan_cpus(monkeypatch):
+    """start_worker hands plan.cpus to each side's Worker (it pins the process before its framework starts,
+    through CNNBENCH_CPU_AFFINITY, which CI's baseline commit efa5114 reads too)."""
+    import cnnbench.worker
+    from cnnbench.bench.paired import start_worker
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, runtime, device, settings, **kw):
+            seen.append(kw["affinity"])
+
+    monkeypatch.setattr(cnnbench.worker, "Worker", Recorder)
+    start_worker(Side(CASE, label="a"), Plan(cpus=(1,)))
+    start_worker(Side(CASE, label="b", pythonpath="/elsewhere", cwd="/elsewhere"), Plan(cpus=(1,)))
+    start_worker(Side(CASE, label="a"), Plan())
+    assert seen == [[1], [1], None]
 
 
 def test_random_order_is_seeded_and_balanced():
@@ -208,7 +239,7 @@ def test_a_pool_reuses_both_workers_for_pairs_that_start_alike():
                      clock=timeline.clock, pool=pool)
     assert timeline.started == ["a", "b"] and timeline.closed == []
     prepared = [args["case"]["model"] for side, c, args in timeline.events if c == "prepare"]
-    assert sorted(prepared) == ["lenet5", "lenet5", "resnet18", "resnet18"]
+    assert sorted(prepared) == ["lenet5"] * 4 + ["resnet18"] * 4  # each case built twice on each side
     # the second case starts by clearing the first one's delay on B
     delays = [(args["amount"], args["unit"]) for side, c, args in timeline.events if c == "inject_delay"]
     assert delays == [(0.15, "fraction"), (0.0, "s")]

@@ -16,8 +16,15 @@ from dataclasses import asdict, dataclass
 MATH_MODES = ("tf32", "fp32")
 
 
+def allowed_cpus() -> list[int]:
+    """The CPU numbers this process may run on, ascending."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
 def cores_available() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return len(allowed_cpus())
 
 
 @dataclass(frozen=True)
