@@ -81,9 +81,7 @@ class Job:
                 self.workers.append(Worker(case.runtime, case.device, per_worker, env=env, affinity=affinity,
                                            wait=False))
             for w in self.workers:  # each waits at the rendezvous until every rank has joined
-                # each worker ends its own wait after the timeout (TensorFlow's wait has none of its own:
-                # models_tf/backend.py); the 20 s beyond it are a backstop for the framework's import
-                w.wait_ready(rendezvous["timeout"] + 20)
+                w.wait_ready(rendezvous["timeout"] + 20)  # TensorFlow waits for its cluster without a timeout
         except (WorkerDied, WorkerError) as exc:
             self.close()
             where = f"{rendezvous['master_addr']}:{rendezvous['master_port']}"

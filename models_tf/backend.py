@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import math
 import os
-import threading
 import time
 
 import keras
@@ -105,36 +103,19 @@ def _start_multi_worker(device: str) -> None:
     import tensorflow as tf
 
     global _STRATEGY
-    timeout = float(os.environ.get("CNNBENCH_RENDEZVOUS_TIMEOUT", "120"))
     impl = tf.distribute.experimental.CommunicationImplementation
     options = tf.distribute.experimental.CommunicationOptions(
-        implementation=impl.NCCL if device == "cuda" else impl.RING, timeout_seconds=timeout)
-    # The strategy waits for every task of TF_CONFIG without a timeout of its own ("Waiting for the
-    # cluster, timeout = inf"); the collective timeout above covers later all-reduces only. So the
-    # rendezvous gets its timeout here, counted from after TensorFlow's import: past it, the worker says
-    # why in its log and exits, and the parent reports it at once instead of after its own margin.
-    watchdog = threading.Timer(timeout, _rendezvous_not_reached, args=(timeout,))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        _STRATEGY = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    finally:
-        watchdog.cancel()
-
-
-def _rendezvous_not_reached(timeout: float) -> None:
-    import sys
-
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    print(f"cnnbench worker: the TF_CONFIG cluster {cluster} was not complete within the rendezvous timeout "
-          f"({timeout:g} s)", file=sys.stderr, flush=True)
-    os._exit(3)  # the main thread is blocked inside TensorFlow; nothing else can end the wait
+        implementation=impl.NCCL if device == "cuda" else impl.RING,
+        timeout_seconds=float(os.environ.get("CNNBENCH_RENDEZVOUS_TIMEOUT", "120")))
+    _STRATEGY = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
 def distributed_info() -> dict | None:
     """Rank, world size and collective backend of a data-parallel worker, or None."""
     if _STRATEGY is None:
         return None
+    import json
+
     cfg = json.loads(os.environ["TF_CONFIG"])
     return {"rank": cfg["task"]["index"], "world_size": _STRATEGY.num_replicas_in_sync // max(
         1, len(_STRATEGY.extended.worker_devices)), "replicas": _STRATEGY.num_replicas_in_sync,
@@ -144,6 +125,8 @@ def distributed_info() -> dict | None:
 
 def gather(value) -> list:
     """Every worker's ``value`` (JSON-able), in rank order, through the strategy's collective all-gather."""
+    import json
+
     import tensorflow as tf
 
     def all_gather(t):

