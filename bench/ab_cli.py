@@ -87,8 +87,9 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                    help="each worker builds each case N times and measures the last build (default 2: the first "
                         "build of a case in a process can be several percent off for its whole life; README)")
     m.add_argument("--confirm", default="0", metavar="N",
-                   help="measure each regression again N times, each in a fresh pair of worker processes; it "
-                        "stays a regression only if every one agrees, else it is inconclusive (default 0; README)")
+                   help="measure each regression again up to N times, each in a fresh pair of worker processes; it "
+                        "stays a regression only if every pair's interval is above 1 and the pairs' geometric mean "
+                        "is above the threshold, else it is inconclusive (default 0; CI: 2; README)")
     m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
     m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                    help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")
@@ -311,10 +312,12 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
     """A regression measured again ``opts["confirm"]`` times, each in a fresh pair of worker processes
     (the first pass shares its workers between the cases of a runtime): two processes of the same code
     can differ by several percent for their whole life, every round agreeing, which no interval over
-    rounds sees. The row keeps its first measurement and lists the others; its decision stays
-    "regression" only if every one is a regression, else it becomes "inconclusive"."""
+    rounds sees. The row keeps its first measurement, lists the others and their ``pooled_ratio``; its
+    decision stays "regression" only if every pair's interval is above 1 and the pooled ratio is above
+    the threshold (``cnnbench.core.paired.confirmed_decision``), else it becomes "inconclusive". Once a
+    fresh pair's interval reaches 1 the verdict cannot be a regression, and no more pairs are run."""
     from cnnbench.bench.paired import WorkerPool
-    from cnnbench.core.paired import confirmed_decision
+    from cnnbench.core.paired import confirmed_decision, pooled_ratio, stored_estimate
 
     row["first_decision"], row["confirmations"] = row["decision"], []
     for k in range(1, opts["confirm"] + 1):
@@ -328,7 +331,11 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
             unfinished.extend({"pair_id": pair.pair_id, "reason": f"confirmation {k}: {x['reason']}"} for x in lost)
             return
         row["confirmations"].append({key: again[key] for key in CONFIRMATION_FIELDS})
-    row["decision"] = confirmed_decision(row["decision"], [c["decision"] for c in row["confirmations"]])
+        if not stored_estimate(again).low > 1.0:
+            break
+    again = [stored_estimate(c) for c in row["confirmations"]]
+    row["pooled_ratio"] = pooled_ratio([row["ratio"], *(e.ratio for e in again)])
+    row["decision"] = confirmed_decision(stored_estimate(row), again, opts["threshold"])
 
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,

@@ -3,7 +3,7 @@ slowdowns must be found.
 
     python -m cnnbench.bench.detector_check --repeats 10                 # A/A, then 15%, 10%, 5% slowdowns
     python -m cnnbench.bench.detector_check --repeats 2 --frameworks     # TF vs PyTorch twice: same verdicts?
-    python -m cnnbench.bench.detector_check --repeats 10 --confirm 1 --slowdowns 15 --out .ci-out/detector-confirm
+    python -m cnnbench.bench.detector_check --repeats 10 --confirm 2 --slowdowns 15 --out .ci-out/detector-confirm
                                                                           # CI's rule: regressions re-measured
 
 Each comparison is one ``cnnbench ab`` of the smoke cases (no time-to-accuracy): ``--baseline HEAD``
@@ -66,18 +66,14 @@ def _wall(doc: dict) -> float:
 
 def decision(case: dict, threshold: float | None) -> str:
     """The case's stored decision, or re-decided at ``threshold`` from its stored ratio and interval; a case
-    measured with ``--confirm`` is a regression only if its re-measurements are too (as `cnnbench ab`)."""
+    measured with ``--confirm`` is a regression only if its re-measurements, pooled with it, say so too (as
+    `cnnbench ab`: ``cnnbench.core.paired.confirmed_decision``)."""
     if threshold is None:
         return case["decision"]
-    from cnnbench.core.paired import PairedEstimate, confirmed_decision, decide_change
+    from cnnbench.core.paired import confirmed_decision, stored_estimate
 
-    def at(m: dict) -> str:
-        low = m["ci_low"] if m["ci_low"] is not None else 0.0
-        high = m["ci_high"] if m["ci_high"] is not None else float("inf")
-        return decide_change(PairedEstimate(m["ratio"], low, high, m["p_value"], m["rounds"], 0.95, "stored"),
-                             threshold)
-
-    return confirmed_decision(at(case), [at(c) for c in case.get("confirmations") or []])
+    return confirmed_decision(stored_estimate(case), [stored_estimate(c) for c in case.get("confirmations") or []],
+                              threshold)
 
 
 def summarize_detector(out: Path, slow_model: str, threshold: float | None = None,
@@ -160,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold", default="0.10",
                    help="cnnbench ab's --threshold (default 0.10, as CI); saved comparisons are re-decided with it")
     p.add_argument("--confirm", default="0", metavar="N",
-                   help="cnnbench ab's --confirm (CI: 1): a regression stands only if N fresh pairs agree. Scores "
+                   help="cnnbench ab's --confirm (CI: 2): a regression stands only if the N fresh pairs, pooled with "
+                        "the first, agree. Scores "
                         "are then valid at the measured --threshold only (below it, nothing was re-measured)")
     p.add_argument("--slowdowns", default=",".join(map(str, SLOWDOWNS)), metavar="PCT,...",
                    help="the injected slowdowns to measure, in percent (default 15,10,5)")

@@ -15,7 +15,7 @@ from cnnbench.reports.tidy import machine_id
 COLUMNS = ["file", "datetime", "machine_id", "kind", "a_label", "b_label", "pair_id", "model", "mode", "batch",
            "device", "input_size", "precision", "compiled", "world_size", "a_case", "b_case", "a_runtime",
            "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high",
-           "p_value", "stopped", "seconds", "decision", "injected_delay_s", "method", "confirmations"]
+           "p_value", "stopped", "seconds", "decision", "injected_delay_s", "method", "confirmations", "pooled_ratio"]
 
 
 def paired_frame(results: list[PairedResult]) -> pd.DataFrame:
@@ -50,7 +50,9 @@ def display_rows(paired: pd.DataFrame, used: set[tuple[str, str]]) -> list[dict]
             "ratio": f"{r['ratio']:.3f}", "ci": ci,
             "p": "" if pd.isna(r["p_value"]) else f"{r['p_value']:.2g}",
             "rounds": f"{int(r['rounds'])}{steps}", "stopped": r["stopped"],
-            "decision": r["decision"] + (f" (first pass a regression; again in fresh processes: {r['confirmations']})"
+            "decision": r["decision"] + (f" (first pass a regression; again in fresh processes: {r['confirmations']}"
+                                         + ("" if pd.isna(r["pooled_ratio"]) else
+                                            f"; pooled {r['pooled_ratio']:.3f}") + ")"
                                          if r["confirmations"] else ""),
             "delay": "" if pd.isna(r["injected_delay_s"]) or not r["injected_delay_s"] else
             f"TEST-ONLY delay {r['injected_delay_s']:g} s",

@@ -121,6 +121,7 @@ AB_CASE_FIELDS = {
     "b_median_s": "positive", "ratio": "positive", "ci_low": "positive", "ci_high": "positive",
     "p_value": "probability", "stopped": "name", "seconds": "nonneg", "decision": "name",
     "a_rounds_s": "positive_numbers", "b_rounds_s": "positive_numbers", "injected_delay_s": "nonneg",
+    "pooled_ratio": "positive",  # `cnnbench ab --confirm N`: every pair of processes' ratio, pooled
 }
 AB_CASE_REQUIRED = ("pair_id", "model", "mode", "batch", "device", "input_size", "precision", "a_runtime",
                     "b_runtime", "rounds", "ratio", "stopped", "decision")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -211,14 +212,20 @@ def _outcome(b_factor: float) -> PairOutcome:
                        rounds_s=1.0, injected_delay_s=0.0)
 
 
-@pytest.mark.parametrize("again, decision, shown", [
-    ([1.2, 1.2], "regression", "(confirmed in 2 fresh pairs: 1.200 regression, 1.200 regression)"),
-    ([1.2, 1.0], "inconclusive", "(a regression at 1.200, not confirmed in fresh processes: 1.200 regression, "
-                                 "1.000 no change)"),
+@pytest.mark.parametrize("again, decision, runs, shown", [
+    ([1.2, 1.2], "regression", 2, "(confirmed in 2 fresh pairs: 1.200 [1.200, 1.200], 1.200 [1.200, 1.200]; "
+                                  "pooled over 3 pairs of processes 1.200)"),
+    # a fresh pair below the threshold on its own, but every pair slower and the three pooled beyond it:
+    # (1.2 x 1.03 x 1.1)^(1/3) = 1.1082 > 1.05 (the shape of the misses of 2026-12-02: 1.219, then 1.073)
+    ([1.03, 1.1], "regression", 2, "pooled over 3 pairs of processes 1.108)"),
+    # a fresh pair that saw no slowdown: not a regression, and no third pair is run
+    ([1.0, 1.2], "inconclusive", 1, "(a regression at 1.200, not confirmed in fresh processes: 1.000 [1.000, 1.000]; "
+                                    "pooled over 2 pairs of processes 1.095)"),
 ])
-def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decision, shown, monkeypatch):
-    """--confirm N: the flagged pair measured N more times, each in new worker processes (a process's
-    own bias lasts its life, so only a new process is a new sample of it)."""
+def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decision, runs, shown, monkeypatch):
+    """--confirm N: the flagged pair measured up to N more times, each in new worker processes (a process's
+    own bias lasts its life, so only a new process is a new sample of it); the regression stands if every
+    pair's interval is above 1 and the pairs' geometric mean is above the threshold."""
     from cnnbench.bench import ab_cli, paired
 
     pools = []
@@ -236,9 +243,10 @@ def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decisio
     unfinished = []
     ab_cli._confirm({"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}, pair, row, unfinished,
                     log=lambda line: None)
-    assert len(pools) == 2 and unfinished == []
+    assert len(pools) == runs and unfinished == []
     assert row["first_decision"] == "regression" and row["decision"] == decision
-    assert [c["ratio"] for c in row["confirmations"]] == pytest.approx(again)
+    assert [c["ratio"] for c in row["confirmations"]] == pytest.approx(again[:runs])
+    assert row["pooled_ratio"] == pytest.approx(math.prod([1.2, *again[:runs]]) ** (1 / (runs + 1)))
     assert shown in ab_output.render(doc, "table")
     assert ab_output.exit_status(doc) == (1 if decision == "regression" else 0)
 
@@ -262,7 +270,7 @@ def test_real_run_against_head_flags_the_injected_delay(tmp_path):
     assert "[1/1] lenet5-torch-inference-bs2-cpu" in done.stderr  # the progress line with its verdict
     doc = json.loads(out.read_text())
     row = doc["cases"][0]
-    assert set(row) == DESIGN_CASE_KEYS | {"first_decision", "confirmations"}
+    assert set(row) == DESIGN_CASE_KEYS | {"first_decision", "confirmations", "pooled_ratio"}
     assert doc["kind"] == "baseline" and doc["a_label"].startswith("baseline HEAD")
     assert row["decision"] == "regression" and 1.5 < row["ratio"] < 3.0 and row["ci_low"] > 1.05
     (again,) = row["confirmations"]  # --confirm 1: measured again in a fresh pair of workers, and it agrees

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from cnnbench.core.paired import (PairedEstimate, decide_change, decide_frameworks, hodges_lehmann, paired_ratio,
-                                  signed_rank_interval, signed_rank_p, stop_reason, walsh_averages)
+from cnnbench.core.paired import (PairedEstimate, confirmed_decision, decide_change, decide_frameworks, hodges_lehmann,
+                                  paired_ratio, pooled_ratio, signed_rank_interval, signed_rank_p, stop_reason,
+                                  stored_estimate, walsh_averages)
 
 
 def _continuous(n, shift=0.03, seed=0):
@@ -122,6 +123,36 @@ DECISIONS = [  # (ratio, low, high) -> decision with threshold 5%
 @pytest.mark.parametrize("values, decision", DECISIONS)
 def test_change_decisions(values, decision):
     assert decide_change(_est(*values), 0.05) == decision
+
+
+CONFIRMED = [  # first pass, fresh pairs (ratio, low, high) -> decision with threshold 10%
+    ((1.219, 1.18, 1.26), [(1.073, 1.05, 1.10)], "regression"),  # pooled sqrt(1.219 x 1.073) = 1.1437
+    ((1.192, 1.15, 1.23), [(1.034, 1.01, 1.06)], "regression"),  # sqrt(1.192 x 1.034) = 1.1102
+    ((1.12, 1.10, 1.15), [(1.04, 1.02, 1.06)], "inconclusive"),  # sqrt(1.12 x 1.04) = 1.0792: below 1.10
+    ((1.30, 1.20, 1.40), [(1.00, 0.98, 1.02)], "inconclusive"),  # pooled 1.140, but a pair saw no slowdown
+    ((1.15, 1.10, 1.20), [(1.16, 1.12, 1.2), (1.09, 1.05, 1.12)], "regression"),  # (1.15 1.16 1.09)^(1/3) = 1.1329
+    ((1.05, 1.02, 1.08), [(1.5, 1.4, 1.6)], "no change"),  # the first pass was no regression: its own verdict
+    ((1.15, 1.10, 1.20), [], "regression"),  # nothing measured again: the first pass's verdict
+]
+
+
+@pytest.mark.parametrize("first, again, decision", CONFIRMED)
+def test_confirmed_decisions_pool_every_pair_of_processes(first, again, decision):
+    """Hand arithmetic in the comments; the first two rows are the two misses of the 2026-12-02
+    detector run (Keras ResNet-18 training, 15% slowdown) that requiring each pair to pass lost."""
+    assert confirmed_decision(_est(*first), [_est(*e) for e in again], 0.10) == decision
+
+
+def test_pooled_ratio_is_the_geometric_mean():
+    assert pooled_ratio([1.21, 1.0]) == pytest.approx(1.1)  # sqrt(1.21) = 1.1
+    assert pooled_ratio([2.0, 0.5, 1.0]) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        pooled_ratio([])
+
+
+def test_stored_estimate_reads_a_row():
+    e = stored_estimate({"ratio": 1.1, "ci_low": None, "ci_high": None, "p_value": 0.3, "rounds": 12})
+    assert (e.ratio, e.low, e.high, e.n) == (1.1, 0.0, math.inf, 12) and e.half_width == math.inf
 
 
 @pytest.mark.parametrize("values, decision", [((1.5, 1.2, 1.8), "a faster"), ((0.5, 0.4, 0.7), "b faster"),
