@@ -333,9 +333,9 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
         row["confirmations"].append({key: again[key] for key in CONFIRMATION_FIELDS})
         if not stored_estimate(again).low > 1.0:
             break
-    again = [stored_estimate(c) for c in row["confirmations"]]
-    row["pooled_ratio"] = pooled_ratio([row["ratio"], *(e.ratio for e in again)])
-    row["decision"] = confirmed_decision(stored_estimate(row), again, opts["threshold"])
+    fresh = [stored_estimate(c) for c in row["confirmations"]]
+    row["pooled_ratio"] = pooled_ratio([row["ratio"], *(e.ratio for e in fresh)])
+    row["decision"] = confirmed_decision(stored_estimate(row), fresh, opts["threshold"])
 
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,

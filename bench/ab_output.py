@@ -110,10 +110,11 @@ def _confirmed(r: dict) -> str:
     if not again:
         return ""
     ratios = ", ".join(f"{c['ratio']:.3f} {_ci(c)}" for c in again)
-    pooled = f"pooled over {len(again) + 1} pairs of processes {r['pooled_ratio']:.3f}" if "pooled_ratio" in r else ""
+    if "pooled_ratio" in r:  # absent from files written before the pooled rule
+        ratios += f"; pooled over {len(again) + 1} pairs of processes {r['pooled_ratio']:.3f}"
     if r["decision"] == "regression":
-        return f" (confirmed in {len(again)} fresh pair{'s' * (len(again) > 1)}: {ratios}; {pooled})"
-    return f" (a regression at {r['ratio']:.3f}, not confirmed in fresh processes: {ratios}; {pooled})"
+        return f" (confirmed in {len(again)} fresh pair{'s' * (len(again) > 1)}: {ratios})"
+    return f" (a regression at {r['ratio']:.3f}, not confirmed in fresh processes: {ratios})"
 
 
 _HEAD = ["pair", "rounds", "k", "A median", "B median", "B/A", "95% CI", "p", "stopped", "s", "decision"]
