@@ -86,10 +86,16 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--builds", default="2", metavar="N",
                    help="each worker builds each case N times and measures the last build (default 2: the first "
                         "build of a case in a process can be several percent off for its whole life; README)")
+    m.add_argument("--measured-builds", default="3", metavar="R",
+                   help="spread each pair's rounds over R builds of the case in the same workers, each built again "
+                        "before its share (default 3: every build of a case carries a bias of its own, about 5%% "
+                        "for Keras training on the reference VM, which more rounds of one build do not remove; "
+                        "README)")
     m.add_argument("--confirm", default="0", metavar="N",
-                   help="measure each regression again up to N times, each in a fresh pair of worker processes; it "
-                        "stays a regression only if every pair's interval is above 1 and the pairs' geometric mean "
-                        "is above the threshold, else it is inconclusive (default 0; CI: 2; README)")
+                   help="measure a case that may have regressed (a regression, or inconclusive with B slower and "
+                        "the interval reaching past the threshold) again, up to N times, each in a fresh pair of "
+                        "worker processes; it is a regression only if every pair measured B slower and the pairs' "
+                        "geometric mean is above the threshold, else inconclusive (default 0; CI: 3; README)")
     m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
     m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                    help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")
@@ -155,6 +161,7 @@ def parse_options(args: argparse.Namespace) -> dict:
         settle_s=_number("--settle-ms", args.settle_ms, inclusive=True) / 1e3,
         process_pairs=_number("--process-pairs", args.process_pairs, int),
         builds=_number("--builds", args.builds, int),
+        measured_builds=_number("--measured-builds", args.measured_builds, int),
         worker_timeout=_number("--worker-timeout", args.worker_timeout),
     )
     device = _resolve_device(args.device)
@@ -281,6 +288,7 @@ def _why_not(pair) -> str | None:
 def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]:
     """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished)."""
     from cnnbench.bench.paired import WorkerPool, side_key
+    from cnnbench.core.paired import may_have_regressed, stored_estimate
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     rows, skipped, unfinished = [], [], []
@@ -299,7 +307,8 @@ def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]
     finally:
         pool.close()
     for j, row in rows:
-        if row["decision"] == "regression" and opts.get("confirm"):
+        if opts.get("confirm") and opts["kind"] != "frameworks" and may_have_regressed(
+                stored_estimate(row), opts["threshold"]):
             _confirm(opts, pairs[j], row, unfinished, log)
     return [row for _, row in sorted(rows, key=lambda jr: jr[0])], skipped, unfinished
 
@@ -309,17 +318,17 @@ CONFIRMATION_FIELDS = ("rounds", "steps_per_round", "a_median_s", "b_median_s", 
 
 
 def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
-    """A regression measured again ``opts["confirm"]`` times, each in a fresh pair of worker processes
-    (the first pass shares its workers between the cases of a runtime): two processes of the same code
-    can differ by several percent for their whole life, every round agreeing, which no interval over
-    rounds sees. The row keeps its first measurement, lists the others and their ``pooled_ratio``; its
-    decision stays "regression" only if every pair's interval is above 1 and the pooled ratio is above
-    the threshold (``cnnbench.core.paired.confirmed_decision``), else it becomes "inconclusive". Once a
-    fresh pair's interval reaches 1 the verdict cannot be a regression, and no more pairs are run."""
+    """A case that may have regressed (``cnnbench.core.paired.may_have_regressed``) measured again, up to
+    ``opts["confirm"]`` times, each in a fresh pair of worker processes (the first pass shares its workers
+    between the cases of a runtime): two processes, or two builds, of the same code can differ by several
+    percent for their whole life, every round agreeing, which no interval over rounds sees. The row keeps
+    its first measurement, lists the others and their ``pooled_ratio``; its decision is
+    ``confirmed_decision``'s. No more pairs are run once the verdict is settled (``confirmation_settled``)."""
     from cnnbench.bench.paired import WorkerPool
-    from cnnbench.core.paired import confirmed_decision, pooled_ratio, stored_estimate
+    from cnnbench.core.paired import confirmation_settled, confirmed_decision, pooled_ratio, stored_estimate
 
     row["first_decision"], row["confirmations"] = row["decision"], []
+    first = stored_estimate(row)
     for k in range(1, opts["confirm"] + 1):
         pool, lost = WorkerPool(), []
         try:
@@ -331,11 +340,11 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
             unfinished.extend({"pair_id": pair.pair_id, "reason": f"confirmation {k}: {x['reason']}"} for x in lost)
             return
         row["confirmations"].append({key: again[key] for key in CONFIRMATION_FIELDS})
-        if not stored_estimate(again).low > 1.0:
+        if confirmation_settled(first, [stored_estimate(c) for c in row["confirmations"]], opts["threshold"]):
             break
     fresh = [stored_estimate(c) for c in row["confirmations"]]
     row["pooled_ratio"] = pooled_ratio([row["ratio"], *(e.ratio for e in fresh)])
-    row["decision"] = confirmed_decision(stored_estimate(row), fresh, opts["threshold"])
+    row["decision"] = confirmed_decision(first, fresh, opts["threshold"])
 
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,

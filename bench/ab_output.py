@@ -30,6 +30,9 @@ def method_text(plan: Plan) -> str:
     pinned = f"both pinned to CPU {','.join(map(str, plan.cpus))}" if plan.cpus else "not pinned to CPUs"
     builds = f"each case built {plan.builds} times, the last build measured" if plan.builds > 1 else \
         "each case built once"
+    if plan.measured_builds > 1:
+        builds += (f", then built again before each further share of the rounds: {plan.measured_builds} builds "
+                   "measured in turn, rounds pooled")
     return (f"paired: each side in its own worker process ({pinned}; {builds}), stepped strictly alternately in "
             f"rounds, {order}{settle}; "
             f"{pairs}a side's sample per round is the median of k timed steps after {plan.discard_steps} discarded "
@@ -71,6 +74,7 @@ def document(*, kind: str, a_label: str, b_label: str, plan: Plan, threshold: fl
             "kind": kind, "a_label": a_label, "b_label": b_label, "method": method_text(plan),
             "thresholds": {"time": threshold, "confidence": plan.confidence},
             "plan": {"cpus": list(plan.cpus) if plan.cpus else None, "builds": plan.builds,
+                     "measured_builds": plan.measured_builds,
                      "process_pairs": plan.process_pairs, "budget_s": plan.budget_s, "target": plan.target},
             "cases": cases,
             "skipped": skipped, "unfinished": unfinished}
@@ -105,16 +109,20 @@ def _rows(doc: dict) -> list[list[str]]:
 
 
 def _confirmed(r: dict) -> str:
-    """What the re-measurements of a regression (--confirm) said, after the decision."""
+    """What the re-measurements of a case that may have regressed (--confirm) said, after the decision."""
     again = r.get("confirmations")
     if not again:
         return ""
     ratios = ", ".join(f"{c['ratio']:.3f} {_ci(c)}" for c in again)
     if "pooled_ratio" in r:  # absent from files written before the pooled rule
         ratios += f"; pooled over {len(again) + 1} pairs of processes {r['pooled_ratio']:.3f}"
+    pairs = f"{len(again)} fresh pair{'s' * (len(again) > 1)}"
+    first = r.get("first_decision", "regression")  # files before 2026-12-04 re-measured regressions only
     if r["decision"] == "regression":
-        return f" (confirmed in {len(again)} fresh pair{'s' * (len(again) > 1)}: {ratios})"
-    return f" (a regression at {r['ratio']:.3f}, not confirmed in fresh processes: {ratios})"
+        if first == "regression":
+            return f" (confirmed in {pairs}: {ratios})"
+        return f" ({first} at {r['ratio']:.3f} in the first pair, a regression with {pairs}: {ratios})"
+    return f" (a {first} at {r['ratio']:.3f}, not a regression with {pairs}: {ratios})"
 
 
 _HEAD = ["pair", "rounds", "k", "A median", "B median", "B/A", "95% CI", "p", "stopped", "s", "decision"]

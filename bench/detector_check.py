@@ -3,8 +3,8 @@ slowdowns must be found.
 
     python -m cnnbench.bench.detector_check --repeats 10                 # A/A, then 15%, 10%, 5% slowdowns
     python -m cnnbench.bench.detector_check --repeats 2 --frameworks     # TF vs PyTorch twice: same verdicts?
-    python -m cnnbench.bench.detector_check --repeats 10 --confirm 2 --slowdowns 15 --out .ci-out/detector-confirm
-                                                                          # CI's rule: regressions re-measured
+    python -m cnnbench.bench.detector_check --repeats 10 --confirm 3 --slowdowns 15 --out .ci-out/detector-confirm
+                                                                          # CI's rule: possible regressions re-measured
 
 Each comparison is one ``cnnbench ab`` of the smoke cases (no time-to-accuracy): ``--baseline HEAD``
 against the working tree (commit first: A/A means the same code on both sides), and the same with a
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold", default="0.10",
                    help="cnnbench ab's --threshold (default 0.10, as CI); saved comparisons are re-decided with it")
     p.add_argument("--confirm", default="0", metavar="N",
-                   help="cnnbench ab's --confirm (CI: 2): a regression stands only if the N fresh pairs, pooled with "
-                        "the first, agree. Scores "
+                   help="cnnbench ab's --confirm (CI: 3): a case that may have regressed is measured again in up "
+                        "to N fresh pairs and is a regression only if the pairs, pooled, say so. Scores "
                         "are then valid at the measured --threshold only (below it, nothing was re-measured)")
     p.add_argument("--slowdowns", default=",".join(map(str, SLOWDOWNS)), metavar="PCT,...",
                    help="the injected slowdowns to measure, in percent (default 15,10,5)")

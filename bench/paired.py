@@ -34,6 +34,16 @@ on 2026-12-02 with A/A pairs (README, "Paired A/B comparisons"), and what the en
   both sides' workers are pinned to the same ``cpus`` (``cnnbench ab --cpus``; by default the last
   ``--threads`` CPUs); they never run at once, so sharing costs nothing.
 
+* **the build itself**: the bias above is drawn again by every build, not only by the first. Keras-on-
+  TensorFlow ResNet-18 training (one thread, both sides pinned to CPU 1; 2026-12-04, README "Per-build
+  bias") measured 1.145, 1.143, 1.155, 1.088, 1.123 and 1.093 in six consecutive blocks of 60 A/A rounds
+  on one build in one pair of workers (each block's interval about +-4%), and 1.101, 1.023, 1.022,
+  1.035, 0.961 and 0.951 when both workers built the case again before each block. A pair's estimate
+  from one build carries that build's bias (here a spread of about 5%) whatever its number of rounds;
+  so with ``measured_builds`` R > 1 the rounds are spread over R builds in the same workers (after each
+  block both build the case again and warm up; k and the TEST-ONLY delay are kept), the per-round
+  ratios stay within their build, and the pooled estimate carries about 1/sqrt(R) of that spread.
+
 With ``process_pairs`` > 1 the whole sequence runs again in fresh workers and the rounds are pooled
 (each round's ratio is within one pair of processes): two pairs of processes of the same code differ
 by a median 1% and up to 6% on the reference VM (README, "Paired A/B comparisons"), which one
@@ -87,6 +97,7 @@ class Plan:
     settle_s: float = 0.0  # pause before each turn (lets the other side's thread pools go idle)
     process_pairs: int = 1  # fresh pairs of workers per case, rounds pooled
     builds: int = 2  # each worker builds each case this many times and measures the last (module docstring)
+    measured_builds: int = 1  # the rounds are spread over this many builds, each measured in turn (docstring)
     cpus: tuple[int, ...] | None = None  # both sides' workers pinned to these CPUs (None: not pinned)
     warmup_rounds: int = 2
     warmup_s: float = 0.5
@@ -99,13 +110,15 @@ class Plan:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         if self.builds < 1:
             raise ValueError(f"builds must be at least 1, got {self.builds}")
+        if self.measured_builds < 1:
+            raise ValueError(f"measured_builds must be at least 1, got {self.measured_builds}")
 
 
 @dataclass
 class PairOutcome:
     a_samples: list[float]  # per round: the median of A's k steps (seconds)
     b_samples: list[float]
-    blocks: list[int]  # per round: which process pair measured it (0-based)
+    blocks: list[int]  # per round: which block measured it (0-based; process pair x measured build, in order)
     steps_per_round: int
     estimate: PairedEstimate | None
     stopped: str  # "precision" | "budget" | "max_rounds"
@@ -222,6 +235,21 @@ def probe_steps(workers: dict, plan: Plan) -> dict[str, float]:
     return best
 
 
+def _warm_up(workers: dict, plan: Plan) -> None:
+    for w in workers.values():  # each alone, one after the other
+        w.call("warmup", rounds=plan.warmup_rounds, seconds=plan.warmup_s, timeout=plan.worker_timeout)
+
+
+def rebuild_pair(a: Side, b: Side, wa, wb, plan: Plan) -> None:
+    """Both workers build their case once more, at the same time (nothing is timed); the new build is the
+    one measured next. A worker that fails raises, as in ``start_pair``; the caller closes both."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(w.call, "prepare", case=s.case.to_dict(), seed=plan.seed, timeout=plan.worker_timeout)
+                   for s, w in ((a, wa), (b, wb))]
+        for f in futures:
+            f.result()
+
+
 def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = start_worker,
                  clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep,
                  on_block: Callable[[int], None] | None = None, pool: WorkerPool | None = None) -> PairOutcome:
@@ -243,9 +271,13 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
     stopped = None
     infos: tuple[dict, dict] = ({}, {})
     pairs = max(1, plan.process_pairs)
-    for block in range(pairs):
+    per_pair = plan.measured_builds
+    n_blocks = pairs * per_pair
+    share_budget = plan.budget_s / n_blocks
+    share_rounds = math.ceil(plan.max_rounds / n_blocks)
+    for pair_index in range(pairs):
         if on_block:
-            on_block(block)
+            on_block(pair_index * per_pair)
         keep = pool is not None and pairs == 1
         reuse = pool.take(a, b) if keep else (None, None)
         wa, wb = start_pair(a, b, plan, factory, seed=plan.seed, reuse=reuse)
@@ -255,44 +287,50 @@ def measure_pair(a: Side, b: Side, plan: Plan = Plan(), *, factory: Callable = s
                 wb.call("inject_delay", amount=0.0, unit="s", timeout=plan.worker_timeout)
             infos = (dict(getattr(wa, "info", {}) or {}), dict(getattr(wb, "info", {}) or {}))
             workers = {"a": wa, "b": wb}
-            for w in (wa, wb):  # each alone, one after the other
-                w.call("warmup", rounds=plan.warmup_rounds, seconds=plan.warmup_s, timeout=plan.worker_timeout)
+            _warm_up(workers, plan)
             steady = probe_steps(workers, plan)
             if k is None:  # one k for every round and block, from both sides' steady steps
                 k = steps_per_turn(min(steady.values()), a.case.device, plan)
             if b.delay:  # TEST ONLY: a wait after each of B's steps, of seconds or a share of that step's time
                 amount, unit = b.delay
                 wb.call("inject_delay", amount=amount, unit=unit, timeout=plan.worker_timeout)
-            share_budget = plan.budget_s / pairs
-            share_rounds = math.ceil(plan.max_rounds / pairs)
-            block_start = clock()
-            n_block = 0
-            est = None
-            while True:
-                first = turn_order(len(orders), plan.order, rng)
-                sample = {}
-                for name in first:
-                    if plan.settle_s:
-                        sleep(plan.settle_s)
-                    timed = workers[name].call("time", rounds=plan.discard_steps + k, timeout=plan.worker_timeout)
-                    sample[name] = statistics.median(timed["times"][plan.discard_steps:])
-                    if "injected_s" in timed:
-                        injected.append(timed["injected_s"])
-                a_samples.append(sample["a"])
-                b_samples.append(sample["b"])
-                blocks.append(block)
-                orders.append(first)
-                n_block += 1
-                last = block == pairs - 1
-                # the last pair stops on the pooled interval; earlier pairs on their own
-                pool_from = 0 if last else len(a_samples) - n_block
-                est = _estimate(a_samples[pool_from:], b_samples[pool_from:], plan, n_block)
-                stopped = stop_reason(est, rounds=n_block, elapsed_s=clock() - block_start, target=plan.target,
-                                      budget_s=share_budget, max_rounds=share_rounds, min_rounds=plan.min_rounds)
-                if stopped:
-                    break
-            rounds_s += clock() - block_start
-            block_estimates.append(_estimate(a_samples[-n_block:], b_samples[-n_block:], plan, n_block, force=True))
+            for build_index in range(per_pair):
+                block = pair_index * per_pair + build_index
+                if build_index:  # the same workers build the case again: another draw of the build's bias
+                    if on_block:
+                        on_block(block)
+                    rebuild_pair(a, b, wa, wb, plan)
+                    _warm_up(workers, plan)
+                block_start = clock()
+                n_block = 0
+                est = None
+                while True:
+                    first = turn_order(len(orders), plan.order, rng)
+                    sample = {}
+                    for name in first:
+                        if plan.settle_s:
+                            sleep(plan.settle_s)
+                        timed = workers[name].call("time", rounds=plan.discard_steps + k,
+                                                   timeout=plan.worker_timeout)
+                        sample[name] = statistics.median(timed["times"][plan.discard_steps:])
+                        if "injected_s" in timed:
+                            injected.append(timed["injected_s"])
+                    a_samples.append(sample["a"])
+                    b_samples.append(sample["b"])
+                    blocks.append(block)
+                    orders.append(first)
+                    n_block += 1
+                    last = block == n_blocks - 1
+                    # the last block stops on the pooled interval; earlier blocks on their own
+                    pool_from = 0 if last else len(a_samples) - n_block
+                    est = _estimate(a_samples[pool_from:], b_samples[pool_from:], plan, n_block)
+                    stopped = stop_reason(est, rounds=n_block, elapsed_s=clock() - block_start, target=plan.target,
+                                          budget_s=share_budget, max_rounds=share_rounds, min_rounds=plan.min_rounds)
+                    if stopped:
+                        break
+                rounds_s += clock() - block_start
+                block_estimates.append(_estimate(a_samples[-n_block:], b_samples[-n_block:], plan, n_block,
+                                                 force=True))
             finished = True
         finally:
             if finished and keep:

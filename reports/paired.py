@@ -15,7 +15,8 @@ from cnnbench.reports.tidy import machine_id
 COLUMNS = ["file", "datetime", "machine_id", "kind", "a_label", "b_label", "pair_id", "model", "mode", "batch",
            "device", "input_size", "precision", "compiled", "world_size", "a_case", "b_case", "a_runtime",
            "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high",
-           "p_value", "stopped", "seconds", "decision", "injected_delay_s", "method", "confirmations", "pooled_ratio"]
+           "p_value", "stopped", "seconds", "decision", "injected_delay_s", "method", "confirmations", "pooled_ratio",
+           "first_decision"]
 
 
 def paired_frame(results: list[PairedResult]) -> pd.DataFrame:
@@ -30,11 +31,17 @@ def paired_frame(results: list[PairedResult]) -> pd.DataFrame:
                    "a_label": data["a_label"], "b_label": data["b_label"], "method": data.get("method"),
                    "compiled": spelled.get("compiled", False), "world_size": spelled.get("world_size", 1)}
             row.update({k: case.get(k) for k in COLUMNS if k in case})
-            # `cnnbench ab --confirm N`: a regression measured again in fresh processes ("" when it was not)
+            # `cnnbench ab --confirm N`: a case that may have regressed measured again in fresh processes ("" when
+            # it was not); files written before 2026-12-04 re-measured first-pass regressions only
             row["confirmations"] = "; ".join(f"{c['ratio']:.3f} {c['decision']}"
                                              for c in case.get("confirmations") or [])
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _first(r: dict) -> str:
+    first = r.get("first_decision")
+    return "a regression" if not isinstance(first, str) or first == "regression" else first
 
 
 def display_rows(paired: pd.DataFrame, used: set[tuple[str, str]]) -> list[dict]:
@@ -50,7 +57,7 @@ def display_rows(paired: pd.DataFrame, used: set[tuple[str, str]]) -> list[dict]
             "ratio": f"{r['ratio']:.3f}", "ci": ci,
             "p": "" if pd.isna(r["p_value"]) else f"{r['p_value']:.2g}",
             "rounds": f"{int(r['rounds'])}{steps}", "stopped": r["stopped"],
-            "decision": r["decision"] + (f" (first pass a regression; again in fresh processes: {r['confirmations']}"
+            "decision": r["decision"] + (f" (first pass {_first(r)}; again in fresh processes: {r['confirmations']}"
                                          + ("" if pd.isna(r["pooled_ratio"]) else
                                             f"; pooled {r['pooled_ratio']:.3f}") + ")"
                                          if r["confirmations"] else ""),

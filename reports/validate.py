@@ -122,6 +122,7 @@ AB_CASE_FIELDS = {
     "p_value": "probability", "stopped": "name", "seconds": "nonneg", "decision": "name",
     "a_rounds_s": "positive_numbers", "b_rounds_s": "positive_numbers", "injected_delay_s": "nonneg",
     "pooled_ratio": "positive",  # `cnnbench ab --confirm N`: every pair of processes' ratio, pooled
+    "first_decision": "name",  # ... and the first pair's own decision
 }
 AB_CASE_REQUIRED = ("pair_id", "model", "mode", "batch", "device", "input_size", "precision", "a_runtime",
                     "b_runtime", "rounds", "ratio", "stopped", "decision")
@@ -215,7 +216,7 @@ def check_ab(path: Path, data: dict) -> None:
         if case["decision"] not in AB_KINDS[kind]:
             raise ReportError(f"{path}: {where}decision is {_shown(case['decision'])}; a {kind!r} file decides "
                               f"one of {', '.join(AB_KINDS[kind])}")
-        again = case.get("confirmations", [])  # `cnnbench ab --confirm N`: the re-measurements of a regression
+        again = case.get("confirmations", [])  # `cnnbench ab --confirm N`: re-measurements of a possible regression
         if not isinstance(again, list) or any(not isinstance(c, dict) or not _is_num(c.get("ratio"))
                                               or c.get("decision") not in AB_KINDS[kind] for c in again):
             raise ReportError(f"{path}: {where}confirmations is {_shown(again)}; it must be a list of objects, each "

@@ -211,6 +211,38 @@ def test_process_pairs_start_fresh_workers_and_pool_rounds():
     assert out.estimate.n == 30
 
 
+def test_measured_builds_spread_the_rounds_over_builds_in_the_same_workers():
+    """--measured-builds R: after each block of rounds but the last, both workers build the case once more
+    (at the same time, nothing stepping) and warm up alone; the probe, k and the TEST-ONLY delay come
+    once; every block gets its share of the rounds; the estimate pools the rounds of every block."""
+    plan = Plan(measured_builds=3, max_rounds=30, **ENDLESS)
+    out, t = _run(plan, b_delay=(0.15, "fraction"))
+    assert sorted(t.started) == ["a", "b"] and sorted(t.closed) == ["a", "b"]  # one pair of workers
+    cmds = [(side, c) for side, c, _ in t.events]
+    assert sorted(cmds[:4]) == [("a", "prepare")] * 2 + [("b", "prepare")] * 2  # builds=2 before the first block
+    assert [s for s, c in cmds if c == "prepare"].count("a") == 2 + 2  # ... and once more before blocks 2, 3
+    assert [c for _, c in cmds].count("inject_delay") == 1
+    assert out.blocks == [0] * 10 + [1] * 10 + [2] * 10 and len(out.block_estimates) == 3
+    # what happens between the blocks: both rebuild, then each warms up alone, then the rounds go on
+    rebuilds = [i for i, (_, c) in enumerate(cmds) if c == "prepare" and i >= 4]
+    assert len(rebuilds) == 4
+    for i in (rebuilds[0], rebuilds[2]):
+        assert sorted(cmds[i:i + 2]) == [("a", "prepare"), ("b", "prepare")]
+        assert cmds[i + 2:i + 4] == [("a", "warmup"), ("b", "warmup")]
+    probes = [c for _, c in cmds[4:]].count("time") - 2 * 30
+    assert probes == 2 * plan.probe_rounds  # probed once, in the first block only
+    assert out.estimate.n == 30 and out.estimate.ratio == pytest.approx(1.15)
+    with pytest.raises(ValueError, match="measured_builds must be at least 1"):
+        Plan(measured_builds=0)
+
+
+def test_measured_builds_share_the_time_budget():
+    # 3 builds of 2 s of (fake) rounds each: about 6 s of rounds in all, as one build of 6 s would take
+    out, _ = _run(Plan(measured_builds=3, target=0.001, budget_s=6.0, max_rounds=10**6),
+                  step_s={"a": 0.04, "b": 0.04}, noise=0.3)
+    assert 6.0 <= out.rounds_s < 6.0 + 3 * 0.16 * 1.3 and set(out.blocks) == {0, 1, 2}
+
+
 def test_a_side_that_fails_to_build_closes_both():
     from cnnbench.worker import WorkerError
 

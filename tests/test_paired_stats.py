@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from cnnbench.core.paired import (PairedEstimate, confirmed_decision, decide_change, decide_frameworks, hodges_lehmann,
-                                  paired_ratio, pooled_ratio, signed_rank_interval, signed_rank_p, stop_reason,
-                                  stored_estimate, walsh_averages)
+from cnnbench.core.paired import (PairedEstimate, confirmation_settled, confirmed_decision, decide_change,
+                                  decide_frameworks, hodges_lehmann, may_have_regressed, paired_ratio, pooled_ratio,
+                                  signed_rank_interval, signed_rank_p, stop_reason, stored_estimate, walsh_averages)
 
 
 def _continuous(n, shift=0.03, seed=0):
@@ -131,8 +131,14 @@ CONFIRMED = [  # first pass, fresh pairs (ratio, low, high) -> decision with thr
     ((1.12, 1.10, 1.15), [(1.04, 1.02, 1.06)], "inconclusive"),  # sqrt(1.12 x 1.04) = 1.0792: below 1.10
     ((1.30, 1.20, 1.40), [(1.00, 0.98, 1.02)], "inconclusive"),  # pooled 1.140, but a pair saw no slowdown
     ((1.15, 1.10, 1.20), [(1.16, 1.12, 1.2), (1.09, 1.05, 1.12)], "regression"),  # (1.15 1.16 1.09)^(1/3) = 1.1329
-    ((1.05, 1.02, 1.08), [(1.5, 1.4, 1.6)], "no change"),  # the first pass was no regression: its own verdict
+    ((1.05, 1.02, 1.08), [(1.5, 1.4, 1.6)], "no change"),  # the first pass could not be a regression: its own
     ((1.15, 1.10, 1.20), [], "regression"),  # nothing measured again: the first pass's verdict
+    # a first pass that may have regressed (inconclusive, B slower, the interval past 1.10): the shape of the
+    # true 15% slowdown of Keras ResNet-18 training that measured 1.050 [0.999, 1.108] on 2026-12-04;
+    # pooled (1.05 x 1.16 x 1.15)^(1/3) = exp((0.04879 + 0.14842 + 0.13976) / 3) = exp(0.11232) = 1.1189
+    ((1.05, 0.999, 1.108), [(1.16, 1.12, 1.20), (1.15, 1.11, 1.19)], "regression"),
+    ((1.05, 0.999, 1.108), [(1.02, 0.99, 1.05)], "inconclusive"),  # sqrt(1.05 x 1.02) = 1.0349
+    ((0.97, 0.88, 1.12), [(1.5, 1.4, 1.6)], "inconclusive"),  # B measured faster first: not re-decided
 ]
 
 
@@ -141,6 +147,29 @@ def test_confirmed_decisions_pool_every_pair_of_processes(first, again, decision
     """Hand arithmetic in the comments; the first two rows are the two misses of the 2026-12-02
     detector run (Keras ResNet-18 training, 15% slowdown) that requiring each pair to pass lost."""
     assert confirmed_decision(_est(*first), [_est(*e) for e in again], 0.10) == decision
+
+
+@pytest.mark.parametrize("est, may", [
+    ((1.15, 1.10, 1.20), True),  # a regression at 10%
+    ((1.05, 0.999, 1.108), True),  # inconclusive, B slower, the interval reaching past 1.10
+    ((1.05, 1.01, 1.09), False),  # inside [1/1.1, 1.1]: no change
+    ((0.97, 0.88, 1.12), False),  # inconclusive, but B measured faster
+    ((1.08, 1.05, 1.11), True),  # slower beyond doubt, 1.10 inside the interval
+    ((0.85, 0.80, 0.90), False),  # an improvement
+])
+def test_what_may_have_regressed_is_measured_again(est, may):
+    assert may_have_regressed(_est(*est), 0.10) is may
+
+
+@pytest.mark.parametrize("first, again, settled", [
+    ((1.15, 1.10, 1.20), [], False),  # nothing measured again yet
+    ((1.15, 1.10, 1.20), [(1.16, 1.12, 1.20)], True),  # two pairs, each a regression on its own
+    ((1.15, 1.10, 1.20), [(1.07, 1.02, 1.12)], False),  # slower, not past 1.10 alone: another pair decides
+    ((1.15, 1.10, 1.20), [(1.07, 1.02, 1.12), (0.99, 0.95, 1.03)], True),  # a pair with B no slower: never
+    ((1.05, 0.999, 1.108), [(1.16, 1.12, 1.20)], False),  # the first pair was not a regression on its own
+])
+def test_when_more_pairs_can_no_longer_change_the_verdict(first, again, settled):
+    assert confirmation_settled(_est(*first), [_est(*e) for e in again], 0.10) is settled
 
 
 def test_pooled_ratio_is_the_geometric_mean():
