@@ -118,11 +118,10 @@ def _confirmed(r: dict) -> str:
         ratios += f"; pooled over {len(again) + 1} pairs of processes {r['pooled_ratio']:.3f}"
     pairs = f"{len(again)} fresh pair{'s' * (len(again) > 1)}"
     first = r.get("first_decision", "regression")  # files before 2026-12-04 re-measured regressions only
-    if r["decision"] == "regression":
-        if first == "regression":
-            return f" (confirmed in {pairs}: {ratios})"
-        return f" ({first} at {r['ratio']:.3f} in the first pair, a regression with {pairs}: {ratios})"
-    return f" (a {first} at {r['ratio']:.3f}, not a regression with {pairs}: {ratios})"
+    if r["decision"] == "regression" and first == "regression":
+        return f" (confirmed in {pairs}: {ratios})"
+    verdict = "a regression" if r["decision"] == "regression" else "not a regression"
+    return f" (first pair: {first} at {r['ratio']:.3f}; {verdict} with {pairs}: {ratios})"
 
 
 _HEAD = ["pair", "rounds", "k", "A median", "B median", "B/A", "95% CI", "p", "stopped", "s", "decision"]

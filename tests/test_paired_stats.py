@@ -131,7 +131,7 @@ CONFIRMED = [  # first pass, fresh pairs (ratio, low, high) -> decision with thr
     ((1.12, 1.10, 1.15), [(1.04, 1.02, 1.06)], "inconclusive"),  # sqrt(1.12 x 1.04) = 1.0792: below 1.10
     ((1.30, 1.20, 1.40), [(1.00, 0.98, 1.02)], "inconclusive"),  # pooled 1.140, but a pair saw no slowdown
     ((1.15, 1.10, 1.20), [(1.16, 1.12, 1.2), (1.09, 1.05, 1.12)], "regression"),  # (1.15 1.16 1.09)^(1/3) = 1.1329
-    ((1.05, 1.02, 1.08), [(1.5, 1.4, 1.6)], "no change"),  # the first pass could not be a regression: its own
+    ((1.03, 1.00, 1.04), [(1.5, 1.4, 1.6)], "no change"),  # the first pass could not be a regression: its own
     ((1.15, 1.10, 1.20), [], "regression"),  # nothing measured again: the first pass's verdict
     # a first pass that may have regressed (inconclusive, B slower, the interval past 1.10): the shape of the
     # true 15% slowdown of Keras ResNet-18 training that measured 1.050 [0.999, 1.108] on 2026-12-04;
@@ -139,6 +139,11 @@ CONFIRMED = [  # first pass, fresh pairs (ratio, low, high) -> decision with thr
     ((1.05, 0.999, 1.108), [(1.16, 1.12, 1.20), (1.15, 1.11, 1.19)], "regression"),
     ((1.05, 0.999, 1.108), [(1.02, 0.99, 1.05)], "inconclusive"),  # sqrt(1.05 x 1.02) = 1.0349
     ((0.97, 0.88, 1.12), [(1.5, 1.4, 1.6)], "inconclusive"),  # B measured faster first: not re-decided
+    # a confident "no change" at 10% that may still have regressed (the interval past 1.05): a true 15%
+    # slowdown measured so on 2026-12-04; pooled (1.043 x 1.17 x 1.15 x 1.15)^(1/4)
+    # = exp((0.04210 + 0.15700 + 0.13976 + 0.13976) / 4) = exp(0.11966) = 1.1271
+    ((1.043, 1.003, 1.086), [(1.17, 1.13, 1.21), (1.15, 1.11, 1.19), (1.15, 1.11, 1.19)], "regression"),
+    ((1.043, 1.003, 1.086), [(1.02, 0.99, 1.05)], "no change"),  # sqrt(1.043 x 1.02) = 1.0314: its own verdict
 ]
 
 
@@ -152,7 +157,8 @@ def test_confirmed_decisions_pool_every_pair_of_processes(first, again, decision
 @pytest.mark.parametrize("est, may", [
     ((1.15, 1.10, 1.20), True),  # a regression at 10%
     ((1.05, 0.999, 1.108), True),  # inconclusive, B slower, the interval reaching past 1.10
-    ((1.05, 1.01, 1.09), False),  # inside [1/1.1, 1.1]: no change
+    ((1.043, 1.003, 1.086), True),  # "no change" at 10%, but the interval past 1.05
+    ((1.02, 1.00, 1.04), False),  # the interval below 1.05
     ((0.97, 0.88, 1.12), False),  # inconclusive, but B measured faster
     ((1.08, 1.05, 1.11), True),  # slower beyond doubt, 1.10 inside the interval
     ((0.85, 0.80, 0.90), False),  # an improvement
@@ -167,6 +173,7 @@ def test_what_may_have_regressed_is_measured_again(est, may):
     ((1.15, 1.10, 1.20), [(1.07, 1.02, 1.12)], False),  # slower, not past 1.10 alone: another pair decides
     ((1.15, 1.10, 1.20), [(1.07, 1.02, 1.12), (0.99, 0.95, 1.03)], True),  # a pair with B no slower: never
     ((1.05, 0.999, 1.108), [(1.16, 1.12, 1.20)], False),  # the first pair was not a regression on its own
+    ((1.06, 1.01, 1.11), [(1.03, 1.00, 1.06)], True),  # pooled sqrt(1.06 x 1.03) = 1.0449, below 1.05
 ])
 def test_when_more_pairs_can_no_longer_change_the_verdict(first, again, settled):
     assert confirmation_settled(_est(*first), [_est(*e) for e in again], 0.10) is settled
