@@ -92,10 +92,10 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                         "for Keras training on the reference VM, which more rounds of one build do not remove; "
                         "README)")
     m.add_argument("--confirm", default="0", metavar="N",
-                   help="measure a case that may have regressed (a regression, or inconclusive with B slower and "
-                        "the interval reaching past the threshold) again, up to N times, each in a fresh pair of "
-                        "worker processes; it is a regression only if every pair measured B slower and the pairs' "
-                        "geometric mean is above the threshold, else inconclusive (default 0; CI: 3; README)")
+                   help="measure a case that may have regressed (B slower, and the interval reaching past half the "
+                        "threshold) again, up to N times, each in a fresh pair of worker processes; it is a "
+                        "regression only if every pair measured B slower and the pairs' geometric mean is above the "
+                        "threshold (default 0; CI: 3; README)")
     m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
     m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                    help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")

@@ -224,8 +224,8 @@ def _outcome(b_factor: float) -> PairOutcome:
     # (1.2 x 1.03 x 1.1)^(1/3) = 1.1082 > 1.05 (the shape of the misses of 2026-12-02: 1.219, then 1.073)
     ([1.03, 1.1], "regression", 2, "pooled over 3 pairs of processes 1.108)"),
     # a fresh pair that saw no slowdown: not a regression, and no third pair is run
-    ([1.0, 1.2], "inconclusive", 1, "(first pair: regression at 1.200; not a regression with 1 fresh pair: 1.000 [1.000, 1.000]; "
-                                    "pooled over 2 pairs of processes 1.095)"),
+    ([1.0, 1.2], "inconclusive", 1, "(first pair: regression at 1.200; not a regression with 1 fresh pair: "
+                                    "1.000 [1.000, 1.000]; pooled over 2 pairs of processes 1.095)"),
 ])
 def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decision, runs, shown, monkeypatch):
     """--confirm N: the flagged pair measured up to N more times, each in new worker processes (a process's

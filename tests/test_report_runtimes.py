@@ -190,8 +190,8 @@ def test_a_regression_measured_again_shows_both_measurements():
     assert shown["decision"] == "inconclusive (first pass a regression; again in fresh processes: 1.043 no change)"
     assert shown["ratio"] == "1.118"
     # a first pass that was inconclusive, with B slower, is measured again too (since 2026-12-04)
-    doc["cases"][0].update(decision="regression", ratio=1.050, ci_low=0.999, ci_high=1.108, first_decision="inconclusive",
-                           pooled_ratio=1.119, confirmations=[{"ratio": 1.16, "decision": "regression"},
+    doc["cases"][0].update(decision="regression", ratio=1.050, ci_low=0.999, ci_high=1.108,
+                           first_decision="inconclusive", pooled_ratio=1.119, confirmations=[{"ratio": 1.16, "decision": "regression"},
                                                               {"ratio": 1.15, "decision": "regression"}])
     (shown,) = display_rows(paired_frame([PairedResult(Path("ab.json"), doc)]), set())
     assert shown["decision"] == ("regression (first pass inconclusive; again in fresh processes: 1.160 regression; "

@@ -227,8 +227,8 @@ def may_have_regressed(est: PairedEstimate, threshold: float) -> bool:
     pair's bias (README, "Per-build bias"), which its interval over rounds does not show: a true 15%
     slowdown of Keras ResNet-18 training measured 1.050 [0.999, 1.108] in one pair on the reference VM
     (2026-12-04), and 1.043 [1.003, 1.086] in another with the rounds spread over three builds, a
-    confident "no change" at a 10% threshold. Half the threshold is the margin: on that VM pairs of the
-    same code came out up to about 1.05x apart once spread over three builds."""
+    confident "no change" at a 10% threshold, where three other pairs of it measured 1.10 to 1.19. Half
+    the threshold is the margin left for that bias."""
     return est.ratio > 1.0 and est.high > 1.0 + threshold / 2
 
 
@@ -255,8 +255,8 @@ def confirmation_settled(first: PairedEstimate, again: list[PairedEstimate], thr
     """Whether another fresh pair would still be worth its time: not once a pair measured B no slower
     than A (a ratio of at most 1: never a regression), nor once the pairs so far pool below
     1 + threshold/2 (a regression would need the next pairs to make up the difference: for a 10%
-    threshold, two pairs pooled at 1.049 need a third above 1.21), nor once the first pair and at least one fresh pair are each a
-    regression on their own (every pair past the threshold with its interval above 1)."""
+    threshold, two pairs pooled at 1.049 need a third above 1.21), nor once the first pair and at least
+    one fresh pair are each a regression on their own (every pair past the threshold, interval above 1)."""
     every = [first, *again]
     if any(e.ratio <= 1.0 for e in every):
         return True
