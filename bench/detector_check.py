@@ -76,6 +76,10 @@ def decision(case: dict, threshold: float | None) -> str:
                               threshold)
 
 
+def _range(values: list[float]) -> list[float] | None:
+    return [round(min(values), 3), round(max(values), 3)] if values else None
+
+
 def summarize_detector(out: Path, slow_model: str, threshold: float | None = None,
                        slowdowns: tuple[int, ...] = SLOWDOWNS) -> dict:
     rows = []
@@ -86,24 +90,34 @@ def summarize_detector(out: Path, slow_model: str, threshold: float | None = Non
         if not runs:
             continue
         slowed, others, detected, alarms, missed, other_decisions, walls, lost = 0, 0, 0, 0, [], {}, [], 0
+        complete, remeasured, slowed_ratios, other_ratios = 0, 0, [], []
         for stem, doc in runs:
             walls.append(_wall(doc))
+            found_all = True
             for c in doc["cases"]:
                 verdict = decision(c, threshold)
+                remeasured += bool(c.get("confirmations"))
                 if pct is not None and c["model"] == slow_model:
                     slowed += 1
+                    slowed_ratios.append(c["ratio"])
                     if verdict == "regression":
                         detected += 1
                     else:
+                        found_all = False
                         missed.append(f"{stem}:{c['pair_id']} {verdict} x{c['ratio']:.3f}")
                 else:
                     others += 1
+                    other_ratios.append(c["ratio"])
                     alarms += verdict == "regression"
                     other_decisions[verdict] = other_decisions.get(verdict, 0) + 1
             lost += len(doc["unfinished"])
+            complete += found_all and not doc["unfinished"]
         rows.append({"comparison": name, "slowdown_pct": pct, "runs": len(runs), "slowed_cases": slowed,
                      "detected": detected, "missed": missed, "unslowed_cases": others, "false_alarms": alarms,
                      "unslowed_decisions": other_decisions, "not_measured": lost,
+                     "runs_that_found_every_slowed_case": complete if pct is not None else None,
+                     "cases_measured_again": remeasured,
+                     "first_pass_ratio_range": {"slowed": _range(slowed_ratios), "unslowed": _range(other_ratios)},
                      "median_wall_s": round(statistics.median(walls), 1),
                      "max_wall_s": round(max(walls), 1),
                      "ratios": {stem: {c["pair_id"]: round(c["ratio"], 4) for c in doc["cases"]}
@@ -113,13 +127,23 @@ def summarize_detector(out: Path, slow_model: str, threshold: float | None = Non
 
 def markdown_detector(summary: dict) -> str:
     lines = [f"Threshold {summary['threshold']:.0%}" if summary.get("threshold") is not None else "Stored decisions",
-             "", "| comparison | runs | detected (slowed cases) | false alarms (unslowed cases) "
-             "| verdicts of unslowed cases | wall time per comparison (median, max) |", "|---|---:|---:|---:|---|---:|"]
+             "", "| comparison | runs | detected (slowed cases) | runs that found every slowed case "
+             "| false alarms (unslowed cases) | verdicts of unslowed cases | cases measured again "
+             "| first-pass B/A: slowed; unslowed | wall time per comparison (median, max) |",
+             "|---|---:|---:|---:|---:|---|---:|---|---:|"]
+
+    def span(r: list[float] | None) -> str:
+        return "-" if r is None else f"{r[0]:.3f}-{r[1]:.3f}"
+
     for r in summary["rows"]:
-        detected = f"{r['detected']} / {r['slowed_cases']}" if r["slowdown_pct"] else "-"
+        pct = r["slowdown_pct"]
+        detected = f"{r['detected']} / {r['slowed_cases']}" if pct else "-"
+        complete = f"{r['runs_that_found_every_slowed_case']} / {r['runs']}" if pct else "-"
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["unslowed_decisions"].items()))
-        lines.append(f"| {r['comparison']} | {r['runs']} | {detected} | {r['false_alarms']} / {r['unslowed_cases']} "
-                     f"| {verdicts} | {r['median_wall_s']:.0f} s, {r['max_wall_s']:.0f} s |")
+        ranges = r["first_pass_ratio_range"]
+        lines.append(f"| {r['comparison']} | {r['runs']} | {detected} | {complete} | {r['false_alarms']} / "
+                     f"{r['unslowed_cases']} | {verdicts} | {r['cases_measured_again']} | {span(ranges['slowed'])}; "
+                     f"{span(ranges['unslowed'])} | {r['median_wall_s']:.0f} s, {r['max_wall_s']:.0f} s |")
     return "\n".join(lines) + "\n"
 
 

@@ -41,7 +41,25 @@ def test_a_summary_counts_detections_and_false_alarms(tmp_path):
     aa, slow = summary["rows"]
     assert (aa["false_alarms"], aa["unslowed_cases"], aa["slowed_cases"]) == (1, 2, 0)
     assert (slow["detected"], slow["slowed_cases"], slow["false_alarms"], slow["unslowed_cases"]) == (1, 1, 0, 1)
-    assert "| A/A (same commit) | 1 | - | 1 / 2 |" in dc.markdown_detector(summary)
+    assert (aa["cases_measured_again"], slow["runs_that_found_every_slowed_case"]) == (0, 1)
+    assert slow["first_pass_ratio_range"] == {"slowed": [1.16, 1.16], "unslowed": [1.0, 1.0]}
+    text = dc.markdown_detector(summary)
+    assert "| A/A (same commit) | 1 | - | - | 1 / 2 |" in text
+    assert "| 15% slowdown of resnet18 | 1 | 1 / 1 | 1 / 1 | 0 / 1 | no change 1 | 0 | 1.160-1.160; 1.000-1.000 |" in text
+
+
+def test_a_comparison_that_misses_a_slowed_case_is_not_complete(tmp_path):
+    def doc(cases):
+        return {"cases": cases, "unfinished": [], "detector_check": {"wall_s": 100.0}}
+
+    again = [{"ratio": 1.02, "ci_low": 0.99, "ci_high": 1.05, "p_value": 0.3, "rounds": 20}]
+    (tmp_path / "slow15_1.json").write_text(json.dumps(doc([_case("resnet18", 1.16, 1.12, 1.2)])))
+    # inconclusive first, measured again: sqrt(1.05 x 1.02) = 1.035, below 1.10: missed
+    (tmp_path / "slow15_2.json").write_text(json.dumps(doc([_case("resnet18", 1.05, 0.999, 1.108,
+                                                                  confirmations=again)])))
+    (row,) = dc.summarize_detector(tmp_path, "resnet18", 0.10, slowdowns=(15,))["rows"]
+    assert (row["detected"], row["runs_that_found_every_slowed_case"], row["cases_measured_again"]) == (1, 1, 1)
+    assert row["missed"] == ["slow15_2:resnet18-torch-train-bs2-cpu inconclusive x1.050"]
 
 
 def test_bad_slowdowns_are_one_line(capsys):
