@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 report: $(STAMP)
-	$(PY) -m reports $(ARGS)
+	$(PY) -m cnnbench.reports $(ARGS)
 
 # Refresh the committed baseline: three smoke runs on this machine (compare gates their exact metrics and
 # shows their timings), and COMMIT, the commit they measured: CI's paired timing comparison runs it as the

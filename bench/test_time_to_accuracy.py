@@ -5,7 +5,7 @@ reaches the target (default 97%), evaluation after each epoch, in a worker proce
 times the whole round; ``extra_info["time_to_target_s"]`` is the training time alone (evaluation
 excluded). A round that never reaches the target fails the case: an accuracy regression is a regression.
 """
-from cnnbench.bench.harness import run_tta_case
+from cnnbench.harness.harness import run_tta_case
 
 
 def test_time_to_accuracy(benchmark, case, bench_state):

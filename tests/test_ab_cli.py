@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench.bench import ab_output, ab_pairs
-from cnnbench.bench.cases import build_cases
-from cnnbench.bench.paired import PairOutcome, Plan, Side
+from cnnbench.ab import ab_output, ab_pairs
+from cnnbench.harness.cases import build_cases
+from cnnbench.ab.paired import PairOutcome, Plan, Side
 from cnnbench.core.case import Case
 from cnnbench.core.paired import paired_ratio
 from cnnbench.core.settings import Settings
@@ -72,7 +72,7 @@ def _git(path: Path, *args: str) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_baseline_before_the_worker_protocol_is_refused(tmp_path):
-    from cnnbench.bench.checkout import resolve_baseline
+    from cnnbench.ab.checkout import resolve_baseline
 
     _git(tmp_path, "init", "-q")
     (tmp_path / "README.md").write_text("old\n")
@@ -142,7 +142,7 @@ def test_baseline_pairs_delay_only_the_candidate():
     assert all(p.a.pythonpath == p.a.cwd == "/tmp/wt" and p.b.pythonpath is None for p in pairs)
 
 
-DESIGN_CASE_KEYS = {  # the paired A/B JSON: bench/ab_output.py, case_row
+DESIGN_CASE_KEYS = {  # the paired A/B JSON: cnnbench/ab/ab_output.py, case_row
     "pair_id", "model", "mode", "batch", "device", "input_size", "precision", "a_case", "b_case", "a_runtime",
     "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high", "p_value",
     "stopped", "seconds", "decision", "a_rounds_s", "b_rounds_s", "injected_delay_s"}
@@ -162,7 +162,7 @@ def _doc(kind="baseline", b_factor=1.2):
 
 
 def test_cpus_auto_pins_both_sides_to_the_last_threads_cpus(monkeypatch):
-    from cnnbench.bench import ab_cli
+    from cnnbench.ab import ab_cli
     from cnnbench.core import settings
 
     monkeypatch.setattr(settings, "allowed_cpus", lambda: [0, 1, 2, 3])
@@ -231,7 +231,7 @@ def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decisio
     """--confirm N: the flagged pair measured up to N more times, each in new worker processes (a process's
     own bias lasts its life, so only a new process is a new sample of it); the regression stands if every
     pair measured B slower and the pairs' geometric mean is above the threshold."""
-    from cnnbench.bench import ab_cli, paired
+    from cnnbench.ab import ab_cli, paired
 
     pools = []
     results = iter(again)
@@ -268,7 +268,7 @@ def test_a_first_pass_that_may_have_regressed_is_measured_again(monkeypatch):
     re-measured too (one pair's bias can pull a true slowdown under the threshold: 1.050 [0.999, 1.108]
     for a 15% slowdown on 2026-12-04), and becomes a regression when the pairs pooled say so; a first pass
     inside the no-change band is not re-measured."""
-    from cnnbench.bench import ab_cli, paired
+    from cnnbench.ab import ab_cli, paired
 
     noisy = _noisy_outcome([1.00, 1.09, 1.03, 1.11, 0.99, 1.06, 1.02, 1.10, 1.04, 1.08])
     first = noisy.estimate

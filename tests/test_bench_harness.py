@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import cnnbench
-from cnnbench.bench.cases import PROFILES, build_cases, parse_world_sizes, tta_cases
+from cnnbench.harness.cases import PROFILES, build_cases, parse_world_sizes, tta_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ def test_step_cost_rule():
 def test_worker_clock_replays_the_worker_times_exactly():
     """pytest-benchmark's statistics are of the worker-measured steps, unchanged (a fake benchmark
     loop with pytest-benchmark's read-call-read pattern)."""
-    from cnnbench.bench.harness import WorkerClock
+    from cnnbench.harness.harness import WorkerClock
 
     times = [0.125, 0.25, 1e-6, 3.0]
     clock = WorkerClock(times)
@@ -136,7 +136,7 @@ def test_worker_clock_replays_the_worker_times_exactly():
 def test_memory_precheck_arithmetic(monkeypatch):
     """VGG-11 at 32 px: 531,453,344 weight bytes + 327,680 a sample (stage1.pool); with 1 GiB free,
     (1,073,741,824 - 531,453,344) // 327,680 = 1,654 samples fit (hand arithmetic)."""
-    from cnnbench.bench import harness, machine
+    from cnnbench.harness import harness, machine
     from cnnbench.core.case import Case
 
     monkeypatch.setattr(machine, "available_bytes", lambda: 2**30)
@@ -152,7 +152,7 @@ def test_memory_precheck_arithmetic(monkeypatch):
 
 
 def test_pct_of_peak_above_100_is_flagged_not_shown():
-    from cnnbench.bench.harness import apply_peak
+    from cnnbench.harness.harness import apply_peak
 
     info = {"gflops_per_s": 150.0}
     apply_peak(info, 100e9)  # 150 GFLOP/s against a 100 GFLOP/s peak
@@ -164,7 +164,7 @@ def test_pct_of_peak_above_100_is_flagged_not_shown():
 
 
 def test_scaling_efficiency_against_world_size_1_of_the_same_run():
-    from cnnbench.bench.distributed import apply_scaling
+    from cnnbench.harness.scaling import apply_scaling
 
     base = {"model": "lenet5", "runtime": "torch", "mode": "train", "per_worker_batch": 2, "device": "cpu",
             "input_size": 28, "precision": "fp32", "layout": "nchw", "compiled": False, "options": {},
@@ -179,7 +179,7 @@ def test_scaling_efficiency_against_world_size_1_of_the_same_run():
 
 
 def test_eta_fit():
-    from cnnbench.bench.progress import fit
+    from cnnbench.harness.progress import fit
 
     # wall = 2 s + 1 ns per FLOP, exactly
     a, b = fit([(1e9, 3.0), (3e9, 5.0), (5e9, 7.0)])
@@ -189,7 +189,7 @@ def test_eta_fit():
 
 
 def test_inject_delay_forms():
-    from cnnbench.bench.plugin import delay_for, parse_delay
+    from cnnbench.harness.plugin import delay_for, parse_delay
     from cnnbench.core.case import Case
 
     entries = parse_delay("resnet18=15%,lenet5-tf-*=0.002")
@@ -248,7 +248,7 @@ def test_a_torch_step_ends_with_a_device_sync(monkeypatch, mode, torch_mod):
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_cuda_without_a_gpu_is_a_clear_error(framework, torch_mod, keras_mod):
-    from cnnbench.bench import machine
+    from cnnbench.harness import machine
     from cnnbench.core.case import NATIVE_LAYOUT, Case
     from cnnbench.models_tf import backend as keras_backend
     from cnnbench.models_torch import backend as torch_backend

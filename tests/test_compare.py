@@ -151,7 +151,7 @@ def test_cnnbench_cli_reaches_compare(capsys):
 
 
 def test_ci_gate_fails_exact_changes_at_once_and_passes_clean_runs(tmp_path, capsys):
-    from cnnbench.bench.ci_gate import main as gate
+    from tools.ci_gate import main as gate
 
     doc = json.loads(SAME2.read_text())
     for b in doc["benchmarks"]:
@@ -168,7 +168,7 @@ def test_ci_gate_fails_exact_changes_at_once_and_passes_clean_runs(tmp_path, cap
 
 def test_ci_gate_shows_timing_differences_but_never_fails_on_them(tmp_path, capsys):
     """Timings between two runs at two times are gated by the paired comparison (cnnbench ab), not here."""
-    from cnnbench.bench.ci_gate import main as gate
+    from tools.ci_gate import main as gate
 
     assert gate([str(SAME1), str(SLOWER), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The detector check's scoring (python -m cnnbench.bench.detector_check): what counts as a detection
+"""The detector check's scoring (python tools/detector_check.py): what counts as a detection
 and a false alarm, re-decided at a threshold from the stored numbers; measured runs are in the README."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cnnbench.bench import detector_check as dc
+from tools import detector_check as dc
 
 
 def _case(model: str, ratio: float, low: float, high: float, **extra) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnbench.bench.distributed import Job
+from cnnbench.harness.distributed import Job
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.settings import Settings
 from cnnbench.worker import WorkerDied, WorkerError
@@ -21,7 +21,7 @@ ONE_THREAD = Settings(threads=1, interop_threads=1)
 
 
 def _rendezvous(timeout: float = 60.0, nnodes: int = 1) -> dict:
-    from cnnbench.bench.distributed import free_ports
+    from cnnbench.harness.distributed import free_ports
 
     ports = free_ports(3)
     return {"nnodes": nnodes, "node_rank": 0, "master_addr": "127.0.0.1", "master_port": ports[0],
@@ -110,7 +110,7 @@ def test_a_rendezvous_that_is_never_reached_fails_in_bounded_time(framework, tor
 def test_two_nodes_on_one_host_record_one_job(tmp_path, torch_mod):
     """The multi-host path for real: two harness processes, node 0 and node 1, meet at node 0's port;
     node 0's JSON holds the job (world size 2), node 1 records that it served."""
-    from cnnbench.bench.distributed import free_ports
+    from cnnbench.harness.distributed import free_ports
 
     port = free_ports(1)[0]
     common = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench.bench.cases import PROFILES
+from cnnbench.harness.cases import PROFILES
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.memory import analytic_memory
 from cnnbench.core.settings import Settings

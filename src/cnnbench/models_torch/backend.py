@@ -213,7 +213,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     dist_info = distributed_info()
     if case.world_size > 1 and dist_info is None:
         raise RuntimeError(f"{case.id}: a data-parallel case needs a worker started in a process group "
-                           "(cnnbench.bench.distributed launches them)")
+                           "(cnnbench.harness.distributed launches them)")
     torch.manual_seed(seed)
     device = _device_of(case)
     spec = get_spec(case.model)

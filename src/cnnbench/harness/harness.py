@@ -16,12 +16,14 @@ import statistics
 
 import pytest
 
-from cnnbench.bench import machine
+from cnnbench.harness import machine
+from cnnbench.harness.cases import delay_for
+from cnnbench.harness.scaling import apply_scaling
 from cnnbench.core.case import Case
 from cnnbench.core.errors import InputTooSmallError, out_of_memory_reason
 from cnnbench.core.flops import step_cost
 from cnnbench.core.memory import analytic_memory
-from cnnbench.core.specs import check_build_args
+from cnnbench.core.build_args import check_build_args
 from cnnbench.worker import Worker, WorkerDied, WorkerError
 
 _GEMM_TRIALS, _GEMM_RECHECK_TRIALS = 7, 21
@@ -148,11 +150,8 @@ def gemm_peak(worker: Worker, state: dict, case: Case, math_mode: str, *, rechec
     return state["gemm_peak"][key]
 
 
-def run_case(benchmark, case: Case, state: dict) -> None:
-    if case.distributed:
-        from cnnbench.bench.distributed import run_distributed_case
-
-        return run_distributed_case(benchmark, case, state)
+def run_single_case(benchmark, case: Case, state: dict) -> None:
+    """One single-device case in its own worker (a data-parallel case: cnnbench.harness.distributed)."""
     if state["rendezvous"]["node_rank"] != 0:
         pytest.skip(f"node {state['rendezvous']['node_rank']}: single-device cases run on node 0")
     precheck(case, state)
@@ -172,8 +171,6 @@ def run_case(benchmark, case: Case, state: dict) -> None:
         warm = worker.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds, timeout=timeout)
         estimate = warm["last_s"]
         delay_s = 0.0
-        from cnnbench.bench.plugin import delay_for
-
         delay = delay_for(state["delay"], case)
         if delay:
             amount, unit = delay
@@ -289,8 +286,6 @@ def finalize_rows(rows: list[dict], state: dict) -> None:
         key = info.get("gemm_peak_key")
         if "gflops_per_s" in info and key in state["gemm_peak"]:
             apply_peak(info, state["gemm_peak"][key])
-    from cnnbench.bench.distributed import apply_scaling
-
     apply_scaling(rows)
 
 

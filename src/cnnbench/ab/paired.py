@@ -150,13 +150,12 @@ def start_worker(side: Side, plan: Plan):
     this process imported ``cnnbench`` from (``python -m`` searches the working directory first, which may
     hold another one). A baseline checkout's worker reads the pinning from the same variable (since
     efa5114, CI's baseline)."""
-    import os
-
-    import cnnbench
+    from cnnbench.ab.checkout import checkout_root, import_root
     from cnnbench.worker import Worker
 
-    cwd = side.cwd or os.path.dirname(os.path.dirname(os.path.abspath(cnnbench.__file__)))
-    return Worker(side.case.runtime, side.case.device, side.settings, pythonpath=side.pythonpath, cwd=cwd,
+    cwd = side.cwd or str(checkout_root())
+    pythonpath = side.pythonpath or str(import_root())
+    return Worker(side.case.runtime, side.case.device, side.settings, pythonpath=pythonpath, cwd=cwd,
                   affinity=list(plan.cpus) if plan.cpus else None, start_timeout=plan.worker_timeout)
 
 

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import keras
 
-from cnnbench.core.specs import check_build_args, get_spec, list_models
+from cnnbench.core.build_args import check_build_args
+from cnnbench.core.specs import get_spec, list_models
 from cnnbench.models_tf.ops import KerasOps
 
 

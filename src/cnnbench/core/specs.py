@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
-from cnnbench.core.errors import InputTooSmallError, InvalidValueError, UnknownModelError
+from cnnbench.core.errors import InvalidValueError, UnknownModelError
 from cnnbench.core.options import Option
-from cnnbench.core.validate import positive_int
 
 
 @dataclass(frozen=True)
@@ -157,23 +156,3 @@ def get_spec(name: str) -> ModelSpec:
     close = difflib.get_close_matches(str(name).lower(), known, n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UnknownModelError(f"unknown model {name!r}.{hint} Known models: {', '.join(known)}")
-
-
-def check_build_args(name: str, num_classes: int | None, input_size: int | None, options: dict) -> ModelSpec:
-    """Validate everything a builder takes, before any framework is imported."""
-    spec = get_spec(name)
-    if num_classes is None:
-        num_classes = spec.num_classes
-    positive_int("num_classes", num_classes)
-    spec.resolve(**options)  # unknown options fail here
-    if input_size is not None:
-        positive_int("input_size", input_size, unit=" (pixels per side)")
-        from cnnbench.core.analytic import min_input_size
-
-        minimum = min_input_size(name, **options)
-        if input_size < minimum:
-            raise InputTooSmallError(
-                f"{name}: input_size {input_size} is too small; the minimum input size is {minimum} "
-                f"(default {spec.input_size})"
-            )
-    return spec

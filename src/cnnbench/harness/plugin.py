@@ -1,7 +1,7 @@
 """pytest options and hooks of the benchmark harness (``pytest bench --benchmark-only``).
 
 The harness process itself imports no framework: every case runs in a worker process of its own
-(``cnnbench.worker``), which this process starts, steps and ends (``cnnbench.bench.harness``).
+(``cnnbench.worker``), which this process starts, steps and ends (``cnnbench.harness.harness``).
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import signal
 
 import pytest
 
-from cnnbench.bench import cases as cases_mod
-from cnnbench.bench import machine
-from cnnbench.bench.journal import Journal
-from cnnbench.bench.progress import Progress
+from cnnbench.harness import cases as cases_mod
+from cnnbench.harness import machine
+from cnnbench.harness.journal import Journal
+from cnnbench.harness.progress import Progress
 # option parsing shared with `cnnbench ab` (pytest-free, in cases.py); names kept for the harness
-from cnnbench.bench.cases import delay_for, parse_delay  # noqa: F401
-from cnnbench.bench.cases import positive_int as _positive_int
+from cnnbench.harness.cases import delay_for, parse_delay  # noqa: F401
+from cnnbench.harness.cases import positive_int as _positive_int
 
 STATE = pytest.StashKey[dict]()
 
@@ -141,7 +141,7 @@ def pytest_configure(config):
         timeout = float(opt.worker_timeout)
         if not timeout > 0:
             raise ValueError(f"--worker-timeout: expected a positive number of seconds, got {opt.worker_timeout!r}")
-        from cnnbench.bench.distributed import rendezvous_options, threads_per_worker
+        from cnnbench.harness.distributed import rendezvous_options, threads_per_worker
 
         rendezvous = rendezvous_options(opt)
         world_sizes = cases_mod.parse_world_sizes(opt.world_sizes, machine.max_world_size(device) * rendezvous["nnodes"])
@@ -273,7 +273,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     state = config.stash.get(STATE, None)
     if not state:
         return
-    from cnnbench.bench.harness import finalize_rows
+    from cnnbench.harness.harness import finalize_rows
     from cnnbench.core.flops import FLOPS_RULE
 
     finalize_rows(output_json["benchmarks"], state)
@@ -355,6 +355,6 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = config.stash.get(STATE, None)
     if state:
-        from cnnbench.bench.summary import write_summary
+        from cnnbench.harness.summary import write_summary
 
         write_summary(terminalreporter, config, state)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from cnnbench.bench.cases import delay_for
-from cnnbench.bench.paired import Side
+from cnnbench.harness.cases import delay_for
+from cnnbench.ab.checkout import package_root
+from cnnbench.ab.paired import Side
 from cnnbench.core.case import LAYOUTS, PRECISIONS, RUNTIMES, Case
 from cnnbench.core.settings import MATH_MODES, Settings, cores_available
 
@@ -27,7 +28,7 @@ class Pair:
 def baseline_pairs(cases: list[Case], settings: Settings, *, worktree: str, baseline_label: str,
                    candidate_label: str, delays: list) -> list[Pair]:
     """Each case twice: A on the baseline worktree, B on the working tree (with any TEST-ONLY delay)."""
-    return [Pair(c.id, Side(c, settings, baseline_label, pythonpath=worktree, cwd=worktree),
+    return [Pair(c.id, Side(c, settings, baseline_label, pythonpath=str(package_root(worktree)), cwd=worktree),
                  Side(c, settings, candidate_label, delay=delay_for(delays, c))) for c in cases]
 
 

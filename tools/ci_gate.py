@@ -1,6 +1,6 @@
 """CI's gate on exact metrics: the smoke run against the committed baseline runs.
 
-    python -m cnnbench.bench.ci_gate BASELINE CURRENT [--out DIR] [compare options]
+    python tools/ci_gate.py BASELINE CURRENT [--out DIR] [compare options]
 
 Exact metrics (params, MACs, FLOPs, analytic memory) must not change: a change fails. Timings are
 gated elsewhere, by the paired comparison (``cnnbench ab --baseline``, see .ci/run), which measures
@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnnbench.bench.ci_gate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python tools/ci_gate.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("baseline")
     p.add_argument("current")

@@ -7,7 +7,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from cnnbench.core.specs import check_build_args, get_spec
+from cnnbench.core.build_args import check_build_args
+from cnnbench.core.specs import get_spec
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 

@@ -1,9 +1,10 @@
 """A baseline commit checked out beside the working tree, for the paired engine's baseline workers.
 
 ``cnnbench ab --baseline GITREF`` runs the baseline side's worker on a temporary ``git worktree`` of
-that commit (``python -m cnnbench.worker`` with the worktree as working directory and first on
-PYTHONPATH: ``cnnbench/__init__.py`` makes an uninstalled checkout importable) and the candidate on
-the working tree this code was imported from. The worktree is removed when the comparison ends,
+that commit (``python -m cnnbench.worker`` with the worktree as working directory and its package
+root first on PYTHONPATH: ``src/`` since the src layout, the worktree itself before it, where
+``cnnbench/__init__.py`` made an uninstalled checkout importable) and the candidate on the working
+tree this code was imported from. The worktree is removed when the comparison ends,
 however it ends.
 """
 from __future__ import annotations
@@ -17,12 +18,25 @@ from pathlib import Path
 import cnnbench
 from cnnbench.worker import PROTOCOL
 
-WORKER_PATH = "cnnbench/worker.py"
+# where the worker (and its PROTOCOL) is in a commit: the src layout first, the layout before it second
+WORKER_PATHS = ("src/cnnbench/worker.py", "cnnbench/worker.py")
+
+
+def import_root() -> Path:
+    """The folder ``cnnbench`` is imported from (``src/`` of a checkout, or site-packages)."""
+    return Path(cnnbench.__file__).resolve().parent.parent
 
 
 def checkout_root() -> Path:
     """The checkout ``cnnbench`` is imported from (the candidate's working tree)."""
-    return Path(cnnbench.__file__).resolve().parent.parent
+    root = import_root()
+    return root.parent if root.name == "src" and (root.parent / "pyproject.toml").is_file() else root
+
+
+def package_root(checkout: Path | str) -> Path:
+    """What a checkout puts first on a worker's PYTHONPATH: its ``src/`` in the src layout, else itself."""
+    checkout = Path(checkout)
+    return checkout / "src" if (checkout / "src" / "cnnbench" / "__init__.py").is_file() else checkout
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -49,10 +63,14 @@ def resolve_baseline(ref: str, root: Path | None = None) -> str:
     if done.returncode != 0:
         raise ValueError(f"--baseline {ref}: no such commit in {root} (a shallow clone? fetch it first)")
     sha = done.stdout.strip()
-    source = _git(root, "show", f"{sha}:{WORKER_PATH}")
-    found = re.search(r"^PROTOCOL = (\d+)", source.stdout, re.MULTILINE) if source.returncode == 0 else None
+    found = None
+    for path in WORKER_PATHS:
+        source = _git(root, "show", f"{sha}:{path}")
+        if source.returncode == 0:
+            found = re.search(r"^PROTOCOL = (\d+)", source.stdout, re.MULTILINE)
+            break
     if found is None:
-        raise ValueError(f"--baseline {ref} ({sha[:10]}) predates the worker protocol ({WORKER_PATH} with a "
+        raise ValueError(f"--baseline {ref} ({sha[:10]}) predates the worker protocol ({WORKER_PATHS[-1]} with a "
                          "PROTOCOL): compare against a later commit")
     if int(found.group(1)) != PROTOCOL:
         raise ValueError(f"--baseline {ref} ({sha[:10]}): its worker speaks protocol {found.group(1)}, this "

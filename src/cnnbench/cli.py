@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_arguments(sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs"))
     add_compare_arguments(sub.add_parser("compare", help="regressions between two saved runs (exit 1 on one)"))
-    from cnnbench.bench.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
+    from cnnbench.ab.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 
     add_ab_arguments(sub.add_parser("ab", help="paired A/B timing: baseline commit, frameworks or a setting"))
     return parser

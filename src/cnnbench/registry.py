@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from cnnbench.backends import FRAMEWORKS, check_framework, framework_module, model_builder
-from cnnbench.core.specs import check_build_args, get_spec, list_models, register
+from cnnbench.core.build_args import check_build_args
+from cnnbench.core.specs import get_spec, list_models, register
 
 __all__ = ["FRAMEWORKS", "check_build_args", "check_framework", "framework_module", "get_model", "get_spec",
            "list_models", "register"]

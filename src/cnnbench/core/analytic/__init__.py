@@ -8,14 +8,13 @@ from functools import lru_cache
 
 from cnnbench.core.analytic.graph import Graph, Layer
 from cnnbench.core.errors import InputTooSmallError
+from cnnbench.core.specs import get_spec
 
 __all__ = ["Graph", "Layer", "build_graph", "min_input_size"]
 
 
 def build_graph(name: str, *, num_classes: int | None = None, input_size: int | None = None, **options) -> Graph:
     """The analytic graph of a registered model (raises InputTooSmallError with the minimum)."""
-    from cnnbench.core.specs import get_spec
-
     spec = get_spec(name)
     cfg = spec.resolve(**options)
     size = spec.input_size if input_size is None else input_size
@@ -30,8 +29,6 @@ def build_graph(name: str, *, num_classes: int | None = None, input_size: int | 
 
 @lru_cache(maxsize=None)
 def _min_size(name: str, options: tuple) -> int:
-    from cnnbench.core.specs import get_spec
-
     spec = get_spec(name)
     cfg = spec.resolve(**dict(options))
 

@@ -451,7 +451,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     strategy = _STRATEGY if case.world_size > 1 or _STRATEGY is not None else None
     if case.world_size > 1 and strategy is None:
         raise RuntimeError(f"{case.id}: a data-parallel case needs a worker started with TF_CONFIG "
-                           "(cnnbench.bench.distributed launches them)")
+                           "(cnnbench.harness.distributed launches them)")
     rank = distributed_info()["rank"] if strategy is not None else 0
     set_seed(seed)
     previous = keras.mixed_precision.global_policy().name

@@ -4,7 +4,7 @@
     cnnbench ab --compare-frameworks --sides torch,keras-jax --models resnet18 --modes train
     cnnbench ab --compare-setting threads=1 --models lenet5 --frameworks torch
 
-Each case's two sides run in two worker processes, stepped alternately (``cnnbench.bench.paired``);
+Each case's two sides run in two worker processes, stepped alternately (``cnnbench.ab.paired``);
 exit 0: no regression, 1: a regression (or a pair that could not be measured), 2: bad input.
 """
 from __future__ import annotations
@@ -17,8 +17,9 @@ import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
 
-from cnnbench.bench import ab_output, ab_pairs, cases as cases_mod, machine
-from cnnbench.bench.paired import ORDERS, Plan
+from cnnbench.ab import ab_output, ab_pairs
+from cnnbench.harness import cases as cases_mod, machine
+from cnnbench.ab.paired import ORDERS, Plan
 from cnnbench.core.errors import CnnbenchError
 
 DEFAULT_THRESHOLD = 0.05
@@ -195,7 +196,7 @@ def parse_options(args: argparse.Namespace) -> dict:
         _check_writable(args.out)
     baseline_sha = None
     if kind == "baseline":
-        from cnnbench.bench.checkout import resolve_baseline
+        from cnnbench.ab.checkout import resolve_baseline
 
         try:
             baseline_sha = resolve_baseline(args.baseline)
@@ -251,7 +252,7 @@ def _check_writable(path: str) -> None:
 def _pairs(opts: dict, worktree) -> tuple[list, str, str]:
     kind, cases, settings, delays = opts["kind"], opts["cases"], opts["settings"], opts["delays"]
     if kind == "baseline":
-        from cnnbench.bench.checkout import commit_info
+        from cnnbench.ab.checkout import commit_info
 
         sha, info = opts["baseline_sha"], commit_info()
         a_label = f"baseline {opts['ref']} ({sha[:10]})"
@@ -269,7 +270,7 @@ def _why_not(pair) -> str | None:
     """Why a pair cannot run here (a missing runtime, too small an input), checked before starting it."""
     from cnnbench.backends import runtime_missing
     from cnnbench.core.errors import InputTooSmallError
-    from cnnbench.core.specs import check_build_args
+    from cnnbench.core.build_args import check_build_args
 
     if pair.skip:
         return pair.skip
@@ -287,7 +288,7 @@ def _why_not(pair) -> str | None:
 
 def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]:
     """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished)."""
-    from cnnbench.bench.paired import WorkerPool, side_key
+    from cnnbench.ab.paired import WorkerPool, side_key
     from cnnbench.core.paired import may_have_regressed, stored_estimate
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -324,7 +325,7 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
     percent for their whole life, every round agreeing, which no interval over rounds sees. The row keeps
     its first measurement, lists the others and their ``pooled_ratio``; its decision is
     ``confirmed_decision``'s. No more pairs are run once the verdict is settled (``confirmation_settled``)."""
-    from cnnbench.bench.paired import WorkerPool
+    from cnnbench.ab.paired import WorkerPool
     from cnnbench.core.paired import confirmation_settled, confirmed_decision, pooled_ratio, stored_estimate
 
     row["first_decision"], row["confirmations"] = row["decision"], []
@@ -349,7 +350,7 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,
                  label: str | None = None):
-    from cnnbench.bench.paired import measure_pair
+    from cnnbench.ab.paired import measure_pair
     from cnnbench.worker import WorkerDied, WorkerError
 
     label = label or pair.pair_id  # what the progress line names
@@ -402,7 +403,7 @@ def run_ab(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             worktree = None
             if opts["kind"] == "baseline":
-                from cnnbench.bench.checkout import BaselineWorktree
+                from cnnbench.ab.checkout import BaselineWorktree
 
                 worktree = stack.enter_context(BaselineWorktree(opts["baseline_sha"]))
             pairs, a_label, b_label = _pairs(opts, worktree)
@@ -416,7 +417,7 @@ def run_ab(args: argparse.Namespace) -> int:
         print(f"cnnbench ab: interrupted ({exc or 'SIGINT'}); workers and the baseline worktree removed",
               file=sys.stderr)
         return 130
-    from cnnbench.bench.checkout import commit_info
+    from cnnbench.ab.checkout import commit_info
 
     info = {**machine.describe(), "cnnbench_device": opts["device"]}
     doc = ab_output.document(kind=opts["kind"], a_label=a_label, b_label=b_label, plan=opts["plan"],

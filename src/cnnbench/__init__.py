@@ -8,23 +8,14 @@ Layout (bottom-up; ``tests/test_layers.py`` enforces it): ``cnnbench.core`` (spe
 FLOP and memory arithmetic, statistics, validation, errors; no framework) <- ``cnnbench.models_torch``,
 ``cnnbench.models_tf`` (builders and one backend object per framework) <- the application modules in
 ``cnnbench`` (registry, transfer, profile, summary, diagram, train, worker) <- ``cnnbench.reports``
-(saved JSON -> tables and HTML; no framework) <- ``cnnbench.bench`` (measurement) <- ``cnnbench.cli``.
+(saved JSON -> tables and HTML; no framework) <- ``cnnbench.harness`` (the pytest-benchmark harness)
+<- ``cnnbench.ab`` (the paired A/B engine) <- ``cnnbench.cli``.
 """
 from __future__ import annotations
 
 import importlib
-import os as _os
 
 __version__ = "0.1.0"
-
-# In a source checkout (or a git worktree of one) the subpackages bench/, models_torch/, models_tf/
-# and reports/ sit beside cnnbench/; an installed wheel has them inside (pyproject's package-dir).
-# Searching the checkout's root too makes `cnnbench.bench` resolve in both cases, with or without
-# an editable install (the GPU machine and the paired engine's baseline worktrees run uninstalled).
-_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isfile(
-        _os.path.join(_root, "models_torch", "__init__.py")):
-    __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
 
 _API = {
     "CnnbenchError": "cnnbench.core.errors",

@@ -26,6 +26,12 @@ import socket
 import statistics
 
 from cnnbench.core.case import Case
+from cnnbench.core.flops import step_cost
+from cnnbench.harness.harness import (
+    WorkerClock, apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
+    rounds_for,
+)
+from cnnbench.worker import WorkerDied, WorkerError
 from cnnbench.core.settings import Settings, cores_available
 
 
@@ -150,12 +156,6 @@ def agreed_max(job: "Job", nnodes: int, local: list[float]) -> float:
 
 
 def run_distributed_case(benchmark, case: Case, state: dict) -> None:
-    from cnnbench.bench.harness import (
-        apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
-        rounds_for,
-    )
-    from cnnbench.core.flops import step_cost
-    from cnnbench.worker import WorkerDied, WorkerError
 
     precheck(case, state)
     r = state["rendezvous"]
@@ -200,7 +200,6 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
                                  "records it")
     # a step of the job ends when its slowest local rank ends (every rank waits in the all-reduce)
     times = [max(ts) for ts in zip(*per_rank)]
-    from cnnbench.bench.harness import WorkerClock
 
     clock = WorkerClock(times)
     benchmark._timer = clock
@@ -234,28 +233,6 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
     })
     apply_peak(benchmark.extra_info, peak)
     state.setdefault("results", {})[case.id] = {"median_s": median, "images_per_s": global_batch / median}
-
-
-def apply_scaling(rows: list[dict]) -> None:
-    """Scaling efficiency of every data-parallel row against the world-size-1 row of the same case in
-    the same run: images/s at N workers / (N x images/s at 1 worker). Weak scaling (fixed per-worker batch)."""
-    scaled = {_key(r.get("extra_info") or {}) for r in rows if (r.get("extra_info") or {}).get("world_size", 1) > 1}
-    single = {}
-    for row in rows:
-        info = row.get("extra_info") or {}
-        if info.get("world_size", 1) == 1 and info.get("images_per_s") and info.get("dist_backend"):
-            single[_key(info)] = info["images_per_s"]
-    for row in rows:
-        info = row.get("extra_info") or {}
-        ws = info.get("world_size", 1)
-        base = single.get(_key(info))
-        if info.get("images_per_s") and base and _key(info) in scaled:
-            info["scaling_efficiency"] = info["images_per_s"] / (ws * base)
-
-
-def _key(info: dict) -> tuple:
-    return tuple(str(info.get(k)) for k in ("model", "runtime", "mode", "per_worker_batch", "device", "input_size",
-                                            "precision", "layout", "compiled", "options"))
 
 
 def rendezvous_options(opt) -> dict:

@@ -1,9 +1,9 @@
 """Prove the paired regression detector on this machine: A/A comparisons must not raise alarms, injected
 slowdowns must be found.
 
-    python -m cnnbench.bench.detector_check --repeats 10                 # A/A, then 15%, 10%, 5% slowdowns
-    python -m cnnbench.bench.detector_check --repeats 2 --frameworks     # TF vs PyTorch twice: same verdicts?
-    python -m cnnbench.bench.detector_check --repeats 10 --confirm 3 --slowdowns 15 --out .ci-out/detector-confirm
+    python tools/detector_check.py --repeats 10                 # A/A, then 15%, 10%, 5% slowdowns
+    python tools/detector_check.py --repeats 2 --frameworks     # TF vs PyTorch twice: same verdicts?
+    python tools/detector_check.py --repeats 10 --confirm 3 --slowdowns 15 --out .ci-out/detector-confirm
                                                                           # CI's rule: possible regressions re-measured
 
 Each comparison is one ``cnnbench ab`` of the smoke cases (no time-to-accuracy): ``--baseline HEAD``
@@ -167,7 +167,7 @@ def markdown_frameworks(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnnbench.bench.detector_check", description=__doc__,
+    p = argparse.ArgumentParser(prog="python tools/detector_check.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--frameworks", action="store_true", help="TF-vs-PyTorch agreement instead of A/A and slowdowns")

@@ -1,1 +1,0 @@
-"""The benchmark harness: ``pytest bench --benchmark-only`` (options and hooks in bench/plugin.py)."""

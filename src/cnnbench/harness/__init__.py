@@ -1,0 +1,1 @@
+"""The benchmark harness: ``pytest bench --benchmark-only`` (options and hooks in cnnbench/harness/plugin.py)."""
