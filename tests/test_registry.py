@@ -38,7 +38,7 @@ def test_every_model_is_complete(name):
     if not spec.paper or not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", spec.published):
         lacks.append("a paper and its ISO publication date (published='2015-12-10')")
     if spec.topology.__module__ != f"cnnbench.core.families.{family}":
-        lacks.append(f"a topology defined in cnnbench/core/families/{family}.py")
+        lacks.append(f"a topology defined in src/cnnbench/core/families/{family}.py")
     for field in ("input_size", "in_channels", "num_classes", "reference_params"):
         value = getattr(spec, field)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -66,7 +66,7 @@ def test_every_model_is_complete(name):
         lacks.append(f"a topology that builds ({type(exc).__name__}: {exc})")
     # a builder in each installed framework
     if _installed("torch") and name not in importlib.import_module("cnnbench.models_torch").__all__:
-        lacks.append(f"a PyTorch builder (models_torch/{family}.py: @register_builder def {name}(...))")
+        lacks.append(f"a PyTorch builder (src/cnnbench/models_torch/{family}.py: @register_builder def {name}(...))")
     if _installed("keras") and name not in importlib.import_module("cnnbench.models_tf").__all__:
         lacks.append("a Keras builder (cnnbench.models_tf builds one for every registered spec)")
     # reference counts from outside the code, with a source

@@ -29,7 +29,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     g = build_graph(args.model, input_size=args.input_size)
     print(f"{spec.name}: {spec.paper}")
-    print(f"  family            {spec.family} (cnnbench/core/families/{spec.family}.py, models_torch/{spec.family}.py)")
+    print(f"  family            {spec.family} (src/cnnbench/core/families/{spec.family}.py, src/cnnbench/models_torch/{spec.family}.py)")
     print(f"  input             {g.input_size}x{g.input_size}x{spec.in_channels} (default {spec.input_size}, minimum {min_input_size(spec.name)})")
     print(f"  params            {g.params:,} (reference {spec.reference_params:,}: {spec.reference_source})")
     print(f"  BN statistics     {g.buffers:,}")
