@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 EXTRAS ?= torch,tf-cpu,jax,dev
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: bench test install clean report baseline
+.PHONY: bench test install clean report baseline docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
+# The docs site (mkdocs, Material theme, API pages from the docstrings) into site/; --strict fails on a
+# broken link, a missing anchor or a page left out of the nav (mkdocs.yml, validation), as in .ci/run.
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
+
 report: $(STAMP)
 	$(PY) -m cnnbench.reports $(ARGS)
 
@@ -42,4 +47,4 @@ baseline: $(STAMP)
 	  --benchmark-json=$(BASELINE_DIR)/run$$i.json || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks
+	rm -rf $(VENV) .pytest_cache .benchmarks site
