@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 EXTRAS ?= torch,tf-cpu,jax,dev
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+# The stamp names what was installed (pyproject, constraints and EXTRAS): a change to any reinstalls.
+STAMP  := $(VENV)/.installed-$(shell (cat pyproject.toml constraints.txt; echo '$(EXTRAS)') | cksum | cut -d' ' -f1)
 
-.PHONY: bench test install clean report baseline
+.PHONY: bench test install clean report baseline docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +21,17 @@ bench: $(STAMP)
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
 
 # One pytest-xdist worker per core (two on the 2-core reference machine); each test group of
-# tests/conftest.py (a model, or a file) runs on one worker, longest groups first (README, Tests).
+# tests/conftest.py (a model, or a file) runs on one worker, longest groups first (docs/testing.md).
 # TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
+
+# The docs site (mkdocs, Material theme, API pages from the docstrings) into site/; --strict fails on a
+# broken link, a missing anchor or a page left out of the nav (mkdocs.yml, validation), as in .ci/run.
+# Only the docs extra is needed: `make docs EXTRAS=docs` in a fresh checkout installs no framework.
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
 
 report: $(STAMP)
 	$(PY) -m cnnbench.reports $(ARGS)
@@ -42,4 +49,4 @@ baseline: $(STAMP)
 	  --benchmark-json=$(BASELINE_DIR)/run$$i.json || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks
+	rm -rf $(VENV) .pytest_cache .benchmarks site
