@@ -132,7 +132,8 @@ _GOOD = json.loads((RESULTS / "ci-step-times-2026-12-04.json").read_text())
     ({**_GOOD, "tables": [{"columns": ["a", "b"], "rows": [["1"]]}]}, "tables[0]: row 0 has 1 cells, expected 2"),
     ({**_GOOD, "tables": [{"columns": ["a"], "rows": [[True]]}]}, "tables[0]: row 0, column 'a' is a boolean, "
                                                                    "expected text, a number or null"),
-    ({**_GOOD, "commands": []}, "field 'commands' is empty"),
+    ({**_GOOD, "commands": ["make test"]}, "commands[0] is a string, expected an object"),
+    ({**_GOOD, "commands": [{"as_run": "make test"}]}, "commands[0]: missing field 'now'"),
 ])
 def test_bad_result_files_give_one_line_and_exit_2(tmp_path, capsys, content, message):
     results = tmp_path / "results"

@@ -18,7 +18,8 @@ A result file (format 1), every key required unless marked optional::
      "versions": {"PyTorch": "2.13.0+cpu"},    # as stated; {} when not stated
      "settings": "...",                        # optional, free text
      "commit": "c3dbcca",                      # null when the source does not say; never guessed
-     "commands": [{"as_run": "...", "now": null}],   # "now": today's spelling where it changed, else null
+     "commands": [{"as_run": "...", "now": null}],   # "now": today's spelling where it changed, else null;
+                                               # [] only where the source names none (a note says how)
      "source": "README.md at 9acd94f",         # where the numbers were taken from
      "raw_files": [],                          # files in the repository that back the numbers ([] if none)
      "tables": [{"caption": null, "columns": ["a", "b"], "align": ["left", "right"], "rows": [["x", "1"]]}],
@@ -129,8 +130,6 @@ def _validate(data) -> None:
     for name, version in data["versions"].items():
         if not _is(version, str):
             raise ValueError(f"versions[{name!r}] is {_describe(version)}, expected a string")
-    if not data["commands"]:
-        raise ValueError("field 'commands' is empty: name the command that produced the numbers")
     for i, command in enumerate(data["commands"]):
         if not isinstance(command, dict):
             raise ValueError(f"commands[{i}] is {_describe(command)}, expected an object")
@@ -234,8 +233,16 @@ def header(result_path: str) -> str:
     return f"{MARKER}{result_path}; do not edit -->"
 
 
-def render_page(result: Result) -> str:
-    """The Markdown page of one result: provenance first, then its tables, facts and notes."""
+def _link_results(text: str, slugs: tuple[str, ...]) -> str:
+    """A note's mention of another result (its slug) becomes a link to that result's page."""
+    for slug in slugs:
+        text = re.sub(rf"(?<![\w/`\[-]){re.escape(slug)}(?![\w-])", f"[{slug}]({slug}.md)", text)
+    return text
+
+
+def render_page(result: Result, others: tuple[str, ...] = ()) -> str:
+    """The Markdown page of one result: provenance first, then its tables, facts and notes (where a note names
+    one of ``others``, the slugs of the other results, it links to that result's page)."""
     d = result.data
     out = [header(result.path), "", f"# {d['title']}", ""]
     for command in d["commands"]:
@@ -243,6 +250,8 @@ def render_page(result: Result) -> str:
         if command["now"]:
             line += f" (today's spelling: `{command['now']}`)"
         out.append(line)
+    if not d["commands"]:
+        out.append("- **Command**: not stated in the source (the notes say how the numbers were taken)")
     when = _dates(d) + (f", {d['time']}" if d.get("time") else "")
     out += [f"- **Date**: {when}",
             f"- **Machine**: {_machine(d['machine'])}",
@@ -263,7 +272,7 @@ def render_page(result: Result) -> str:
     if d.get("facts"):
         out += _markdown_table(["fact", "value"], [[k, v] for k, v in d["facts"].items()]) + [""]
     for note in d["notes"]:
-        out += [note, ""]
+        out += [_link_results(note, others), ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -284,7 +293,8 @@ def render_index(results: list[Result]) -> str:
 
 def render_all(results: list[Result]) -> dict[str, str]:
     """Page file name (under docs/results/) -> its content, the index included."""
-    pages = {f"{r.slug}.md": render_page(r) for r in results}
+    slugs = tuple(r.slug for r in results)
+    pages = {f"{r.slug}.md": render_page(r, tuple(s for s in slugs if s != r.slug)) for r in results}
     pages[INDEX] = render_index(results)
     return pages
 
