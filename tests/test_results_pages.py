@@ -132,6 +132,9 @@ _GOOD = json.loads((RESULTS / "ci-step-times-2026-12-04.json").read_text())
     ({**_GOOD, "tables": [{"columns": ["a", "b"], "rows": [["1"]]}]}, "tables[0]: row 0 has 1 cells, expected 2"),
     ({**_GOOD, "tables": [{"columns": ["a"], "rows": [[True]]}]}, "tables[0]: row 0, column 'a' is a boolean, "
                                                                    "expected text, a number or null"),
+    ('{"format": 1, "facts": {"x": NaN}}', "missing field 'title'"),
+    ({**_GOOD, "facts": {"install": float("nan")}}, "facts['install'] is nan (not a finite number), expected a "
+                                                    "string or a number"),
     ({**_GOOD, "commands": ["make test"]}, "commands[0] is a string, expected an object"),
     ({**_GOOD, "commands": [{"as_run": "make test"}]}, "commands[0]: missing field 'now'"),
 ])

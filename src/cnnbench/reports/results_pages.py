@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,8 @@ def _is(value, t) -> bool:
     types = t if isinstance(t, tuple) else (t,)
     if isinstance(value, bool):  # JSON true/false is no count and no text
         return False
+    if isinstance(value, float) and not math.isfinite(value):  # json reads NaN and Infinity: no measurement
+        return False
     return isinstance(value, types)
 
 
@@ -107,6 +110,8 @@ def _describe(value) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} (not a finite number)"
     return _type_name(type(value)) if type(value) in (str, int, float, list, dict) else type(value).__name__
 
 
