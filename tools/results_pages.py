@@ -18,17 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cnnbench.reports.errors import ReportError
+    from cnnbench.reports.results_pages import COMMAND, PAGES_DIR, RESULTS_DIR, check_pages, write_pages
+
     p = argparse.ArgumentParser(prog="python tools/results_pages.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any page is not up to date")
-    p.add_argument("--results", type=Path, default=ROOT / "results", metavar="DIR",
+    p.add_argument("--results", type=Path, default=ROOT / RESULTS_DIR, metavar="DIR",
                    help="the result files (default: results/ of this checkout)")
-    p.add_argument("--pages", type=Path, default=ROOT / "docs" / "results", metavar="DIR",
+    p.add_argument("--pages", type=Path, default=ROOT / PAGES_DIR, metavar="DIR",
                    help="the generated pages (default: docs/results/ of this checkout)")
     a = p.parse_args(argv)
-
-    from cnnbench.reports.errors import ReportError
-    from cnnbench.reports.results_pages import COMMAND, check_pages, write_pages
 
     try:
         if a.check:
