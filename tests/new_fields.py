@@ -1,4 +1,4 @@
-"""Runs with the fields of the new harness (README, "How a case is measured"), built from the real
+"""Runs with the fields of the new harness (docs/benchmarks.md, "How a case is measured"), built from the real
 saved runs in tests/data.
 
 The harness that writes runtime, setting_*, peak_memory_method, pct_of_peak_flag, world_size and paired

@@ -299,7 +299,7 @@ def test_real_run_against_head_flags_the_injected_delay(tmp_path):
     """One small real run: LeNet-5 inference in PyTorch at 28 px, the baseline worker on a worktree of
     HEAD, the candidate with a TEST-ONLY busy wait of its own step time: B/A near 2, exit 1 naming it.
     One thread per worker: on a 2-core machine shared with other jobs, two-thread steps stall at every
-    barrier whenever a neighbour holds a core (README, "Paired A/B comparisons")."""
+    barrier whenever a neighbour holds a core (docs/ab.md)."""
     pytest.importorskip("torch")
     out = tmp_path / "ab.json"
     before = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout

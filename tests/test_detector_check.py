@@ -1,5 +1,5 @@
 """The detector check's scoring (python tools/detector_check.py): what counts as a detection
-and a false alarm, re-decided at a threshold from the stored numbers; measured runs are in the README."""
+and a false alarm, re-decided at a threshold from the stored numbers; measured runs are in results/detector-check-*.json (docs/results/)."""
 from __future__ import annotations
 
 import json

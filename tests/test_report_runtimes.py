@@ -234,7 +234,7 @@ def test_plots_colour_every_runtime_as_designed(four):
 
     res, _ = four
     svg = plots.step_time_bars(res).decode()
-    for colour in ("#ee4c2c", "#ff8f00", "#5e35b1", "#00897b"):  # reports/plots.py; README, "Reports"
+    for colour in ("#ee4c2c", "#ff8f00", "#5e35b1", "#00897b"):  # reports/plots.py; docs/reports.md
         assert colour in svg
 
 

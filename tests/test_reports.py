@@ -38,7 +38,7 @@ CPU16 = RUNS / "cpu_smoke_16core_torch_only.json"
 SWEEP = RUNS / "cpu_torch_sweep_skips.json"
 SAME1 = STORAGE / "Linux-CPython-3.11-64bit" / "0001_same1.json"
 
-# the columns results.csv promises (README, "results.csv columns")
+# the columns results.csv promises (docs/reports.md, "results.csv")
 REQUIRED_COLUMNS = [
     "run", "case_id", "model", "runtime", "framework", "keras_backend", "world_size", "flags", "mode", "batch", "device", "device_name", "input_size", "precision",
     "layout", "tf_jit", "torch_compile", "min_s", "median_s", "mean_s", "iqr_s", "stddev_s", "rounds", "data_s",
@@ -58,7 +58,7 @@ def test_results_frame_has_one_row_per_benchmark_with_every_column():
     assert len(df) == sum(len(_raw(p)["benchmarks"]) for p in (CPU, GPU, SWEEP)) == 12 + 6 + 8
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     assert not missing
-    # runs saved before the runtime field: derived from the framework (README, "Keras on TensorFlow, JAX and PyTorch")
+    # runs saved before the runtime field: derived from the framework (docs/keras-runtimes.md)
     assert dict(zip(df["framework"], df["runtime"])) == {"torch": "torch", "tf": "keras-tf"}
     assert (df["world_size"] == 1).all() and df["peak_memory_method"].isna().all()
     # values are carried over unchanged from pytest-benchmark's statistics

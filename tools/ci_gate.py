@@ -6,7 +6,7 @@ Exact metrics (params, MACs, FLOPs, analytic memory) must not change: a change f
 gated elsewhere, by the paired comparison (``cnnbench ab --baseline``, see .ci/run), which measures
 the baseline commit and the candidate alternately on this machine. The timings and measured memory
 that ``compare`` finds between two runs taken at different times in different processes are printed
-for information and never fail (README, "Paired A/B comparisons"). Writes ``compare.md`` under --out.
+for information and never fail (docs/ab.md). Writes ``compare.md`` under --out.
 Exit 0 clean, 1 an exact metric changed, 2 bad input.
 """
 from __future__ import annotations

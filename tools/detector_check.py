@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=None, help="default: the smoke profile's")
     p.add_argument("--modes", default=None)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", default="1", help="threads per worker (default 1: README, 'Paired A/B comparisons')")
+    p.add_argument("--threads", default="1", help="threads per worker (default 1: docs/ab.md)")
     p.add_argument("--time-budget", default="12", help="seconds of rounds per case (default 12, as CI)")
     p.add_argument("--threshold", default="0.10",
                    help="cnnbench ab's --threshold (default 0.10, as CI); saved comparisons are re-decided with it")

@@ -75,28 +75,28 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"stop once the interval is within about +-this (log half-width; default {DEFAULT_TARGET})")
     m.add_argument("--max-rounds", default="400", metavar="N")
     m.add_argument("--threshold", default=str(DEFAULT_THRESHOLD), metavar="FRACTION",
-                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; README)")
+                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; docs/ab.md)")
     m.add_argument("--order", default="abba", help="abba (balanced, default) or random (seeded by --seed)")
     m.add_argument("--seed", default="0")
-    m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; README)")
+    m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; docs/ab.md)")
     m.add_argument("--process-pairs", default="1", metavar="N",
-                   help="fresh pairs of workers per case, rounds pooled (default 1; README)")
+                   help="fresh pairs of workers per case, rounds pooled (default 1; docs/ab.md)")
     m.add_argument("--cpus", default="auto", metavar="auto|none|LIST",
                    help="pin both sides' workers to these CPUs (e.g. 1 or 2,3); auto: the last --threads CPUs "
-                        "this process may use (none without --threads); none: not pinned (README)")
+                        "this process may use (none without --threads); none: not pinned (docs/ab.md)")
     m.add_argument("--builds", default="2", metavar="N",
                    help="each worker builds each case N times and measures the last build (default 2: the first "
-                        "build of a case in a process can be several percent off for its whole life; README)")
+                        "build of a case in a process can be several percent off for its whole life; docs/ab.md)")
     m.add_argument("--measured-builds", default="3", metavar="R",
                    help="spread each pair's rounds over R builds of the case in the same workers, each built again "
                         "before its share (default 3: every build of a case carries a bias of its own, about 5%% "
                         "for Keras training on the reference VM, which more rounds of one build do not remove; "
-                        "README)")
+                        "docs/ab.md)")
     m.add_argument("--confirm", default="0", metavar="N",
                    help="measure a case that may have regressed (B slower, and the interval reaching past half the "
                         "threshold) again, up to N times, each in a fresh pair of worker processes; it is a "
                         "regression only if every pair measured B slower and the pairs' geometric mean is above the "
-                        "threshold (default 0; CI: 3; README)")
+                        "threshold (default 0; CI: 3; docs/ab.md)")
     m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
     m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                    help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")

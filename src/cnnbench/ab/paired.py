@@ -1,7 +1,7 @@
 """The paired A/B engine: two sides measured alternately, each in its own worker process.
 
 Two runs of the same code in two processes at two times differ far more than the rounds of one run
-(README, "Does the detector work?": 0.2x to 45x on the reference VM), so a paired comparison never
+(docs/ab.md, "Does the detector work?": 0.2x to 45x on the reference VM), so a paired comparison never
 compares measurements taken at different times (pyperf, asv ``--interleave-rounds``):
 
 1. both sides' workers start, pinned to the same CPUs, and build their cases at once (framework
@@ -21,7 +21,7 @@ compares measurements taken at different times (pyperf, asv ``--interleave-round
    is reached.
 
 Two sources of a bias that lasts a worker's whole life, each measured on the 2-core reference VM
-on 2026-12-02 with A/A pairs (README, "Paired A/B comparisons"), and what the engine does about them:
+on 2026-12-02 with A/A pairs (docs/ab.md), and what the engine does about them:
 
 * **the first build of a case in a process**: PyTorch ResNet-18 training (64 px, batch 2, one thread)
   measured B/A from 0.86 to 1.21 over 37 fresh pairs of processes, every round of a pair agreeing; the
@@ -35,8 +35,8 @@ on 2026-12-02 with A/A pairs (README, "Paired A/B comparisons"), and what the en
   ``--threads`` CPUs); they never run at once, so sharing costs nothing.
 
 * **the build itself**: the bias above is drawn again by every build, not only by the first. Keras-on-
-  TensorFlow ResNet-18 training (one thread, both sides pinned to CPU 1; 2026-12-04, README "Per-build
-  bias") measured 1.145, 1.143, 1.155, 1.088, 1.123 and 1.093 in six consecutive blocks of 60 A/A rounds
+  TensorFlow ResNet-18 training (one thread, both sides pinned to CPU 1; 2026-12-04,
+  results/per-build-bias-2026-12-04.json) measured 1.145, 1.143, 1.155, 1.088, 1.123 and 1.093 in six consecutive blocks of 60 A/A rounds
   on one build in one pair of workers (each block's interval about +-4%), and 1.101, 1.023, 1.022,
   1.035, 0.961 and 0.951 when both workers built the case again before each block. A pair's estimate
   from one build carries that build's bias (here a spread of about 5%) whatever its number of rounds;
@@ -46,7 +46,7 @@ on 2026-12-02 with A/A pairs (README, "Paired A/B comparisons"), and what the en
 
 With ``process_pairs`` > 1 the whole sequence runs again in fresh workers and the rounds are pooled
 (each round's ratio is within one pair of processes): two pairs of processes of the same code differ
-by a median 1% and up to 6% on the reference VM (README, "Paired A/B comparisons"), which one
+by a median 1% and up to 6% on the reference VM (docs/ab.md), which one
 pair's interval cannot show. With one pair, a ``WorkerPool`` keeps the two workers for the next pair
 that starts alike.
 """

@@ -224,7 +224,7 @@ def pooled_ratio(ratios) -> float:
 def may_have_regressed(est: PairedEstimate, threshold: float) -> bool:
     """Whether ``cnnbench ab --confirm N`` measures a change again: B measured slower and the interval
     reaching past 1 + threshold/2, whatever the first pair's own verdict. One pair's ratio carries that
-    pair's bias (README, "Per-build bias"), which its interval over rounds does not show: a true 15%
+    pair's bias (docs/ab.md, "Why the defaults"; results/per-build-bias-2026-12-04.json), which its interval over rounds does not show: a true 15%
     slowdown of Keras ResNet-18 training measured 1.050 [0.999, 1.108] in one pair on the reference VM
     (2026-12-04), and 1.043 [1.003, 1.086] in another with the rounds spread over three builds, a
     confident "no change" at a 10% threshold, where three other pairs of it measured 1.10 to 1.19. Half

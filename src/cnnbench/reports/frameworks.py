@@ -2,8 +2,7 @@
 median step time and its ratio against a reference runtime (default torch), with a 95% bootstrap
 interval from the raw rounds and a winner or "tie".
 
-Runtimes are torch, keras-tf, keras-jax and keras-torch (README, "Keras on TensorFlow, JAX and
-PyTorch"). Where a paired A/B verdict (``cnnbench ab``, kind "frameworks") measured the same pair on
+Runtimes are torch, keras-tf, keras-jax and keras-torch (docs/keras-runtimes.md). Where a paired A/B verdict (``cnnbench ab``, kind "frameworks") measured the same pair on
 the same machine, the winner comes from it and says so: interleaved rounds are a better test than two
 stretches of one run.
 """

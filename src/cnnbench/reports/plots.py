@@ -1,6 +1,6 @@
 """matplotlib figures of a report, each returned as a self-contained SVG document (bytes).
 
-Every chart colours a runtime the same way (README, "Reports"). Callers pass only usable figures: rows whose
+Every chart colours a runtime the same way (docs/reports.md). Callers pass only usable figures: rows whose
 timing is NaN/inf, and % of peak the harness flagged, never reach a plot.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A row is one entry of a pytest-benchmark JSON's ``benchmarks`` list, already validated
 (cnnbench.reports.validate). Runs saved before the runtime field existed are read the same way:
-their runtime is derived from the framework (README, "Keras on TensorFlow, JAX and PyTorch").
+their runtime is derived from the framework (docs/keras-runtimes.md).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Did every runtime of a run run under equal settings? (issue #13)
 
 Each row records the settings in force, read back from its framework (``setting_*``
-fields, README "How a case is measured").
+fields, docs/benchmarks.md, "How a case is measured").
 Within one run and device, every runtime should show the same math mode, autotuning, thread counts,
 oneDNN and cores; a difference makes the comparison unfair and is listed. A null value means the
 setting does not apply to that runtime (oneDNN under JAX, autotuning on a CPU) and is not compared.

@@ -10,7 +10,7 @@ import pandas as pd
 from cnnbench.reports.load import Run
 from cnnbench.reports.rows import MEASURED, parse_case_id, problems, runtime_of
 
-# Case parameters, in the order they appear in results.csv (documented in the README).
+# Case parameters, in the order they appear in results.csv (documented in docs/reports.md).
 CASE_COLUMNS = [
     "model", "runtime", "framework", "keras_backend", "mode", "batch", "device", "device_name", "input_size",
     "precision", "layout", "tf_jit", "torch_compile", "compiled", "options", "world_size",
@@ -92,7 +92,7 @@ def bench_rows(run: Run) -> list[dict]:
         row.update(env)
         for key, value in info.items():
             row[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-        # fields that runs saved before the runtime redesign lack (README, "Keras on TensorFlow, JAX and PyTorch")
+        # fields that runs saved before the runtime redesign lack (docs/keras-runtimes.md)
         row["runtime"] = runtime_of(info)
         row["framework"] = info.get("framework") or ("torch" if row["runtime"] == "torch" else "tf")
         if row["framework"] == "tf" and not info.get("keras_backend"):

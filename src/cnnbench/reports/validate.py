@@ -74,7 +74,7 @@ CHECKS = {
                          "a list of finite times > 0"),
 }
 
-# extra_info of a benchmark row: the fields the reports compute with (README, "How a case is
+# extra_info of a benchmark row: the fields the reports compute with (docs/benchmarks.md, "How a case is
 # measured"), optional unless REQUIRED
 ROW_FIELDS = {
     "model": "name", "mode": "name", "batch": "pos_int", "device": "name",
