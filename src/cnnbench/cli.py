@@ -240,17 +240,29 @@ def build_parser() -> argparse.ArgumentParser:
     from cnnbench.ab.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 
     add_ab_arguments(sub.add_parser("ab", help="paired A/B timing: baseline commit, frameworks or a setting"))
+    from cnnbench.history.cli import add_history_arguments  # the results store and its steps (argparse only)
+
+    add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     import os
 
+    from cnnbench.core.deps import require
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
     args = build_parser().parse_args(argv)
-    if args.command in ("report", "compare"):
-        from cnnbench.core.deps import require
+    if args.command == "history":
+        from cnnbench.history.cli import run_history
 
+        try:
+            require("pandas", feature="cnnbench history", extra="history")  # machine fingerprints: cnnbench.reports.tidy
+        except CnnbenchError as exc:
+            print(f"cnnbench: error: {exc}", file=sys.stderr)
+            return 2
+        return run_history(args)
+    if args.command in ("report", "compare"):
         try:
             for module in ("pandas", "scipy") + (("jinja2", "matplotlib") if args.command == "report" else ()):
                 require(module, feature=f"cnnbench {args.command}", extra="report")
