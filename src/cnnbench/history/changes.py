@@ -11,14 +11,16 @@ one split at a time.
 The series is the log of each commit's value (a step is then a ratio, the same up or down). The
 cost is the L2 cost (a change of mean); the penalty is BIC's for a Gaussian with known variance,
 ``2 sigma^2 log n`` (Killick et al. 2012, section 2), doubled, with sigma estimated robustly from the
-series itself: the median absolute difference between neighbours, which a step moves only once. A
-change PELT finds is then tested: its two neighbouring segments are shuffled together
-(``PERMUTATIONS`` times, seeded) and the p-value is the share of shuffles in which the best split
-is at least as strong as the observed one (``permutation_p``). Why twice BIC's penalty: on 200
-calibration histories (40 commits, noise as the tests', seeds 1000-1199, which no test uses) BIC's
-penalty let PELT propose so many splits of a flat history that 9 of 200 had a step passing the
-test at alpha 0.01; with the penalty doubled, 1 of 200, while 15% steps were still found within one
-commit 186 times of 200 (BIC's: 177). docs/history.md has the numbers and the script.
+series itself: the median absolute difference between neighbours, which a step moves only once.
+
+Two permutation tests (``PERMUTATIONS`` shuffles, seeded) decide what is reported. First the whole
+series: is there any change at all? Its best split (``split_statistic``) is compared with the best
+split of each shuffle, so a flat series passes with probability alpha, however many splits PELT
+proposes. Then each change PELT found, on its two neighbouring segments alone, the same way. Why
+twice BIC's penalty: on 200 calibration histories (40 commits, noise as the tests', a 15% step;
+seeds 1000-1199, which no test uses; tools/history_proof.py) BIC's penalty found the step within one
+commit 179 times and a step in 3 flat histories; doubled, 186 times and in 1 (an underestimated sigma
+lets PELT cut a history into short segments, whose tests are weak).
 A step is reported when p < alpha and its size is past ``min_change``: the
 per-process bias of the harness's runs (README, "Per-process bias") makes two runs of the same code
 differ by several percent, so a smaller step is not one a user could act on.
@@ -93,6 +95,8 @@ def detect(values, *, alpha: float = DEFAULT_ALPHA, min_change: float = DEFAULT_
         pen=BIC_FACTOR * sigma ** 2 * math.log(n))
     bounds = [0] + list(ends)
     rng = np.random.default_rng(seed)
+    if len(bounds) < 3 or permutation_p(x[:0], x, rng=rng) >= alpha:
+        return []  # no change at all, tested on the whole series: a flat one is flagged with probability alpha
     steps = []
     for i in range(1, len(bounds) - 1):
         before, after = x[bounds[i - 1]:bounds[i]], x[bounds[i]:bounds[i + 1]]

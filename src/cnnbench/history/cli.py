@@ -147,9 +147,11 @@ def changes_of(path: Path, *, metric: str | None, cases: str | None, alpha: floa
 
 
 def _cmd_changes(args: argparse.Namespace) -> int:
+    from cnnbench.core.deps import require
     from cnnbench.history import changes
     from cnnbench.history.series import step_dict
 
+    require("ruptures", feature="cnnbench history changes", extra="history")  # before the store is read
     alpha = _fraction("--alpha", args.alpha, changes.DEFAULT_ALPHA)
     min_change = _fraction("--min-change", args.min_change, changes.DEFAULT_MIN_CHANGE)
     found = changes_of(store.store_path(args.store), metric=None if args.metric == "all" else args.metric,
