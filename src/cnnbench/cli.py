@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     from cnnbench.ab.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 
     add_ab_arguments(sub.add_parser("ab", help="paired A/B timing: baseline commit, frameworks or a setting"))
+    from cnnbench.ab.bisect import add_bisect_arguments  # the first slow commit, by paired comparisons
+
+    add_bisect_arguments(sub.add_parser("bisect", help="the first commit between GOOD and BAD that slowed a case "
+                                                       "(paired comparisons)"))
     from cnnbench.history.cli import add_history_arguments  # the results store and its steps (argparse only)
 
     add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes"))

@@ -1,0 +1,106 @@
+"""``cnnbench bisect GOOD BAD`` on a real throwaway history: a clone of this checkout and six small commits, the
+fourth of which makes PyTorch LeNet-5's forward pass busy-wait 0.5 ms (its inference step at 28 px, batch 2,
+one thread, takes about 0.2 ms on the reference VM, so that commit's steps are several times slower).
+Bisect must confirm BAD is slower than GOOD, bisect the six commits in about log2(6) paired comparisons,
+and name the fourth; a range without the slowdown is "not reproducible" (exit 1); an unknown ref is one
+line (exit 2)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_GIT = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode == 0
+LENET = Path("src/cnnbench/models_torch/lenet.py")
+BUSY_WAIT = '''
+
+    def forward(self, x):  # TEST ONLY (tests/test_bisect.py): an injected slowdown of 0.5 ms per call
+        import time
+
+        end = time.perf_counter() + 0.0005
+        while time.perf_counter() < end:
+            pass
+        return super().forward(x)
+'''
+SELECTION = ["--models", "lenet5", "--frameworks", "torch", "--modes", "inference", "--device", "cpu",
+             "--bench-profile", "smoke", "--threads", "1", "--time-budget", "3"]
+
+pytestmark = pytest.mark.skipif(not IS_GIT, reason="bisect needs a git checkout")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> dict:
+    """A clone of HEAD and six commits on top: 1-3 and 5-6 touch a note, 4 slows LeNet-5 down."""
+    repo = tmp_path_factory.mktemp("bisect") / "repo"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "config", "user.name", "test")
+    commits = {"good": git(repo, "rev-parse", "HEAD")}
+    for n in range(1, 7):
+        if n == 4:
+            source = (repo / LENET).read_text()
+            anchor = '        self.add_module("head", seq(*head))\n'
+            assert anchor in source
+            (repo / LENET).write_text(source.replace(anchor, anchor + BUSY_WAIT))
+            git(repo, "commit", "--quiet", "-am", "commit 4: LeNet-5 busy-waits 0.5 ms per forward")
+        else:
+            (repo / "NOTE.txt").write_text(f"note {n}\n")
+            git(repo, "add", "NOTE.txt")
+            git(repo, "commit", "--quiet", "-m", f"commit {n}: a note")
+        commits[n] = git(repo, "rev-parse", "HEAD")
+    return {"repo": repo, **commits}
+
+
+def bisect(history: dict, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "cnnbench", "bisect", *args, "--repo", str(history["repo"])],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_bisect_names_the_commit_that_slowed_lenet5(history):
+    pytest.importorskip("torch")
+    done = bisect(history, history["good"], history[6], *SELECTION)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    # BAD against GOOD first: a regression, with its ratio and interval
+    assert re.search(r"^BAD \w{10} vs GOOD \w{10}: lenet5-torch-inference-bs2-cpu \d+\.\d{3} "
+                     r"\[\d+\.\d{3}, \d+\.\d{3}\] regression$", done.stdout, re.MULTILINE), done.stdout
+    steps = [line for line in lines if line.startswith("[")]
+    # six commits: midpoints commit 3 (not slow), then commit 4 (slow): two comparisons (log2 6 = 2.6)
+    assert len(steps) == 2, done.stdout
+    assert steps[0].startswith(f"[1/~3] {history[3][:10]} (commit 3 of 6) vs GOOD: ") and steps[0].endswith("-> not slow")
+    assert steps[1].startswith(f"[2/~3] {history[4][:10]} (commit 4 of 6) vs GOOD: ") and steps[1].endswith("-> slow")
+    assert lines[-1] == f"first slow commit: {history[4]} commit 4: LeNet-5 busy-waits 0.5 ms per forward"
+    assert git(history["repo"], "worktree", "list").count("\n") == 0  # every worktree removed
+
+
+@pytest.mark.slow
+def test_a_range_without_the_step_is_not_reproducible(history):
+    pytest.importorskip("torch")
+    done = bisect(history, history[1], history[3], *SELECTION)
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
+    assert "cnnbench bisect: the step is not reproducible: no case of BAD" in done.stderr
+    assert "[1/" not in done.stdout  # nothing bisected
+
+
+@pytest.mark.parametrize("good, bad, phrase", [
+    ("no-such-ref", "HEAD", "GOOD no-such-ref: no such commit in"),
+    ("HEAD", "v0-no-such-tag", "BAD v0-no-such-tag: no such commit in"),
+    ("HEAD", "HEAD~1", "is not an ancestor of BAD"),
+    ("HEAD", "HEAD", "nothing to bisect"),
+])
+def test_bad_refs_are_one_line(history, good, bad, phrase):
+    done = bisect(history, good, bad, *SELECTION)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and phrase in done.stderr, done.stderr
