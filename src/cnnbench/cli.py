@@ -235,7 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cnnbench.reports.cli import add_compare_arguments, add_report_arguments  # argparse only; pandas loads lazily
 
-    add_report_arguments(sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs"))
+    p = sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs")
+    add_report_arguments(p)
+    p.add_argument("--store", default=None, metavar="PATH",
+                   help="add a history view from this results store (cnnbench history; default: $CNNBENCH_HISTORY, "
+                        "else .cnnbench-history.sqlite here, when it exists)")
+    p.add_argument("--no-store", action="store_true", help="no history view")
     add_compare_arguments(sub.add_parser("compare", help="regressions between two saved runs (exit 1 on one)"))
     from cnnbench.ab.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 
@@ -248,6 +253,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes"))
     return parser
+
+
+def _history_view(given: str | None) -> tuple[dict | None, int]:
+    """``cnnbench report``'s history view: computed here, above both layers, so that the reports never import
+    the history layer. (None, 0) where no store is given and none is found; (None, 2) on a bad store."""
+    from pathlib import Path
+
+    from cnnbench.history.cli import history_view_of
+    from cnnbench.history.store import store_path
+
+    path = store_path(given)
+    if given is None and not Path(path).exists():
+        return None, 0
+    try:
+        return history_view_of(Path(path)), 0
+    except CnnbenchError as exc:
+        print(f"cnnbench report: error: --store: {exc}", file=sys.stderr)
+        return None, 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         except CnnbenchError as exc:
             print(f"cnnbench: error: {exc}", file=sys.stderr)
             return 2
+        if args.command == "report" and not args.no_store:
+            args.history_view, status = _history_view(args.store)
+            if status:
+                return status
         from cnnbench.reports.cli import call
 
         return call(args)

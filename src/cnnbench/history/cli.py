@@ -146,6 +146,27 @@ def changes_of(path: Path, *, metric: str | None, cases: str | None, alpha: floa
     return detect_all(build_series(pts, cases=cases), alpha=alpha, min_change=min_change)
 
 
+def history_view_of(path: Path) -> dict:
+    """The report's history view (``cnnbench report --store``): every step-time series of the store with its
+    steps, as plain data; without ruptures, the series alone and a note saying what to install."""
+    from cnnbench.core.deps import MissingDependencyError
+    from cnnbench.history import changes
+    from cnnbench.history.series import build_series, trend_view
+
+    note = ""
+    try:
+        found = changes_of(path, metric="median_s", cases=None, alpha=changes.DEFAULT_ALPHA,
+                           min_change=changes.DEFAULT_MIN_CHANGE)
+    except MissingDependencyError as exc:
+        conn = store.connect(path, create=False)
+        try:
+            found = build_series(store.points(conn, "median_s"))
+        finally:
+            conn.close()
+        note = f"Steps not searched: {exc}"
+    return {"store": str(path), "series": trend_view(found), "note": note}
+
+
 def _cmd_changes(args: argparse.Namespace) -> int:
     from cnnbench.core.deps import require
     from cnnbench.history import changes
