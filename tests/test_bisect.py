@@ -79,7 +79,8 @@ def test_bisect_names_the_commit_that_slowed_lenet5(history):
     steps = [line for line in lines if line.startswith("[")]
     # six commits: midpoints commit 3 (not slow), then commit 4 (slow): two comparisons (log2 6 = 2.6)
     assert len(steps) == 2, done.stdout
-    assert steps[0].startswith(f"[1/~3] {history[3][:10]} (commit 3 of 6) vs GOOD: ") and steps[0].endswith("-> not slow")
+    assert steps[0].startswith(f"[1/~3] {history[3][:10]} (commit 3 of 6) vs GOOD: ")
+    assert steps[0].endswith("-> not slow")
     assert steps[1].startswith(f"[2/~3] {history[4][:10]} (commit 4 of 6) vs GOOD: ") and steps[1].endswith("-> slow")
     assert lines[-1] == f"first slow commit: {history[4]} commit 4: LeNet-5 busy-waits 0.5 ms per forward"
     assert git(history["repo"], "worktree", "list").count("\n") == 0  # every worktree removed

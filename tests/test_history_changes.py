@@ -47,8 +47,9 @@ def history_of(seed: int, step: float) -> np.ndarray:
 def test_a_15_percent_step_is_found_within_one_commit():
     """Measured with these seeds: one step within +-1 commit of the injected one in 44 of 50 histories
     (35 at the commit itself). Of the 6 others, 1 found no step, 2 placed it 2-3 commits off, 1 found only a
-    5% step at commit 18, and 2 reported an extra step of 7-9% beside the right one. At 15% on 5.7% noise per run a single commit is 2.5 noise
-    widths: the exact commit is for bisect (``cnnbench bisect``), which this range narrows."""
+    5% step at commit 18, and 2 reported an extra step of 7-9% beside the right one. At 15% on 5.7% noise per
+    run a single commit is 2.5 noise widths: the range narrows the search, bisect (``cnnbench bisect``) finds the
+    commit."""
     found = exact = 0
     for seed in SEEDS:
         steps = detect(history_of(seed, STEP))

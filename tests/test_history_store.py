@@ -67,6 +67,7 @@ def test_add_keeps_the_run_its_commit_machine_settings_and_raw_json(tmp_path, ca
     assert f"{first}: added as run 1: commit {1:040x}"[:80] in out
     (row,) = json.loads(history(capsys, "list", "--format", "json", "--store", str(db))[1])
     assert row["commit_id"] == f"{1:040x}" and row["commit_time"] == "2026-11-02T12:00:00+00:00"
+    assert store.utc("2026-11-02T13:30:00+01:30") == "2026-11-02T12:00:00+00:00"  # git's committer offset, in UTC
     assert row["machine_id"] == "a83c02e043"  # cnnbench.reports.tidy.machine_id of the 2-core VM's machine_info
     assert row["profile"] == "smoke" and row["settings"]["device"] == "cpu"
     assert row["versions"]["torch_version"] == "2.13.0+cpu" and row["cases"] == 12
@@ -229,7 +230,7 @@ def test_an_unknown_ref_in_a_git_repository(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("store_file, phrase", [
     ("missing.sqlite", "no history store here"),
-    ("notadb.sqlite", "not a cnnbench history store"),
+    ("notadb.sqlite", "cannot be opened as a cnnbench history store (file is not a database)"),
     ("folder", "is a directory"),
 ])
 def test_a_bad_store_is_one_line(tmp_path, capsys, store_file, phrase):

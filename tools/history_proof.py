@@ -1,6 +1,6 @@
 """The proof of ``cnnbench history changes`` on synthetic histories (docs/history.md), and its calibration.
 
-    PYTHONPATH=src python tools/history_proof.py              # the tests' seeds (0-49) and the calibration's (1000-1199)
+    PYTHONPATH=src python tools/history_proof.py    # the tests' seeds (0-49) and the calibration's (1000-1199)
 
 A history is 40 commits, each a run whose median is the true one times exp(N(0, 0.057)): the per-run noise
 of the harness on the 2-core VM (tests/test_history_changes.py derives it from the README); with a step,

@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         from cnnbench.history.cli import run_history
 
         try:
-            require("pandas", feature="cnnbench history", extra="history")  # machine fingerprints: cnnbench.reports.tidy
+            require("pandas", feature="cnnbench history", extra="history")  # the fingerprint: reports.tidy
         except CnnbenchError as exc:
             print(f"cnnbench: error: {exc}", file=sys.stderr)
             return 2

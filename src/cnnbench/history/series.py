@@ -54,7 +54,8 @@ def build_series(points: list[tuple], *, cases: str | None = None) -> list[Serie
             continue
         key = SeriesKey(name, mid, machine, profile, cid, size, metric)
         per_point = grouped.setdefault(key, {})
-        slot = per_point.setdefault(commit or f"run:{run_id}", {"commit": commit, "date": date, "values": [], "runs": []})
+        slot = per_point.setdefault(commit or f"run:{run_id}",
+                                    {"commit": commit, "date": date, "values": [], "runs": []})
         slot["values"].append(value)
         slot["runs"].append(run_id)
     out = []

@@ -86,6 +86,18 @@ class Record:
     measurements: tuple[tuple[str, int, str, float], ...]  # (case id, input size, metric, value)
 
 
+def utc(stamp: str | None) -> str | None:
+    """An ISO time in UTC (git's commit times carry the committer's offset), so that the store's order by
+    time is the order in time; a stamp that is not an ISO time is kept as it is."""
+    if not stamp:
+        return stamp
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return moment.astimezone(timezone.utc).isoformat() if moment.tzinfo else stamp
+
+
 def digest_of(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -118,8 +130,8 @@ def record_of(run: Run, *, commit: tuple[str, str | None, str] | None = None) ->
     if commit is not None:
         commit_id, commit_time, commit_from = commit[0], commit[1], f"--commit {commit[2]}"
     return Record(
-        digest=digest_of(run.data), source=str(run.path), datetime=run.datetime, commit_id=commit_id,
-        commit_time=commit_time, branch=ci.get("branch"), dirty=ci.get("dirty"), commit_from=commit_from,
+        digest=digest_of(run.data), source=str(run.path), datetime=utc(run.datetime), commit_id=commit_id,
+        commit_time=utc(commit_time), branch=ci.get("branch"), dirty=ci.get("dirty"), commit_from=commit_from,
         machine_id=machine_id(mi), machine=machine_label(mi), node=mi.get("node"), profile=meta.get("profile"),
         settings={"device": meta.get("device"), **(meta.get("settings") or {})}, versions=versions,
         raw=run.path.read_text(encoding="utf-8"), measurements=measurements_of(run))
@@ -141,7 +153,8 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
-        raise HistoryError(f"{path}: not a cnnbench history store ({exc}); give another --store PATH") from None
+        raise HistoryError(f"{path}: cannot be opened as a cnnbench history store ({exc}); give another --store PATH"
+                           ) from None
     if tables and "meta" not in tables:
         conn.close()
         raise HistoryError(f"{path}: an SQLite file, but not a cnnbench history store; give another --store PATH")
