@@ -6,11 +6,13 @@ and name the fourth; a range without the slowdown is "not reproducible" (exit 1)
 line (exit 2)."""
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -30,12 +32,64 @@ BUSY_WAIT = '''
 SELECTION = ["--models", "lenet5", "--frameworks", "torch", "--modes", "inference", "--device", "cpu",
              "--bench-profile", "smoke", "--threads", "1", "--time-budget", "3"]
 
-pytestmark = pytest.mark.skipif(not IS_GIT, reason="bisect needs a git checkout")
+needs_git = pytest.mark.skipif(not IS_GIT, reason="bisect needs a git checkout")
 
 
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
     return done.stdout.strip()
+
+
+class FakeBisection:
+    """Stands in for the paired comparisons: commits[first_slow:] are ``ratio`` times slower than GOOD;
+    ``unsettled`` maps a commit index to the inconclusive ratio measured there."""
+
+    def __init__(self, commits: list[str], first_slow: int, ratio: float = 1.3, unsettled: dict | None = None):
+        self.commits, self.first_slow, self.ratio, self.unsettled = commits, first_slow, ratio, unsettled or {}
+        self.unfinished: list = []
+        self.measured: list[int] = []
+
+    def compare(self, sha: str, cases: list, label: str) -> list[dict]:
+        i = self.commits.index(sha)
+        self.measured.append(i)
+        if i in self.unsettled:
+            r, decision = self.unsettled[i], "inconclusive"
+        else:
+            r, decision = (self.ratio, "regression") if i >= self.first_slow else (1.0, "no change")
+        return [{"pair_id": "case", "ratio": r, "ci_low": r / 1.02, "ci_high": r * 1.02, "decision": decision}]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6, 7, 8, 13, 32])
+def test_the_bisection_finds_every_first_slow_commit_in_log2_comparisons(n, capsys, tmp_path):
+    from cnnbench.ab import bisect as bisect_mod
+
+    commits = [f"{i:02d}" + "a" * 38 for i in range(n)]
+    opts = {"cases": [SimpleNamespace(id="case")], "threshold": 0.05}
+    for first in range(n):
+        fake = FakeBisection(commits, first)
+        assert bisect_mod._bisect(fake, opts, commits, "g" * 40, commits[-1], tmp_path) == 0
+        assert capsys.readouterr().out.splitlines()[-1].startswith(f"first slow commit: {commits[first]}")
+        # BAD against GOOD, then at most ceil(log2 n) midpoints, never BAD again
+        assert fake.measured[0] == n - 1 and len(fake.measured) - 1 <= math.ceil(math.log2(n))
+        assert n - 1 not in fake.measured[1:]
+
+
+def test_an_inconclusive_midpoint_goes_by_the_nearer_ratio_and_says_so(capsys, tmp_path):
+    from cnnbench.ab import bisect as bisect_mod
+
+    commits = [f"{i:02d}" + "a" * 38 for i in range(6)]
+    opts = {"cases": [SimpleNamespace(id="case")], "threshold": 0.05}
+    # commit 3 (index 2) is the first slow one, measured inconclusive at 1.25 (BAD: 1.3): nearer BAD's
+    fake = FakeBisection(commits, 2, unsettled={2: 1.25})
+    assert bisect_mod._bisect(fake, opts, commits, "g" * 40, commits[-1], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "-> slow (inconclusive: by the nearer ratio)" in out
+    assert out.splitlines()[-1].startswith(f"first slow commit: {commits[2]}")
+    assert "1 verdict(s) inconclusive, decided by the nearer ratio" in out
+    # ... and at 1.05 it is nearer GOOD's: not slow, the next commit is
+    fake = FakeBisection(commits, 3, unsettled={2: 1.05})
+    assert bisect_mod._bisect(fake, opts, commits, "g" * 40, commits[-1], tmp_path) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"first slow commit: {commits[3]}")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +121,7 @@ def bisect(history: dict, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=600)
 
 
+@needs_git
 @pytest.mark.slow
 def test_bisect_names_the_commit_that_slowed_lenet5(history):
     pytest.importorskip("torch")
@@ -86,6 +141,7 @@ def test_bisect_names_the_commit_that_slowed_lenet5(history):
     assert git(history["repo"], "worktree", "list").count("\n") == 0  # every worktree removed
 
 
+@needs_git
 @pytest.mark.slow
 def test_a_range_without_the_step_is_not_reproducible(history):
     pytest.importorskip("torch")
@@ -95,6 +151,7 @@ def test_a_range_without_the_step_is_not_reproducible(history):
     assert "[1/" not in done.stdout  # nothing bisected
 
 
+@needs_git
 @pytest.mark.parametrize("good, bad, phrase", [
     ("no-such-ref", "HEAD", "GOOD no-such-ref: no such commit in"),
     ("HEAD", "v0-no-such-tag", "BAD v0-no-such-tag: no such commit in"),

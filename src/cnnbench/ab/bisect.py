@@ -7,13 +7,15 @@ each on a ``git worktree`` of its commit, step alternately in the same minutes, 
 two runs at two times compared. First BAD is compared with GOOD; if no case is a regression there the
 step is not reproducible and nothing is bisected (exit 1). Otherwise the first-parent commits of
 GOOD..BAD are bisected on the cases that regressed: each midpoint is compared with GOOD (slow: any of
-them a regression, decided as ``cnnbench ab`` decides, with --threshold and --confirm), about
-log2(n) comparisons for n commits, each printed with its ratio and interval. Exit 0: the first slow
+them a regression, decided as ``cnnbench ab`` decides, with --threshold and --confirm; an inconclusive
+one goes by the nearer ratio, ``slow_verdict``, and the last line says so), about log2(n) comparisons
+for n commits, each printed with its ratio and interval. Exit 0: the first slow
 commit is named; 1: the step is not reproducible, or a comparison could not be measured; 2: bad input.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -125,39 +127,60 @@ def run_bisect(args: argparse.Namespace) -> int:
         return 130
 
 
-def _bisect(bisection: Bisection, opts: dict, commits: list[str], good: str, bad: str, repo: Path) -> int:
+def slow_verdict(rows: list[dict], bad_ratios: dict[str, float]) -> tuple[bool, bool]:
+    """(whether a midpoint is slow, whether that was decided by the nearer ratio rather than by a verdict).
+
+    Slow: any case a regression. Not slow: every case no change (or an improvement). Otherwise a case
+    is inconclusive, and the midpoint is slow if an inconclusive case's ratio is nearer BAD's than
+    GOOD's (above the geometric midpoint of 1 and BAD's ratio), as ``asv find`` decides on its values:
+    a bisection must go one way or the other, and the final line says a verdict was not settled."""
+    if any(r["decision"] == "regression" for r in rows):
+        return True, False
+    unsettled = [r for r in rows if r["decision"] == "inconclusive"]
+    if not unsettled:
+        return False, False
+    return any(math.log(r["ratio"]) > math.log(bad_ratios[r["pair_id"]]) / 2 for r in unsettled), True
+
+
+def _not_measured(bisection) -> int:
+    print(f"cnnbench bisect: not measured: {', '.join(u['pair_id'] for u in bisection.unfinished)}", file=sys.stderr)
+    return 1
+
+
+def _bisect(bisection, opts: dict, commits: list[str], good: str, bad: str, repo: Path) -> int:
+    """The bisection proper; ``bisection.compare(sha, cases, label)`` measures a commit against GOOD."""
     rows = bisection.compare(bad, opts["cases"], "BAD")
     print(f"BAD {bad[:10]} vs GOOD {good[:10]}: {verdict_line(rows)}", flush=True)
-    slow = {r["pair_id"] for r in rows if r["decision"] == "regression"}
     if bisection.unfinished:
-        print(f"cnnbench bisect: not measured: {', '.join(u['pair_id'] for u in bisection.unfinished)}",
-              file=sys.stderr)
-        return 1
-    if not slow:
+        return _not_measured(bisection)
+    bad_ratios = {r["pair_id"]: r["ratio"] for r in rows if r["decision"] == "regression"}
+    if not bad_ratios:
         print(f"cnnbench bisect: the step is not reproducible: no case of BAD {bad[:10]} is slower than GOOD "
               f"{good[:10]} in a paired comparison (threshold {opts['threshold']:.0%}); nothing to bisect",
               file=sys.stderr)
         return 1
-    cases = [c for c in opts["cases"] if c.id in slow]
+    cases = [c for c in opts["cases"] if c.id in bad_ratios]
     lo, hi = -1, len(commits) - 1  # commits[lo] (GOOD at -1) is fast, commits[hi] (BAD) slow
     total = max(0, (len(commits) - 1).bit_length())
-    step = 0
+    step = unsettled = 0
     while hi - lo > 1:
         mid = (lo + hi) // 2
         step += 1
         rows = bisection.compare(commits[mid], cases, "midpoint")
         if bisection.unfinished:
-            print(f"cnnbench bisect: not measured: {', '.join(u['pair_id'] for u in bisection.unfinished)}",
-                  file=sys.stderr)
-            return 1
-        is_slow = any(r["decision"] == "regression" for r in rows)
+            return _not_measured(bisection)
+        is_slow, by_ratio = slow_verdict(rows, bad_ratios)
+        unsettled += by_ratio
+        how = " (inconclusive: by the nearer ratio)" if by_ratio else ""
         print(f"[{step}/~{total}] {commits[mid][:10]} (commit {mid + 1} of {len(commits)}) vs GOOD: "
-              f"{verdict_line(rows)} -> {'slow' if is_slow else 'not slow'}", flush=True)
+              f"{verdict_line(rows)} -> {'slow' if is_slow else 'not slow'}{how}", flush=True)
         if is_slow:
             hi = mid
         else:
             lo = mid
     first = commits[hi]
-    print(f"first slow commit: {first} {subject(first, repo)}")
+    print(f"first slow commit: {first} {subject(first, repo)}"
+          + (f" ({unsettled} verdict(s) inconclusive, decided by the nearer ratio: check it on a checkout of "
+             f"{first[:10]} with cnnbench ab --baseline {(commits[hi - 1] if hi else good)[:10]} and a longer "
+             "--time-budget)" if unsettled else ""))
     return 0
-
