@@ -30,7 +30,7 @@ def _one_line_error(message: str):
 
 def add_history_arguments(p: argparse.ArgumentParser) -> None:
     p.error = _one_line_error
-    sub = p.add_subparsers(dest="history_command", required=True)
+    sub = p.add_subparsers(dest="history_command", required=True, metavar="{add,list,changes,export}")
 
     def common(q: argparse.ArgumentParser) -> argparse.ArgumentParser:
         q.error = _one_line_error
