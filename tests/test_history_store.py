@@ -244,6 +244,21 @@ def test_a_bad_store_is_one_line(tmp_path, capsys, store_file, phrase):
         assert (tmp_path / "notadb.sqlite").read_text() == "this is not SQLite\n" * 100
 
 
+def test_a_run_added_by_mistake_is_removed(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    assert history(capsys, "add", str(run_at(tmp_path, 1)), str(run_at(tmp_path, 2)), "--store", str(db))[0] == 0
+    code, out, err = history(capsys, "remove", "2", "--store", str(db))
+    assert code == 0 and out.startswith(f"{db}: run 2 removed (commit {2:040x}"[:40]), err
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT id FROM runs")] == [1]
+    assert {r[0] for r in conn.execute("SELECT run_id FROM measurements")} == {1}
+    conn.close()
+    before = content(db)
+    code, _, err = history(capsys, "remove", "2", "--store", str(db))
+    assert code == 2 and "run 2: no such run in" in err and len(err.strip().splitlines()) == 1
+    assert content(db) == before
+
+
 def test_store_path_from_the_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path / "env.sqlite"))

@@ -4,6 +4,7 @@
     cnnbench history add run.json --series ci-main      # a named series, bound to the first run's machine
     cnnbench history list
     cnnbench history changes --cases 'resnet18-*'
+    cnnbench history remove 7                           # a run added by mistake
 
 The store is --store PATH, else $CNNBENCH_HISTORY, else .cnnbench-history.sqlite in the current
 directory. Bad input (a file, a series, a ref, the store) prints one line, exits 2, and leaves the
@@ -30,7 +31,7 @@ def _one_line_error(message: str):
 
 def add_history_arguments(p: argparse.ArgumentParser) -> None:
     p.error = _one_line_error
-    sub = p.add_subparsers(dest="history_command", required=True, metavar="{add,list,changes,export}")
+    sub = p.add_subparsers(dest="history_command", required=True, metavar="{add,list,changes,remove,export}")
 
     def common(q: argparse.ArgumentParser) -> argparse.ArgumentParser:
         q.error = _one_line_error
@@ -59,6 +60,9 @@ def add_history_arguments(p: argparse.ArgumentParser) -> None:
                    help="smallest step reported (default 0.05: 5%%)")
     q.add_argument("--format", default="table", choices=("table", "json"))
     q.set_defaults(func=_cmd_changes)
+    q = common(sub.add_parser("remove", help="take a run (added by mistake) out of the store"))
+    q.add_argument("run_id", type=int, metavar="RUN_ID", help="the run's id (cnnbench history list)")
+    q.set_defaults(func=_cmd_remove)
     q = common(sub.add_parser("export", help="a stored run's pytest-benchmark JSON, as it was added"))
     q.add_argument("run_id", type=int, metavar="RUN_ID", help="the run's id (cnnbench history list)")
     q.add_argument("--out", default=None, metavar="FILE", help="write it there (default: stdout)")
@@ -192,6 +196,13 @@ def _cmd_changes(args: argparse.Namespace) -> int:
                   f"{st.before} commit(s) before, {st.after} after")
     if not steps:
         print("no step found")
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    path = store.store_path(args.store)
+    gone = store.remove_run(path, args.run_id)
+    print(f"{path}: run {gone['id']} removed (commit {(gone['commit_id'] or 'none')[:10]}, from {gone['source']})")
     return 0
 
 

@@ -281,6 +281,29 @@ def runs(conn: sqlite3.Connection) -> list[dict]:
     return out
 
 
+def remove_run(path: Path, run_id: int) -> dict:
+    """Take run ``run_id`` and its measurements out of the store, in one transaction; the removed run's row.
+    A named series keeps its machine (it was bound by its first run, which may be this one)."""
+    conn = connect(path, create=False)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute("SELECT source, commit_id FROM runs WHERE id=?", (run_id,)).fetchone()
+            if found is None:
+                raise HistoryError(f"run {run_id}: no such run in {path} (cnnbench history list)")
+            conn.execute("DELETE FROM measurements WHERE run_id=?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except sqlite3.OperationalError as exc:
+        raise HistoryError(f"{path}: cannot write the store ({exc}); nothing was removed") from None
+    finally:
+        conn.close()
+    return {"id": run_id, "source": found[0], "commit_id": found[1]}
+
+
 def raw_run(conn: sqlite3.Connection, run_id: int) -> str | None:
     found = conn.execute("SELECT raw FROM runs WHERE id=?", (run_id,)).fetchone()
     return found[0] if found else None
