@@ -251,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(paired comparisons)"))
     from cnnbench.history.cli import add_history_arguments  # the results store and its steps (argparse only)
 
-    add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes, remove, export"))
+    add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes, remove, "
+                                                         "export"))
     return parser
 
 
