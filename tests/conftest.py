@@ -175,6 +175,7 @@ GROUP_SECONDS: dict[str, float] = {
     "model-vgg11": 16, "tests/test_model_outputs.py": 4, "model-resnet50": 16, "tests/test_train.py": 12,
     "tests/test_ab_cli.py": 11, "tests/test_worker.py:torch": 11, "tests/test_worker.py:keras-jax": 10,
     "model-resnet34": 10, "tests/test_worker.py:keras-torch": 10, "model-resnet18": 9,
+    "tests/test_bisect.py": 46,  # 2026-12-05, alone (pytest tests/test_bisect.py), not yet under `make test`
 }
 
 

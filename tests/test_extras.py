@@ -34,6 +34,9 @@ def _cli(tmp_path, hidden: set[str], *args):
     ({"pandas"}, ("report", "x.json"), "cnnbench report needs pandas, which is not installed: pip install -e '.[report]'"),
     ({"matplotlib"}, ("report", "x.json"), "needs matplotlib"),
     ({"scipy"}, ("compare", "a.json", "b.json"), "cnnbench compare needs scipy"),
+    ({"ruptures"}, ("history", "changes"), "cnnbench history changes needs ruptures, which is not installed: "
+                                           "pip install -e '.[history]'"),
+    ({"pandas"}, ("history", "list"), "cnnbench history needs pandas, which is not installed: pip install -e '.[history]'"),
     ({"sklearn"}, ("train", "lenet5", "--framework", "torch", "--epochs", "1"),
      "needs scikit-learn, which is not installed: pip install -e '.[train]'"),
     ({"tensorflow", "keras"}, ("summary", "lenet5", "--framework", "tf"), "framework 'tf' is not installed"),

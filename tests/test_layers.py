@@ -4,6 +4,7 @@
     models   (cnnbench.models_torch, .models_tf)   builders and one backend per framework: only the core below
     app      (cnnbench.<module>)                   registry, transfer, profile, summary, diagram, train, worker
     reports  (cnnbench.reports)                    saved JSON -> tables, HTML: no framework
+    history  (cnnbench.history)                    the results store, series and their steps: no framework
     harness  (cnnbench.harness)                    the pytest-benchmark harness, data-parallel cases
     ab       (cnnbench.ab)                         the paired A/B engine and its command
     cli      (cnnbench.cli, cnnbench.__main__)     the command line, on top
@@ -23,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-LAYERS = ("core", "models", "app", "reports", "harness", "ab", "cli")
+LAYERS = ("core", "models", "app", "reports", "history", "harness", "ab", "cli")
 RANK = {name: i for i, name in enumerate(LAYERS)}
 FRAMEWORKS = {"torch", "tensorflow", "keras", "jax", "fvcore"}
 
@@ -42,7 +43,7 @@ def layer(module: str) -> str:
         return "cli"
     if parts[1] in ("models_torch", "models_tf"):
         return "models"
-    if parts[1] in ("core", "reports", "harness", "ab"):
+    if parts[1] in ("core", "reports", "history", "harness", "ab"):
         return parts[1]
     return "app"
 
@@ -99,7 +100,7 @@ def test_layers_that_must_not_touch_a_framework():
     known = modules()
     bad = []
     for module, path in known.items():
-        if layer(module) in ("core", "reports", "harness", "ab"):
+        if layer(module) in ("core", "reports", "history", "harness", "ab"):
             for name, line in imports(module, path):
                 if name.split(".")[0] in FRAMEWORKS:
                     bad.append(f"{path.relative_to(ROOT)}:{line}: {module} imports {name}")

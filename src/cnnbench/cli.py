@@ -235,28 +235,72 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cnnbench.reports.cli import add_compare_arguments, add_report_arguments  # argparse only; pandas loads lazily
 
-    add_report_arguments(sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs"))
+    p = sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs")
+    add_report_arguments(p)
+    p.add_argument("--store", default=None, metavar="PATH",
+                   help="add a history view from this results store (cnnbench history; default: $CNNBENCH_HISTORY, "
+                        "else .cnnbench-history.sqlite here, when it exists)")
+    p.add_argument("--no-store", action="store_true", help="no history view")
     add_compare_arguments(sub.add_parser("compare", help="regressions between two saved runs (exit 1 on one)"))
     from cnnbench.ab.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 
     add_ab_arguments(sub.add_parser("ab", help="paired A/B timing: baseline commit, frameworks or a setting"))
+    from cnnbench.ab.bisect import add_bisect_arguments  # the first slow commit, by paired comparisons
+
+    add_bisect_arguments(sub.add_parser("bisect", help="the first commit between GOOD and BAD that slowed a case "
+                                                       "(paired comparisons)"))
+    from cnnbench.history.cli import add_history_arguments  # the results store and its steps (argparse only)
+
+    add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes, remove, "
+                                                         "export"))
     return parser
+
+
+def _history_view(given: str | None) -> tuple[dict | None, int]:
+    """``cnnbench report``'s history view: computed here, above both layers, so that the reports never import
+    the history layer. (None, 0) where no store is given and none is found; (None, 2) on a bad store."""
+    from pathlib import Path
+
+    from cnnbench.history.cli import history_view_of
+    from cnnbench.history.store import store_path
+
+    path = store_path(given)
+    if given is None and not Path(path).exists():
+        return None, 0
+    try:
+        return history_view_of(Path(path)), 0
+    except CnnbenchError as exc:
+        print(f"cnnbench report: error: --store: {exc}", file=sys.stderr)
+        return None, 2
 
 
 def main(argv: list[str] | None = None) -> int:
     import os
 
+    from cnnbench.core.deps import require
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
     args = build_parser().parse_args(argv)
-    if args.command in ("report", "compare"):
-        from cnnbench.core.deps import require
+    if args.command == "history":
+        from cnnbench.history.cli import run_history
 
+        try:
+            require("pandas", feature="cnnbench history", extra="history")  # the fingerprint: reports.tidy
+        except CnnbenchError as exc:
+            print(f"cnnbench: error: {exc}", file=sys.stderr)
+            return 2
+        return run_history(args)
+    if args.command in ("report", "compare"):
         try:
             for module in ("pandas", "scipy") + (("jinja2", "matplotlib") if args.command == "report" else ()):
                 require(module, feature=f"cnnbench {args.command}", extra="report")
         except CnnbenchError as exc:
             print(f"cnnbench: error: {exc}", file=sys.stderr)
             return 2
+        if args.command == "report" and not args.no_store:
+            args.history_view, status = _history_view(args.store)
+            if status:
+                return status
         from cnnbench.reports.cli import call
 
         return call(args)

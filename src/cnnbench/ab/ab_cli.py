@@ -49,6 +49,15 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--compare-setting", default=None, metavar="KEY=VALUE",
                       help="A: the run's setting; B: this one (precision=bf16, layout=nhwc, compile=on, xla=on, "
                            "math=fp32, threads=1, interop_threads=1, autotune=off, onednn=off; comma-separated)")
+    add_measurement_arguments(p)
+    o = p.add_argument_group("output")
+    o.add_argument("--format", default="table", help="table, json, csv or markdown")
+    o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")
+    p.set_defaults(func=run_ab)
+
+
+def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
+    """The case selection, the settings and the measurement options (shared with ``cnnbench bisect``)."""
     g = p.add_argument_group("selection (as pytest bench)")
     g.add_argument("--models", default=None)
     g.add_argument("--frameworks", default=None)
@@ -100,10 +109,6 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--worker-timeout", default="1800", metavar="SECONDS")
     m.add_argument("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                    help="TEST ONLY: slow the B side's steps of MODEL (or a case id) by a busy wait")
-    o = p.add_argument_group("output")
-    o.add_argument("--format", default="table", help="table, json, csv or markdown")
-    o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")
-    p.set_defaults(func=run_ab)
 
 
 def _number(name: str, value, kind=float, *, low: float = 0.0, inclusive: bool = False):
@@ -131,8 +136,9 @@ def _resolve_device(requested: str) -> str:
     return "cuda" if machine.cuda_available() else "cpu"
 
 
-def parse_options(args: argparse.Namespace) -> dict:
-    """Every option checked, before anything is started: the plan, the cases and the pairs' recipe."""
+def parse_options(args: argparse.Namespace, repo=None) -> dict:
+    """Every option checked, before anything is started: the plan, the cases and the pairs' recipe.
+    ``repo``: the git checkout --baseline is looked up in (default: the one cnnbench is imported from)."""
     from cnnbench.core.settings import Settings, cores_available
 
     kinds = [k for k, on in (("baseline", args.baseline is not None), ("frameworks", args.compare_frameworks),
@@ -199,7 +205,7 @@ def parse_options(args: argparse.Namespace) -> dict:
         from cnnbench.ab.checkout import resolve_baseline
 
         try:
-            baseline_sha = resolve_baseline(args.baseline)
+            baseline_sha = resolve_baseline(args.baseline, repo)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
     confirm = _number("--confirm", args.confirm, int, inclusive=True)

@@ -81,7 +81,8 @@ def run_report(args: argparse.Namespace) -> int:
     if diagrams is not None and diagrams.left_out:
         print(f"diagrams left out: {diagrams.left_out}")
     files = build_report(inputs.runs, out, thresholds=thresholds, diagrams=diagrams,
-                         history=history.runs if history else None, paired=inputs.paired, reference=args.reference)
+                         history=history.runs if history else None, paired=inputs.paired, reference=args.reference,
+                         history_view=getattr(args, "history_view", None))  # `cnnbench report --store` (cnnbench/cli.py)
     print(f"read {len(inputs.runs)} run(s): {', '.join(str(r.path) for r in inputs.runs)}")
     if inputs.paired:
         print(f"read {len(inputs.paired)} paired A/B result(s): {', '.join(str(p.path) for p in inputs.paired)}")
@@ -91,7 +92,9 @@ def run_report(args: argparse.Namespace) -> int:
     print(f"wrote {files.comparison_csv}, {files.skipped_csv}" + (f", {files.parquet}" if files.parquet else ""))
     n_diagrams = len(diagrams.files) if diagrams is not None else 0
     print(f"wrote {files.html}" + (f" (with {n_diagrams} model diagram(s))" if n_diagrams else "")
-          + (f"; trend over {len(history.runs)} saved run(s) in {args.history}/" if history and history.runs else ""))
+          + (f"; trend over {len(history.runs)} saved run(s) in {args.history}/" if history and history.runs else "")
+          + (f"; history of {len(args.history_view['series'])} series from {args.history_view['store']}"
+             if getattr(args, "history_view", None) else ""))
     return 0
 
 

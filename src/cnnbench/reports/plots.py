@@ -315,6 +315,29 @@ def trend(history: pd.DataFrame, flagged: set[tuple[str, str]], max_panels: int 
     return _svg(fig)
 
 
+def history_series(labels: list[str], values: list[float], steps: list[dict]) -> bytes:
+    """One series of the results store (cnnbench history): a point per commit, oldest first, in ms; each step
+    found in it is a shaded band from its last commit before to its first commit after, with its ratio.
+
+    ``steps``: plain dicts with ``index`` (the first point after the step), ``ratio`` and ``p_value``."""
+    x = np.arange(len(values))
+    y = np.asarray(values, dtype=float) * 1e3
+    fig, ax = plt.subplots(figsize=(9.0, 2.8))
+    ax.plot(x, y, marker="o", markersize=3, linewidth=1, color="#444")
+    for step in steps:
+        i = step["index"]
+        ax.axvspan(i - 1, i, color="#d62728" if step["ratio"] > 1 else "#2ca02c", alpha=0.25, linewidth=0)
+        ax.annotate(f"{step['ratio']:.3f}x (p={step['p_value']:.4f})", xy=(i - 0.5, float(np.max(y))),
+                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    ticks = x if len(x) <= 24 else x[:: int(np.ceil(len(x) / 24))]
+    ax.set_xticks(ticks, [labels[i][:7] for i in ticks], rotation=60, fontsize=6)
+    ax.set_ylabel("median step (ms)")
+    ax.set_xlabel("commit (oldest first)", fontsize=8)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    return _svg(fig)
+
+
 def scaling(frame: pd.DataFrame) -> bytes:
     """Per model: images/s and scaling efficiency against world size, a line per runtime.
 

@@ -159,6 +159,17 @@ def trend_figure(results: pd.DataFrame, thresholds: Thresholds) -> tuple[Figure 
     return fig, flagged
 
 
+MAX_HISTORY_FIGURES = 48  # the series with steps first; a store of many cases must not make the page unreadable
+
+
+def history_figures(view: list[dict]) -> list[dict]:
+    """The history view (``cnnbench report --store``): one figure per series, with its steps. ``view`` is
+    plain data made by cnnbench.history.series.trend_view (the reports never import the history layer)."""
+    ordered = sorted(view, key=lambda s: (not s["steps"], s["title"]))[:MAX_HISTORY_FIGURES]
+    return [{"figure": Figure(s["id"], s["title"], f"{len(s['values'])} commits", plots.history_series(
+                s["labels"], s["values"], s["steps"])), "steps": s["steps"]} for s in ordered]
+
+
 def _shown(v) -> str:
     if _absent(v):
         return NOT_RECORDED
@@ -350,8 +361,10 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
                 *, thresholds: Thresholds = Thresholds(), diagrams: Diagrams | None = None,
                 history: pd.DataFrame | None = None, paired: pd.DataFrame | None = None,
                 reference: str = REFERENCE_RUNTIME, settings: dict | None = None,
-                scaling: pd.DataFrame | None = None, modes: pd.DataFrame | None = None) -> str:
-    """``history``: results of every run to chart the trend from (default: the report's own runs)."""
+                scaling: pd.DataFrame | None = None, modes: pd.DataFrame | None = None,
+                history_view: dict | None = None) -> str:
+    """``history``: results of every run to chart the trend from (default: the report's own runs);
+    ``history_view``: {"store", "series", "note"} of the results store (cnnbench.history.series.trend_view)."""
     env = Environment(loader=PackageLoader("cnnbench.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
     settings = settings if settings is not None else settings_by_run(results)
     scaling = scaling if scaling is not None else scaling_frame(results)
@@ -392,6 +405,10 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
         modes_rows=_modes_table(modes),
         paired=display_rows(paired, _used_pairs(comparison)) if not paired.empty else [],
         trend=trend,
+        history=history_figures(history_view["series"]) if history_view else [],
+        history_store=history_view["store"] if history_view else "",
+        history_note=history_view.get("note", "") if history_view else "",
+        history_total=len(history_view["series"]) if history_view else 0,
         flagged=sorted(flagged),
         flagged_rows=flagged_rows,
         skipped=skipped.to_dict("records"),
@@ -427,9 +444,11 @@ def _messages(results: pd.DataFrame, settings: dict) -> list[str]:
 
 def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds = Thresholds(),
                  diagrams: Diagrams | None = None, history: list[Run] | None = None,
-                 paired: list[PairedResult] | None = None, reference: str = REFERENCE_RUNTIME) -> ReportFiles:
+                 paired: list[PairedResult] | None = None, reference: str = REFERENCE_RUNTIME,
+                 history_view: dict | None = None) -> ReportFiles:
     """Write the report of ``runs``; ``history`` (e.g. every run in the storage) adds to the trend chart;
-    ``paired``: paired A/B results to list and to take framework verdicts from."""
+    ``paired``: paired A/B results to list and to take framework verdicts from; ``history_view``: the
+    results store's series and steps, as plain data (render_html)."""
     out = ensure_writable_dir(Path(out_dir))
     results = results_frame(runs)
     skipped = skipped_frame(runs)
@@ -448,7 +467,8 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
         extra = [r for r in history if r.path.resolve() not in known and r.data["benchmarks"]]
         past = pd.concat([results_frame(extra), results], ignore_index=True) if extra else None
     html = render_html(runs, results, comparison, skipped, thresholds=thresholds, diagrams=diagrams, history=past,
-                       paired=paired_df, reference=reference, settings=settings, scaling=scaling, modes=modes)
+                       paired=paired_df, reference=reference, settings=settings, scaling=scaling, modes=modes,
+                       history_view=history_view)
 
     def csv(df: pd.DataFrame) -> str:
         buf = io.StringIO()
