@@ -24,6 +24,7 @@ import math
 import os
 import socket
 import statistics
+import time
 
 from cnnbench.core.case import Case
 from cnnbench.core.flops import step_cost
@@ -176,12 +177,14 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         # Every rank must take the same number of steps, or one waits forever in an all-reduce the
         # others never join: warm-up and timing go by round counts agreed over all nodes, never by a
         # clock each process reads on its own.
+        stepping = time.perf_counter()  # warm-up, timed rounds, memory step: what the progress ETA scales
         estimate = agreed_max(job, r["nnodes"], [w["last_s"] for w in job.call("warmup", rounds=1)])
         more = max(profile.warmup_rounds, math.ceil(profile.warmup_seconds / max(estimate, 1e-9))) - 1
         if more > 0:
             estimate = agreed_max(job, r["nnodes"], [w["last_s"] for w in job.call("warmup", rounds=more)])
         per_rank = [w["times"] for w in job.call("time", rounds=rounds_for(profile, estimate))]
         memory = job.call("memory")
+        stepping = time.perf_counter() - stepping
         math_mode = case.precision if case.precision != "fp32" else (
             state["settings"].math if case.device == "cuda" else "fp32")
         gathered, peak = None, None
@@ -232,7 +235,8 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         "setting_cpu_affinity": job.info.get("cpu_affinity"),
     })
     apply_peak(benchmark.extra_info, peak)
-    state.setdefault("results", {})[case.id] = {"median_s": median, "images_per_s": global_batch / median}
+    state.setdefault("results", {})[case.id] = {"median_s": median, "images_per_s": global_batch / median,
+                                                "stepping_s": stepping}
 
 
 def rendezvous_options(opt) -> dict:

@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import statistics
+import time
 
 import pytest
 
@@ -168,6 +169,7 @@ def run_single_case(benchmark, case: Case, state: dict) -> None:
         crash = os.environ.get("CNNBENCH_TEST_CRASH")  # TEST ONLY: a native crash of the framework, simulated
         if crash and fnmatch.fnmatchcase(case.id, crash):
             worker.call("crash", timeout=timeout)
+        stepping = time.perf_counter()  # warm-up, timed rounds, memory step: what the progress ETA scales
         warm = worker.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds, timeout=timeout)
         estimate = warm["last_s"]
         delay_s = 0.0
@@ -179,6 +181,7 @@ def run_single_case(benchmark, case: Case, state: dict) -> None:
         timed = worker.call("time", rounds=rounds_for(profile, estimate), timeout=timeout)
         times, delay_s = timed["times"], timed.get("injected_s", 0.0)
         memory = worker.call("memory", timeout=timeout)
+        stepping = time.perf_counter() - stepping
         math_mode = case.precision if case.precision != "fp32" else (
             state["settings"].math if case.device == "cuda" else "fp32")
         cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
@@ -225,7 +228,8 @@ def run_single_case(benchmark, case: Case, state: dict) -> None:
         "setting_cpu_affinity": info.get("cpu_affinity"),
     })
     apply_peak(benchmark.extra_info, peak)
-    state.setdefault("results", {})[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median}
+    state.setdefault("results", {})[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median,
+                                                "stepping_s": stepping}
 
 
 def case_info(case: Case, state: dict) -> dict:
@@ -304,6 +308,7 @@ def run_tta_case(benchmark, case: Case, state: dict) -> None:
         fail_from_worker(case, state, exc)
     finally:
         worker.close()
+    state.setdefault("results", {})[case.id] = {"stepping_s": sum(r["round_s"] for r in results)}
     clock = WorkerClock([r["round_s"] for r in results])
     benchmark._timer = clock
     benchmark.group = "time_to_accuracy:lenet5:digits"
