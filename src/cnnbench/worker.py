@@ -30,19 +30,14 @@ import tempfile
 import time
 import traceback
 
+from cnnbench.core.procfs import kib_field
+
 PROTOCOL = 1
 
 
 # ------------------------------------------------------------------ process memory (Linux)
 def _status_bytes(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return kib_field("/proc/self/status", field)
 
 
 def rss_bytes() -> int | None:

@@ -176,17 +176,9 @@ def effective_settings(device: str) -> dict:
             "setting_intra_op_threads": threads, "setting_inter_op_threads": threads,
             "setting_onednn": None, "jax_default_matmul_precision": precision,
         }
-    import torch
+    from cnnbench.models_torch.backend import setting_fields  # Keras on torch: PyTorch's settings are in force
 
-    return {
-        "setting_math_matmul": "tf32" if cuda and torch.backends.cuda.matmul.allow_tf32 else "fp32",
-        "setting_math_conv": "tf32" if cuda and torch.backends.cudnn.allow_tf32 else "fp32",
-        "setting_autotune": bool(torch.backends.cudnn.benchmark) if cuda else None,
-        "setting_intra_op_threads": torch.get_num_threads(),
-        "setting_inter_op_threads": torch.get_num_interop_threads(),
-        "setting_onednn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
-        if not cuda else None,
-    }
+    return setting_fields(device)
 
 
 def versions(device: str) -> dict:
