@@ -92,8 +92,8 @@ def test_bad_options_say_what_would_be_right(kwargs, message):
 
 @pytest.mark.parametrize("value,message", [("0", "positive number of workers, got 0"), ("two", "'two' is not an integer"),
                                            ("", "no value given"), ("3", "more than this machine allows (2"),
-                                           ("2,1,2", "2 given 2 times, which would collect the same cases again; "
-                                                     "give each once: --world-sizes 2,1")])
+                                           ("2,1,2", "2 given 2 times, which would collect the same cases "
+                                                     "again; give each once: --world-sizes 2,1")])
 def test_bad_world_sizes(value, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         parse_world_sizes(value, limit=2)
@@ -216,6 +216,15 @@ class _Terminal:
         self.lines.append(line)
 
 
+def _state(cases, tta, profile):
+    from cnnbench.core.settings import Settings
+    from cnnbench.harness.state import HarnessState
+
+    return HarnessState(cases=cases, tta_cases=tta, profile=profile, settings=Settings(), device="cpu",
+                        device_note="--device cpu", worker_timeout=60.0, rendezvous={"nnodes": 1, "node_rank": 0},
+                        threads_per_worker=1)
+
+
 # analytic FLOPs of one step at the smoke profile's sizes (bs2; LeNet-5 at 28 px, ResNet-18 at 64 px), as
 # bench/baselines/smoke/run1.json records them
 _FLOPS = {"lenet5-inference": 1_666_080, "lenet5-train": 4_998_240,
@@ -243,12 +252,12 @@ def test_eta_is_what_the_cases_left_are_expected_to_cost():
     def wall_s(c):
         return start_s[c.runtime] + 13 * step_s(c)
 
-    state = {"by_id": {c.id: c for c in cases}, "profile": profile, "results": {}, "unfinished": []}
+    state = _state(cases, [], profile)
     progress, terminal = Progress(state), _Terminal()
     progress.start([c.id for c in cases], terminal)
     assert progress.eta() is None  # nothing to go by yet
     for c in cases[:3]:
-        state["results"][c.id] = {"median_s": step_s(c), "images_per_s": 2 / step_s(c), "stepping_s": 13 * step_s(c)}
+        state.results[c.id] = {"median_s": step_s(c), "images_per_s": 2 / step_s(c), "stepping_s": 13 * step_s(c)}
         progress.case_done(_Report(c.id, wall_s(c)))
     left = cases[3:]
     # by hand: lenet5-tf-train 8 + 13 x 0.5 x 4,998,240 ns; resnet18 torch inference and train
@@ -270,13 +279,12 @@ def test_eta_borrows_from_other_runtimes_and_predicts_time_to_accuracy():
 
     cases = build_cases(profile="smoke", models="lenet5", modes="train", device="cpu")
     tta = tta_cases(cases)
-    state = {"by_id": {c.id: c for c in (*cases, *tta)}, "profile": PROFILES["smoke"], "results": {},
-             "unfinished": []}
+    state = _state(cases, tta, PROFILES["smoke"])
     progress = Progress(state)
-    progress.start(list(state["by_id"]))
+    progress.start(list(state.by_id))
     first = cases[0]  # torch: 1 ns a FLOP, 3 s to start
     step = 1e-9 * _FLOPS["lenet5-train"]
-    state["results"][first.id] = {"median_s": step, "images_per_s": 1.0, "stepping_s": 1.0}
+    state.results[first.id] = {"median_s": step, "images_per_s": 1.0, "stepping_s": 1.0}
     progress.case_done(_Report(first.id, 4.0))
     assert progress.expected_s(cases[1].id) == pytest.approx(progress.expected_s(first.id))  # tf borrows torch's
     tta_step = 1e-9 * step_cost("lenet5", "train", 32).flops

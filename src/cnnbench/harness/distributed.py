@@ -34,6 +34,7 @@ from cnnbench.harness.harness import (
 )
 from cnnbench.worker import WorkerDied, WorkerError
 from cnnbench.core.settings import Settings, cores_available
+from cnnbench.harness.state import HarnessState
 
 
 def free_ports(n: int) -> list[int]:
@@ -130,17 +131,17 @@ class Job:
             w.close()
 
 
-def rendezvous_for(case: Case, state: dict) -> dict:
+def rendezvous_for(case: Case, state: HarnessState) -> dict:
     """Where this case's workers meet: node 0's address and a port, per case (a fresh port each time on
     one host; on several hosts, --master-port + the case's number, the same on every host)."""
-    r = state["rendezvous"]
+    r = state.rendezvous
     world = case.world_size
     if r["nnodes"] == 1:
         ports = free_ports(1 + world)
         master_port, tf_ports = ports[0], ports[1:]
         cluster = [f"127.0.0.1:{p}" for p in tf_ports]
     else:
-        index = state["distributed_index"][case.id]
+        index = state.distributed_index[case.id]
         master_port = r["master_port"] + 2 * index * (world + 1)
         cluster = r["tf_workers"] or [f"{r['master_addr']}:{master_port + 1 + i}" for i in range(world)]
         if len(cluster) != world:
@@ -156,18 +157,18 @@ def agreed_max(job: "Job", nnodes: int, local: list[float]) -> float:
     return value
 
 
-def run_distributed_case(benchmark, case: Case, state: dict) -> None:
+def run_distributed_case(benchmark, case: Case, state: HarnessState) -> None:
 
     precheck(case, state)
-    r = state["rendezvous"]
+    r = state.rendezvous
     if case.world_size % r["nnodes"]:
         record_skip(state, case, f"world size {case.world_size} does not divide over {r['nnodes']} nodes")
-    profile, timeout = state["profile"], state["worker_timeout"]
+    profile, timeout = state.profile, state.worker_timeout
     placement = {"hosts": r["nnodes"], "processes_per_host": case.world_size // r["nnodes"],
                  "devices_per_worker": 1 if case.device == "cuda" else 0,
-                 "threads_per_worker": state["threads_per_worker"] if case.device == "cpu" else None}
+                 "threads_per_worker": state.threads_per_worker if case.device == "cpu" else None}
     try:
-        job = Job(case, state["settings"], placement, rendezvous_for(case, state), timeout)
+        job = Job(case, state.settings, placement, rendezvous_for(case, state), timeout)
     except WorkerError as exc:
         record_unfinished(state, case, exc.message)
     except WorkerDied as exc:
@@ -186,7 +187,7 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         memory = job.call("memory")
         stepping = time.perf_counter() - stepping
         math_mode = case.precision if case.precision != "fp32" else (
-            state["settings"].math if case.device == "cuda" else "fp32")
+            state.settings.math if case.device == "cuda" else "fp32")
         gathered, peak = None, None
         suffix = f":threads={placement['threads_per_worker']}" if case.device == "cpu" else ""
         if r["node_rank"] == 0:
@@ -235,7 +236,7 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         "setting_cpu_affinity": job.info.get("cpu_affinity"),
     })
     apply_peak(benchmark.extra_info, peak)
-    state.setdefault("results", {})[case.id] = {"median_s": median, "images_per_s": global_batch / median,
+    state.results[case.id] = {"median_s": median, "images_per_s": global_batch / median,
                                                 "stepping_s": stepping}
 
 

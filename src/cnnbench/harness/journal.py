@@ -17,8 +17,8 @@ from cnnbench.core.atomic import write_atomic
 
 
 class Journal:
-    def __init__(self, config, state: dict):
-        self.config, self.state = config, state
+    def __init__(self, config):
+        self.config = config
         self.bs = getattr(config, "_benchmarksession", None)
         self.targets: list[Path] = []
         self.partial: Path | None = None

@@ -19,6 +19,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnbench.harness.journal import Journal
+    from cnnbench.harness.state import HarnessState
 
 TTA_TRAIN_IMAGES = 1347  # cnnbench.digits: the fixed split's training images (its docstring)
 
@@ -49,8 +54,9 @@ def _mean(values: list[float]) -> float | None:
 
 
 class Progress:
-    def __init__(self, state: dict, quiet: bool = False):
+    def __init__(self, state: HarnessState, quiet: bool = False):
         self.state, self.quiet = state, quiet
+        self.journal: Journal | None = None  # rewritten after each case (the plugin sets it at session start)
         self.order: list[str] = []
         self.done: dict[str, str] = {}  # case id -> outcome
         self.finished: list[Finished] = []  # the passed cases
@@ -58,7 +64,7 @@ class Progress:
         self.started = time.monotonic()
 
     def start(self, ids: list[str], terminal=None) -> None:
-        self.order = [i for i in ids if i in self.state["by_id"]]
+        self.order = [i for i in ids if i in self.state.by_id]
         self.tr = terminal
         self.started = time.monotonic()
 
@@ -71,7 +77,7 @@ class Progress:
         the training batch for time to accuracy); 0 where the case is skipped at once."""
         from cnnbench.core.flops import step_cost
 
-        case = self.state["by_id"][case_id]
+        case = self.state.by_id[case_id]
         mode = "train" if case.mode not in ("inference", "train") else case.mode
         try:
             return float(step_cost(case.model, mode, case.batch, input_size=case.input_size,
@@ -83,7 +89,7 @@ class Progress:
         """How many steps the harness takes for ``case`` at this step time."""
         from cnnbench.harness.harness import rounds_for
 
-        profile = self.state["profile"]
+        profile = self.state.profile
         if case.mode not in ("inference", "train"):  # time to accuracy: every epoch, at most
             from cnnbench.train import DEFAULTS
 
@@ -102,7 +108,7 @@ class Progress:
 
     def expected_s(self, case_id: str) -> float | None:
         """The seconds ``case_id`` is expected to take, from the cases finished so far; None before any."""
-        case = self.state["by_id"][case_id]
+        case = self.state.by_id[case_id]
         timed = [f for f in self.finished if f.step_s is not None and f.flops > 0]
         if not timed:
             return None
@@ -122,30 +128,29 @@ class Progress:
         return None if None in expected else sum(expected)
 
     def _learn(self, case_id: str, wall: float) -> None:
-        result = self.state.get("results", {}).get(case_id) or {}
+        result = self.state.results.get(case_id) or {}
         if "stepping_s" not in result:
             return
-        case = self.state["by_id"][case_id]
+        case = self.state.by_id[case_id]
         self.finished.append(Finished(self._kind(case), self._flops(case_id) if "median_s" in result else 0.0,
                                       result.get("median_s"), max(0.0, wall - result["stepping_s"])))
 
     def case_done(self, report) -> None:
         case_id = getattr(report, "nodeid", "")
         case_id = case_id[case_id.find("[") + 1:-1] if "[" in case_id else case_id
-        if case_id not in self.state["by_id"] or case_id in self.done:
+        if case_id not in self.state.by_id or case_id in self.done:
             return
         outcome = "skipped" if report.skipped else ("failed" if report.failed else "passed")
         self.done[case_id] = outcome
         wall = getattr(report, "duration", 0.0)
         if outcome == "passed":
             self._learn(case_id, wall)
-        journal = self.state.get("journal")
-        if journal is not None:
-            journal.write()
+        if self.journal is not None:
+            self.journal.write()
         if self.quiet or self.tr is None:
             return
         n, total = len(self.done), len(self.order)
-        result = self.state.get("results", {}).get(case_id) or {}
+        result = self.state.results.get(case_id) or {}
         if outcome == "passed" and "median_s" in result:
             what = f"{1e3 * result['median_s']:9.2f} ms  {result.get('images_per_s', 0):10.1f} img/s"
         elif outcome == "passed":
@@ -162,8 +167,8 @@ class Progress:
 
     def mark_not_run(self) -> None:
         """Cases that never reported (the session was interrupted) are unfinished, with why."""
-        why = self.state.get("interrupted") or "an interrupt"
-        known = {u["id"] for u in self.state["unfinished"]}
+        why = self.state.interrupted or "an interrupt"
+        known = {u["id"] for u in self.state.unfinished}
         for case_id in self.order:
             if case_id not in self.done and case_id not in known:
-                self.state["unfinished"].append({"id": case_id, "reason": f"not run: the session ended first ({why})"})
+                self.state.unfinished.append({"id": case_id, "reason": f"not run: the session ended first ({why})"})
