@@ -143,6 +143,34 @@ def test_worker_clock_replays_the_worker_times_exactly():
     assert seen == times
 
 
+_CLOCK_TESTS = """
+import pytest
+from cnnbench.harness.harness import WORKER_CLOCK, replay
+
+@pytest.mark.benchmark(timer=WORKER_CLOCK)
+def test_with_the_marker(benchmark):
+    replay(benchmark, [0.5, 0.25, 2.0], "g")
+
+def test_without_it(benchmark):
+    replay(benchmark, [0.5, 0.25, 2.0], "g")
+"""
+
+
+def test_pytest_benchmark_takes_the_worker_clock_through_its_public_marker(tmp_path):
+    """What the harness needs of pytest-benchmark beyond its statistics: a timer given through the
+    documented ``@pytest.mark.benchmark(timer=...)`` is the one its pedantic runner reads, and the saved
+    JSON names it. Without the marker, replay refuses loudly rather than save the parent's clock."""
+    (tmp_path / "test_clock.py").write_text(_CLOCK_TESTS)
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "test_clock.py", "-q", "-p", "no:cacheprovider",
+                           f"--benchmark-json={out}"], capture_output=True, text=True, cwd=tmp_path)
+    assert "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "pytest-benchmark did not time the rounds with WORKER_CLOCK" in proc.stdout
+    (row,) = json.loads(out.read_text())["benchmarks"]
+    assert row["name"] == "test_with_the_marker" and row["options"]["timer"] == "perf_counter_in_the_worker_process"
+    assert row["stats"]["data"] == [0.5, 0.25, 2.0] and row["stats"]["median"] == 0.5
+
+
 def test_memory_precheck_arithmetic(monkeypatch):
     """VGG-11 at 32 px: 531,453,344 weight bytes + 327,680 a sample (stage1.pool); with 1 GiB free,
     (1,073,741,824 - 531,453,344) // 327,680 = 1,654 samples fit (hand arithmetic)."""

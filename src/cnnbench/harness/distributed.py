@@ -29,8 +29,8 @@ import time
 from cnnbench.core.case import Case
 from cnnbench.core.flops import step_cost
 from cnnbench.harness.harness import (
-    WorkerClock, apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
-    rounds_for,
+    apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
+    replay, rounds_for,
 )
 from cnnbench.worker import WorkerDied, WorkerError
 from cnnbench.core.settings import Settings, cores_available
@@ -205,10 +205,7 @@ def run_distributed_case(benchmark, case: Case, state: HarnessState) -> None:
     # a step of the job ends when its slowest local rank ends (every rank waits in the all-reduce)
     times = [max(ts) for ts in zip(*per_rank)]
 
-    clock = WorkerClock(times)
-    benchmark._timer = clock
-    benchmark.group = case.group
-    benchmark.pedantic(clock.advance, rounds=len(times), iterations=1, warmup_rounds=0)
+    replay(benchmark, times, case.group)
     median = benchmark.stats.stats.median
     cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
     global_batch = case.batch * case.world_size

@@ -12,6 +12,7 @@ import pytest
 
 from cnnbench.harness import cases as cases_mod
 from cnnbench.harness import machine
+from cnnbench.harness.harness import WORKER_CLOCK
 from cnnbench.harness.journal import Journal
 from cnnbench.harness.progress import Progress
 from cnnbench.harness.state import HarnessState
@@ -300,6 +301,9 @@ def pytest_sessionstart(session):
 
 def pytest_collection_modifyitems(session, config, items):
     progress = config.stash.get(PROGRESS, None)
+    for item in items:
+        if "case" in getattr(item, "fixturenames", ()):  # pytest-benchmark's timer: the worker's own clock
+            item.add_marker(pytest.mark.benchmark(timer=WORKER_CLOCK), append=False)
     if progress:
         progress.start([i.callspec.id for i in items if hasattr(i, "callspec")],
                        config.pluginmanager.get_plugin("terminalreporter"))
