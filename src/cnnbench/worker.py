@@ -109,7 +109,7 @@ class _Server:
                 "settings": self.backend.effective_settings(self.device),
                 "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
                 "device_available": self.backend.device_available(self.device),
-                "distributed": self.backend.distributed_info() if hasattr(self.backend, "distributed_info") else None}
+                "distributed": self.backend.distributed_info()}
 
     # one method per command; each returns a JSON-able dict
     def prepare(self, case: dict, seed: int = 0) -> dict:

@@ -9,7 +9,8 @@ process started with; the harness runs every case in its own worker process with
 
 The loss, the optimizer and its settings are the same on every backend (``classification_loss``,
 ``cnnbench.core.training.BENCH_SGD``); so are the layer names, which ``cnnbench.transfer_weights``
-pairs with the PyTorch twin's on any backend.
+pairs with the PyTorch twin's on any backend. It keeps the backend contract,
+``cnnbench.core.backend.Backend`` (tests/test_backend_contract.py).
 """
 from __future__ import annotations
 

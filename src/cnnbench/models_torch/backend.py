@@ -2,6 +2,7 @@
 
 Everything the suite measures or trains in PyTorch goes through this module: the benchmark harness
 and the paired engine (through the worker process), ``cnnbench train`` and the distributed cases.
+It keeps the backend contract, ``cnnbench.core.backend.Backend`` (tests/test_backend_contract.py).
 """
 from __future__ import annotations
 
