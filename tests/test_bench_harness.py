@@ -74,6 +74,14 @@ def test_wildcards_and_profile_inputs():
         (dict(batch_sizes="eight"), "'eight' is not an integer"),
         (dict(profile="huge"), "unknown profile 'huge'; choose from smoke, default, full"),
         (dict(input_size=-5), "--input-size must be a positive integer"),
+        (dict(batch_sizes="1,1,1"), "--batch-sizes: 1 given 3 times, which would collect the same cases again; "
+                                    "give each once: --batch-sizes 1"),
+        (dict(batch_sizes="8,1,08,1"), "8 given 2 times, 1 given 2 times, which would collect the same cases again; "
+                                       "give each once: --batch-sizes 8,1"),
+        (dict(modes="train,train"), "--modes: train given 2 times"),
+        (dict(frameworks="tf,torch,tf"), "give each once: --frameworks tf,torch"),
+        (dict(keras_backends="jax,jax"), "--keras-backends: jax given 2 times"),
+        (dict(models="lenet5,resnet18,lenet5"), "give each once: --models lenet5,resnet18"),
     ],
 )
 def test_bad_options_say_what_would_be_right(kwargs, message):
@@ -83,7 +91,9 @@ def test_bad_options_say_what_would_be_right(kwargs, message):
 
 
 @pytest.mark.parametrize("value,message", [("0", "positive number of workers, got 0"), ("two", "'two' is not an integer"),
-                                           ("", "no value given"), ("3", "more than this machine allows (2")])
+                                           ("", "no value given"), ("3", "more than this machine allows (2"),
+                                           ("2,1,2", "2 given 2 times, which would collect the same cases "
+                                                     "again; give each once: --world-sizes 2,1")])
 def test_bad_world_sizes(value, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         parse_world_sizes(value, limit=2)
@@ -133,6 +143,34 @@ def test_worker_clock_replays_the_worker_times_exactly():
     assert seen == times
 
 
+_CLOCK_TESTS = """
+import pytest
+from cnnbench.harness.harness import WORKER_CLOCK, replay
+
+@pytest.mark.benchmark(timer=WORKER_CLOCK)
+def test_with_the_marker(benchmark):
+    replay(benchmark, [0.5, 0.25, 2.0], "g")
+
+def test_without_it(benchmark):
+    replay(benchmark, [0.5, 0.25, 2.0], "g")
+"""
+
+
+def test_pytest_benchmark_takes_the_worker_clock_through_its_public_marker(tmp_path):
+    """What the harness needs of pytest-benchmark beyond its statistics: a timer given through the
+    documented ``@pytest.mark.benchmark(timer=...)`` is the one its pedantic runner reads, and the saved
+    JSON names it. Without the marker, replay refuses loudly rather than save the parent's clock."""
+    (tmp_path / "test_clock.py").write_text(_CLOCK_TESTS)
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "test_clock.py", "-q", "-p", "no:cacheprovider",
+                           f"--benchmark-json={out}"], capture_output=True, text=True, cwd=tmp_path)
+    assert "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "pytest-benchmark did not time the rounds with WORKER_CLOCK" in proc.stdout
+    (row,) = json.loads(out.read_text())["benchmarks"]
+    assert row["name"] == "test_with_the_marker" and row["options"]["timer"] == "perf_counter_in_the_worker_process"
+    assert row["stats"]["data"] == [0.5, 0.25, 2.0] and row["stats"]["median"] == 0.5
+
+
 def test_memory_precheck_arithmetic(monkeypatch):
     """VGG-11 at 32 px: 531,453,344 weight bytes + 327,680 a sample (stage1.pool); with 1 GiB free,
     (1,073,741,824 - 531,453,344) // 327,680 = 1,654 samples fit (hand arithmetic)."""
@@ -178,14 +216,107 @@ def test_scaling_efficiency_against_world_size_1_of_the_same_run():
     assert "scaling_efficiency" not in rows[2]["extra_info"]  # no world-size-1 row of its runtime
 
 
-def test_eta_fit():
-    from cnnbench.harness.progress import fit
+@pytest.mark.parametrize("seconds,shown", [(0.4, "0 s"), (59.4, "59 s"), (59.6, "1 min 00 s"), (359.4, "5 min 59 s"),
+                                            (359.5, "6 min 00 s"), (3599.4, "59 min 59 s"), (3599.7, "1 h 00 min"),
+                                            (3629.0, "1 h 00 min"), (3631.0, "1 h 01 min")])
+def test_duration_rounds_once_then_splits(seconds, shown):
+    from cnnbench.harness.progress import _duration
 
-    # wall = 2 s + 1 ns per FLOP, exactly
-    a, b = fit([(1e9, 3.0), (3e9, 5.0), (5e9, 7.0)])
-    assert a == pytest.approx(2.0) and b == pytest.approx(1e-9)
-    assert fit([(2e9, 4.0)]) == (0.0, pytest.approx(2e-9))  # one point: through the origin
-    assert fit([]) == (0.0, 0.0)
+    assert _duration(seconds) == shown  # never "5 min 60 s" (359.5 s used to print that)
+
+
+class _Report:
+    """What pytest hands pytest_runtest_logreport, as far as the progress line reads it."""
+
+    def __init__(self, case_id: str, duration: float):
+        self.nodeid, self.duration = f"bench/test_step.py::test_step[{case_id}]", duration
+        self.skipped = self.failed = False
+
+
+class _Terminal:
+    def __init__(self):
+        self.lines = []
+
+    def ensure_newline(self):
+        pass
+
+    def write_line(self, line, **_):
+        self.lines.append(line)
+
+
+def _state(cases, tta, profile):
+    from cnnbench.core.settings import Settings
+    from cnnbench.harness.state import HarnessState
+
+    return HarnessState(cases=cases, tta_cases=tta, profile=profile, settings=Settings(), device="cpu",
+                        device_note="--device cpu", worker_timeout=60.0, rendezvous={"nnodes": 1, "node_rank": 0},
+                        threads_per_worker=1)
+
+
+# analytic FLOPs of one step at the smoke profile's sizes (bs2; LeNet-5 at 28 px, ResNet-18 at 64 px), as
+# bench/baselines/smoke/run1.json records them
+_FLOPS = {"lenet5-inference": 1_666_080, "lenet5-train": 4_998_240,
+          "resnet18-inference": 594_231_296, "resnet18-train": 1_782_693_888}
+
+
+def test_eta_is_what_the_cases_left_are_expected_to_cost():
+    """A fake machine whose cost is known: torch steps take 1 ns a FLOP and a worker 4 s to start,
+    Keras-on-TensorFlow 0.5 ns a FLOP and 8 s; every case takes 2 warm-up + 10 timed + 1 memory steps.
+    After three LeNet-5 cases the time left is the five cases still to run, ResNet-18's among them,
+    not three times the LeNet-5 average."""
+    from cnnbench.harness.cases import Profile
+    from cnnbench.harness.progress import Progress
+
+    profile = Profile("fixed", ("lenet5", "resnet18"), {"cpu": (2,)}, 64, min_rounds=10, max_rounds=10,
+                      target_seconds=1.0, warmup_rounds=2, warmup_seconds=0.0)
+    cases = build_cases(profile="smoke", models="lenet5,resnet18", device="cpu")
+    assert [c.id for c in cases][:3] == ["lenet5-torch-inference-bs2-cpu", "lenet5-tf-inference-bs2-cpu",
+                                         "lenet5-torch-train-bs2-cpu"]
+    ns_per_flop, start_s = {"torch": 1.0, "keras-tf": 0.5}, {"torch": 4.0, "keras-tf": 8.0}
+
+    def step_s(c):
+        return ns_per_flop[c.runtime] * 1e-9 * _FLOPS[f"{c.model}-{c.mode}"]
+
+    def wall_s(c):
+        return start_s[c.runtime] + 13 * step_s(c)
+
+    state = _state(cases, [], profile)
+    progress, terminal = Progress(state), _Terminal()
+    progress.start([c.id for c in cases], terminal)
+    assert progress.eta() is None  # nothing to go by yet
+    for c in cases[:3]:
+        state.results[c.id] = {"median_s": step_s(c), "images_per_s": 2 / step_s(c), "stepping_s": 13 * step_s(c)}
+        progress.case_done(_Report(c.id, wall_s(c)))
+    left = cases[3:]
+    # by hand: lenet5-tf-train 8 + 13 x 0.5 x 4,998,240 ns; resnet18 torch inference and train
+    # 4 + 13 x 594,231,296 ns and 4 + 13 x 1,782,693,888 ns; their tf twins 8 s + half that
+    by_hand = (8 + 13 * 0.5e-9 * 4_998_240 + 2 * 4 + 13e-9 * (594_231_296 + 1_782_693_888)
+               + 2 * 8 + 13 * 0.5e-9 * (594_231_296 + 1_782_693_888))
+    assert sum(wall_s(c) for c in left) == pytest.approx(by_hand)
+    assert progress.eta() == pytest.approx(by_hand)  # 78.4 s; the first three cases' average said 5 x 5.4 s
+    assert terminal.lines[-1].startswith("[3/8] lenet5-torch-train-bs2-cpu")
+    assert terminal.lines[-1].endswith("ETA 1 min 18 s")
+
+
+def test_eta_borrows_from_other_runtimes_and_predicts_time_to_accuracy():
+    """A runtime with no finished case yet takes the others' speed and start-up; a time-to-accuracy case
+    costs at most every step of its trainings (30 epochs x 43 batches of 32 of the 1,347 training digits)."""
+    from cnnbench.core.flops import step_cost
+    from cnnbench.harness.cases import PROFILES
+    from cnnbench.harness.progress import Progress
+
+    cases = build_cases(profile="smoke", models="lenet5", modes="train", device="cpu")
+    tta = tta_cases(cases)
+    state = _state(cases, tta, PROFILES["smoke"])
+    progress = Progress(state)
+    progress.start(list(state.by_id))
+    first = cases[0]  # torch: 1 ns a FLOP, 3 s to start
+    step = 1e-9 * _FLOPS["lenet5-train"]
+    state.results[first.id] = {"median_s": step, "images_per_s": 1.0, "stepping_s": 1.0}
+    progress.case_done(_Report(first.id, 4.0))
+    assert progress.expected_s(cases[1].id) == pytest.approx(progress.expected_s(first.id))  # tf borrows torch's
+    tta_step = 1e-9 * step_cost("lenet5", "train", 32).flops
+    assert progress.expected_s(tta[0].id) == pytest.approx(3.0 + 1 * 30 * 43 * tta_step)  # smoke: one round
 
 
 def test_inject_delay_forms():

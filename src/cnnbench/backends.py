@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
+from cnnbench.core.backend import Backend
 from cnnbench.core.errors import FrameworkUnavailableError, NoBuilderError, UnknownFrameworkError
 
 FRAMEWORKS = ("torch", "tf")
@@ -57,8 +58,9 @@ def runtime_missing(runtime: str) -> str | None:
            f"({_RUNTIME_INSTALL[runtime]})"
 
 
-def runtime_backend(runtime: str):
-    """The backend module of ``runtime``; for Keras, this process's KERAS_BACKEND must match."""
+def runtime_backend(runtime: str) -> Backend:
+    """The backend module of ``runtime`` (it keeps the contract ``cnnbench.core.backend.Backend``); for
+    Keras, this process's KERAS_BACKEND must match."""
     from cnnbench.core.case import split_runtime
 
     _, keras_backend = split_runtime(runtime)

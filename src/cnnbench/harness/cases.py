@@ -17,7 +17,7 @@ DEVICES = ("cpu", "cuda", "auto")
 DISTRIBUTED_RUNTIMES = (("torch", None), ("tf", "tensorflow"))
 __all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile",
            "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes", "positive_int",
-           "select_models", "tta_cases"]
+           "positive_ints", "select_models", "tta_cases"]
 
 @dataclass(frozen=True)
 class Profile:
@@ -75,12 +75,24 @@ PROFILES = {
 }
 
 
-def _split(value: str | None, what: str | None = None) -> list[str]:
-    """Comma-separated values; an option given but empty (``--models ''``) is an error, not "all"."""
+def _split(value: str | None, what: str | None = None, *, once: bool = True) -> list[str]:
+    """Comma-separated values; an option given but empty (``--models ''``) is an error, not "all", and
+    so is a value given twice (``--batch-sizes 1,1,1`` would collect the same cases three times)."""
     items = [v.strip() for v in (value or "").split(",") if v.strip()]
     if value is not None and not items and what:
         raise ValueError(f"--{what}: no value given; leave the option out for the profile's default")
+    if what and once:
+        _refuse_repeats(items, what)
     return items
+
+
+def _refuse_repeats(items: list, what: str) -> None:
+    """One line naming the values given more than once, and the option with each given once."""
+    counts = {v: items.count(v) for v in items}
+    repeated = [f"{v} given {n} times" for v, n in counts.items() if n > 1]
+    if repeated:
+        raise ValueError(f"--{what}: {', '.join(repeated)}, which would collect the same cases again; give each "
+                         f"once: --{what} {','.join(map(str, counts))}")
 
 
 def select_models(patterns: list[str], default: tuple[str, ...]) -> list[str]:
@@ -106,36 +118,37 @@ def _choice(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]
     return values
 
 
-def parse_batch_sizes(value: str | None) -> list[int]:
-    sizes = []
-    for v in _split(value, "batch-sizes"):
+def positive_ints(value: str | None, what: str, *, must: str, example: str) -> list[int]:
+    """``--what 1,8,32``: positive whole numbers, each once, in the order given. ``must`` says what a
+    value must be (for the message on 0 or less), ``example`` a right value."""
+    numbers = []
+    for v in _split(value, what, once=False):  # checked as numbers below: 1 and 01 are the same size
         try:
             n = int(v)
         except ValueError:
-            raise ValueError(f"--batch-sizes: {v!r} is not an integer; give e.g. 1,8,32") from None
+            raise ValueError(f"--{what}: {v!r} is not an integer; give e.g. {example}") from None
         if n <= 0:
-            raise ValueError(f"--batch-sizes: batch size must be a positive integer, got {n}")
-        sizes.append(n)
-    return sizes
+            raise ValueError(f"--{what}: {must}, got {n}")
+        numbers.append(n)
+    _refuse_repeats(numbers, what)
+    return numbers
+
+
+def parse_batch_sizes(value: str | None) -> list[int]:
+    return positive_ints(value, "batch-sizes", must="batch size must be a positive integer", example="1,8,32")
 
 
 def parse_world_sizes(value: str | None, limit: int | None = None) -> list[int] | None:
-    """``--world-sizes 1,2,4``: data-parallel worker counts (weak scaling); None: single-device cases."""
+    """``--world-sizes 1,2,4``: data-parallel worker counts (weak scaling), smallest first; None:
+    single-device cases."""
     if value is None:
         return None
-    sizes = []
-    for v in _split(value, "world-sizes"):
-        try:
-            n = int(v)
-        except ValueError:
-            raise ValueError(f"--world-sizes: {v!r} is not an integer; give e.g. 1,2") from None
-        if n <= 0:
-            raise ValueError(f"--world-sizes: a world size is a positive number of workers, got {n}")
+    sizes = positive_ints(value, "world-sizes", must="a world size is a positive number of workers", example="1,2")
+    for n in sizes:
         if limit is not None and n > limit:
             raise ValueError(f"--world-sizes: {n} workers is more than this machine allows ({limit}: "
                              "one CPU core or one GPU per worker)")
-        sizes.append(n)
-    return sorted(dict.fromkeys(sizes))
+    return sorted(sizes)
 
 
 def parse_delay(value: str | None) -> list[tuple[str, float, str]]:

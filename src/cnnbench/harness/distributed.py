@@ -24,15 +24,17 @@ import math
 import os
 import socket
 import statistics
+import time
 
 from cnnbench.core.case import Case
 from cnnbench.core.flops import step_cost
 from cnnbench.harness.harness import (
-    WorkerClock, apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
-    rounds_for,
+    apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
+    replay, rounds_for,
 )
 from cnnbench.worker import WorkerDied, WorkerError
 from cnnbench.core.settings import Settings, cores_available
+from cnnbench.harness.state import HarnessState
 
 
 def free_ports(n: int) -> list[int]:
@@ -129,17 +131,17 @@ class Job:
             w.close()
 
 
-def rendezvous_for(case: Case, state: dict) -> dict:
+def rendezvous_for(case: Case, state: HarnessState) -> dict:
     """Where this case's workers meet: node 0's address and a port, per case (a fresh port each time on
     one host; on several hosts, --master-port + the case's number, the same on every host)."""
-    r = state["rendezvous"]
+    r = state.rendezvous
     world = case.world_size
     if r["nnodes"] == 1:
         ports = free_ports(1 + world)
         master_port, tf_ports = ports[0], ports[1:]
         cluster = [f"127.0.0.1:{p}" for p in tf_ports]
     else:
-        index = state["distributed_index"][case.id]
+        index = state.distributed_index[case.id]
         master_port = r["master_port"] + 2 * index * (world + 1)
         cluster = r["tf_workers"] or [f"{r['master_addr']}:{master_port + 1 + i}" for i in range(world)]
         if len(cluster) != world:
@@ -155,18 +157,18 @@ def agreed_max(job: "Job", nnodes: int, local: list[float]) -> float:
     return value
 
 
-def run_distributed_case(benchmark, case: Case, state: dict) -> None:
+def run_distributed_case(benchmark, case: Case, state: HarnessState) -> None:
 
     precheck(case, state)
-    r = state["rendezvous"]
+    r = state.rendezvous
     if case.world_size % r["nnodes"]:
         record_skip(state, case, f"world size {case.world_size} does not divide over {r['nnodes']} nodes")
-    profile, timeout = state["profile"], state["worker_timeout"]
+    profile, timeout = state.profile, state.worker_timeout
     placement = {"hosts": r["nnodes"], "processes_per_host": case.world_size // r["nnodes"],
                  "devices_per_worker": 1 if case.device == "cuda" else 0,
-                 "threads_per_worker": state["threads_per_worker"] if case.device == "cpu" else None}
+                 "threads_per_worker": state.threads_per_worker if case.device == "cpu" else None}
     try:
-        job = Job(case, state["settings"], placement, rendezvous_for(case, state), timeout)
+        job = Job(case, state.settings, placement, rendezvous_for(case, state), timeout)
     except WorkerError as exc:
         record_unfinished(state, case, exc.message)
     except WorkerDied as exc:
@@ -176,14 +178,16 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         # Every rank must take the same number of steps, or one waits forever in an all-reduce the
         # others never join: warm-up and timing go by round counts agreed over all nodes, never by a
         # clock each process reads on its own.
+        stepping = time.perf_counter()  # warm-up, timed rounds, memory step: what the progress ETA scales
         estimate = agreed_max(job, r["nnodes"], [w["last_s"] for w in job.call("warmup", rounds=1)])
         more = max(profile.warmup_rounds, math.ceil(profile.warmup_seconds / max(estimate, 1e-9))) - 1
         if more > 0:
             estimate = agreed_max(job, r["nnodes"], [w["last_s"] for w in job.call("warmup", rounds=more)])
         per_rank = [w["times"] for w in job.call("time", rounds=rounds_for(profile, estimate))]
         memory = job.call("memory")
+        stepping = time.perf_counter() - stepping
         math_mode = case.precision if case.precision != "fp32" else (
-            state["settings"].math if case.device == "cuda" else "fp32")
+            state.settings.math if case.device == "cuda" else "fp32")
         gathered, peak = None, None
         suffix = f":threads={placement['threads_per_worker']}" if case.device == "cpu" else ""
         if r["node_rank"] == 0:
@@ -201,10 +205,7 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
     # a step of the job ends when its slowest local rank ends (every rank waits in the all-reduce)
     times = [max(ts) for ts in zip(*per_rank)]
 
-    clock = WorkerClock(times)
-    benchmark._timer = clock
-    benchmark.group = case.group
-    benchmark.pedantic(clock.advance, rounds=len(times), iterations=1, warmup_rounds=0)
+    replay(benchmark, times, case.group)
     median = benchmark.stats.stats.median
     cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
     global_batch = case.batch * case.world_size
@@ -232,7 +233,8 @@ def run_distributed_case(benchmark, case: Case, state: dict) -> None:
         "setting_cpu_affinity": job.info.get("cpu_affinity"),
     })
     apply_peak(benchmark.extra_info, peak)
-    state.setdefault("results", {})[case.id] = {"median_s": median, "images_per_s": global_batch / median}
+    state.results[case.id] = {"median_s": median, "images_per_s": global_batch / median,
+                                                "stepping_s": stepping}
 
 
 def rendezvous_options(opt) -> dict:

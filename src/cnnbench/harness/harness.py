@@ -4,7 +4,8 @@ the statistics; the row gets every figure a user compares (FLOPs, memory, % of p
 Timing. The worker times each step itself (``time.perf_counter`` around a step that ends with a
 device synchronization), so the pipe to this process never enters a measurement. pytest-benchmark
 receives exactly those per-step times through its ``pedantic`` runner with a timer that replays them
-(``WorkerClock``): its statistics, its tables and its saved JSON are of the worker's steps.
+(``WorkerClock``, given through pytest-benchmark's public ``benchmark`` marker, never its private
+``_timer``): its statistics, its tables and its saved JSON are of the worker's steps.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import math
 import os
 import platform
 import statistics
+import time
 
 import pytest
 
@@ -25,6 +27,7 @@ from cnnbench.core.flops import step_cost
 from cnnbench.core.memory import analytic_memory
 from cnnbench.core.build_args import check_build_args
 from cnnbench.worker import Worker, WorkerDied, WorkerError
+from cnnbench.harness.state import HarnessState
 
 _GEMM_TRIALS, _GEMM_RECHECK_TRIALS = 7, 21
 
@@ -34,10 +37,13 @@ class WorkerClock:
     calls ``advance`` (the 'benchmarked function', which loads the next worker-measured time) and reads
     the clock again (that time), so each round's duration is exactly one worker-measured step."""
 
-    __name__ = "perf_counter_in_the_worker_process"
+    __name__ = "perf_counter_in_the_worker_process"  # the saved JSON's options.timer
     __module__ = "cnnbench.worker"
 
-    def __init__(self, times: list[float]):
+    def __init__(self, times: list[float] = ()):
+        self.load(times)
+
+    def load(self, times: list[float]) -> None:
         self._times = list(times)
         self._pending: float | None = None
 
@@ -49,13 +55,30 @@ class WorkerClock:
         self._pending = self._times.pop(0)
 
 
-def record_skip(state: dict, case: Case, reason: str):
-    state["skipped"].append({"id": case.id, "group": case.group, "reason": reason})
+# The timer of every case's benchmark fixture: the plugin gives it through pytest-benchmark's public
+# ``@pytest.mark.benchmark(timer=...)`` (read when the fixture is made, before the worker has measured
+# anything), so one clock serves the session and each case loads its worker's times into it.
+WORKER_CLOCK = WorkerClock()
+
+
+def replay(benchmark, times: list[float], group: str) -> None:
+    """Hand the worker-measured ``times`` to pytest-benchmark as rounds of its pedantic runner."""
+    WORKER_CLOCK.load(times)
+    benchmark.group = group
+    benchmark.pedantic(WORKER_CLOCK.advance, rounds=len(times), iterations=1, warmup_rounds=0)
+    if sorted(benchmark.stats.stats.data) != sorted(times):  # the fixture timed advance() with another clock
+        benchmark.has_error = True  # pytest-benchmark then leaves the row out of what it saves
+        raise RuntimeError("pytest-benchmark did not time the rounds with WORKER_CLOCK: the case's benchmark "
+                           "marker (cnnbench.harness.plugin, pytest_collection_modifyitems) is missing")
+
+
+def record_skip(state: HarnessState, case: Case, reason: str):
+    state.skipped.append({"id": case.id, "group": case.group, "reason": reason})
     pytest.skip(reason)
 
 
-def record_unfinished(state: dict, case: Case, reason: str):
-    state["unfinished"].append({"id": case.id, "reason": reason})
+def record_unfinished(state: HarnessState, case: Case, reason: str):
+    state.unfinished.append({"id": case.id, "reason": reason})
     pytest.fail(f"{case.id}: {reason}", pytrace=False)
 
 
@@ -91,7 +114,7 @@ def too_big_for_the_cpu(case: Case) -> str | None:
             f"{free / 2**30:.1f} GiB is available; {advice}")
 
 
-def precheck(case: Case, state: dict) -> None:
+def precheck(case: Case, state: HarnessState) -> None:
     """Skip, with the reason, what cannot run here: a missing framework, too small an input, no room."""
     from cnnbench.backends import runtime_missing
 
@@ -99,7 +122,7 @@ def precheck(case: Case, state: dict) -> None:
     if missing:
         record_skip(state, case, missing)
     try:
-        too_big = None if state["no_memory_check"] else too_big_for_the_cpu(case)
+        too_big = None if state.no_memory_check else too_big_for_the_cpu(case)
         if too_big is None:
             check_build_args(case.model, None, case.input_size, dict(case.options))
     except InputTooSmallError as exc:
@@ -108,16 +131,16 @@ def precheck(case: Case, state: dict) -> None:
         record_skip(state, case, too_big)
 
 
-def start_worker(case: Case, state: dict) -> Worker:
+def start_worker(case: Case, state: HarnessState) -> Worker:
     try:
-        return Worker(case.runtime, case.device, state["settings"], start_timeout=state["worker_timeout"])
+        return Worker(case.runtime, case.device, state.settings, start_timeout=state.worker_timeout)
     except WorkerError as exc:
         record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc.message}")
     except WorkerDied as exc:
         record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc}")
 
 
-def fail_from_worker(case: Case, state: dict, exc: Exception):
+def fail_from_worker(case: Case, state: HarnessState, exc: Exception):
     """Turn a worker's failure into the case's outcome: a skip with the reason, or a failure."""
     if isinstance(exc, WorkerDied):
         record_unfinished(state, case, str(exc))
@@ -128,7 +151,7 @@ def fail_from_worker(case: Case, state: dict, exc: Exception):
         record_skip(state, case, f"{case.runtime}: {exc.message}")
     if kind == "nonfinite":
         pytest.fail(exc.message, pytrace=False)
-    state["unfinished"].append({"id": case.id, "reason": f"{exc.error_type}: {exc.message}"})
+    state.unfinished.append({"id": case.id, "reason": f"{exc.error_type}: {exc.message}"})
     pytest.fail(f"{case.id}: the {case.runtime} worker failed: {exc.error_type}: {exc.message}\n"
                 f"--- traceback in the worker ---\n{exc.traceback}", pytrace=False)
 
@@ -137,41 +160,40 @@ def gemm_peak_key(case: Case, math_mode: str, key_suffix: str = "") -> str:
     return f"{case.runtime}:{case.device}:{math_mode}{key_suffix}"
 
 
-def gemm_peak(worker: Worker, state: dict, case: Case, math_mode: str, *, recheck: bool = False,
+def gemm_peak(worker: Worker, state: HarnessState, case: Case, math_mode: str, *, recheck: bool = False,
               key_suffix: str = "") -> float:
     """The best GEMM FLOP/s of this runtime, device and math measured this session (measured in the
     first case's worker; re-measured with more trials when a case beats it). ``key_suffix`` tells apart
     peaks measured with another thread count (data-parallel workers)."""
     key = gemm_peak_key(case, math_mode, key_suffix)
-    if key not in state["gemm_peak"] or recheck:
+    if key not in state.gemm_peak or recheck:
         trials = _GEMM_RECHECK_TRIALS if recheck else _GEMM_TRIALS
-        measured = worker.call("gemm_peak", math=math_mode, trials=trials, timeout=state["worker_timeout"])
-        state["gemm_peak"][key] = max(state["gemm_peak"].get(key, 0.0), measured["flops_per_s"])
-    return state["gemm_peak"][key]
+        measured = worker.call("gemm_peak", math=math_mode, trials=trials, timeout=state.worker_timeout)
+        state.gemm_peak[key] = max(state.gemm_peak.get(key, 0.0), measured["flops_per_s"])
+    return state.gemm_peak[key]
 
 
-def run_single_case(benchmark, case: Case, state: dict) -> None:
+def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
     """One single-device case in its own worker (a data-parallel case: cnnbench.harness.distributed)."""
-    if state["rendezvous"]["node_rank"] != 0:
-        pytest.skip(f"node {state['rendezvous']['node_rank']}: single-device cases run on node 0")
+    if state.rendezvous["node_rank"] != 0:
+        pytest.skip(f"node {state.rendezvous['node_rank']}: single-device cases run on node 0")
     precheck(case, state)
-    profile = state["profile"]
+    profile = state.profile
     worker = start_worker(case, state)
-    timeout = state["worker_timeout"]
+    timeout = state.worker_timeout
     try:
         info = worker.info
         if case.device == "cuda" and not info.get("device_available"):
             record_skip(state, case, f"{case.runtime}: this runtime sees no GPU here")
-        if case.device == "cuda":
-            state.setdefault("cuda_versions", {k: info["versions"].get(k) for k in ("cuda_version", "cudnn_version")})
         prep = worker.call("prepare", case=case.to_dict(), timeout=timeout)
         crash = os.environ.get("CNNBENCH_TEST_CRASH")  # TEST ONLY: a native crash of the framework, simulated
         if crash and fnmatch.fnmatchcase(case.id, crash):
             worker.call("crash", timeout=timeout)
+        stepping = time.perf_counter()  # warm-up, timed rounds, memory step: what the progress ETA scales
         warm = worker.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds, timeout=timeout)
         estimate = warm["last_s"]
         delay_s = 0.0
-        delay = delay_for(state["delay"], case)
+        delay = delay_for(state.delay, case)
         if delay:
             amount, unit = delay
             worker.call("inject_delay", amount=amount, unit=unit, timeout=timeout)
@@ -179,8 +201,9 @@ def run_single_case(benchmark, case: Case, state: dict) -> None:
         timed = worker.call("time", rounds=rounds_for(profile, estimate), timeout=timeout)
         times, delay_s = timed["times"], timed.get("injected_s", 0.0)
         memory = worker.call("memory", timeout=timeout)
+        stepping = time.perf_counter() - stepping
         math_mode = case.precision if case.precision != "fp32" else (
-            state["settings"].math if case.device == "cuda" else "fp32")
+            state.settings.math if case.device == "cuda" else "fp32")
         cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
         median = statistics.median(times)
         peak = gemm_peak(worker, state, case, math_mode)
@@ -191,10 +214,7 @@ def run_single_case(benchmark, case: Case, state: dict) -> None:
     finally:
         worker.close()
 
-    clock = WorkerClock(times)
-    benchmark._timer = clock  # pytest-benchmark's runner reads its timer from here (pinned 5.x)
-    benchmark.group = case.group
-    benchmark.pedantic(clock.advance, rounds=len(times), iterations=1, warmup_rounds=0)
+    replay(benchmark, times, case.group)
     stats_median = benchmark.stats.stats.median
     budget = analytic_memory(case.model, case.batch, input_size=case.input_size, **dict(case.options))
     benchmark.extra_info.update(case_info(case, state))
@@ -225,10 +245,11 @@ def run_single_case(benchmark, case: Case, state: dict) -> None:
         "setting_cpu_affinity": info.get("cpu_affinity"),
     })
     apply_peak(benchmark.extra_info, peak)
-    state.setdefault("results", {})[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median}
+    state.results[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median,
+                                                "stepping_s": stepping}
 
 
-def case_info(case: Case, state: dict) -> dict:
+def case_info(case: Case, state: HarnessState) -> dict:
     """The case's identity and environment, as every row records it."""
     return {
         "model": case.model,
@@ -249,7 +270,7 @@ def case_info(case: Case, state: dict) -> dict:
         "world_size": case.world_size,
         "cpu_threads_available": _cores(),
         "python_version": platform.python_version(),
-        "profile": state["profile"].name,
+        "profile": state.profile.name,
     }
 
 
@@ -278,18 +299,18 @@ def apply_peak(info: dict, peak_flops: float | None) -> None:
         info["pct_of_peak_flag"] = None
 
 
-def finalize_rows(rows: list[dict], state: dict) -> None:
+def finalize_rows(rows: list[dict], state: HarnessState) -> None:
     """At save time: every row's % of peak against the session's best peak of its runtime, device and
     math (a later case may have raised it), and scaling efficiency against world size 1."""
     for row in rows:
         info = row.get("extra_info") or {}
         key = info.get("gemm_peak_key")
-        if "gflops_per_s" in info and key in state["gemm_peak"]:
-            apply_peak(info, state["gemm_peak"][key])
+        if "gflops_per_s" in info and key in state.gemm_peak:
+            apply_peak(info, state.gemm_peak[key])
     apply_scaling(rows)
 
 
-def run_tta_case(benchmark, case: Case, state: dict) -> None:
+def run_tta_case(benchmark, case: Case, state: HarnessState) -> None:
     """Time to accuracy: whole LeNet-5 trainings on the shipped digits until the test target."""
     from cnnbench.train import DEFAULTS
 
@@ -298,16 +319,14 @@ def run_tta_case(benchmark, case: Case, state: dict) -> None:
     info = worker.info
     results = []
     try:
-        for _ in range(state["profile"].tta_rounds):
-            results.append(worker.call("train_to_accuracy", model=case.model, timeout=state["worker_timeout"]))
+        for _ in range(state.profile.tta_rounds):
+            results.append(worker.call("train_to_accuracy", model=case.model, timeout=state.worker_timeout))
     except (WorkerError, WorkerDied) as exc:
         fail_from_worker(case, state, exc)
     finally:
         worker.close()
-    clock = WorkerClock([r["round_s"] for r in results])
-    benchmark._timer = clock
-    benchmark.group = "time_to_accuracy:lenet5:digits"
-    benchmark.pedantic(clock.advance, rounds=len(results), iterations=1, warmup_rounds=0)
+    state.results[case.id] = {"stepping_s": sum(r["round_s"] for r in results)}
+    replay(benchmark, [r["round_s"] for r in results], "time_to_accuracy:lenet5:digits")
     reached = sorted(r["time_to_target_s"] for r in results if r["time_to_target_s"] is not None)
     last = results[-1]
     benchmark.extra_info.update(case_info(case, state))

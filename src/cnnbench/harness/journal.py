@@ -11,31 +11,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 from pathlib import Path
 
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+from cnnbench.core.atomic import write_atomic
 
 
 class Journal:
-    def __init__(self, config, state: dict):
-        self.config, self.state = config, state
+    def __init__(self, config):
+        self.config = config
         self.bs = getattr(config, "_benchmarksession", None)
         self.targets: list[Path] = []
         self.partial: Path | None = None

@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+from cnnbench.core.procfs import kib_field
+
 
 def cpu_model() -> str:
     try:
@@ -23,14 +25,7 @@ def cpu_model() -> str:
 
 
 def _meminfo(field: str) -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return kib_field("/proc/meminfo", field)
 
 
 def ram_bytes() -> int | None:

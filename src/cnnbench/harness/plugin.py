@@ -12,13 +12,16 @@ import pytest
 
 from cnnbench.harness import cases as cases_mod
 from cnnbench.harness import machine
+from cnnbench.harness.harness import WORKER_CLOCK
 from cnnbench.harness.journal import Journal
 from cnnbench.harness.progress import Progress
+from cnnbench.harness.state import HarnessState
 # option parsing shared with `cnnbench ab` (pytest-free, in cases.py); names kept for the harness
 from cnnbench.harness.cases import delay_for, parse_delay  # noqa: F401
 from cnnbench.harness.cases import positive_int as _positive_int
 
-STATE = pytest.StashKey[dict]()
+STATE = pytest.StashKey[HarnessState]()
+PROGRESS = pytest.StashKey[Progress]()
 
 
 def pytest_addoption(parser):
@@ -156,37 +159,23 @@ def pytest_configure(config):
         raise pytest.UsageError(str(exc)) from None
     settings = Settings(math=opt.math, autotune=not opt.no_autotune, threads=threads, interop_threads=interop,
                         onednn=opt.onednn == "on")
-    tta = cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy)
-    state = {
-        "cases": selected,
-        "tta_cases": tta,
-        "by_id": {c.id: c for c in (*selected, *tta)},
-        "settings": settings,
-        "no_memory_check": opt.no_memory_check,
-        "device": device,
-        "device_note": why,
-        "profile": cases_mod.PROFILES[opt.bench_profile],
-        "delay": delays,
-        "worker_timeout": timeout,
-        "gemm_peak": {},  # "runtime:device:math" -> best FLOP/s measured this session
-        "skipped": [],
-        "unfinished": [],  # cases that did not finish: a crash, an error, the session ending first
-        "interrupted": None,
-        "rendezvous": rendezvous,
-        "threads_per_worker": threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
-        "distributed_index": {c.id: i for i, c in enumerate(c for c in selected if c.distributed)},
-    }
-    state["progress"] = Progress(state, quiet=config.option.verbose < 0)
+    state = HarnessState(
+        cases=selected, tta_cases=cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy),
+        profile=cases_mod.PROFILES[opt.bench_profile], settings=settings, device=device, device_note=why,
+        worker_timeout=timeout, rendezvous=rendezvous, no_memory_check=opt.no_memory_check, delay=delays,
+        threads_per_worker=threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
+    )
     config.stash[STATE] = state
+    config.stash[PROGRESS] = Progress(state, quiet=config.option.verbose < 0)
     _on_sigterm_stop_like_ctrl_c(state)
 
 
-def _on_sigterm_stop_like_ctrl_c(state: dict) -> None:
+def _on_sigterm_stop_like_ctrl_c(state: HarnessState) -> None:
     """SIGTERM (a CI cancel, `timeout`, a batch scheduler) ends the run the way Ctrl-C does: the cases
     measured so far are saved by pytest-benchmark at the end of the session, the journal keeps them
     on disk meanwhile, and the summary lists what did not run."""
     def handler(signum, frame):
-        state["interrupted"] = signal.Signals(signum).name
+        state.interrupted = signal.Signals(signum).name
         raise KeyboardInterrupt(f"{signal.Signals(signum).name} received")
 
     try:
@@ -199,19 +188,19 @@ def pytest_report_header(config):
     state = config.stash.get(STATE, None)
     if not state:
         return None
-    prof = state["profile"]
-    s = state["settings"].resolved()
+    prof = state.profile
+    s = state.settings.resolved()
     lines = [
-        f"cnnbench: profile {prof.name} ({prof.note}); {len(state['cases']) + len(state['tta_cases'])} cases "
-        f"on {state['device']} ({state['device_note']}); each case in a fresh worker process",
-        f"cnnbench: settings for every framework: math {s.math if state['device'] == 'cuda' else 'fp32 (CPU)'}, "
+        f"cnnbench: profile {prof.name} ({prof.note}); {len(state.cases) + len(state.tta_cases)} cases "
+        f"on {state.device} ({state.device_note}); each case in a fresh worker process",
+        f"cnnbench: settings for every framework: math {s.math if state.device == 'cuda' else 'fp32 (CPU)'}, "
         f"autotune {'on' if s.autotune else 'off'}, threads {s.threads} intra-op / {s.interop_threads} inter-op, "
         f"TensorFlow oneDNN {'on' if s.onednn else 'off'}",
     ]
-    if state["device"] == "cpu":
+    if state.device == "cpu":
         lines.append(f"cnnbench: CPU {machine.cpu_model()}, {os.cpu_count()} logical cores")
-    if state["delay"]:
-        what = ", ".join(f"{t} +{a:g} s" if u == "s" else f"{t} +{100 * a:g}% of its step" for t, a, u in state["delay"])
+    if state.delay:
+        what = ", ".join(f"{t} +{a:g} s" if u == "s" else f"{t} +{100 * a:g}% of its step" for t, a, u in state.delay)
         lines.append(f"cnnbench: TEST ONLY: injected delays: {what}")
     return lines
 
@@ -230,7 +219,7 @@ def pytest_generate_tests(metafunc):
     if "case" not in metafunc.fixturenames:
         return
     state = metafunc.config.stash[STATE]
-    chosen = state["tta_cases"] if metafunc.function.__name__ == "test_time_to_accuracy" else state["cases"]
+    chosen = state.tta_cases if metafunc.function.__name__ == "test_time_to_accuracy" else state.cases
     metafunc.parametrize(list(_PARAMS), [case_params(c) for c in chosen], ids=[c.id for c in chosen])
 
 
@@ -258,15 +247,15 @@ def bench_state(request):
 def case(request, bench_state, model, framework, runtime, mode, batch, device, input_size, precision, layout,
          compile, options):
     """The Case of the running test, looked up by its id."""
-    return bench_state["by_id"][request.node.callspec.id]
+    return bench_state.by_id[request.node.callspec.id]
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     state = config.stash.get(STATE, None)
     machine_info.update(machine.describe())
     if state:
-        machine_info["cnnbench_device"] = state["device"]
-        machine_info["gemm_peak_flops"] = dict(state["gemm_peak"])
+        machine_info["cnnbench_device"] = state.device
+        machine_info["gemm_peak_flops"] = dict(state.gemm_peak)
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
@@ -278,48 +267,52 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
 
     finalize_rows(output_json["benchmarks"], state)
     output_json["cnnbench"] = {
-        "profile": state["profile"].name,
-        "device": state["device"],
-        "device_note": state["device_note"],
+        "profile": state.profile.name,
+        "device": state.device,
+        "device_note": state.device_note,
         "flops_rule": FLOPS_RULE,
-        "settings": state["settings"].to_dict(),
-        "skipped": state["skipped"],  # out-of-memory, missing-framework, too-small-input cases, with reasons
-        "unfinished": state["unfinished"],
-        "interrupted": state["interrupted"],
-        "complete": not state["unfinished"] and state["interrupted"] is None,
-        "injected_delay": [list(d) for d in state["delay"]] or None,
+        "settings": state.settings.to_dict(),
+        "skipped": state.skipped,  # out-of-memory, missing-framework, too-small-input cases, with reasons
+        "unfinished": state.unfinished,
+        "interrupted": state.interrupted,
+        "complete": state.complete,
+        "injected_delay": [list(d) for d in state.delay] or None,
     }
 
 
 def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.skipped):
-        state = _STATE_OF.get("state")
-        if state:
-            state["progress"].case_done(report)
+        progress = _SESSION.get("progress")
+        if progress:
+            progress.case_done(report)
 
 
-_STATE_OF: dict = {}  # pytest_runtest_logreport has no config argument
+_SESSION: dict = {}  # the running session's Progress and Journal: pytest_runtest_log* hooks have no config argument
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
     state = session.config.stash.get(STATE, None)
     if state:
-        _STATE_OF["state"] = state
-        state["journal"] = Journal(session.config, state)
+        progress = session.config.stash[PROGRESS]
+        progress.journal = Journal(session.config)
+        _SESSION.update(progress=progress, journal=progress.journal)
 
 
 def pytest_collection_modifyitems(session, config, items):
-    state = config.stash.get(STATE, None)
-    if state:
-        state["progress"].start([i.callspec.id for i in items if hasattr(i, "callspec")],
-                                config.pluginmanager.get_plugin("terminalreporter"))
+    progress = config.stash.get(PROGRESS, None)
+    for item in items:
+        if "case" in getattr(item, "fixturenames", ()):  # pytest-benchmark's timer: the worker's own clock
+            item.add_marker(pytest.mark.benchmark(timer=WORKER_CLOCK), append=False)
+    if progress:
+        progress.start([i.callspec.id for i in items if hasattr(i, "callspec")],
+                       config.pluginmanager.get_plugin("terminalreporter"))
 
 
 def pytest_runtest_logstart(nodeid, location):
-    state = _STATE_OF.get("state")
-    if state and "[" in nodeid:
-        state["journal"].write(running=nodeid[nodeid.find("[") + 1:-1])
+    journal = _SESSION.get("journal")
+    if journal and "[" in nodeid:
+        journal.write(running=nodeid[nodeid.find("[") + 1:-1])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -328,13 +321,13 @@ def pytest_sessionfinish(session, exitstatus):
     then, which would lose the record of why); drop the journal once the final file is written."""
     state = session.config.stash.get(STATE, None)
     if state:
-        state["progress"].mark_not_run()
+        session.config.stash[PROGRESS].mark_not_run()
     yield
     config = session.config
     bs = getattr(config, "_benchmarksession", None)
     if not state or bs is None:
         return
-    if not bs.benchmarks and not bs.disabled and (state["skipped"] or state["unfinished"]):
+    if not bs.benchmarks and not bs.disabled and (state.skipped or state.unfinished):
         save = bs.save or bs.autosave
         if save or bs.json:
             hook = config.hook
@@ -348,7 +341,7 @@ def pytest_sessionfinish(session, exitstatus):
                 bs.save_json(output_json)
             if save:
                 bs.storage.save(output_json, save)
-    state["journal"].finish()
+    session.config.stash[PROGRESS].journal.finish()
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,99 +1,156 @@
 """One line per finished case, with an estimate of the time left.
 
-The estimate fits each runtime's wall time per case to ``a + b * FLOPs`` (worker start, build and
-compile cost are roughly constant per case; warm-up and timing scale with the work of a step) over
-the cases finished so far, and sums it over the cases still to run. Quiet with ``-q``.
+The estimate is what the cases still to run are expected to cost, from what each of them is, not
+the average of the first cases (the first cases are LeNet-5's; a run's big models come later):
+
+* its **step time**: the case's analytic FLOPs (``cnnbench.core.flops.step_cost`` for its model,
+  mode and batch) times the seconds per FLOP that the finished cases of its runtime took (their
+  median steps over their FLOPs: the large cases weigh most, as they do in the time left);
+* its **steps**: as many as the harness will take at that step time (warm-up, ``rounds_for``'s timed
+  rounds, the memory step; for time to accuracy, every step of its trainings at most);
+* its runtime's **start-up**: the finished cases' wall time minus their stepping (worker start,
+  build, first step and compile, the GEMM peak), on average.
+
+A runtime with no finished case yet borrows from the others. Small models take longer per FLOP than
+large ones, so the first estimates err long and shorten as cases finish. Quiet with ``-q``.
 """
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnbench.harness.journal import Journal
+    from cnnbench.harness.state import HarnessState
+
+TTA_TRAIN_IMAGES = 1347  # cnnbench.digits: the fixed split's training images (its docstring)
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:02.0f} min"
+    """``42 s``, ``6 min 05 s``, ``1 h 03 min``: rounded once, then split (never "5 min 60 s")."""
+    whole = math.floor(max(0.0, seconds) + 0.5)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    minutes = math.floor(max(0.0, seconds) / 60 + 0.5)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least squares ``y = a + b x`` with a, b >= 0; one point: a line through it and the origin."""
-    if not points:
-        return 0.0, 0.0
-    if len(points) == 1 or len({x for x, _ in points}) == 1:
-        x = sum(p[0] for p in points) / len(points)
-        y = sum(p[1] for p in points) / len(points)
-        return (0.0, y / x) if x > 0 else (y, 0.0)
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    b = max(0.0, sum((x - mx) * (y - my) for x, y in points) / sxx)
-    a = my - b * mx
-    if a < 0:  # refit through the origin
-        a, b = 0.0, sum(x * y for x, y in points) / sum(x * x for x, _ in points)
-    return a, b
+@dataclass(frozen=True)
+class Finished:
+    """What a finished case tells about the cases left: its runtime's speed and start-up."""
+
+    kind: tuple[str, bool]  # (runtime, data-parallel)
+    flops: float  # of one step; 0 for a case that is not a step (time to accuracy)
+    step_s: float | None  # its median step
+    startup_s: float  # wall time minus stepping
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 class Progress:
-    def __init__(self, state: dict, quiet: bool = False):
+    def __init__(self, state: HarnessState, quiet: bool = False):
         self.state, self.quiet = state, quiet
+        self.journal: Journal | None = None  # rewritten after each case (the plugin sets it at session start)
         self.order: list[str] = []
         self.done: dict[str, str] = {}  # case id -> outcome
-        self.points: dict[str, list[tuple[float, float]]] = {}  # runtime -> (flops, wall seconds)
+        self.finished: list[Finished] = []  # the passed cases
         self.tr = None
         self.started = time.monotonic()
 
     def start(self, ids: list[str], terminal=None) -> None:
-        self.order = [i for i in ids if i in self.state["by_id"]]
+        self.order = [i for i in ids if i in self.state.by_id]
         self.tr = terminal
         self.started = time.monotonic()
 
+    @staticmethod
+    def _kind(case) -> tuple[str, bool]:
+        return case.runtime, case.distributed
+
     def _flops(self, case_id: str) -> float:
+        """FLOPs of one step of the case (per worker for a data-parallel job; a LeNet-5 training step at
+        the training batch for time to accuracy); 0 where the case is skipped at once."""
         from cnnbench.core.flops import step_cost
 
-        case = self.state["by_id"][case_id]
-        if case.mode not in ("inference", "train"):
-            return 0.0
+        case = self.state.by_id[case_id]
+        mode = "train" if case.mode not in ("inference", "train") else case.mode
         try:
-            return float(step_cost(case.model, case.mode, case.batch, input_size=case.input_size,
+            return float(step_cost(case.model, mode, case.batch, input_size=case.input_size,
                                    **dict(case.options)).flops)
         except Exception:  # too small an input: the case is skipped at once, no time to predict
             return 0.0
+
+    def _steps(self, case, step_s: float) -> float:
+        """How many steps the harness takes for ``case`` at this step time."""
+        from cnnbench.harness.harness import rounds_for
+
+        profile = self.state.profile
+        if case.mode not in ("inference", "train"):  # time to accuracy: every epoch, at most
+            from cnnbench.train import DEFAULTS
+
+            per_epoch = math.ceil(TTA_TRAIN_IMAGES / DEFAULTS["batch"])
+            return profile.tta_rounds * DEFAULTS["epochs"] * per_epoch
+        warmup = max(profile.warmup_rounds, math.ceil(profile.warmup_seconds / max(step_s, 1e-9)))
+        return warmup + rounds_for(profile, step_s) + 1  # + the memory step
+
+    def _pick(self, case, values) -> list[Finished]:
+        """The finished cases to learn from: of the same kind, else of the same runtime, else all."""
+        kind = self._kind(case)
+        for chosen in ([f for f in values if f.kind == kind], [f for f in values if f.kind[0] == kind[0]]):
+            if chosen:
+                return chosen
+        return list(values)
+
+    def expected_s(self, case_id: str) -> float | None:
+        """The seconds ``case_id`` is expected to take, from the cases finished so far; None before any."""
+        case = self.state.by_id[case_id]
+        timed = [f for f in self.finished if f.step_s is not None and f.flops > 0]
+        if not timed:
+            return None
+        flops = self._flops(case_id)
+        if flops <= 0:
+            return 0.0
+        like = self._pick(case, timed)
+        step = flops * sum(f.step_s for f in like) / sum(f.flops for f in like)
+        startup = _mean([f.startup_s for f in self._pick(case, self.finished)])
+        return startup + step * self._steps(case, step)
 
     def eta(self) -> float | None:
         left = [i for i in self.order if i not in self.done]
         if not left:
             return 0.0
-        everyone = [p for pts in self.points.values() for p in pts]
-        if not everyone:
-            return None
-        total = 0.0
-        for case_id in left:
-            runtime = self.state["by_id"][case_id].runtime
-            a, b = fit(self.points.get(runtime) if len(self.points.get(runtime, [])) >= 2 else everyone)
-            total += a + b * self._flops(case_id)
-        return total
+        expected = [self.expected_s(i) for i in left]
+        return None if None in expected else sum(expected)
+
+    def _learn(self, case_id: str, wall: float) -> None:
+        result = self.state.results.get(case_id) or {}
+        if "stepping_s" not in result:
+            return
+        case = self.state.by_id[case_id]
+        self.finished.append(Finished(self._kind(case), self._flops(case_id) if "median_s" in result else 0.0,
+                                      result.get("median_s"), max(0.0, wall - result["stepping_s"])))
 
     def case_done(self, report) -> None:
         case_id = getattr(report, "nodeid", "")
         case_id = case_id[case_id.find("[") + 1:-1] if "[" in case_id else case_id
-        if case_id not in self.state["by_id"] or case_id in self.done:
+        if case_id not in self.state.by_id or case_id in self.done:
             return
         outcome = "skipped" if report.skipped else ("failed" if report.failed else "passed")
         self.done[case_id] = outcome
         wall = getattr(report, "duration", 0.0)
         if outcome == "passed":
-            self.points.setdefault(self.state["by_id"][case_id].runtime, []).append((self._flops(case_id), wall))
-        journal = self.state.get("journal")
-        if journal is not None:
-            journal.write()
+            self._learn(case_id, wall)
+        if self.journal is not None:
+            self.journal.write()
         if self.quiet or self.tr is None:
             return
         n, total = len(self.done), len(self.order)
-        result = self.state.get("results", {}).get(case_id) or {}
+        result = self.state.results.get(case_id) or {}
         if outcome == "passed" and "median_s" in result:
             what = f"{1e3 * result['median_s']:9.2f} ms  {result.get('images_per_s', 0):10.1f} img/s"
         elif outcome == "passed":
@@ -110,8 +167,8 @@ class Progress:
 
     def mark_not_run(self) -> None:
         """Cases that never reported (the session was interrupted) are unfinished, with why."""
-        why = self.state.get("interrupted") or "an interrupt"
-        known = {u["id"] for u in self.state["unfinished"]}
+        why = self.state.interrupted or "an interrupt"
+        known = {u["id"] for u in self.state.unfinished}
         for case_id in self.order:
             if case_id not in self.done and case_id not in known:
-                self.state["unfinished"].append({"id": case_id, "reason": f"not run: the session ended first ({why})"})
+                self.state.unfinished.append({"id": case_id, "reason": f"not run: the session ended first ({why})"})

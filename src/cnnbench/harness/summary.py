@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnbench.harness.state import HarnessState
+
 
 def saved_paths(config) -> list[Path]:
     """The files this session wrote: --benchmark-json, and the run autosaved in the storage."""
@@ -18,13 +20,13 @@ def saved_paths(config) -> list[Path]:
     return out
 
 
-def write_summary(tr, config, state: dict) -> None:
+def write_summary(tr, config, state: HarnessState) -> None:
     tr.ensure_newline()
     tr.section("cnnbench", sep="=", bold=True)
-    for u in state["unfinished"]:
+    for u in state.unfinished:
         tr.write_line(f"did not finish: {u['id']}: {u['reason']}", red=True)
-    if state["interrupted"]:
-        tr.write_line(f"the run was interrupted ({state['interrupted']}): the cases measured before it are saved",
+    if state.interrupted:
+        tr.write_line(f"the run was interrupted ({state.interrupted}): the cases measured before it are saved",
                       yellow=True)
     rows = [m.as_dict(include_data=True) for m in getattr(getattr(config, "_benchmarksession", None),
                                                            "benchmarks", [])]
@@ -33,9 +35,9 @@ def write_summary(tr, config, state: dict) -> None:
     except ImportError:  # the reports extra is not installed
         render = None
     if render is not None and rows:
-        tr.write_line(render(rows, state["skipped"], width=min(tr._tw.fullwidth, 120)))
-    elif state["skipped"]:
-        for s in state["skipped"]:
+        tr.write_line(render(rows, state.skipped, width=min(tr._tw.fullwidth, 120)))
+    elif state.skipped:
+        for s in state.skipped:
             tr.write_line(f"skipped: {s['id']}: {s['reason']}")
     paths = saved_paths(config)
     for p in paths:

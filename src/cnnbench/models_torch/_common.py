@@ -42,6 +42,18 @@ def tag(model: nn.Module, spec, num_classes: int, input_size: int, options: dict
     return model
 
 
+def register_family(name: str, network: Callable[[dict, int, int], nn.Module], doc: str) -> Callable[..., nn.Module]:
+    """Register the builder of ``name``, one depth of a family whose depths share one network class
+    built from the spec's config (ResNet-18..152, VGG-11..19, DenseNet-121..201)."""
+    def build(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
+        spec, cfg, size, n = resolve(name, num_classes, input_size, options)
+        return tag(network(cfg, spec.in_channels, n), spec, n, size, options)
+
+    build.__name__ = build.__qualname__ = name
+    build.__module__, build.__doc__ = network.__module__, doc
+    return register_builder(build)
+
+
 def seq(*named: tuple[str, nn.Module]) -> nn.Sequential:
     return nn.Sequential(OrderedDict(named))
 

@@ -2,6 +2,7 @@
 
 Everything the suite measures or trains in PyTorch goes through this module: the benchmark harness
 and the paired engine (through the worker process), ``cnnbench train`` and the distributed cases.
+It keeps the backend contract, ``cnnbench.core.backend.Backend`` (tests/test_backend_contract.py).
 """
 from __future__ import annotations
 
@@ -89,8 +90,8 @@ def _ddp(model: nn.Module, case: Case) -> nn.Module:
     return ddp
 
 
-def effective_settings(device: str) -> dict:
-    """What is in force, read back from PyTorch (the ``setting_*`` fields of a row)."""
+def setting_fields(device: str) -> dict:
+    """The ``setting_*`` fields of a row, read back from PyTorch (also for Keras on the torch backend)."""
     cuda = device == "cuda"
     return {
         "setting_math_matmul": "tf32" if cuda and torch.backends.cuda.matmul.allow_tf32 else "fp32",
@@ -100,6 +101,13 @@ def effective_settings(device: str) -> dict:
         "setting_inter_op_threads": torch.get_num_interop_threads(),
         "setting_onednn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
         if not cuda else None,
+    }
+
+
+def effective_settings(device: str) -> dict:
+    """What is in force, read back from PyTorch (the ``setting_*`` fields of a row)."""
+    return {
+        **setting_fields(device),
         # the framework's own names, as earlier runs recorded them
         "torch_intra_op_threads": torch.get_num_threads(),
         "torch_inter_op_threads": torch.get_num_interop_threads(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnbench.models_torch._common import Concat, bn, classifier_head, register_builder, resolve, seq, tag
+from cnnbench.models_torch._common import Concat, bn, classifier_head, register_family, seq
 
 __all__ = ["densenet121", "densenet169", "densenet201"]
 
@@ -61,14 +61,8 @@ class DenseNet(nn.Sequential):
         self.add_module("head", seq(("bn", bn(c, cfg)), ("relu", nn.ReLU(inplace=True)), *head.named_children()))
 
 
-def _builder(name: str):
-    def build(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
-        spec, cfg, size, num_classes = resolve(name, num_classes, input_size, options)
-        return tag(DenseNet(cfg, spec.in_channels, num_classes), spec, num_classes, size, options)
-
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = f"{name} (Huang et al., 2017), DenseNet-BC with growth 32; 224x224 input."
-    return build
+def _register(name: str):
+    return register_family(name, DenseNet, f"{name} (Huang et al., 2017), DenseNet-BC with growth 32; 224x224 input.")
 
 
-densenet121, densenet169, densenet201 = (register_builder(_builder(f"densenet{d}")) for d in (121, 169, 201))
+densenet121, densenet169, densenet201 = (_register(f"densenet{d}") for d in (121, 169, 201))

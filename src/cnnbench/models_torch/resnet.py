@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, register_builder, resolve, seq, tag
+from cnnbench.models_torch._common import Add, bn, classifier_head, conv_bn, register_family, seq
 
 __all__ = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
@@ -75,16 +75,9 @@ class ResNet(nn.Sequential):
         self.add_module("head", classifier_head(c, num_classes, 1, None))
 
 
-def _builder(name: str):
-    def build(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
-        spec, cfg, size, num_classes = resolve(name, num_classes, input_size, options)
-        return tag(ResNet(cfg, spec.in_channels, num_classes), spec, num_classes, size, options)
-
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = f"{name} (He et al., 2015, v1.5); options stride_in_1x1/conv_bias give the seeds' v1."
-    return build
+def _register(name: str):
+    return register_family(name, ResNet,
+                           f"{name} (He et al., 2015, v1.5); options stride_in_1x1/conv_bias give the seeds' v1.")
 
 
-resnet18, resnet34, resnet50, resnet101, resnet152 = (
-    register_builder(_builder(f"resnet{d}")) for d in (18, 34, 50, 101, 152)
-)
+resnet18, resnet34, resnet50, resnet101, resnet152 = (_register(f"resnet{d}") for d in (18, 34, 50, 101, 152))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnbench.models_torch._common import bn, register_builder, resolve, seq, tag
+from cnnbench.models_torch._common import bn, register_family, seq
 
 __all__ = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
 
@@ -37,17 +37,9 @@ class VGG(nn.Sequential):
         self.add_module("head", seq(*head))
 
 
-def _builder(name: str):
-    def build(*, num_classes: int | None = None, input_size: int | None = None, **options) -> nn.Module:
-        spec, cfg, size, num_classes = resolve(name, num_classes, input_size, options)
-        return tag(VGG(cfg, spec.in_channels, num_classes), spec, num_classes, size, options)
-
-    build.__name__ = build.__qualname__ = name
-    build.__doc__ = f"{name.upper()} (Simonyan & Zisserman, 2014); 224x224 input."
-    return build
+def _register(name: str):
+    return register_family(name, VGG, f"{name.upper()} (Simonyan & Zisserman, 2014); 224x224 input.")
 
 
-vgg11, vgg13, vgg16, vgg19 = (register_builder(_builder(n)) for n in ("vgg11", "vgg13", "vgg16", "vgg19"))
-vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn = (
-    register_builder(_builder(n)) for n in ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn")
-)
+vgg11, vgg13, vgg16, vgg19 = (_register(n) for n in ("vgg11", "vgg13", "vgg16", "vgg19"))
+vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn = (_register(n) for n in ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"))

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from cnnbench.core import atomic
 from cnnbench.reports.errors import ReportError
 
 
@@ -29,23 +29,7 @@ def ensure_writable_dir(directory: Path, *, parents: bool = False) -> Path:
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Replace ``path`` only once the new content is fully written and flushed."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise ReportError(f"{path.parent}: cannot write there ({exc.strerror}); give a writable --out DIR") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Replace ``path`` only once the new content is fully written and flushed (cnnbench.core.atomic);
+    a directory where nothing can be written is a one-line ReportError."""
+    return atomic.write_atomic(path, data, cannot_create=lambda exc: ReportError(
+        f"{path.parent}: cannot write there ({exc.strerror}); give a writable --out DIR"))
