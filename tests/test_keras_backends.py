@@ -19,10 +19,10 @@ from references import PARAMS
 TOLERANCE = 1e-4  # max |delta| relative to the output scale, as tests/test_models.py
 HERE = Path(__file__).parent
 # JAX runs op by op when eager, which is slow for the deep models (GoogLeNet alone took about a minute
-# on the 2-core reference machine): plain, adaptive-pooled and residual/BatchNorm models there; every
-# family runs on the torch backend
-MODELS = {"jax": "lenet5,alexnet,resnet18", "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,"
-                                                               "resnet18,densenet121"}
+# on the 2-core reference machine): plain, adaptive-pooled, residual/BatchNorm and depthwise models there
+# (MobileNetV2 adds about 12 s); every family runs on the torch backend
+MODELS = {"jax": "lenet5,alexnet,resnet18,mobilenet_v2", "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,"
+                                                                  "resnet18,densenet121,mobilenet_v2"}
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])

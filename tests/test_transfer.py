@@ -72,3 +72,26 @@ def test_flatten_permutation_is_needed_and_applied(torch_mod, keras_mod):
     layer = km.get_layer("head.fc1")
     layer.set_weights([tm.head.fc1.weight.detach().numpy().T, tm.head.fc1.bias.detach().numpy()])
     assert relative_error(keras_forward(km, x), torch_forward(tm, x)) > 1e-3
+
+
+def test_depthwise_kernels_change_layout_both_ways(torch_mod, keras_mod):
+    """A depthwise conv with two outputs per channel (groups = C, 2C outputs): PyTorch's kernel is
+    (2C, 1, kh, kw), output c * 2 + m; Keras' DepthwiseConv2D's (kh, kw, C, 2). The generic conv
+    transpose would not even give Keras' shape; the copy gives the same outputs both ways."""
+    from collections import OrderedDict
+
+    from conftest import keras_forward, relative_error, torch_forward
+
+    tm = torch_mod.nn.Sequential(OrderedDict(dw=torch_mod.nn.Conv2d(3, 6, 3, groups=3))).eval()
+    km = keras_mod.Sequential([keras_mod.Input((9, 9, 3)),
+                               keras_mod.layers.DepthwiseConv2D(3, depth_multiplier=2, name="dw")])
+    x = np.random.default_rng(0).random((2, 3, 9, 9), dtype="float32")
+    keras_nchw = lambda: keras_forward(km, x).transpose(0, 3, 1, 2)  # noqa: E731  (the maps, not logits)
+    assert cnnbench.transfer_weights(tm, km) == 6 * 9 + 6
+    assert tuple(km.get_layer("dw").kernel.shape) == (3, 3, 3, 2)
+    assert relative_error(keras_nchw(), torch_forward(tm, x)) < 1e-6
+    with torch_mod.no_grad():
+        tm.dw.weight.zero_()
+    assert relative_error(torch_forward(tm, x), keras_nchw()) > 0.1
+    cnnbench.transfer_weights(km, tm)
+    assert relative_error(torch_forward(tm, x), keras_nchw()) < 1e-6

@@ -21,14 +21,18 @@ from typing import Any, Mapping, Sequence
 
 Tensor = Any  # whatever the implementation passes between layers
 
+ACTIVATIONS = ("relu", "relu6", "tanh", "sigmoid")  # what ``act`` takes, named as PyTorch's modules are
+
 
 class Ops(ABC):
     input: Tensor  # the model's input
 
     @abstractmethod
     def conv(self, name: str, x: Tensor, filters: int, kernel: int | tuple[int, int], stride: int = 1,
-             padding: int | tuple[int, int] = 0, bias: bool = True) -> Tensor:
-        """2-D convolution; ``kernel`` and ``padding`` are one int or (height, width)."""
+             padding: int | tuple[int, int] = 0, bias: bool = True, groups: int = 1) -> Tensor:
+        """2-D convolution; ``kernel`` and ``padding`` are one int or (height, width). ``groups`` splits
+        the input and output channels into that many independent convolutions (PyTorch's ``groups``);
+        ``groups`` equal to the input channels is a depthwise convolution."""
 
     @abstractmethod
     def bn(self, name: str, x: Tensor, *, eps: float, momentum: float) -> Tensor:
@@ -36,7 +40,7 @@ class Ops(ABC):
 
     @abstractmethod
     def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
-        """An activation: ``relu``, ``tanh`` or ``sigmoid``."""
+        """An activation, one of ``ACTIVATIONS``: ``relu6`` is min(max(x, 0), 6) (MobileNetV2)."""
 
     @abstractmethod
     def maxpool(self, name: str, x: Tensor, kernel: int, stride: int, padding: int = 0,
@@ -87,11 +91,12 @@ class Ops(ABC):
 
     def conv_bn(self, prefix: str, x: Tensor, filters: int, kernel: int | tuple[int, int], stride: int = 1,
                 padding: int | tuple[int, int] = 0, *, eps: float, momentum: float, bias: bool = False,
-                relu: bool = True, suffix: str = "") -> Tensor:
-        """conv -> BatchNorm (-> ReLU), named ``{prefix}conv{suffix}``, ``{prefix}bn{suffix}``, ``{prefix}relu{suffix}``."""
-        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias)
+                relu: bool = True, suffix: str = "", groups: int = 1, act: str = "relu") -> Tensor:
+        """conv -> BatchNorm (-> activation ``act`` unless ``relu=False``), named ``{prefix}conv{suffix}``,
+        ``{prefix}bn{suffix}``, ``{prefix}{act}{suffix}`` (``{prefix}relu{suffix}`` by default)."""
+        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias, groups=groups)
         x = self.bn(f"{prefix}bn{suffix}", x, eps=eps, momentum=momentum)
-        return self.relu(f"{prefix}relu{suffix}", x) if relu else x
+        return self.act(f"{prefix}{act}{suffix}", x, act) if relu else x
 
 
 def batchnorm(cfg: Mapping[str, Any]) -> dict[str, float]:

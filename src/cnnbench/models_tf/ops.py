@@ -94,20 +94,26 @@ class KerasOps(Ops):
             return x
         return layers.ZeroPadding2D(padding, name=f"{name}.pad")(x)
 
-    def conv(self, name, x, filters, kernel, stride=1, padding=0, bias=True):
+    def conv(self, name, x, filters, kernel, stride=1, padding=0, bias=True, groups=1):
+        """``groups`` equal to the input channels is Keras' ``DepthwiseConv2D`` (``filters / groups``
+        outputs per input channel, in PyTorch's channel order), any other ``groups`` a grouped ``Conv2D``."""
         kernel, padding = _pair(kernel), _pair(padding)
         if _is_same(kernel, stride, padding) and padding != (0, 0):
             mode = "same"
         else:
             x = self._pad(x, name, ((padding[0], padding[0]), (padding[1], padding[1])))
             mode = "valid"
-        return layers.Conv2D(filters, kernel, stride, mode, use_bias=bias, name=name)(x)
+        if groups > 1 and groups == x.shape[-1]:
+            return layers.DepthwiseConv2D(kernel, stride, mode, depth_multiplier=filters // groups, use_bias=bias,
+                                          name=name)(x)
+        return layers.Conv2D(filters, kernel, stride, mode, groups=groups, use_bias=bias, name=name)(x)
 
     def bn(self, name, x, *, eps, momentum):
         # PyTorch's momentum weighs the new batch; Keras' weighs the running value.
         return layers.BatchNormalization(epsilon=eps, momentum=1.0 - momentum, name=name)(x)
 
     def act(self, name, x, fn="relu"):
+        """ReLU as its layer; the others by name (``relu6``: ``tf.nn.relu6`` on TensorFlow, one op)."""
         if fn == "relu":
             return layers.ReLU(name=name)(x)
         return layers.Activation(fn, name=name)(x)

@@ -22,7 +22,7 @@ from typing import Sequence
 
 from cnnbench.core.arith import adaptive_bins, out_len
 from cnnbench.core.errors import InputTooSmallError
-from cnnbench.core.ops import Ops
+from cnnbench.core.ops import ACTIVATIONS, Ops
 
 Shape = tuple[int, ...]
 
@@ -86,19 +86,27 @@ class Graph(Ops):
         stride: int = 1,
         padding: int | tuple[int, int] = 0,
         bias: bool = True,
+        groups: int = 1,
     ) -> Tensor:
+        """Each output element reads ``in_channels / groups`` channels of a kh x kw window, so a grouped or
+        depthwise convolution has ``out_elements * (in_channels / groups) * kh * kw`` MACs (fvcore's and
+        TF's count, and torchvision's) and ``filters * (in_channels / groups) * kh * kw`` weights."""
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         ph, pw = (padding, padding) if isinstance(padding, int) else padding
         c, h, w = x.shape
+        if groups < 1 or c % groups or filters % groups:
+            raise ValueError(f"{self.model}: {name} has groups={groups}, which must divide its {c} input and "
+                             f"{filters} output channels")
         out = (filters, out_len(h, kh, stride, ph), out_len(w, kw, stride, pw))
         n_out = self._numel(out)
+        per_output = (c // groups) * kh * kw
         return self._add(
             Layer(
                 name, "conv", (x.producer,), (x.shape,), out,
-                params=filters * c * kh * kw + (filters if bias else 0),
-                macs=n_out * c * kh * kw,
+                params=filters * per_output + (filters if bias else 0),
+                macs=n_out * per_output,
                 bias_adds=n_out if bias else 0,
-                attrs=dict(kernel=(kh, kw), stride=stride, padding=(ph, pw), bias=bias),
+                attrs=dict(kernel=(kh, kw), stride=stride, padding=(ph, pw), bias=bias, groups=groups),
             )
         )
 
@@ -121,6 +129,8 @@ class Graph(Ops):
         )
 
     def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
+        if fn not in ACTIVATIONS:
+            raise ValueError(f"{self.model}: {name}: unknown activation {fn!r}; one of {', '.join(ACTIVATIONS)}")
         return self._add(
             Layer(name, "activation", (x.producer,), (x.shape,), x.shape,
                   elementwise=self._numel(x.shape), attrs=dict(fn=fn))
