@@ -21,7 +21,9 @@ from typing import Any, Mapping, Sequence
 
 Tensor = Any  # whatever the implementation passes between layers
 
-ACTIVATIONS = ("relu", "relu6", "tanh", "sigmoid")  # what ``act`` takes, named as PyTorch's modules are
+# what ``act`` takes, named as PyTorch's modules are: relu6 = min(max(x, 0), 6); hardsigmoid = relu6(x + 3) / 6;
+# hardswish = x * hardsigmoid(x) (Howard et al., 2019)
+ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "tanh", "sigmoid")
 
 
 class Ops(ABC):
@@ -40,7 +42,7 @@ class Ops(ABC):
 
     @abstractmethod
     def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
-        """An activation, one of ``ACTIVATIONS``: ``relu6`` is min(max(x, 0), 6) (MobileNetV2)."""
+        """An activation, one of ``ACTIVATIONS``."""
 
     @abstractmethod
     def maxpool(self, name: str, x: Tensor, kernel: int, stride: int, padding: int = 0,
@@ -71,6 +73,10 @@ class Ops(ABC):
     @abstractmethod
     def add(self, name: str, xs: Sequence[Tensor]) -> Tensor:
         """Elementwise sum of same-shaped tensors (a residual connection)."""
+
+    @abstractmethod
+    def mul(self, name: str, x: Tensor, scale: Tensor) -> Tensor:
+        """``x`` times a per-channel ``scale`` (C x 1 x 1, broadcast over the map): squeeze-and-excitation."""
 
     @abstractmethod
     def concat(self, name: str, xs: Sequence[Tensor]) -> Tensor:

@@ -18,6 +18,9 @@ from cnnbench.core.arith import adaptive_bins, ceil_mode_extra_padding
 from cnnbench.core.ops import Ops
 
 
+_KERAS_ACTIVATION = {"hardswish": "hard_silu", "hardsigmoid": "hard_sigmoid"}  # PyTorch's names -> Keras'
+
+
 def _pair(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else tuple(v)
 
@@ -113,10 +116,11 @@ class KerasOps(Ops):
         return layers.BatchNormalization(epsilon=eps, momentum=1.0 - momentum, name=name)(x)
 
     def act(self, name, x, fn="relu"):
-        """ReLU as its layer; the others by name (``relu6``: ``tf.nn.relu6`` on TensorFlow, one op)."""
+        """ReLU as its layer; the others by Keras' names for them (``relu6``: ``tf.nn.relu6`` on TensorFlow;
+        ``hard_sigmoid``: ``relu6(x + 3) / 6`` and ``hard_silu``: ``x * hard_sigmoid(x)``, PyTorch's formulas)."""
         if fn == "relu":
             return layers.ReLU(name=name)(x)
-        return layers.Activation(fn, name=name)(x)
+        return layers.Activation(_KERAS_ACTIVATION.get(fn, fn), name=name)(x)
 
     def maxpool(self, name, x, kernel, stride, padding=0, ceil_mode=False):
         """Zero padding is exact here because every padded max pool in the zoo follows a ReLU
@@ -160,6 +164,9 @@ class KerasOps(Ops):
 
     def add(self, name, xs: Sequence):
         return layers.Add(name=name)(list(xs))
+
+    def mul(self, name, x, scale):
+        return layers.Multiply(name=name)([x, scale])  # (N, 1, 1, C) broadcast over (N, H, W, C)
 
     def concat(self, name, xs: Sequence):
         return layers.Concatenate(name=name)(list(xs))

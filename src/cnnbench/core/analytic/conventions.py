@@ -9,14 +9,17 @@ Three counters are reconciled exactly, to the unit:
     apart: BatchNorm 1 op per element (inference: a folded scale-and-shift),
     activations 1 per element, pooling 1 per window element read, residual adds
     1 per element per extra input, bias adds 1 per output element; concat 0.
+    Squeeze-and-excitation's channel scaling (``mul``) is 1 per element, reported
+    under ``other``.
 
 ``fvcore`` (``fvcore.nn.FlopCountAnalysis`` on the PyTorch model)
     counts one "flop" per multiply-accumulate of conv and linear layers (bias
     ignored; for a grouped conv ``prod(weight shape) * Hout * Wout``, the weight being
     ``(out, in / groups, kh, kw)``: the same MACs as ours), 2 per element for an affine
     BatchNorm in eval mode, 1 per input element of ``adaptive_avg_pool2d``; it skips ReLU,
-    ReLU6 (``aten::hardtanh``, which it has no handle for), max/avg pooling, adds,
-    concatenation and dropout (reported as unsupported/skipped ops).
+    ReLU6 (``aten::hardtanh``), hard-swish and hard-sigmoid, max/avg pooling, adds, the
+    elementwise ``mul`` of squeeze-and-excitation, concatenation and dropout (it has no
+    handle for them: reported as unsupported/skipped ops).
 
 ``tf_profiler`` (TensorFlow's ``float_operation`` profile of the frozen graph)
     counts 2 per MAC for Conv2D (grouped too: its statistic reads ``in / groups`` from
@@ -28,8 +31,10 @@ Three counters are reconciled exactly, to the unit:
     Keras' inference BatchNorm as the elementwise ops it is built from:
     ``x * scale + shift`` (2 per element) plus 6 per channel to form ``scale``
     and ``shift`` (add epsilon, rsqrt (counted 2), two multiplies, a subtract).
-    Relu, Relu6, Pad, Reshape and ConcatV2 count 0 (TensorFlow registers no ``flops``
-    statistics for them).
+    Keras builds hard-sigmoid as ``relu6(x + 3) / 6`` (AddV2 and RealDiv: 2 per element)
+    and hard-swish as ``x * hard_sigmoid(x)`` (3 per element), and the channel scaling as
+    a broadcast Mul (1 per output element). Relu, Relu6, Tanh, Sigmoid, Pad, Reshape and
+    ConcatV2 count 0 (TensorFlow registers no ``flops`` statistics for them).
 """
 from __future__ import annotations
 
@@ -42,8 +47,11 @@ CATEGORIES = ("conv", "dense", "batchnorm", "activation", "pooling", "add", "con
 _CATEGORY = {
     "conv": "conv", "linear": "dense", "batchnorm": "batchnorm", "activation": "activation",
     "maxpool": "pooling", "avgpool": "pooling", "add": "add", "concat": "concat",
-    "flatten": "other", "dropout": "other",
+    "flatten": "other", "dropout": "other", "mul": "other",
 }
+
+# TF ops per element of Keras' activations (see tf_profiler above); the others count 0
+_TF_ACTIVATION_OPS = {"hardsigmoid": 2, "hardswish": 3}
 
 
 def category(layer: Layer) -> str:
@@ -86,8 +94,10 @@ def tf_profiler_flops(layer: Layer) -> int:
                 return _numel(layer.in_shapes[0])
             return 0
         return layer.elementwise  # kernel area x output elements
-    if layer.kind == "add":
+    if layer.kind in ("add", "mul"):
         return layer.elementwise
+    if layer.kind == "activation":
+        return _TF_ACTIVATION_OPS.get(layer.attrs["fn"], 0) * _numel(layer.out_shape)
     return 0  # Relu, Relu6, Tanh/Sigmoid, ConcatV2, Reshape, Pad, Identity
 
 

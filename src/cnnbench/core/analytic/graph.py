@@ -11,8 +11,9 @@ Counting conventions (per sample):
   Bias additions are not MACs; they are reported separately as ``bias_adds``.
 * ``elementwise`` — one operation per output element for BatchNorm (inference,
   folded scale+shift counted as one), activations, residual adds (one per
-  output element per extra input) and pooling (one per window element read
-  per output element). These never enter ``macs``.
+  output element per extra input), squeeze-and-excitation's channel scaling
+  (one per output element) and pooling (one per window element read per output
+  element). These never enter ``macs``.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Tensor:
 @dataclass
 class Layer:
     name: str
-    kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | concat | flatten | dropout
+    kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | mul | concat | flatten | dropout
     inputs: tuple[str, ...]
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
@@ -176,6 +177,14 @@ class Graph(Ops):
         return self._add(
             Layer(name, "add", tuple(t.producer for t in xs), tuple(t.shape for t in xs), shape,
                   elementwise=self._numel(shape) * (len(xs) - 1))
+        )
+
+    def mul(self, name: str, x: Tensor, scale: Tensor) -> Tensor:
+        if scale.shape != (x.shape[0], 1, 1):
+            raise ValueError(f"{self.model}: {name} scales a map of shape {x.shape} by one of shape {scale.shape}")
+        return self._add(
+            Layer(name, "mul", (x.producer, scale.producer), (x.shape, scale.shape), x.shape,
+                  elementwise=self._numel(x.shape))
         )
 
     def concat(self, name: str, xs: Sequence[Tensor]) -> Tensor:
