@@ -2,7 +2,8 @@
 
 Every parameter and BatchNorm statistic is set from a sine of its index (no random generator, so no
 framework or version changes them), the input likewise; the PyTorch model's logits at a small input
-are stored in tests/data/expected_outputs.json by `python tests/model_outputs.py`. Both frameworks
+are stored in tests/data/expected_outputs.json by `python tests/model_outputs.py` (every model), or
+`python tests/model_outputs.py NAME ...` (those models' entries only, the others kept). Both frameworks
 must keep reproducing them: parity tests compare the frameworks with each other, this compares them
 with what they computed when the file was written, so a change in both at once is caught too.
 """
@@ -69,16 +70,24 @@ def torch_logits(name: str) -> np.ndarray:
         return model(torch.from_numpy(input_for(name))).numpy()[0]
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    """Every model's entry, or only ``names``' (a new model's, without recomputing the others')."""
     import cnnbench
     import torch
 
+    unknown = sorted(set(names) - set(cnnbench.list_models()))
+    if unknown:
+        print(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(cnnbench.list_models())}", file=sys.stderr)
+        return 2
+    logits = json.loads(STORE.read_text())["logits"] if names else {}
+    logits.update({name: torch_logits(name).tolist() for name in names or cnnbench.list_models()})
+    order = {name: i for i, name in enumerate(cnnbench.list_models())}
     out = {"generated_by": "python tests/model_outputs.py", "torch_version": torch.__version__,
-           "classes": CLASSES, "logits": {name: torch_logits(name).tolist() for name in cnnbench.list_models()}}
+           "classes": CLASSES, "logits": dict(sorted(logits.items(), key=lambda kv: order.get(kv[0], len(order))))}
     STORE.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {STORE}")
+    print(f"wrote {STORE}" + (f" ({', '.join(names)})" if names else ""))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

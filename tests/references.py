@@ -26,6 +26,12 @@ _PARAMS = [
     ("densenet121", 7_978_856, "torchvision.models docs, num_params of the weights table"),
     ("densenet169", 14_149_480, "torchvision.models docs, num_params of the weights table"),
     ("densenet201", 20_013_928, "torchvision.models docs, num_params of the weights table"),
+    ("mobilenet_v2", 3_504_872, "torchvision.models docs, num_params of MobileNet_V2_Weights.IMAGENET1K_V1; "
+     "keras.applications.MobileNetV2 trainable params (tests/test_keras_applications.py builds it)"),
+    ("mobilenet_v3_large", 5_483_032, "torchvision.models docs, num_params of MobileNet_V3_Large_Weights; "
+     "keras.applications.MobileNetV3Large trainable params"),
+    ("mobilenet_v3_small", 2_542_856, "torchvision.models docs, num_params of MobileNet_V3_Small_Weights; "
+     "keras.applications.MobileNetV3Small trainable params"),
 ]
 PARAMS = {name: params for name, params, _ in _PARAMS}
 PARAMS_SOURCE = {name: source for name, _, source in _PARAMS}
@@ -42,18 +48,27 @@ VARIANT_PARAMS = [
 ]
 
 # BatchNorm running statistics (mean + variance) = 2 x BN channels.
-# Hand arithmetic for ResNet-50: keras.applications.ResNet50 non-trainable = 53,120.
-BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0}
+# Hand arithmetic for ResNet-50: keras.applications.ResNet50 non-trainable = 53,120; MobileNetV2:
+# keras.applications.MobileNetV2 non-trainable = 34,112 (total 3,538,984 - trainable 3,504,872);
+# MobileNetV3: keras.applications.MobileNetV3Large / Small(weights=None) non-trainable = 24,400 / 12,112
+# (tests/test_keras_applications.py builds all three).
+BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0, "mobilenet_v2": 34_112,
+                 "mobilenet_v3_large": 24_400, "mobilenet_v3_small": 12_112}
 
 # Smallest valid square input. torchvision documents "at least 75" for Inception v3;
 # VGG's five 2x2/2 max pools need 32 (hand arithmetic: 32 / 2**5 = 1);
 # LeNet-5: 28 -> pool 14 -> conv 10 -> pool 5 needs n/2 - 4 >= 2, so n >= 12.
-MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12}
+# MobileNetV2 and V3: torchvision documents min_size (1, 1): their stride-2 convs pad k // 2 on each side,
+# and floor((1 + 2p - k) / 2) + 1 = 1 for k = 2p + 1, so a 1 px map stays 1 px (keras.applications asks
+# for 32).
+MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mobilenet_v2": 1, "mobilenet_v3_small": 1}
 
 # torchvision's published cost per model, the "_ops" field (GFLOPS, which torchvision counts as
 # conv + linear multiply-adds, at the default input, batch 1) of each IMAGENET1K_V1 weights entry:
 # torchvision/models/resnet.py @ 8c118f16, alexnet.py and googlenet.py @ 96c85bed, densenet.py @ 1ec2509e,
-# vgg.py and inception.py @ 683baf8e (pytorch/vision). Given to three decimals, as published.
+# vgg.py and inception.py @ 683baf8e, mobilenetv2.py (MobileNet_V2_Weights.IMAGENET1K_V1, "_ops": 0.301),
+# mobilenetv3.py (MobileNet_V3_Large_Weights 0.217, MobileNet_V3_Small_Weights 0.057) (pytorch/vision).
+# Given to three decimals, as published.
 # (model, options, GMACs)
 TORCHVISION_GMACS = [
     ("alexnet", {}, 0.714),
@@ -64,4 +79,5 @@ TORCHVISION_GMACS = [
     ("resnet18", {}, 1.814), ("resnet34", {}, 3.664), ("resnet50", {}, 4.089), ("resnet101", {}, 7.801),
     ("resnet152", {}, 11.514),
     ("densenet121", {}, 2.834), ("densenet169", {}, 3.36), ("densenet201", {}, 4.291),
+    ("mobilenet_v2", {}, 0.301), ("mobilenet_v3_large", {}, 0.217), ("mobilenet_v3_small", {}, 0.057),
 ]

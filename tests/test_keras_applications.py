@@ -22,10 +22,15 @@ def _check(reference, mine, app: str) -> None:
 
 
 @pytest.mark.parametrize("default_pair,app", [("densenet121", "DenseNet121"), ("densenet169", "DenseNet169"),
-                                              ("densenet201", "DenseNet201"), ("vgg16", "VGG16"), ("vgg19", "VGG19")],
+                                              ("densenet201", "DenseNet201"), ("vgg16", "VGG16"), ("vgg19", "VGG19"),
+                                              ("mobilenet_v2", "MobileNetV2"),
+                                              ("mobilenet_v3_large", "MobileNetV3Large"),
+                                              ("mobilenet_v3_small", "MobileNetV3Small")],
                          indirect=["default_pair"])
 def test_counts_equal_keras_applications(default_pair, app, keras_mod):
-    """Our Keras model as the other per-model tests share it (default options, input and classes)."""
+    """Our Keras model as the other per-model tests share it (default options, input and classes).
+    The MobileNets have the same weights and BN statistics as keras.applications', with other BatchNorm
+    momentum and padding (where and why: cnnbench/core/families/mobilenet.py)."""
     _check(getattr(keras_mod.applications, app)(weights=None), default_pair[2], app)
 
 

@@ -19,10 +19,12 @@ from references import PARAMS
 TOLERANCE = 1e-4  # max |delta| relative to the output scale, as tests/test_models.py
 HERE = Path(__file__).parent
 # JAX runs op by op when eager, which is slow for the deep models (GoogLeNet alone took about a minute
-# on the 2-core reference machine): plain, adaptive-pooled and residual/BatchNorm models there; every
-# family runs on the torch backend
-MODELS = {"jax": "lenet5,alexnet,resnet18", "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,"
-                                                               "resnet18,densenet121"}
+# on the 2-core reference machine): plain, adaptive-pooled and residual/BatchNorm models there, and
+# MobileNetV3-Small for the depthwise convs, squeeze-and-excitation and hard activations (it adds 17 s;
+# MobileNetV2, whose only other layer is ReLU6, would add 15 s more); every family runs on the torch backend
+MODELS = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small",
+          "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,resnet18,densenet121,mobilenet_v2,"
+                   "mobilenet_v3_small"}
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])

@@ -59,7 +59,7 @@ def test_analytic_macs_hand_arithmetic():
 
 
 def test_three_counters_reconcile_exactly(small_pair):
-    """analytic conv+dense MACs == fvcore conv+linear == TF (Conv2D+MatMul)/2, and every
+    """analytic conv+dense MACs == fvcore conv+linear == TF (Conv2D+DepthwiseConv2dNative+MatMul)/2, and every
     counter's total is explained per category, to the unit."""
     # the traced graph unfrozen: the same counts as frozen (test below), without ~30 s per VGG; on the
     # models built once at a small input and class count (the conventions are per element and per
@@ -76,7 +76,9 @@ def test_three_counters_reconcile_exactly(small_pair):
     assert result["tf_profiler"]["unattributed"] == {}
     macs = result["macs"]
     assert totals["fvcore"]["measured"]["conv"] + totals["fvcore"]["measured"]["dense"] == macs
-    tf_mac_ops = result["tf_profiler"]["by_op_type"].get("Conv2D", 0) + result["tf_profiler"]["by_op_type"].get("MatMul", 0)
+    # Conv2D, DepthwiseConv2dNative and MatMul: TF's counts of the conv and dense layers' MACs, 2 each
+    by_op = result["tf_profiler"]["by_op_type"]
+    tf_mac_ops = sum(by_op.get(op, 0) for op in ("Conv2D", "DepthwiseConv2dNative", "MatMul"))
     assert tf_mac_ops == 2 * macs
     # per layer: both frameworks agree with the analytic params and MACs
     for row in result["layers"]:
@@ -86,8 +88,8 @@ def test_three_counters_reconcile_exactly(small_pair):
             assert row["fvcore_macs"] == row["tf_macs"] == row["macs"], row["name"]
 
 
-@pytest.mark.parametrize("default_pair", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121"],
-                         indirect=True)
+@pytest.mark.parametrize("default_pair", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121",
+                                          "mobilenet_v2", "mobilenet_v3_small"], indirect=True)
 def test_frozen_and_traced_graphs_count_the_same(default_pair):
     """One model per family: freezing turns variables into constants and changes no float op."""
     from cnnbench.models_tf.profile import tf_profiler_counts

@@ -84,7 +84,8 @@ def test_models_are_listed_oldest_paper_first():
     """Families in order of publication, each in the order its file registers them."""
     assert ALL == ["lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
                    "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
-                   "resnet152", "densenet121", "densenet169", "densenet201"]
+                   "resnet152", "densenet121", "densenet169", "densenet201", "mobilenet_v2",
+                   "mobilenet_v3_large", "mobilenet_v3_small"]
 
 
 def test_list_models_with_wildcards():
@@ -228,6 +229,14 @@ BAD_OPTIONS = [
     ("resnet50", "bn_eps", "x", "resnet50: option bn_eps must be a finite number > 0, got 'x' (a string)"),
     ("resnet152", "bn_eps", 0, "resnet152: option bn_eps must be a finite number > 0, got 0"),
     ("densenet121", "bn_eps", float("inf"), "densenet121: option bn_eps must be a finite number > 0, got inf"),
+    ("mobilenet_v2", "width_mult", 0, "mobilenet_v2: option width_mult must be a finite number > 0, got 0"),
+    ("mobilenet_v2", "width_mult", "1.0",
+     "mobilenet_v2: option width_mult must be a finite number > 0, got '1.0' (a string)"),
+    ("mobilenet_v2", "dropout", 1.0, "mobilenet_v2: option dropout must be a number in [0, 1), got 1.0"),
+    ("mobilenet_v2", "bn_eps", -1e-5, "mobilenet_v2: option bn_eps must be a finite number > 0, got -1e-05"),
+    ("mobilenet_v3_small", "width_mult", -0.5,
+     "mobilenet_v3_small: option width_mult must be a finite number > 0, got -0.5"),
+    ("mobilenet_v3_large", "dropout", -0.2, "mobilenet_v3_large: option dropout must be a number in [0, 1), got -0.2"),
 ]
 
 

@@ -88,6 +88,10 @@ def test_diagram_of_every_model(name, tmp_path):
         assert "concat" in svg and "(x6," in svg  # dense layers collapsed with a repeat count
     if name in ("googlenet", "inception_v3"):
         assert "branch" in svg and "concat" in svg
+    if name.startswith("mobilenet"):
+        assert "dwconv 3x3/2" in svg and "add" in svg and "#d32f2f" in svg  # depthwise convs, residual adds
+    if name.startswith("mobilenet_v3"):
+        assert "se.mul" in svg and "hardswish" in svg and "hardsigmoid" in svg  # squeeze-and-excitation
 
 
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed (apt-get install graphviz)")

@@ -72,3 +72,54 @@ def test_flatten_permutation_is_needed_and_applied(torch_mod, keras_mod):
     layer = km.get_layer("head.fc1")
     layer.set_weights([tm.head.fc1.weight.detach().numpy().T, tm.head.fc1.bias.detach().numpy()])
     assert relative_error(keras_forward(km, x), torch_forward(tm, x)) > 1e-3
+
+
+def test_depthwise_kernels_change_layout_both_ways(torch_mod, keras_mod):
+    """A depthwise conv with two outputs per channel (groups = C, 2C outputs): PyTorch's kernel is
+    (2C, 1, kh, kw), output c * 2 + m; Keras' DepthwiseConv2D's (kh, kw, C, 2). The generic conv
+    transpose would not even give Keras' shape; the copy gives the same outputs both ways."""
+    from collections import OrderedDict
+
+    from conftest import keras_forward, relative_error, torch_forward
+
+    tm = torch_mod.nn.Sequential(OrderedDict(dw=torch_mod.nn.Conv2d(3, 6, 3, groups=3))).eval()
+    km = keras_mod.Sequential([keras_mod.Input((9, 9, 3)),
+                               keras_mod.layers.DepthwiseConv2D(3, depth_multiplier=2, name="dw")])
+    x = np.random.default_rng(0).random((2, 3, 9, 9), dtype="float32")
+    keras_nchw = lambda: keras_forward(km, x).transpose(0, 3, 1, 2)  # noqa: E731  (the maps, not logits)
+    assert cnnbench.transfer_weights(tm, km) == 6 * 9 + 6
+    assert tuple(km.get_layer("dw").kernel.shape) == (3, 3, 3, 2)
+    assert relative_error(keras_nchw(), torch_forward(tm, x)) < 1e-6
+    with torch_mod.no_grad():
+        tm.dw.weight.zero_()
+    assert relative_error(torch_forward(tm, x), keras_nchw()) > 0.1
+    cnnbench.transfer_weights(km, tm)
+    assert relative_error(torch_forward(tm, x), keras_nchw()) < 1e-6
+
+
+def test_a_grouped_conv_is_the_same_in_the_graph_keras_and_pytorch(torch_mod, keras_mod):
+    """groups=2, neither 1 nor depthwise (no model has one yet; RegNet will): Keras' grouped Conv2D with
+    PyTorch's padding, the analytic counts by hand, the same outputs after a copy either way."""
+    from collections import OrderedDict
+
+    from cnnbench.core.analytic import Graph
+    from cnnbench.models_tf.ops import KerasOps
+    from conftest import keras_forward, relative_error, torch_forward
+
+    g = Graph("grouped", 4, 9)
+    g.output(g.conv("c", g.input, 6, 3, 2, 1, bias=True, groups=2))
+    # 6 filters x (4 / 2) inputs x 3 x 3 + 6 biases; 6 x 5 x 5 outputs x 18 MACs each
+    assert (g.params, g.macs, g.layer("c").out_shape) == (6 * 2 * 9 + 6, 6 * 5 * 5 * 18, (6, 5, 5))
+    with pytest.raises(ValueError, match="groups=3, which must divide its 4 input and 6 output channels"):
+        g.conv("bad", g.input, 6, 3, groups=3)
+    ops = KerasOps("grouped", 4, 9)
+    km = ops.output(ops.conv("c", ops.input, 6, 3, 2, 1, bias=True, groups=2))
+    tm = torch_mod.nn.Sequential(OrderedDict(c=torch_mod.nn.Conv2d(4, 6, 3, 2, 1, groups=2))).eval()
+    x = np.random.default_rng(0).random((2, 4, 9, 9), dtype="float32")
+    keras_nchw = lambda: keras_forward(km, x).transpose(0, 3, 1, 2)  # noqa: E731
+    assert cnnbench.transfer_weights(tm, km) == g.params
+    assert relative_error(keras_nchw(), torch_forward(tm, x)) < 1e-6
+    with torch_mod.no_grad():
+        tm.c.weight.zero_()
+    cnnbench.transfer_weights(km, tm)
+    assert relative_error(torch_forward(tm, x), keras_nchw()) < 1e-6

@@ -1,4 +1,4 @@
-"""cnnbench: the same classic image CNNs in PyTorch and Keras 3, measured honestly.
+"""cnnbench: the same image CNNs in PyTorch and Keras 3, measured honestly.
 
 ``import cnnbench`` imports neither framework; ``get_model`` imports the one asked for. The public
 names below are loaded on first use, so importing a lower layer (``cnnbench.core``) does not pull

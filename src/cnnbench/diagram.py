@@ -51,7 +51,11 @@ def _describe(layer) -> str:
     if layer.kind == "conv":
         k = a.get("kernel", "?")
         k = f"{k[0]}x{k[1]}" if isinstance(k, (tuple, list)) else f"{k}x{k}"
-        return f"conv {k}/{a.get('stride', 1) if not isinstance(a.get('stride'), (tuple, list)) else a['stride'][0]}"
+        s = a.get("stride", 1) if not isinstance(a.get("stride"), (tuple, list)) else a["stride"][0]
+        groups = a.get("groups", 1)
+        if groups > 1:  # depthwise: one filter per input channel; else grouped
+            return f"dwconv {k}/{s}" if groups == layer.in_shapes[0][0] else f"conv {k}/{s} g{groups}"
+        return f"conv {k}/{s}"
     if layer.kind in ("maxpool", "avgpool"):
         k = a.get("kernel", "")
         k = k[0] if isinstance(k, (tuple, list)) else k

@@ -4,7 +4,10 @@ Both builders give each weighted layer the same hierarchical name
 (``stage1.block1.conv1``), so the copy pairs layers by name and never by
 position. It converts layouts:
 
-* conv kernels: PyTorch ``(out, in, kh, kw)`` <-> Keras ``(kh, kw, in, out)``;
+* conv kernels: PyTorch ``(out, in, kh, kw)`` <-> Keras ``(kh, kw, in, out)`` (grouped: ``in`` is the
+  input channels per group on both sides);
+* depthwise kernels: PyTorch ``(C * M, 1, kh, kw)`` (a conv with ``groups=C``) <-> Keras
+  ``DepthwiseConv2D``'s ``(kh, kw, C, M)``, M outputs per input channel, output ``c * M + m`` on both sides;
 * dense kernels: PyTorch ``(out, in)`` <-> Keras ``(in, out)``; a dense layer
   fed by a flatten of an ``H x W x C`` map (``H*W > 1``) also has its input
   rows permuted, because PyTorch flattens NCHW as ``(C, H, W)`` and Keras
@@ -33,7 +36,7 @@ def keras_layers(model) -> dict[str, Any]:
 
 _KINDS = {
     "Conv2d": "conv", "Linear": "dense", "BatchNorm2d": "batchnorm",
-    "Conv2D": "conv", "Dense": "dense", "BatchNormalization": "batchnorm",
+    "Conv2D": "conv", "DepthwiseConv2D": "conv", "Dense": "dense", "BatchNormalization": "batchnorm",
 }
 
 
@@ -48,6 +51,7 @@ class _Slot:
     read: Callable[[], list[np.ndarray]]
     eps: float | None = None
     flatten_hwc: tuple[int, int, int] | None = None  # Keras dense after a flatten of (H, W, C)
+    depthwise_channels: int = 0  # a Keras DepthwiseConv2D of C input channels (kernel (kh, kw, C, M)): C
 
 
 def _derives_from(model: Any, module: str, cls: str) -> bool:
@@ -124,6 +128,15 @@ def _flatten_source(layer) -> tuple[int, int, int] | None:
 def _keras_slot(name: str, layer) -> _Slot:
     kind = _KINDS[type(layer).__name__]
     shapes = [tuple(int(d) for d in v.shape) for v in layer.weights]
+    if type(layer).__name__ == "DepthwiseConv2D":  # (kh, kw, C, M) -> (C * M, 1, kh, kw)
+        kh, kw, c, m = shapes[0]
+        shapes[0] = (c * m, 1, kh, kw)
+
+        def read():
+            w = layer.get_weights()
+            return [w[0].transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw), *w[1:]]
+
+        return _Slot(name, kind, shapes, read, depthwise_channels=c)
     if kind == "conv":  # (kh, kw, in, out) -> (out, in, kh, kw)
         shapes[0] = (shapes[0][3], shapes[0][2], shapes[0][0], shapes[0][1])
 
@@ -173,6 +186,10 @@ def _hwc_rows_to_torch(kernel: np.ndarray, h: int, w: int, c: int) -> np.ndarray
 
 def _keras_arrays(slot: _Slot, torch_arrays: list[np.ndarray]) -> list[np.ndarray]:
     """PyTorch-layout arrays -> Keras layout, for the Keras layer described by ``slot``."""
+    if slot.depthwise_channels:  # (C * M, 1, kh, kw) -> (kh, kw, C, M)
+        c_m, _, kh, kw = torch_arrays[0].shape
+        c = slot.depthwise_channels
+        return [torch_arrays[0].reshape(c, c_m // c, kh, kw).transpose(2, 3, 0, 1), *torch_arrays[1:]]
     if slot.kind == "conv":
         return [torch_arrays[0].transpose(2, 3, 1, 0), *torch_arrays[1:]]
     if slot.kind == "dense":

@@ -21,14 +21,20 @@ from typing import Any, Mapping, Sequence
 
 Tensor = Any  # whatever the implementation passes between layers
 
+# what ``act`` takes, named as PyTorch's modules are: relu6 = min(max(x, 0), 6); hardsigmoid = relu6(x + 3) / 6;
+# hardswish = x * hardsigmoid(x) (Howard et al., 2019)
+ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "tanh", "sigmoid")
+
 
 class Ops(ABC):
     input: Tensor  # the model's input
 
     @abstractmethod
     def conv(self, name: str, x: Tensor, filters: int, kernel: int | tuple[int, int], stride: int = 1,
-             padding: int | tuple[int, int] = 0, bias: bool = True) -> Tensor:
-        """2-D convolution; ``kernel`` and ``padding`` are one int or (height, width)."""
+             padding: int | tuple[int, int] = 0, bias: bool = True, groups: int = 1) -> Tensor:
+        """2-D convolution; ``kernel`` and ``padding`` are one int or (height, width). ``groups`` splits
+        the input and output channels into that many independent convolutions (PyTorch's ``groups``);
+        ``groups`` equal to the input channels is a depthwise convolution."""
 
     @abstractmethod
     def bn(self, name: str, x: Tensor, *, eps: float, momentum: float) -> Tensor:
@@ -36,7 +42,7 @@ class Ops(ABC):
 
     @abstractmethod
     def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
-        """An activation: ``relu``, ``tanh`` or ``sigmoid``."""
+        """An activation, one of ``ACTIVATIONS``."""
 
     @abstractmethod
     def maxpool(self, name: str, x: Tensor, kernel: int, stride: int, padding: int = 0,
@@ -69,6 +75,10 @@ class Ops(ABC):
         """Elementwise sum of same-shaped tensors (a residual connection)."""
 
     @abstractmethod
+    def mul(self, name: str, x: Tensor, scale: Tensor) -> Tensor:
+        """``x`` times a per-channel ``scale`` (C x 1 x 1, broadcast over the map): squeeze-and-excitation."""
+
+    @abstractmethod
     def concat(self, name: str, xs: Sequence[Tensor]) -> Tensor:
         """Concatenation along channels of maps of one spatial size."""
 
@@ -87,11 +97,12 @@ class Ops(ABC):
 
     def conv_bn(self, prefix: str, x: Tensor, filters: int, kernel: int | tuple[int, int], stride: int = 1,
                 padding: int | tuple[int, int] = 0, *, eps: float, momentum: float, bias: bool = False,
-                relu: bool = True, suffix: str = "") -> Tensor:
-        """conv -> BatchNorm (-> ReLU), named ``{prefix}conv{suffix}``, ``{prefix}bn{suffix}``, ``{prefix}relu{suffix}``."""
-        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias)
+                relu: bool = True, suffix: str = "", groups: int = 1, act: str = "relu") -> Tensor:
+        """conv -> BatchNorm (-> activation ``act`` unless ``relu=False``), named ``{prefix}conv{suffix}``,
+        ``{prefix}bn{suffix}``, ``{prefix}{act}{suffix}`` (``{prefix}relu{suffix}`` by default)."""
+        x = self.conv(f"{prefix}conv{suffix}", x, filters, kernel, stride, padding, bias=bias, groups=groups)
         x = self.bn(f"{prefix}bn{suffix}", x, eps=eps, momentum=momentum)
-        return self.relu(f"{prefix}relu{suffix}", x) if relu else x
+        return self.act(f"{prefix}{act}{suffix}", x, act) if relu else x
 
 
 def batchnorm(cfg: Mapping[str, Any]) -> dict[str, float]:

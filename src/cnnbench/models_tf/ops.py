@@ -18,6 +18,9 @@ from cnnbench.core.arith import adaptive_bins, ceil_mode_extra_padding
 from cnnbench.core.ops import Ops
 
 
+_KERAS_ACTIVATION = {"hardswish": "hard_silu", "hardsigmoid": "hard_sigmoid"}  # PyTorch's names -> Keras'
+
+
 def _pair(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else tuple(v)
 
@@ -94,23 +97,30 @@ class KerasOps(Ops):
             return x
         return layers.ZeroPadding2D(padding, name=f"{name}.pad")(x)
 
-    def conv(self, name, x, filters, kernel, stride=1, padding=0, bias=True):
+    def conv(self, name, x, filters, kernel, stride=1, padding=0, bias=True, groups=1):
+        """``groups`` equal to the input channels is Keras' ``DepthwiseConv2D`` (``filters / groups``
+        outputs per input channel, in PyTorch's channel order), any other ``groups`` a grouped ``Conv2D``."""
         kernel, padding = _pair(kernel), _pair(padding)
         if _is_same(kernel, stride, padding) and padding != (0, 0):
             mode = "same"
         else:
             x = self._pad(x, name, ((padding[0], padding[0]), (padding[1], padding[1])))
             mode = "valid"
-        return layers.Conv2D(filters, kernel, stride, mode, use_bias=bias, name=name)(x)
+        if groups > 1 and groups == x.shape[-1]:
+            return layers.DepthwiseConv2D(kernel, stride, mode, depth_multiplier=filters // groups, use_bias=bias,
+                                          name=name)(x)
+        return layers.Conv2D(filters, kernel, stride, mode, groups=groups, use_bias=bias, name=name)(x)
 
     def bn(self, name, x, *, eps, momentum):
         # PyTorch's momentum weighs the new batch; Keras' weighs the running value.
         return layers.BatchNormalization(epsilon=eps, momentum=1.0 - momentum, name=name)(x)
 
     def act(self, name, x, fn="relu"):
+        """ReLU as its layer; the others by Keras' names for them (``relu6``: ``tf.nn.relu6`` on TensorFlow;
+        ``hard_sigmoid``: ``relu6(x + 3) / 6`` and ``hard_silu``: ``x * hard_sigmoid(x)``, PyTorch's formulas)."""
         if fn == "relu":
             return layers.ReLU(name=name)(x)
-        return layers.Activation(fn, name=name)(x)
+        return layers.Activation(_KERAS_ACTIVATION.get(fn, fn), name=name)(x)
 
     def maxpool(self, name, x, kernel, stride, padding=0, ceil_mode=False):
         """Zero padding is exact here because every padded max pool in the zoo follows a ReLU
@@ -154,6 +164,9 @@ class KerasOps(Ops):
 
     def add(self, name, xs: Sequence):
         return layers.Add(name=name)(list(xs))
+
+    def mul(self, name, x, scale):
+        return layers.Multiply(name=name)([x, scale])  # (N, 1, 1, C) broadcast over (N, H, W, C)
 
     def concat(self, name, xs: Sequence):
         return layers.Concatenate(name=name)(list(xs))

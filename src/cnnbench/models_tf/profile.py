@@ -11,7 +11,7 @@ import tensorflow as tf
 from cnnbench.models_tf.walk import keras_layers
 
 # TF op types -> our categories (the layer a node belongs to decides where it is reported)
-TF_MAC_OPS = ("Conv2D", "MatMul")
+TF_MAC_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul")  # each counted 2 per MAC
 
 
 def layer_params(model: keras.Model) -> dict[str, dict[str, int]]:

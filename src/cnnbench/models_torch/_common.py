@@ -10,7 +10,8 @@ from torch import nn
 from cnnbench.core.build_args import check_build_args
 from cnnbench.core.specs import get_spec
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
+               "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -62,14 +63,21 @@ def bn(channels: int, cfg: dict) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=cfg["bn_eps"], momentum=cfg["bn_momentum"])
 
 
-def conv_bn(cin: int, cout: int, kernel, stride=1, padding=0, *, cfg: dict, bias=False, relu=True) -> nn.Sequential:
-    """conv -> BatchNorm (-> ReLU) as children ``conv``, ``bn``, ``relu``."""
+def activation(fn: str) -> nn.Module:
+    """The activation module ``fn``, in place where PyTorch offers it (torchvision's choice)."""
+    return ACTIVATIONS[fn](inplace=True) if fn in ("relu", "relu6", "hardswish") else ACTIVATIONS[fn]()
+
+
+def conv_bn(cin: int, cout: int, kernel, stride=1, padding=0, *, cfg: dict, bias=False, relu=True, groups=1,
+            act="relu") -> nn.Sequential:
+    """conv -> BatchNorm (-> activation ``act`` unless ``relu=False``) as children ``conv``, ``bn``, ``{act}``
+    (``relu`` by default), as ``Ops.conv_bn`` names them."""
     layers = [
-        ("conv", nn.Conv2d(cin, cout, kernel, stride, padding, bias=bias)),
+        ("conv", nn.Conv2d(cin, cout, kernel, stride, padding, bias=bias, groups=groups)),
         ("bn", bn(cout, cfg)),
     ]
     if relu:
-        layers.append(("relu", nn.ReLU(inplace=True)))
+        layers.append((act, activation(act)))
     return seq(*layers)
 
 
@@ -87,6 +95,13 @@ class Add(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a + b
+
+
+class Mul(nn.Module):
+    """A map times a per-channel scale (N x C x 1 x 1) as a module, so it has a name in per-layer tables."""
+
+    def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return scale * x  # torchvision's SqueezeExcitation order
 
 
 class Concat(nn.Module):

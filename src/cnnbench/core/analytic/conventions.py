@@ -3,26 +3,38 @@
 Three counters are reconciled exactly, to the unit:
 
 ``analytic`` (ours)
-    MACs of conv and dense layers; FLOPs = 2 x MACs. Elementwise work is kept
+    MACs of conv and dense layers; FLOPs = 2 x MACs. A grouped or depthwise convolution has
+    ``out_elements * (in_channels / groups) * kh * kw`` MACs: each output reads only its group's
+    input channels (a 3x3 depthwise conv: 9 per output element). Elementwise work is kept
     apart: BatchNorm 1 op per element (inference: a folded scale-and-shift),
     activations 1 per element, pooling 1 per window element read, residual adds
     1 per element per extra input, bias adds 1 per output element; concat 0.
+    Squeeze-and-excitation's channel scaling (``mul``) is 1 per element, reported
+    under ``other``.
 
 ``fvcore`` (``fvcore.nn.FlopCountAnalysis`` on the PyTorch model)
     counts one "flop" per multiply-accumulate of conv and linear layers (bias
-    ignored), 2 per element for an affine BatchNorm in eval mode, 1 per input
-    element of ``adaptive_avg_pool2d``; it skips ReLU, max/avg pooling, adds,
-    concatenation and dropout (reported as unsupported/skipped ops).
+    ignored; for a grouped conv ``prod(weight shape) * Hout * Wout``, the weight being
+    ``(out, in / groups, kh, kw)``: the same MACs as ours), 2 per element for an affine
+    BatchNorm in eval mode, 1 per input element of ``adaptive_avg_pool2d``; it skips ReLU,
+    ReLU6 (``aten::hardtanh``), hard-swish and hard-sigmoid, max/avg pooling, adds, the
+    elementwise ``mul`` of squeeze-and-excitation, concatenation and dropout (it has no
+    handle for them: reported as unsupported/skipped ops).
 
 ``tf_profiler`` (TensorFlow's ``float_operation`` profile of the frozen graph)
-    counts 2 per MAC for Conv2D and MatMul, 1 per output element for BiasAdd,
+    counts 2 per MAC for Conv2D (grouped too: its statistic reads ``in / groups`` from
+    the kernel's shape), DepthwiseConv2dNative (2 x kh x kw per output element, i.e. 2 per
+    MAC) and MatMul, 1 per output element for BiasAdd,
     kernel-area per output element for MaxPool/AvgPool, 1 per input element for
     Mean (global average pooling), 0 for Einsum (adaptive pooling into uneven bins,
     which it does not count), 1 per element for AddV2 (residual adds), and
     Keras' inference BatchNorm as the elementwise ops it is built from:
     ``x * scale + shift`` (2 per element) plus 6 per channel to form ``scale``
     and ``shift`` (add epsilon, rsqrt (counted 2), two multiplies, a subtract).
-    Relu, Pad, Reshape and ConcatV2 count 0.
+    Keras builds hard-sigmoid as ``relu6(x + 3) / 6`` (AddV2 and RealDiv: 2 per element)
+    and hard-swish as ``x * hard_sigmoid(x)`` (3 per element), and the channel scaling as
+    a broadcast Mul (1 per output element). Relu, Relu6, Tanh, Sigmoid, Pad, Reshape and
+    ConcatV2 count 0 (TensorFlow registers no ``flops`` statistics for them).
 """
 from __future__ import annotations
 
@@ -35,8 +47,11 @@ CATEGORIES = ("conv", "dense", "batchnorm", "activation", "pooling", "add", "con
 _CATEGORY = {
     "conv": "conv", "linear": "dense", "batchnorm": "batchnorm", "activation": "activation",
     "maxpool": "pooling", "avgpool": "pooling", "add": "add", "concat": "concat",
-    "flatten": "other", "dropout": "other",
+    "flatten": "other", "dropout": "other", "mul": "other",
 }
+
+# TF ops per element of Keras' activations (see tf_profiler above); the others count 0
+_TF_ACTIVATION_OPS = {"hardsigmoid": 2, "hardswish": 3}
 
 
 def category(layer: Layer) -> str:
@@ -79,9 +94,11 @@ def tf_profiler_flops(layer: Layer) -> int:
                 return _numel(layer.in_shapes[0])
             return 0
         return layer.elementwise  # kernel area x output elements
-    if layer.kind == "add":
+    if layer.kind in ("add", "mul"):
         return layer.elementwise
-    return 0  # Relu, Tanh/Sigmoid, ConcatV2, Reshape, Pad, Identity
+    if layer.kind == "activation":
+        return _TF_ACTIVATION_OPS.get(layer.attrs["fn"], 0) * _numel(layer.out_shape)
+    return 0  # Relu, Relu6, Tanh/Sigmoid, ConcatV2, Reshape, Pad, Identity
 
 
 def macs_of(layer: Layer) -> int:

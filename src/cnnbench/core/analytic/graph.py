@@ -11,8 +11,9 @@ Counting conventions (per sample):
   Bias additions are not MACs; they are reported separately as ``bias_adds``.
 * ``elementwise`` — one operation per output element for BatchNorm (inference,
   folded scale+shift counted as one), activations, residual adds (one per
-  output element per extra input) and pooling (one per window element read
-  per output element). These never enter ``macs``.
+  output element per extra input), squeeze-and-excitation's channel scaling
+  (one per output element) and pooling (one per window element read per output
+  element). These never enter ``macs``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Sequence
 
 from cnnbench.core.arith import adaptive_bins, out_len
 from cnnbench.core.errors import InputTooSmallError
-from cnnbench.core.ops import Ops
+from cnnbench.core.ops import ACTIVATIONS, Ops
 
 Shape = tuple[int, ...]
 
@@ -36,7 +37,7 @@ class Tensor:
 @dataclass
 class Layer:
     name: str
-    kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | concat | flatten | dropout
+    kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | mul | concat | flatten | dropout
     inputs: tuple[str, ...]
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
@@ -86,19 +87,27 @@ class Graph(Ops):
         stride: int = 1,
         padding: int | tuple[int, int] = 0,
         bias: bool = True,
+        groups: int = 1,
     ) -> Tensor:
+        """Each output element reads ``in_channels / groups`` channels of a kh x kw window, so a grouped or
+        depthwise convolution has ``out_elements * (in_channels / groups) * kh * kw`` MACs (fvcore's and
+        TF's count, and torchvision's) and ``filters * (in_channels / groups) * kh * kw`` weights."""
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         ph, pw = (padding, padding) if isinstance(padding, int) else padding
         c, h, w = x.shape
+        if groups < 1 or c % groups or filters % groups:
+            raise ValueError(f"{self.model}: {name} has groups={groups}, which must divide its {c} input and "
+                             f"{filters} output channels")
         out = (filters, out_len(h, kh, stride, ph), out_len(w, kw, stride, pw))
         n_out = self._numel(out)
+        per_output = (c // groups) * kh * kw
         return self._add(
             Layer(
                 name, "conv", (x.producer,), (x.shape,), out,
-                params=filters * c * kh * kw + (filters if bias else 0),
-                macs=n_out * c * kh * kw,
+                params=filters * per_output + (filters if bias else 0),
+                macs=n_out * per_output,
                 bias_adds=n_out if bias else 0,
-                attrs=dict(kernel=(kh, kw), stride=stride, padding=(ph, pw), bias=bias),
+                attrs=dict(kernel=(kh, kw), stride=stride, padding=(ph, pw), bias=bias, groups=groups),
             )
         )
 
@@ -121,6 +130,8 @@ class Graph(Ops):
         )
 
     def act(self, name: str, x: Tensor, fn: str = "relu") -> Tensor:
+        if fn not in ACTIVATIONS:
+            raise ValueError(f"{self.model}: {name}: unknown activation {fn!r}; one of {', '.join(ACTIVATIONS)}")
         return self._add(
             Layer(name, "activation", (x.producer,), (x.shape,), x.shape,
                   elementwise=self._numel(x.shape), attrs=dict(fn=fn))
@@ -166,6 +177,14 @@ class Graph(Ops):
         return self._add(
             Layer(name, "add", tuple(t.producer for t in xs), tuple(t.shape for t in xs), shape,
                   elementwise=self._numel(shape) * (len(xs) - 1))
+        )
+
+    def mul(self, name: str, x: Tensor, scale: Tensor) -> Tensor:
+        if scale.shape != (x.shape[0], 1, 1):
+            raise ValueError(f"{self.model}: {name} scales a map of shape {x.shape} by one of shape {scale.shape}")
+        return self._add(
+            Layer(name, "mul", (x.producer, scale.producer), (x.shape, scale.shape), x.shape,
+                  elementwise=self._numel(x.shape))
         )
 
     def concat(self, name: str, xs: Sequence[Tensor]) -> Tensor:
