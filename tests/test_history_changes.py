@@ -2,7 +2,7 @@
 with a known step and on flat ones, with the noise of the harness's runs on the 2-core reference VM.
 
 The noise: the pytest-benchmark harness measures each case on a fresh worker's first build, whose bias lasts
-the process's life (README, "Per-process bias: the first build, and where threads run", 2026-12-02): PyTorch
+the process's life (results/per-process-bias-2026-12-02.json, from the README of 2026-12-02): PyTorch
 ResNet-18 training measured B/A from 0.86 to 1.21 over 37 A/A pairs of fresh processes. The range of 37
 normal draws is about 4.2 standard deviations, so the log ratio's is (ln 1.21 - ln 0.86) / 4.2 = 0.081, and
 one process's 0.081 / sqrt 2 = 0.057: each synthetic run's median is the true one times exp(N(0, 0.057)).

@@ -22,7 +22,7 @@ seeds 1000-1199, which no test uses; tools/history_proof.py) BIC's penalty found
 commit 179 times and a step in 3 flat histories; doubled, 186 times and in 1 (an underestimated sigma
 lets PELT cut a history into short segments, whose tests are weak).
 A step is reported when p < alpha and its size is past ``min_change``: the
-per-process bias of the harness's runs (README, "Per-process bias") makes two runs of the same code
+per-process bias of the harness's runs (results/per-process-bias-2026-12-02.json) makes two runs of the same code
 differ by several percent, so a smaller step is not one a user could act on.
 """
 from __future__ import annotations
