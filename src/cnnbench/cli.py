@@ -62,7 +62,8 @@ def _table(headers: list[str], rows: list[list], right: set[int] | None = None) 
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
 
 
-_LAYER_TIMES_ONLY = (("mode", "--mode"), ("steps", "--steps"), ("result_file", "--result-file"), ("note", "--note"))
+_LAYER_TIMES_ONLY = (("mode", "--mode"), ("steps", "--steps"), ("threads", "--threads"), ("result_file", "--result-file"),
+                     ("note", "--note"))
 
 
 def _cmd_layer_times(args: argparse.Namespace) -> int:
@@ -73,8 +74,14 @@ def _cmd_layer_times(args: argparse.Namespace) -> int:
     for flag, on in (("--per-layer", args.per_layer), ("--memory", args.memory)):
         if on:
             raise ValueError(f"{flag} and --layer-times are two different profiles: ask for one")
+    from cnnbench.core.settings import Settings
+    from cnnbench.core.validate import positive_int
+
+    if args.threads is not None:
+        positive_int("threads", args.threads)
     result = measure_layer_times(args.model, args.framework, mode=args.mode or "inference", batch=args.batch,
-                                 input_size=args.input_size, steps=args.steps or 5, options=_options(args))
+                                 input_size=args.input_size, steps=5 if args.steps is None else args.steps,
+                                 settings=Settings(threads=args.threads), options=_options(args))
     if args.result_file:
         _write_layer_times_result(args, result)
     sys.stdout.write(json.dumps(result, indent=1) + "\n" if args.format == "json" else render(result, args.format))
@@ -97,11 +104,20 @@ def _write_layer_times_result(args: argparse.Namespace, result: dict) -> None:
     machine = {"description": f"{info['cpu_affinity_cores']} CPU cores available to the run", "cpu": info["cpu_model"],
                "cores": info["cpu_affinity_cores"], "ram": ram, "gpu": None}
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip() or None
+        git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, check=True).stdout.strip()  # noqa: E731
+        commit = git("rev-parse", "--short", "HEAD") or None
+        if commit and git("status", "--porcelain", "--untracked-files=no"):
+            commit += " with uncommitted changes"  # never a commit the numbers did not come from
     except (OSError, subprocess.CalledProcessError):
         commit = None
-    command = "cnnbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    argv, shown = sys.argv[1:], []
+    while argv:  # the command as run, less its --note texts (the result's notes carry them)
+        arg = argv.pop(0)
+        if arg == "--note" and argv:
+            argv.pop(0)
+        elif not arg.startswith("--note="):
+            shown.append(arg)
+    command = "cnnbench " + " ".join(shlex.quote(a) for a in shown)
     title = (f"Per-layer step time of {result['model']} in both frameworks ({result['mode']}, batch "
              f"{result['batch']}, {result['input_size']} px)")
     data = result_file(result, title=title, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
@@ -116,7 +132,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.layer_times:
         return _cmd_layer_times(args)
     for key, flag in _LAYER_TIMES_ONLY + (("markdown", "--format markdown"),):
-        if (args.format == "markdown") if key == "markdown" else getattr(args, key):
+        if (args.format == "markdown") if key == "markdown" else getattr(args, key) is not None:
             raise ValueError(f"{flag} applies to --layer-times only")
 
     result = profile_model(args.model, args.framework, input_size=args.input_size, batch=args.batch,
@@ -268,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default inference)")
     p.add_argument("--steps", type=int, default=None, metavar="N",
                    help="--layer-times: steps timed untraced, then profiled (default 5, after 3 warm-up steps)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="--layer-times: intra- and inter-op threads of both frameworks (default: the cores available)")
     p.add_argument("--result-file", default=None, metavar="PATH",
                    help="--layer-times: also write the tables as a committed result (results/<slug>.json)")
     p.add_argument("--note", action="append", metavar="TEXT", help="--layer-times --result-file: a note to add")

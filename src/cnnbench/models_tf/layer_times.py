@@ -23,6 +23,7 @@ whose scope names another kind of layer is given back to the convolution or dens
 from __future__ import annotations
 
 import glob
+import re
 import tempfile
 import time
 from collections import defaultdict
@@ -86,6 +87,11 @@ def _charged(segments: list[tuple[int, int, object]]) -> dict:
     return charged
 
 
+def _is_compute(layer) -> bool:
+    """A convolution or dense layer: Keras' own, or any layer with a kernel (a family's custom conv)."""
+    return isinstance(layer, _COMPUTE) or any(w.path.rpartition("/")[2] == "kernel" for w in layer.weights)
+
+
 def _feeding_compute_layer(layer, hops: int = 4) -> str | None:
     """The convolution or dense layer whose output reaches ``layer`` through single-input layers."""
     for _ in range(hops):
@@ -94,13 +100,16 @@ def _feeding_compute_layer(layer, hops: int = 4) -> str | None:
         except (AttributeError, ValueError):
             return None
         layer = history.operation if hasattr(history, "operation") else history[0]
-        if isinstance(layer, _COMPUTE):
+        if _is_compute(layer):
             return layer.name
     return None
 
 
 def _outside(op: str) -> str:
-    return OUTSIDE_OPTIMIZER if op.split("/")[0].lower() in ("sgd", "optimizer") else OUTSIDE_OPS
+    """The row of an op outside any layer: the optimizer's update runs under the optimizer's name scope
+    (``sgd``, or ``sgd_1`` for the process's second optimizer: the worker's warm-up built one)."""
+    scope = re.sub(r"_\d+$", "", op.split("/")[0].lower())
+    return OUTSIDE_OPTIMIZER if scope in ("sgd", "optimizer") else OUTSIDE_OPS
 
 
 def attribute(space, model) -> tuple[dict, dict, dict]:
@@ -131,7 +140,7 @@ def attribute(space, model) -> tuple[dict, dict, dict]:
         if layer is None:
             outside[_outside(op)] += seconds
             continue
-        if ("Conv" in op_type or "MatMul" in op_type) and not isinstance(found[layer], _COMPUTE):
+        if ("Conv" in op_type or "MatMul" in op_type) and not _is_compute(found[layer]):
             source = _feeding_compute_layer(found[layer])
             if source is not None:
                 moved[f"{op_type} named {layer}"] = source

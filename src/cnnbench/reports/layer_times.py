@@ -149,8 +149,9 @@ def result_file(result: dict, *, title: str, date: str, machine: dict, command: 
                 notes: list[str]) -> dict:
     """A committed result (``results/<slug>.json``, format of ``cnnbench.reports.results_pages``)."""
     versions = {}
-    for fw in result["frameworks"]:
-        versions.update({k: str(v) for k, v in result["workers"][fw]["versions"].items()})
+    for fw in result["frameworks"]:  # each worker's own versions ("backend_version" is per runtime)
+        versions.update({(f"{fw} {k}" if k == "backend_version" else k): str(v)
+                         for k, v in result["workers"][fw]["versions"].items()})
     settings = "; ".join(f"{NAMES.get(fw, fw)}: " + ", ".join(f"{k}={v}" for k, v in result["workers"][fw]["settings"].items()
                                                                 if k.startswith("setting_"))
                          for fw in result["frameworks"])
