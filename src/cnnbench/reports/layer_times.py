@@ -57,7 +57,8 @@ def summary_table(result: dict) -> dict:
             row.append(_ratio(b / a if a else None))
         rows.append(row)
     caption = (f"{result['model']}, {result['mode']}, batch {result['batch']}, {result['input_size']} px: "
-               f"time per step by layer kind (share of the profiled step's wall time)")
+               f"time per step by layer kind (share of the profiled step's wall time)"
+               + (f"; a ratio above 1: {names[1]} takes longer" if len(fws) == 2 else ""))
     return {"caption": caption, "columns": columns, "align": ["left"] + ["right"] * (len(columns) - 1), "rows": rows}
 
 
