@@ -21,6 +21,15 @@ OUTSIDE = "outside any layer"  # the kind of the rows that belong to no layer
 UNTRACED = "not in any profiled event (Python, profiler)"
 
 
+def per_step(steps: int, wall_s: float, layers: dict, outside: dict, method: str, **extra) -> dict:
+    """A worker's ``layer_times`` reply: the totals over ``steps`` profiled steps, per step."""
+    each = lambda s: s / steps  # noqa: E731
+    return {"steps": steps, "wall_s": each(wall_s),
+            "layers": {k: {"forward_s": each(v["forward_s"]), "backward_s": each(v["backward_s"]),
+                           "ops": {op: each(s) for op, s in v["ops"].items()}} for k, v in layers.items()},
+            "outside": {k: each(v) for k, v in outside.items()}, "method": method, **extra}
+
+
 def layer_kind(layer: Layer) -> str:
     """The kind the summary groups a layer under: every layer of a squeeze-and-excitation block (a path
     component ``se``) is SE; a convolution with one group per input channel is a depthwise conv, with

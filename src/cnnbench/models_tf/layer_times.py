@@ -30,6 +30,7 @@ from collections import defaultdict
 
 import keras
 
+from cnnbench.core.layer_times import per_step
 from cnnbench.models_tf.profile import layer_of_node
 from cnnbench.models_tf.walk import keras_layers
 
@@ -177,14 +178,7 @@ def profile_steps(step, model, steps: int) -> dict:
         with open(files[0], "rb") as f:
             space.ParseFromString(f.read())
     layers, outside, moved = attribute(space, model)
-    per_step = lambda s: s / steps  # noqa: E731
-    return {
-        "steps": steps, "wall_s": per_step(wall),
-        "layers": {k: {"forward_s": per_step(v["forward_s"]), "backward_s": per_step(v["backward_s"]),
-                       "ops": {op: per_step(s) for op, s in v["ops"].items()}} for k, v in layers.items()},
-        "outside": {k: per_step(v) for k, v in outside.items()},
-        "moved": moved,
-        "method": "TensorFlow profiler trace (host), self time of every op event (an overlap of ops on two "
-                  "executor threads split evenly between them), attributed by the layer's name scope; "
-                  "gradient_tape/ ops are the backward",
-    }
+    return per_step(steps, wall, layers, outside, moved=moved,
+                    method="TensorFlow profiler trace (host), self time of every op event (an overlap of ops on two "
+                           "executor threads split evenly between them), attributed by the layer's name scope; "
+                           "gradient_tape/ ops are the backward")

@@ -24,6 +24,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
+from cnnbench.core.layer_times import per_step
 from cnnbench.models_torch.profile import leaf_modules
 
 SCOPE = "cnnbench.layer::"  # prefix of the record_function scopes this module opens
@@ -115,12 +116,6 @@ def profile_steps(step, model: nn.Module, steps: int) -> dict:
         for h in handles:
             h.remove()
     layers, outside = attribute(prof.events())
-    per_step = lambda s: s / steps  # noqa: E731
-    return {
-        "steps": steps, "wall_s": per_step(wall),
-        "layers": {k: {"forward_s": per_step(v["forward_s"]), "backward_s": per_step(v["backward_s"]),
-                       "ops": {op: per_step(s) for op, s in v["ops"].items()}} for k, v in layers.items()},
-        "outside": {k: per_step(v) for k, v in outside.items()},
-        "method": "torch.profiler (CPU), self time of every op event; a record_function scope per leaf module "
-                  "(forward), autograd sequence numbers (backward)",
-    }
+    return per_step(steps, wall, layers, outside,
+                    method="torch.profiler (CPU), self time of every op event; a record_function scope per leaf "
+                           "module (forward), autograd sequence numbers (backward)")
