@@ -62,8 +62,78 @@ def _table(headers: list[str], rows: list[list], right: set[int] | None = None) 
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
 
 
+_LAYER_TIMES_ONLY = (("mode", "--mode"), ("steps", "--steps"), ("threads", "--threads"), ("result_file", "--result-file"),
+                     ("note", "--note"))
+
+
+def _cmd_layer_times(args: argparse.Namespace) -> int:
+    """``cnnbench profile MODEL --layer-times``: each framework's step per layer, matched by name."""
+    from cnnbench.layer_times import measure_layer_times
+    from cnnbench.reports.layer_times import render
+
+    for flag, on in (("--per-layer", args.per_layer), ("--memory", args.memory)):
+        if on:
+            raise ValueError(f"{flag} and --layer-times are two different profiles: ask for one")
+    from cnnbench.core.settings import Settings
+    from cnnbench.core.validate import positive_int
+
+    if args.threads is not None:
+        positive_int("threads", args.threads)
+    result = measure_layer_times(args.model, args.framework, mode=args.mode or "inference", batch=args.batch,
+                                 input_size=args.input_size, steps=5 if args.steps is None else args.steps,
+                                 settings=Settings(threads=args.threads), options=_options(args))
+    if args.result_file:
+        _write_layer_times_result(args, result)
+    sys.stdout.write(json.dumps(result, indent=1) + "\n" if args.format == "json" else render(result, args.format))
+    return 0
+
+
+def _write_layer_times_result(args: argparse.Namespace, result: dict) -> None:
+    """``--result-file results/<slug>.json``: the tables with their provenance (date, machine, versions,
+    commit, the command), for ``python tools/results_pages.py`` to render into the docs."""
+    import datetime
+    import shlex
+    import subprocess
+    from pathlib import Path
+
+    from cnnbench.harness.machine import describe
+    from cnnbench.reports.layer_times import result_file
+
+    info = describe()
+    ram = f"{info['ram_bytes'] / 2**30:.0f} GiB" if info.get("ram_bytes") else None
+    machine = {"description": f"{info['cpu_affinity_cores']} CPU cores available to the run", "cpu": info["cpu_model"],
+               "cores": info["cpu_affinity_cores"], "ram": ram, "gpu": None}
+    try:
+        git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, check=True).stdout.strip()  # noqa: E731
+        commit = git("rev-parse", "--short", "HEAD") or None
+        if commit and git("status", "--porcelain", "--untracked-files=no"):
+            commit += " with uncommitted changes"  # never a commit the numbers did not come from
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    argv, shown = sys.argv[1:], []
+    while argv:  # the command as run, less its --note texts (the result's notes carry them)
+        arg = argv.pop(0)
+        if arg == "--note" and argv:
+            argv.pop(0)
+        elif not arg.startswith("--note="):
+            shown.append(arg)
+    command = "cnnbench " + " ".join(shlex.quote(a) for a in shown)
+    title = (f"Per-layer step time of {result['model']} in both frameworks ({result['mode']}, batch "
+             f"{result['batch']}, {result['input_size']} px)")
+    data = result_file(result, title=title, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+                       machine=machine, command=command, commit=commit, notes=list(args.note or []))
+    Path(args.result_file).write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {args.result_file}", file=sys.stderr)
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     from cnnbench.profile import profile_model
+
+    if args.layer_times:
+        return _cmd_layer_times(args)
+    for key, flag in _LAYER_TIMES_ONLY + (("markdown", "--format markdown"),):
+        if (args.format == "markdown") if key == "markdown" else getattr(args, key) is not None:
+            raise ValueError(f"{flag} applies to --layer-times only")
 
     result = profile_model(args.model, args.framework, input_size=args.input_size, batch=args.batch,
                            memory=args.memory, use_cache=not args.no_cache, **_options(args))
@@ -204,8 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=None)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--per-layer", action="store_true", help="one row per layer, frameworks side by side")
-    p.add_argument("--format", default="table", choices=("table", "csv", "json"))
+    p.add_argument("--format", default="table", choices=("table", "csv", "json", "markdown"),
+                   help="markdown: --layer-times only")
     p.add_argument("--memory", action="store_true", help="also measure peak memory of one step per mode")
+    p.add_argument("--layer-times", action="store_true",
+                   help="time per layer of each framework's real step (its profiler), matched by layer name and "
+                        "grouped by kind; each framework in its own worker process under the suite's settings")
+    p.add_argument("--mode", default=None, choices=("inference", "train"), help="--layer-times: the step profiled "
+                   "(default inference)")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="--layer-times: steps timed untraced, then profiled (default 5, after 3 warm-up steps)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="--layer-times: intra- and inter-op threads of both frameworks (default: the cores available)")
+    p.add_argument("--result-file", default=None, metavar="PATH",
+                   help="--layer-times: also write the tables as a committed result (results/<slug>.json)")
+    p.add_argument("--note", action="append", metavar="TEXT", help="--layer-times --result-file: a note to add")
     p.add_argument("--no-cache", action="store_true", help="recompute framework counts")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a spec option, e.g. aux_logits=true")
     p.set_defaults(func=_cmd_profile)

@@ -105,6 +105,14 @@ class _Server:
     def step(self, n: int = 1) -> dict:
         return self.time(n)
 
+    def layer_times(self, steps: int = 5) -> dict:
+        """``steps`` more steps under the framework's profiler: their time per layer name (see the
+        backends' ``layer_times``; ``cnnbench profile --layer-times``)."""
+        if self.prep.layer_times is None:
+            raise NotImplementedError(f"{self.backend.RUNTIME}: no per-layer times (they read TensorFlow's or "
+                                      "PyTorch's profiler)")
+        return self.prep.layer_times(steps)
+
     def memory(self) -> dict:
         """Peak memory of one steady step, measured the same way for every runtime on a device."""
         b = self.backend

@@ -21,3 +21,6 @@ class Prepared:
     trainable_params: int
     cleanup: Callable[[], None] = lambda: None
     notes: list[str] = field(default_factory=list)
+    # ``layer_times(steps)``: ``steps`` more steps under the framework's profiler, and what they spent per
+    # layer name (``cnnbench profile --layer-times``); None where the runtime cannot attribute its ops
+    layer_times: Callable[[int], dict] | None = None

@@ -137,7 +137,13 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         model = None
         keras.backend.clear_session()
 
-    return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup)
+    def layer_times(steps: int) -> dict:
+        from cnnbench.models_tf.layer_times import profile_steps
+
+        return profile_steps(step, model, steps)
+
+    return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup,
+                    layer_times=layer_times if KERAS_BACKEND == "tensorflow" else None)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:

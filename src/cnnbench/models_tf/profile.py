@@ -44,6 +44,18 @@ def inference_graph(model: keras.Model, batch: int, frozen: bool = True):
     return convert_variables_to_constants_v2(concrete).graph
 
 
+def layer_of_node(node: str, names: set[str]) -> str | None:
+    """The layer a graph node or traced op belongs to: nodes are ``<model scope>/<layer name>[_N]/<op>...``
+    (Keras may suffix a scope with _N; gradient ops add a ``gradient_tape/`` prefix), or None."""
+    for part in node.split("/")[1:-1]:
+        if part in names:
+            return part
+        base = re.sub(r"_\d+$", "", part)
+        if base in names:
+            return base
+    return None
+
+
 def tf_profiler_counts(model: keras.Model, batch: int = 1, frozen: bool = True) -> dict:
     """``float_operation`` profile of the (frozen) inference graph, per layer and per op type."""
     graph = inference_graph(model, batch, frozen)
@@ -62,16 +74,6 @@ def tf_profiler_counts(model: keras.Model, batch: int = 1, frozen: bool = True) 
     by_op: dict[str, int] = defaultdict(int)
     unattributed: dict[str, int] = defaultdict(int)
 
-    def layer_of(node: str) -> str | None:
-        # nodes are "<model scope>/<layer name>[_N]/<op>..."; Keras may suffix the scope with _N
-        for part in node.split("/")[1:-1]:
-            if part in names:
-                return part
-            base = re.sub(r"_\d+$", "", part)
-            if base in names:
-                return base
-        return None
-
     stack = list(prof.children)
     while stack:
         node = stack.pop()
@@ -80,7 +82,7 @@ def tf_profiler_counts(model: keras.Model, batch: int = 1, frozen: bool = True) 
             continue
         kind = op_type[node.name]
         by_op[kind] += node.float_ops
-        layer = layer_of(node.name)
+        layer = layer_of_node(node.name, names)
         if layer is None:
             unattributed[f"{kind}:{node.name}"] += node.float_ops
         else:

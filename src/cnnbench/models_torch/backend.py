@@ -266,7 +266,12 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         if case.device == "cuda":
             torch.cuda.empty_cache()
 
-    return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup)
+    def layer_times(steps: int) -> dict:
+        from cnnbench.models_torch.layer_times import profile_steps
+
+        return profile_steps(step, model, steps)
+
+    return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup, layer_times=layer_times)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
