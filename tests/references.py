@@ -32,6 +32,10 @@ _PARAMS = [
      "keras.applications.MobileNetV3Large trainable params"),
     ("mobilenet_v3_small", 2_542_856, "torchvision.models docs, num_params of MobileNet_V3_Small_Weights; "
      "keras.applications.MobileNetV3Small trainable params"),
+    ("regnet_y_400mf", 4_344_144, "torchvision.models docs, num_params of RegNet_Y_400MF_Weights "
+     "(torchvision/models/regnet.py, pytorch/vision)"),
+    ("regnet_y_1_6gf", 11_202_430, "torchvision.models docs, num_params of RegNet_Y_1_6GF_Weights "
+     "(torchvision/models/regnet.py, pytorch/vision)"),
 ]
 PARAMS = {name: params for name, params, _ in _PARAMS}
 PARAMS_SOURCE = {name: source for name, _, source in _PARAMS}
@@ -61,13 +65,18 @@ BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0, "mob
 # MobileNetV2 and V3: torchvision documents min_size (1, 1): their stride-2 convs pad k // 2 on each side,
 # and floor((1 + 2p - k) / 2) + 1 = 1 for k = 2p + 1, so a 1 px map stays 1 px (keras.applications asks
 # for 32).
-MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mobilenet_v2": 1, "mobilenet_v3_small": 1}
+# RegNet: torchvision's _COMMON_META min_size (1, 1) (torchvision/models/regnet.py): its strided 3x3 convs pad 1
+# and its strided 1x1 projections pad 0, floor((1 - 1) / 2) + 1 = 1.
+MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mobilenet_v2": 1, "mobilenet_v3_small": 1,
+             "regnet_y_400mf": 1}
 
 # torchvision's published cost per model, the "_ops" field (GFLOPS, which torchvision counts as
 # conv + linear multiply-adds, at the default input, batch 1) of each IMAGENET1K_V1 weights entry:
 # torchvision/models/resnet.py @ 8c118f16, alexnet.py and googlenet.py @ 96c85bed, densenet.py @ 1ec2509e,
 # vgg.py and inception.py @ 683baf8e, mobilenetv2.py (MobileNet_V2_Weights.IMAGENET1K_V1, "_ops": 0.301),
-# mobilenetv3.py (MobileNet_V3_Large_Weights 0.217, MobileNet_V3_Small_Weights 0.057) (pytorch/vision).
+# mobilenetv3.py (MobileNet_V3_Large_Weights 0.217, MobileNet_V3_Small_Weights 0.057), regnet.py
+# (RegNet_Y_400MF_Weights 0.402, RegNet_Y_1_6GF_Weights 1.612; an older regnet.py, @ 07a929e8, rounded
+# them to 0.4 and 1.6) (pytorch/vision).
 # Given to three decimals, as published.
 # (model, options, GMACs)
 TORCHVISION_GMACS = [
@@ -80,4 +89,13 @@ TORCHVISION_GMACS = [
     ("resnet152", {}, 11.514),
     ("densenet121", {}, 2.834), ("densenet169", {}, 3.36), ("densenet201", {}, 4.291),
     ("mobilenet_v2", {}, 0.301), ("mobilenet_v3_large", {}, 0.217), ("mobilenet_v3_small", {}, 0.057),
+    ("regnet_y_400mf", {}, 0.402), ("regnet_y_1_6gf", {}, 1.612),
 ]
+
+# RegNet-Y's stages (width, depth, group width), as published outside the code that generates them from
+# torchvision's init params: keras.applications' MODEL_CONFIGS "y004" and "y016" (keras-team/keras,
+# keras/applications/regnet.py @ 8768d830, Keras 2; Keras 3 dropped RegNet).
+REGNET_STAGES = {
+    "regnet_y_400mf": ((48, 1, 8), (104, 3, 8), (208, 6, 8), (440, 6, 8)),
+    "regnet_y_1_6gf": ((48, 2, 24), (120, 6, 24), (336, 17, 24), (888, 2, 24)),
+}

@@ -22,9 +22,10 @@ HERE = Path(__file__).parent
 # on the 2-core reference machine): plain, adaptive-pooled and residual/BatchNorm models there, and
 # MobileNetV3-Small for the depthwise convs, squeeze-and-excitation and hard activations (it adds 17 s;
 # MobileNetV2, whose only other layer is ReLU6, would add 15 s more); every family runs on the torch backend
+# (RegNetY-400MF for grouped convs: 5 s more)
 MODELS = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small",
           "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,resnet18,densenet121,mobilenet_v2,"
-                   "mobilenet_v3_small"}
+                   "mobilenet_v3_small,regnet_y_400mf"}
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])

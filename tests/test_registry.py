@@ -10,7 +10,7 @@ import pytest
 
 import cnnbench
 from cnnbench.core.analytic import build_graph, min_input_size
-from references import MIN_INPUT, PARAMS, PARAMS_SOURCE, VARIANT_PARAMS
+from references import MIN_INPUT, PARAMS, PARAMS_SOURCE, REGNET_STAGES, VARIANT_PARAMS
 
 ALL = cnnbench.list_models()
 
@@ -85,7 +85,7 @@ def test_models_are_listed_oldest_paper_first():
     assert ALL == ["lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
                    "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
                    "resnet152", "densenet121", "densenet169", "densenet201", "mobilenet_v2",
-                   "mobilenet_v3_large", "mobilenet_v3_small"]
+                   "mobilenet_v3_large", "mobilenet_v3_small", "regnet_y_400mf", "regnet_y_1_6gf"]
 
 
 def test_list_models_with_wildcards():
@@ -157,6 +157,21 @@ def test_minimum_input_size(name, minimum):
     build_graph(name, input_size=minimum)
     with pytest.raises(cnnbench.InputTooSmallError, match=f"minimum input size for {name} is {minimum}"):
         build_graph(name, input_size=minimum - 1)
+
+
+@pytest.mark.parametrize("name", sorted(REGNET_STAGES))
+def test_regnet_stages_from_the_init_params_are_the_published_ones(name):
+    """torchvision generates RegNet's stages from (depth, w_0, w_a, w_m, group width); ours, from the same six
+    numbers, give keras.applications' stage table, the 3x3 convs' groups = width / group width, and SE
+    squeezing to a quarter of each block's input width."""
+    from cnnbench.core.families.regnet import blocks, stage_plan
+
+    cfg = cnnbench.get_spec(name).config
+    assert tuple(tuple(stage) for stage in stage_plan(cfg)) == REGNET_STAGES[name]
+    first = [b for b in blocks(cfg) if b.prefix.endswith("block1.")]
+    assert [(b.cin, b.out, b.groups, b.se, b.stride) for b in first] == [
+        (cin, w, w // g, cin // 4, 2) for cin, (w, _, g) in zip((32, *(w for w, _, _ in REGNET_STAGES[name])),
+                                                               REGNET_STAGES[name])]
 
 
 # ------------------------------------------------------------------ bad input, clear errors
@@ -237,6 +252,8 @@ BAD_OPTIONS = [
     ("mobilenet_v3_small", "width_mult", -0.5,
      "mobilenet_v3_small: option width_mult must be a finite number > 0, got -0.5"),
     ("mobilenet_v3_large", "dropout", -0.2, "mobilenet_v3_large: option dropout must be a number in [0, 1), got -0.2"),
+    ("regnet_y_400mf", "bn_eps", 0, "regnet_y_400mf: option bn_eps must be a finite number > 0, got 0"),
+    ("regnet_y_1_6gf", "bn_eps", "1e-5", "regnet_y_1_6gf: option bn_eps must be a finite number > 0, got '1e-5' (a string)"),
 ]
 
 

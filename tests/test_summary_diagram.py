@@ -92,6 +92,8 @@ def test_diagram_of_every_model(name, tmp_path):
         assert "dwconv 3x3/2" in svg and "add" in svg and "#d32f2f" in svg  # depthwise convs, residual adds
     if name.startswith("mobilenet_v3"):
         assert "se.mul" in svg and "hardswish" in svg and "hardsigmoid" in svg  # squeeze-and-excitation
+    if name.startswith("regnet_y"):
+        assert "conv 3x3/2 g" in svg and "se.mul" in svg and "sigmoid" in svg and "#d32f2f" in svg  # grouped, SE, adds
 
 
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed (apt-get install graphviz)")

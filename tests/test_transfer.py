@@ -98,7 +98,7 @@ def test_depthwise_kernels_change_layout_both_ways(torch_mod, keras_mod):
 
 
 def test_a_grouped_conv_is_the_same_in_the_graph_keras_and_pytorch(torch_mod, keras_mod):
-    """groups=2, neither 1 nor depthwise (no model has one yet; RegNet will): Keras' grouped Conv2D with
+    """groups=2, neither 1 nor depthwise (RegNet's 3x3 convs are such): Keras' grouped Conv2D with
     PyTorch's padding, the analytic counts by hand, the same outputs after a copy either way."""
     from collections import OrderedDict
 

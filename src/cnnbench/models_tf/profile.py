@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -32,11 +33,37 @@ def layer_params(model: keras.Model) -> dict[str, dict[str, int]]:
     return out
 
 
+@contextmanager
+def _grouped_convs_as_plain_ops():
+    """Keras' TensorFlow backend builds a grouped convolution (neither 1 group nor depthwise: RegNet's) as a
+    call of a nested XLA-compiled function around one Conv2D, because TensorFlow's CPU kernel lacks grouped
+    convs. The profiler does not count inside that call, and a frozen graph loses the shape of its output and
+    so of every later op. A profiled graph is never run: while it is traced, such a conv is the Conv2D op
+    itself (Keras' own non-XLA branch: the op XLA compiles), which TF counts at 2 per MAC of its
+    ``(kh, kw, in / groups, out)`` kernel."""
+    from keras.src.backend.tensorflow import nn as tf_nn
+
+    xla_conv = tf_nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        if len(inputs.shape) != 4 or inputs.shape[-1] == kernel.shape[-2] or data_format == "channels_first":
+            return xla_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format="NHWC",
+                                 dilations=dilation_rate)
+
+    tf_nn.conv = conv
+    try:
+        yield
+    finally:
+        tf_nn.conv = xla_conv
+
+
 def inference_graph(model: keras.Model, batch: int, frozen: bool = True):
     """The traced inference graph; ``frozen`` turns variables into constants (slow for big models:
     about 30 s for VGG-11). Float-op counts do not depend on it: they come from shapes."""
     spec = tf.TensorSpec([batch, *model.input_shape[1:]], tf.float32)
-    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    with _grouped_convs_as_plain_ops():
+        concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     if not frozen:
         return concrete.graph
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

@@ -23,7 +23,8 @@ Three counters are reconciled exactly, to the unit:
 
 ``tf_profiler`` (TensorFlow's ``float_operation`` profile of the frozen graph)
     counts 2 per MAC for Conv2D (grouped too: its statistic reads ``in / groups`` from
-    the kernel's shape), DepthwiseConv2dNative (2 x kh x kw per output element, i.e. 2 per
+    the kernel's shape; Keras runs a grouped conv on TensorFlow inside a nested XLA call that
+    the profiler does not count, so ``models_tf.profile`` traces it as the plain Conv2D), DepthwiseConv2dNative (2 x kh x kw per output element, i.e. 2 per
     MAC) and MatMul, 1 per output element for BiasAdd,
     kernel-area per output element for MaxPool/AvgPool, 1 per input element for
     Mean (global average pooling), 0 for Einsum (adaptive pooling into uneven bins,
