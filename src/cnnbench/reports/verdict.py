@@ -3,7 +3,9 @@
 Per model and mode: each runtime's median step time, its time ratio against the reference runtime
 with the 95% bootstrap interval of the raw rounds (cnnbench.core.stats, shared with the reports), the
 winner or "tie", images/s, peak memory and % of the GEMM peak (or "flagged"); then the skipped cases
-with their reasons. Pure Python + numpy: the harness calls it at the end of a run, where pandas and
+with their reasons. A row whose figures look implausible (its time per FLOP far from its family's, its
+memory far above what the model can need: cnnbench.reports.plausibility) is marked "!" and the reason
+is printed under the table. Pure Python + numpy: the harness calls it at the end of a run, where pandas and
 matplotlib need not be installed (tests/test_verdict.py proves neither is imported).
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
+from cnnbench.reports.plausibility import implausible
 from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, case_id, compile_requested, finite, fmt_num,
                                    problems, runtime_of)
 from cnnbench.reports.validate import check_row
@@ -51,6 +54,7 @@ def _entry(bench: dict) -> dict:
         "images_per_s": info.get("images_per_s"), "peak_memory_bytes": info.get("peak_memory_bytes"),
         "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
         "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
+        "flops": info.get("flops"), "analytic_memory_bytes": info.get("analytic_memory_bytes"),
     }
 
 
@@ -67,7 +71,8 @@ def _title(e: dict) -> str:
     return " | ".join(str(b) for b in bits)
 
 
-def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], mixed_methods: set) -> list[list[str]]:
+def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], mixed_methods: set,
+             doubts: dict[str, list[str]]) -> list[list[str]]:
     name = (lambda r: _SHORT.get(r, r)) if short else (lambda r: r)
     ref = next((e for e in group if e["runtime"] == reference), None)
     methods = {e["memory_method"] for e in group if finite(e["peak_memory_bytes"])}
@@ -100,7 +105,11 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
             pct = fmt_num(e["pct_of_peak"], ".1f")
         if e["problems"]:
             notes.append(f"not finite, {e['id']}: {'; '.join(e['problems'])}")
-        out.append([name(e["runtime"]), _ms(e["median_s"]) if e["median_s"] is not None else "invalid",
+        mark = ""
+        if e["id"] in doubts:
+            mark = "!"
+            notes += [f"! implausible, {e['id']}: {why}" for why in doubts[e["id"]]]
+        out.append([name(e["runtime"]), (_ms(e["median_s"]) if e["median_s"] is not None else "invalid") + mark,
                     ratio, faster, _ips(e["images_per_s"]), mem, pct])
     if mixed:
         mixed_methods.update(map(str, methods))
@@ -124,6 +133,7 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
             left_out.append(str(exc))
             continue
         entries.append(_entry(bench))
+    doubts = implausible(entries)
     groups: dict[tuple, list[dict]] = {}
     for e in entries:
         groups.setdefault(tuple(e[k] for k in _GROUP), []).append(e)
@@ -139,7 +149,7 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
         notes, mixed, tables = [], set(), []
         for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
             group = sorted(groups[key], key=lambda e: order.get(e["runtime"], 99))
-            tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed)))
+            tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed, doubts)))
         # one set of column widths for every model, so the tables line up down the screen
         cells = [head] + [r for _, rows in tables for r in rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(head))]

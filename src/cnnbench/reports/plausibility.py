@@ -1,0 +1,103 @@
+"""Figures that do not fit: a row is flagged, with the reason, when its time per FLOP is far from its
+family's in the same run, or its peak memory far above what the model can need (issue #30 item 7).
+
+A flag is a warning, never a verdict: the row stays in every table, its figures are shown, and the
+flag says what was compared and what to do. Two rules, both against numbers from outside the row:
+
+* **time per FLOP** — the step's median over its analytic FLOPs, against the median of the models of
+  the same family (itself included, so that one outlier cannot move it far) (``cnnbench.core.specs``: VGG-11..19 with and without BN are one family)
+  measured in the same run under the same runtime, mode, batch, device, input size, precision,
+  compilation and world size. Models of one family are built of the same layers, so their time per
+  FLOP is alike (VGG's differ by well under 2x on a CPU); a model TIME_FACTOR times slower or faster per
+  FLOP than its siblings, *and* slower than a sibling with more FLOPs (or faster than one with fewer),
+  is more likely a property of that case's measurement (a busy moment, a first case, denormal numbers)
+  than of the model. The second condition keeps a small model whose fixed per-layer costs dominate
+  (MobileNetV3-Small: slower per FLOP, yet faster than its siblings) from being flagged. Needs
+  MIN_SIBLINGS other models to compare with.
+* **memory per weight byte** — a measured peak above MEMORY_FACTOR times the analytic bound of the step
+  (the row's ``analytic_memory_bytes``: weights, BN buffers and every layer output for inference, plus
+  gradients and momentum for training; float32) and above it by more than MEMORY_MARGIN_BYTES. The bound
+  already counts every activation as if all were held at once, so a process that holds twice that holds
+  memory the model does not need. The known case: Keras on TensorFlow with oneDNN on a CPU, whose CPU
+  allocator (a BFC pool) keeps its high-water mark from building the model, so the weight initialisers'
+  scratch stays resident: VGG-11's build peaked at 1,457 MiB in that allocator with 528 MiB in use
+  (results/keras-cpu-allocator-vgg11-2026-12-05.json).
+"""
+from __future__ import annotations
+
+import statistics
+
+TIME_FACTOR = 2.0
+MIN_SIBLINGS = 2
+MEMORY_FACTOR = 2.0
+MEMORY_MARGIN_BYTES = 64 * 2**20  # below this, a runtime's fixed costs (thread pools, kernels) can dominate
+_SAME = ("runtime", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size")
+
+
+def family_of(model: str) -> str | None:
+    """The family a registered model belongs to; None for a model this checkout does not know."""
+    from cnnbench.core.errors import UnknownModelError
+    from cnnbench.core.specs import get_spec
+
+    try:
+        return get_spec(model).family
+    except UnknownModelError:
+        return None
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value == value and abs(value) != float("inf") else None
+
+
+def implausible(entries: list[dict]) -> dict[str, list[str]]:
+    """Case id -> why its figures look implausible, for the entries of one run.
+
+    Each entry has ``id``, ``model`` and the keys of ``_SAME``, and may have ``median_s``, ``flops``,
+    ``peak_memory_bytes``, ``memory_method`` and ``analytic_memory_bytes`` (missing or not finite: that
+    rule is not applied to it)."""
+    found: dict[str, list[str]] = {}
+    groups: dict[tuple, list[tuple[dict, float]]] = {}
+    for e in entries:
+        median, flops = _number(e.get("median_s")), _number(e.get("flops"))
+        family = family_of(e["model"])
+        if median and flops and median > 0 and flops > 0 and family:
+            groups.setdefault((family, *(e.get(k) for k in _SAME)), []).append((e, median / flops))
+    for key, members in groups.items():
+        if len({e["model"] for e, _ in members}) <= MIN_SIBLINGS:
+            continue
+        typical = statistics.median(v for _, v in members)  # itself included: one outlier cannot move it far
+        for e, per_flop in members:
+            others = [(o, v) for o, v in members if o["model"] != e["model"]]
+            if len(others) < MIN_SIBLINGS:
+                continue
+            factor = per_flop / typical
+            if factor > TIME_FACTOR:  # slower per FLOP, and slower than a sibling that does more work
+                witness = [o for o, _ in others if o["flops"] > e["flops"] and o["median_s"] < e["median_s"]]
+            elif factor < 1 / TIME_FACTOR:  # faster per FLOP, and faster than a sibling that does less work
+                witness = [o for o, _ in others if o["flops"] < e["flops"] and o["median_s"] > e["median_s"]]
+            else:
+                continue
+            if not witness:
+                continue
+            w = max(witness, key=lambda o: abs(o["flops"] / e["flops"] - 1))
+            found.setdefault(e["id"], []).append(
+                f"time per FLOP {factor:.1f}x the median of the {len(members)} {key[0]} models of this run, "
+                f"and {w['model']} does {w['flops'] / e['flops']:.2f}x its FLOPs in {w['median_s'] / e['median_s']:.2f}x "
+                "its time: more likely this measurement's (a busy moment, a first case) than the model's; measure "
+                "it again, paired (cnnbench ab)")
+    for e in entries:
+        peak, bound = _number(e.get("peak_memory_bytes")), _number(e.get("analytic_memory_bytes"))
+        if not peak or not bound or bound <= 0:
+            continue
+        if peak > MEMORY_FACTOR * bound and peak - bound > MEMORY_MARGIN_BYTES:
+            why = (f"peak memory {peak / 2**20:,.0f} MiB is {peak / bound:.1f}x the step's analytic bound "
+                   f"({bound / 2**20:,.0f} MiB: weights, buffers, every activation"
+                   f"{', gradients and momentum' if e.get('mode') == 'train' else ''}): the process holds memory the "
+                   "model does not need")
+            if e.get("runtime") == "keras-tf" and str(e.get("memory_method") or "").startswith("rss_delta"):
+                why += (" (TensorFlow's oneDNN CPU allocator keeps its pool at the model build's peak: "
+                        "results/keras-cpu-allocator-vgg11-2026-12-05.json)")
+            found.setdefault(e["id"], []).append(why)
+    return found

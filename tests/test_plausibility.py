@@ -1,0 +1,100 @@
+"""Implausible figures are flagged with the reason, not shown as facts (issue #30 item 7).
+
+The figures are the issue's, from a fresh clone's `make bench` on the 2-core AMD EPYC VM (2026-12-05):
+PyTorch VGG-11 training 1,592 ms per step, VGG-13 741 ms, VGG-11-BN 631 ms; Keras VGG inference peak
+memory 1,352 MiB against PyTorch's 535 MiB, with 507 MiB of weights. The FLOPs are torchvision's
+published costs (`_ops`, GMACs: VGG-11 7.609, VGG-13 11.308, VGG-11-BN 7.609; tests/references.py), a
+training step being 3 x 2 x MACs. The MobileNet step times are the default-profile run of the MobileNets
+(Keras on TensorFlow, batch 1, 224 px: V2 16.1 ms, V3-Large 14.8 ms, V3-Small 7.9 ms) with torchvision's
+GMACs 0.301, 0.217, 0.057: V3-Small is 2.3x its siblings' time per FLOP (hand arithmetic: 7.9 / 0.057 =
+138.6 against the median of 16.1 / 0.301 = 53.5 and 14.8 / 0.217 = 68.2, 60.8), yet faster than both:
+a small model's fixed costs, not a measurement to doubt.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from cnnbench.reports import plausibility
+from cnnbench.reports.plausibility import implausible
+from cnnbench.reports.verdict import render
+
+DATA = Path(__file__).parent / "data"
+MiB = 2**20
+SAME = {"mode": "train", "batch": 1, "device": "cpu", "input_size": 224, "precision": "fp32", "compiled": False,
+        "world_size": 1, "runtime": "torch"}
+
+
+def _train(model: str, gmacs: float, ms: float) -> dict:
+    return {"id": f"{model}-torch-train-bs1-cpu", "model": model, **SAME, "median_s": ms / 1e3,
+            "flops": int(3 * 2 * gmacs * 1e9)}
+
+
+VGG = [_train("vgg11", 7.609, 1592), _train("vgg13", 11.308, 741), _train("vgg11_bn", 7.609, 631)]
+
+
+def test_the_slow_vgg11_is_flagged_with_the_sibling_that_shows_it():
+    found = implausible(VGG)
+    assert set(found) == {"vgg11-torch-train-bs1-cpu"}
+    (why,) = found["vgg11-torch-train-bs1-cpu"]
+    # 1592 / 7.609 = 209.2 against the median of itself, 741 / 11.308 = 65.5 and 631 / 7.609 = 82.9: 82.9 -> 2.5x;
+    # VGG-13 is 0.79x of that median, VGG-11-BN 1.0x
+    assert why.startswith("time per FLOP 2.5x the median of the 3 vgg models")
+    assert "vgg13 does 1.49x its FLOPs in 0.47x its time" in why
+
+
+def test_a_small_model_slower_per_flop_but_faster_is_not_flagged():
+    mobilenets = [dict(_train(m, g, ms), mode="inference", id=f"{m}-tf-inference-bs1-cpu", runtime="keras-tf",
+                       flops=int(2 * g * 1e9))
+                  for m, g, ms in (("mobilenet_v2", 0.301, 16.1), ("mobilenet_v3_large", 0.217, 14.8),
+                                   ("mobilenet_v3_small", 0.057, 7.9))]
+    assert implausible(mobilenets) == {}
+
+
+def test_fewer_than_three_models_of_a_family_or_other_settings_are_not_compared():
+    assert implausible(VGG[:2]) == {}
+    other_batch = [dict(VGG[0], batch=8), VGG[1], VGG[2]]
+    assert implausible(other_batch) == {}
+    assert implausible([dict(VGG[0], model="not_a_model"), VGG[1], VGG[2]]) == {}
+
+
+def test_memory_far_above_weights_and_activations_is_flagged_for_keras_not_for_torch():
+    bound = 540 * MiB  # VGG-11 inference: 507 MiB of weights + every layer output at 224 px (about 33 MiB)
+    keras = {"id": "vgg11-tf-inference-bs1-cpu", "model": "vgg11", **SAME, "mode": "inference",
+             "runtime": "keras-tf", "peak_memory_bytes": 1352 * MiB, "memory_method": "rss_delta",
+             "analytic_memory_bytes": bound}
+    torch = dict(keras, id="vgg11-torch-inference-bs1-cpu", runtime="torch", peak_memory_bytes=535 * MiB)
+    found = implausible([keras, torch])
+    assert set(found) == {"vgg11-tf-inference-bs1-cpu"}
+    (why,) = found["vgg11-tf-inference-bs1-cpu"]
+    assert why.startswith("peak memory 1,352 MiB is 2.5x the step's analytic bound (540 MiB")
+    assert "oneDNN CPU allocator" in why and (Path(__file__).parents[1] / "results"
+                                               / "keras-cpu-allocator-vgg11-2026-12-05.json").is_file()
+
+
+def test_small_models_fixed_costs_are_not_flagged_as_memory():
+    """LeNet-5's Keras training step held 6.6 MB against a 0.86 MB bound (bench/baselines/smoke/run1.json):
+    7.8x, but 5.8 MB over it, below the 64 MiB margin: a runtime's fixed costs."""
+    lenet = {"id": "lenet5-tf-train-bs2-cpu", "model": "lenet5", **SAME, "runtime": "keras-tf",
+             "peak_memory_bytes": 6_647_808, "analytic_memory_bytes": 857_288, "memory_method": "rss_delta"}
+    assert implausible([lenet]) == {}
+    assert plausibility.MEMORY_MARGIN_BYTES == 64 * MiB
+
+
+def test_the_verdict_marks_the_row_and_prints_the_reason():
+    run = json.loads((DATA / "runs" / "cpu_smoke_2core.json").read_text())
+    template = next(b for b in run["benchmarks"] if b["extra_info"]["model"] == "resnet18"
+                    and b["extra_info"]["mode"] == "train" and b["extra_info"]["framework"] == "torch")
+    rows = []
+    for e in VGG:
+        b = copy.deepcopy(template)
+        b["extra_info"].update(model=e["model"], flops=e["flops"], batch=1, input_size=224)
+        b["stats"]["data"] = [e["median_s"]] * 5
+        b["stats"]["median"] = e["median_s"]
+        b["name"] = b["fullname"] = f"test_step[{e['id']}]"
+        b["param"] = e["id"]
+        rows.append(b)
+    text = render(rows, [], width=120)
+    assert "1,592!" in text and "741.0!" not in text
+    assert "! implausible, vgg11-torch-train-bs1-cpu: time per FLOP 2.5x" in text
