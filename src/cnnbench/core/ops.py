@@ -22,8 +22,8 @@ from typing import Any, Mapping, Sequence
 Tensor = Any  # whatever the implementation passes between layers
 
 # what ``act`` takes, named as PyTorch's modules are: relu6 = min(max(x, 0), 6); hardsigmoid = relu6(x + 3) / 6;
-# hardswish = x * hardsigmoid(x) (Howard et al., 2019)
-ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "tanh", "sigmoid")
+# hardswish = x * hardsigmoid(x) (Howard et al., 2019); silu = x * sigmoid(x) (EfficientNet's "swish")
+ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "silu", "tanh", "sigmoid")
 
 
 class Ops(ABC):
@@ -65,6 +65,12 @@ class Ops(ABC):
     @abstractmethod
     def dropout(self, name: str, x: Tensor, rate: float) -> Tensor:
         """Dropout (training only)."""
+
+    @abstractmethod
+    def drop_path(self, name: str, x: Tensor, rate: float) -> Tensor:
+        """Stochastic depth on a residual branch (Huang et al., 2016; torchvision's ``StochasticDepth(rate,
+        "row")``): in training, each sample's whole branch is zeroed with probability ``rate`` and the
+        survivors are scaled by 1 / (1 - rate); in inference it is the identity, and no operation at all."""
 
     @abstractmethod
     def linear(self, name: str, x: Tensor, units: int, bias: bool = True) -> Tensor:

@@ -67,6 +67,34 @@ class AdaptiveAveragePooling(layers.Layer):
         return {**super().get_config(), "size": self.size}
 
 
+@keras.saving.register_keras_serializable(package="cnnbench")
+class DropPath(layers.Layer):
+    """torchvision's ``StochasticDepth(rate, "row")``: with ``training=True``, each sample of the batch is
+    kept with probability 1 - rate (then scaled by 1 / (1 - rate)) or zeroed whole; otherwise the input
+    itself, so an inference graph holds no operation of it (TF's profiler sees none)."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        keep = 1.0 - self.rate
+        shape = (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        # floor(keep + u), u uniform in [0, 1): 1 with probability keep, else 0 (timm's drop_path)
+        mask = keras.ops.floor(keep + keras.random.uniform(shape, dtype=x.dtype, seed=self.seed_generator))
+        return x * (mask / keep)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 class AuxLogitsModel(keras.Model):
     """A functional network with auxiliary heads that run in training mode only.
 
@@ -117,6 +145,7 @@ class KerasOps(Ops):
 
     def act(self, name, x, fn="relu"):
         """ReLU as its layer; the others by Keras' names for them (``relu6``: ``tf.nn.relu6`` on TensorFlow;
+        ``silu``: ``x * sigmoid(x)``;
         ``hard_sigmoid``: ``relu6(x + 3) / 6`` and ``hard_silu``: ``x * hard_sigmoid(x)``, PyTorch's formulas)."""
         if fn == "relu":
             return layers.ReLU(name=name)(x)
@@ -158,6 +187,9 @@ class KerasOps(Ops):
 
     def dropout(self, name, x, rate):
         return layers.Dropout(rate, name=name)(x)
+
+    def drop_path(self, name, x, rate):
+        return DropPath(rate, name=name)(x)
 
     def linear(self, name, x, units, bias=True):
         return layers.Dense(units, use_bias=bias, name=name)(x)

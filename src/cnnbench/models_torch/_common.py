@@ -11,7 +11,7 @@ from cnnbench.core.build_args import check_build_args
 from cnnbench.core.specs import get_spec
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
-               "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
+               "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -65,7 +65,7 @@ def bn(channels: int, cfg: dict) -> nn.BatchNorm2d:
 
 def activation(fn: str) -> nn.Module:
     """The activation module ``fn``, in place where PyTorch offers it (torchvision's choice)."""
-    return ACTIVATIONS[fn](inplace=True) if fn in ("relu", "relu6", "hardswish") else ACTIVATIONS[fn]()
+    return ACTIVATIONS[fn](inplace=True) if fn in ("relu", "relu6", "hardswish", "silu") else ACTIVATIONS[fn]()
 
 
 def conv_bn(cin: int, cout: int, kernel, stride=1, padding=0, *, cfg: dict, bias=False, relu=True, groups=1,
@@ -102,6 +102,25 @@ class Mul(nn.Module):
 
     def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         return scale * x  # torchvision's SqueezeExcitation order
+
+
+class DropPath(nn.Module):
+    """torchvision.ops.StochasticDepth(rate, "row"): in training mode each sample's whole residual branch is
+    zeroed with probability ``rate`` and the survivors scaled by 1 / (1 - rate); in eval mode the input itself."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
 
 
 class Concat(nn.Module):

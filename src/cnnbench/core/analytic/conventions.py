@@ -10,14 +10,18 @@ Three counters are reconciled exactly, to the unit:
     activations 1 per element, pooling 1 per window element read, residual adds
     1 per element per extra input, bias adds 1 per output element; concat 0.
     Squeeze-and-excitation's channel scaling (``mul``) is 1 per element, reported
-    under ``other``.
+    under ``other``. Drop path (stochastic depth) counts 0 in every counter: at
+    inference it is the identity, and neither framework runs an operation for it (the
+    Keras inference graph holds none); in training it would be one multiply per element
+    by a per-sample mask, which no counter here sees, as none counts a training step.
 
 ``fvcore`` (``fvcore.nn.FlopCountAnalysis`` on the PyTorch model)
     counts one "flop" per multiply-accumulate of conv and linear layers (bias
     ignored; for a grouped conv ``prod(weight shape) * Hout * Wout``, the weight being
     ``(out, in / groups, kh, kw)``: the same MACs as ours), 2 per element for an affine
     BatchNorm in eval mode, 1 per input element of ``adaptive_avg_pool2d``; it skips ReLU,
-    ReLU6 (``aten::hardtanh``), hard-swish and hard-sigmoid, max/avg pooling, adds, the
+    ReLU6 (``aten::hardtanh``), hard-swish, hard-sigmoid, SiLU (``aten::silu_``) and sigmoid,
+    max/avg pooling, adds, the
     elementwise ``mul`` of squeeze-and-excitation, concatenation and dropout (it has no
     handle for them: reported as unsupported/skipped ops).
 
@@ -32,8 +36,9 @@ Three counters are reconciled exactly, to the unit:
     ``x * scale + shift`` (2 per element) plus 6 per channel to form ``scale``
     and ``shift`` (add epsilon, rsqrt (counted 2), two multiplies, a subtract).
     Keras builds hard-sigmoid as ``relu6(x + 3) / 6`` (AddV2 and RealDiv: 2 per element)
-    and hard-swish as ``x * hard_sigmoid(x)`` (3 per element), and the channel scaling as
-    a broadcast Mul (1 per output element). Relu, Relu6, Tanh, Sigmoid, Pad, Reshape and
+    and hard-swish as ``x * hard_sigmoid(x)`` (3 per element), SiLU as
+    ``x * sigmoid(beta * x)`` with beta = 1 (two Muls: 2 per element; Sigmoid counts 0),
+    and the channel scaling as a broadcast Mul (1 per output element). Relu, Relu6, Tanh, Sigmoid, Pad, Reshape and
     ConcatV2 count 0 (TensorFlow registers no ``flops`` statistics for them).
 """
 from __future__ import annotations
@@ -47,11 +52,11 @@ CATEGORIES = ("conv", "dense", "batchnorm", "activation", "pooling", "add", "con
 _CATEGORY = {
     "conv": "conv", "linear": "dense", "batchnorm": "batchnorm", "activation": "activation",
     "maxpool": "pooling", "avgpool": "pooling", "add": "add", "concat": "concat",
-    "flatten": "other", "dropout": "other", "mul": "other",
+    "flatten": "other", "dropout": "other", "mul": "other", "droppath": "other",
 }
 
 # TF ops per element of Keras' activations (see tf_profiler above); the others count 0
-_TF_ACTIVATION_OPS = {"hardsigmoid": 2, "hardswish": 3}
+_TF_ACTIVATION_OPS = {"hardsigmoid": 2, "hardswish": 3, "silu": 2}
 
 
 def category(layer: Layer) -> str:

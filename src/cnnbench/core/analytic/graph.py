@@ -38,6 +38,7 @@ class Tensor:
 class Layer:
     name: str
     kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | mul | concat | flatten | dropout
+    #   | droppath
     inputs: tuple[str, ...]
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
@@ -110,6 +111,12 @@ class Graph(Ops):
                 attrs=dict(kernel=(kh, kw), stride=stride, padding=(ph, pw), bias=bias, groups=groups),
             )
         )
+
+    def drop_path(self, name: str, x: Tensor, rate: float) -> Tensor:
+        """No parameters and, per sample at inference (the identity), no work: 0 in every counter."""
+        if not 0 <= rate < 1:
+            raise ValueError(f"{self.model}: {name} has drop rate {rate}, which must be in [0, 1)")
+        return self._add(Layer(name, "droppath", (x.producer,), (x.shape,), x.shape, attrs=dict(rate=rate)))
 
     def linear(self, name: str, x: Tensor, units: int, bias: bool = True) -> Tensor:
         (n_in,) = x.shape
