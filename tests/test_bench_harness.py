@@ -16,12 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------ case selection
-def test_default_profile_covers_every_model_both_frameworks_both_modes():
+def test_default_profile_covers_its_models_both_frameworks_both_modes():
     cases = build_cases(profile="default", device="cpu")
     assert {(c.model, c.framework, c.mode) for c in cases} == {
-        (m, f, mode) for m in cnnbench.list_models() for f in ("torch", "tf") for mode in ("inference", "train")
+        (m, f, mode) for m in PROFILES["default"].models for f in ("torch", "tf") for mode in ("inference", "train")
     }
     assert {c.runtime for c in cases} == {"torch", "keras-tf"}  # Keras on TensorFlow unless asked
+    # #30: the default profile adds the newer families' smallest members; the full profile has every model
+    assert {"mobilenet_v2", "efficientnet_b0"} <= set(PROFILES["default"].models)
+    assert "efficientnet_b3" not in PROFILES["default"].models
+    assert PROFILES["full"].models == tuple(cnnbench.list_models())
 
 
 def test_ids_and_groups_are_stable():
