@@ -165,14 +165,14 @@ def pytest_configure(config):
 # as 0 s and runs after these, in collection order. The MobileNets were measured on 2026-12-05 the same
 # way with `-n 2 -k mobilenet`, on this 2-core machine shared with other work (MobileNetV2's group took 9 s
 # in a quiet run, 21 s in a busy one); MobileNetV3-Small adds 17 s to the JAX backend's group, the two
-# MobileNets 1 s to the torch backend's (tests/keras_backend_parity.py, one thread). EfficientNet-B0..B3 the same
-# way with `-n 2 -k efficientnet` on 2026-12-05 while the machine was busy (wall time 3.4 x the CPU time, so
-# these overstate a quiet run's), B0's and B3's groups each holding a worker's first test (about 30 s of
-# imports); EfficientNet-B0 adds 1 s to the torch backend's group.
+# MobileNets 1 s to the torch backend's (tests/keras_backend_parity.py, one thread). EfficientNet-B0..B3 and
+# ConvNeXt-Tiny the same way with `-n 2 -k efficientnet` / `-k convnext` on 2026-12-05 while the machine was busy
+# (wall time 3.4 and 2.8 x the CPU time, so these overstate a quiet run's); EfficientNet-B0 and ConvNeXt-Tiny
+# add 1 s each to the torch backend's group, ConvNeXt-Tiny 13 s of CPU time to the JAX backend's.
 GROUP_SECONDS: dict[str, float] = {
-    "tests/test_memory.py": 126, "tests/test_distributed.py:tf": 70, "tests/test_keras_backends.py:jax": 69,
+    "tests/test_memory.py": 126, "tests/test_distributed.py:tf": 70, "tests/test_keras_backends.py:jax": 82,
     "model-densenet201": 46, "tests/test_profile.py": 45, "model-densenet121": 42, "tests/test_faults.py": 41,
-    "model-densenet169": 35, "tests/test_keras_backends.py:torch": 37, "model-resnet152": 31,
+    "model-densenet169": 35, "tests/test_keras_backends.py:torch": 38, "model-resnet152": 31,
     "model-inception_v3": 30, "model-vgg19": 27, "tests/test_report_browser.py": 24, "tests/test_distributed.py": 24,
     "model-vgg19_bn": 23, "tests/test_reports.py": 23, "model-vgg11_bn": 22, "model-vgg16": 22,
     "tests/test_models.py": 22, "model-resnet101": 20, "model-vgg13_bn": 20, "model-alexnet": 20,
@@ -181,8 +181,8 @@ GROUP_SECONDS: dict[str, float] = {
     "model-vgg11": 16, "tests/test_model_outputs.py": 4, "model-resnet50": 16, "tests/test_train.py": 12,
     "tests/test_ab_cli.py": 11, "tests/test_worker.py:torch": 11, "tests/test_worker.py:keras-jax": 10,
     "model-resnet34": 10, "tests/test_worker.py:keras-torch": 10, "model-resnet18": 9, "model-mobilenet_v2": 10,
-    "model-mobilenet_v3_small": 6, "model-mobilenet_v3_large": 5, "model-efficientnet_b0": 89,
-    "model-efficientnet_b1": 59, "model-efficientnet_b2": 80, "model-efficientnet_b3": 139,
+    "model-mobilenet_v3_small": 6, "model-mobilenet_v3_large": 5, "model-efficientnet_b0": 59,
+    "model-efficientnet_b1": 59, "model-efficientnet_b2": 80, "model-efficientnet_b3": 108, "model-convnext_tiny": 97,
     "tests/test_bisect.py": 46,  # 2026-12-05, alone (pytest tests/test_bisect.py), not yet under `make test`
 }
 

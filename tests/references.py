@@ -40,6 +40,8 @@ _PARAMS = [
      "keras.applications.EfficientNetB2 trainable params"),
     ("efficientnet_b3", 12_233_232, "torchvision.models docs, num_params of EfficientNet_B3_Weights; "
      "keras.applications.EfficientNetB3 trainable params"),
+    ("convnext_tiny", 28_589_128, "torchvision.models docs, num_params of ConvNeXt_Tiny_Weights.IMAGENET1K_V1; "
+     "keras.applications.ConvNeXtTiny(include_top=True) trainable params (tests/test_keras_applications.py)"),
 ]
 PARAMS = {name: params for name, params, _ in _PARAMS}
 PARAMS_SOURCE = {name: source for name, _, source in _PARAMS}
@@ -64,7 +66,8 @@ VARIANT_PARAMS = [
 # (mean and variance of 3 channels, and a count).
 BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0, "mobilenet_v2": 34_112,
                  "mobilenet_v3_large": 24_400, "mobilenet_v3_small": 12_112, "efficientnet_b0": 42_016,
-                 "efficientnet_b1": 62_048, "efficientnet_b2": 67_568, "efficientnet_b3": 87_296}
+                 "efficientnet_b1": 62_048, "efficientnet_b2": 67_568, "efficientnet_b3": 87_296,
+                 "convnext_tiny": 0}  # LayerNorm keeps no running statistics
 # keras.applications' non-trainable weights that are not BatchNorm statistics (its input Normalization's)
 KERAS_APPLICATIONS_EXTRA_FROZEN = {"EfficientNetB0": 7, "EfficientNetB1": 7, "EfficientNetB2": 7, "EfficientNetB3": 7}
 
@@ -74,14 +77,17 @@ KERAS_APPLICATIONS_EXTRA_FROZEN = {"EfficientNetB0": 7, "EfficientNetB1": 7, "Ef
 # MobileNetV2 and V3: torchvision documents min_size (1, 1): their stride-2 convs pad k // 2 on each side,
 # and floor((1 + 2p - k) / 2) + 1 = 1 for k = 2p + 1, so a 1 px map stays 1 px (keras.applications asks
 # for 32).
-MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mobilenet_v2": 1, "mobilenet_v3_small": 1}
+# ConvNeXt: torchvision documents min_size (32, 32): the 4x4/4 stem and three 2x2/2 downsamplings, 4 x 2 x 2 x 2.
+MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mobilenet_v2": 1, "mobilenet_v3_small": 1,
+             "convnext_tiny": 32}
 
 # torchvision's published cost per model, the "_ops" field (GFLOPS, which torchvision counts as
 # conv + linear multiply-adds, at the default input, batch 1) of each IMAGENET1K_V1 weights entry:
 # torchvision/models/resnet.py @ 8c118f16, alexnet.py and googlenet.py @ 96c85bed, densenet.py @ 1ec2509e,
 # vgg.py and inception.py @ 683baf8e, mobilenetv2.py (MobileNet_V2_Weights.IMAGENET1K_V1, "_ops": 0.301),
 # mobilenetv3.py (MobileNet_V3_Large_Weights 0.217, MobileNet_V3_Small_Weights 0.057), efficientnet.py
-# (EfficientNet_B0..B3_Weights.IMAGENET1K_V1: 0.386, 0.687, 1.088, 1.827) (pytorch/vision).
+# (EfficientNet_B0..B3_Weights.IMAGENET1K_V1: 0.386, 0.687, 1.088, 1.827), convnext.py
+# (ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4.456) (pytorch/vision).
 # Given to three decimals, as published. torchvision counts each at its weights' crop size: the paper's
 # resolution for EfficientNet-B0, B1 and B3 (224, 240, 300), 288 for B2 (whose paper and default input here
 # are 260 px: 0.994 GMACs).
@@ -97,5 +103,5 @@ TORCHVISION_GMACS = [
     ("densenet121", {}, 2.834), ("densenet169", {}, 3.36), ("densenet201", {}, 4.291),
     ("mobilenet_v2", {}, 0.301), ("mobilenet_v3_large", {}, 0.217), ("mobilenet_v3_small", {}, 0.057),
     ("efficientnet_b0", {}, 0.386), ("efficientnet_b1", {}, 0.687), ("efficientnet_b2", {"input_size": 288}, 1.088),
-    ("efficientnet_b3", {}, 1.827),
+    ("efficientnet_b3", {}, 1.827), ("convnext_tiny", {}, 4.456),
 ]

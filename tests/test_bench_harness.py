@@ -23,7 +23,7 @@ def test_default_profile_covers_its_models_both_frameworks_both_modes():
     }
     assert {c.runtime for c in cases} == {"torch", "keras-tf"}  # Keras on TensorFlow unless asked
     # #30: the default profile adds the newer families' smallest members; the full profile has every model
-    assert {"mobilenet_v2", "efficientnet_b0"} <= set(PROFILES["default"].models)
+    assert {"mobilenet_v2", "efficientnet_b0", "convnext_tiny"} <= set(PROFILES["default"].models)
     assert "efficientnet_b3" not in PROFILES["default"].models
     assert PROFILES["full"].models == tuple(cnnbench.list_models())
 

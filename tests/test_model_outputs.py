@@ -37,7 +37,7 @@ def test_outputs_equal_the_stored_ones_in_both_frameworks(small_pair, torch_mod)
 
 # one model per family and block type (the depth variants are the same code): a structural property
 GRADIENT_MODELS = ["lenet5", "alexnet", "vgg11_bn", "googlenet", "inception_v3", "resnet18", "resnet50", "densenet121",
-                   "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"]
+                   "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "convnext_tiny"]
 
 
 @pytest.mark.parametrize("small_pair", GRADIENT_MODELS, indirect=True)

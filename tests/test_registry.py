@@ -86,7 +86,7 @@ def test_models_are_listed_oldest_paper_first():
                    "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
                    "resnet152", "densenet121", "densenet169", "densenet201", "mobilenet_v2",
                    "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_b1",
-                   "efficientnet_b2", "efficientnet_b3"]
+                   "efficientnet_b2", "efficientnet_b3", "convnext_tiny"]
 
 
 def test_list_models_with_wildcards():
@@ -243,6 +243,8 @@ BAD_OPTIONS = [
     ("efficientnet_b3", "dropout", "0.3",
      "efficientnet_b3: option dropout must be a number in [0, 1), got '0.3' (a string)"),
     ("efficientnet_b1", "bn_eps", 0, "efficientnet_b1: option bn_eps must be a finite number > 0, got 0"),
+    ("convnext_tiny", "stochastic_depth_prob", -0.1,
+     "convnext_tiny: option stochastic_depth_prob must be a number in [0, 1), got -0.1"),
 ]
 
 

@@ -42,6 +42,7 @@ DEFAULT_MODELS = (
     "lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
     "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
     "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
+    "convnext_tiny",
 )
 
 PROFILES = {
@@ -65,8 +66,8 @@ PROFILES = {
         max_rounds=100,
         target_seconds=1.5,
         warmup_rounds=1,
-        note="the classic models, the MobileNets and EfficientNet-B0 in both frameworks, inference and training, "
-             "at their default inputs",
+        note="the classic models, the MobileNets, EfficientNet-B0 and ConvNeXt-Tiny in both frameworks, inference "
+             "and training, at their default inputs",
         tta_rounds=3,
     ),
     "full": Profile(

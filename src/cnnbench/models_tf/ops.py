@@ -95,6 +95,28 @@ class DropPath(layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="cnnbench")
+class LayerScale(layers.Layer):
+    """ConvNeXt's layer scale: the input times a learned per-channel (last axis) factor, initialised to ``init``."""
+
+    def __init__(self, init: float, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init),
+                                      name="weight")
+
+    def call(self, x):
+        return x * self.weight
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init": self.init}
+
+
 class AuxLogitsModel(keras.Model):
     """A functional network with auxiliary heads that run in training mode only.
 
@@ -145,7 +167,7 @@ class KerasOps(Ops):
 
     def act(self, name, x, fn="relu"):
         """ReLU as its layer; the others by Keras' names for them (``relu6``: ``tf.nn.relu6`` on TensorFlow;
-        ``silu``: ``x * sigmoid(x)``;
+        ``silu``: ``x * sigmoid(x)``; ``gelu``: exact, with erf, Keras' default as PyTorch's;
         ``hard_sigmoid``: ``relu6(x + 3) / 6`` and ``hard_silu``: ``x * hard_sigmoid(x)``, PyTorch's formulas)."""
         if fn == "relu":
             return layers.ReLU(name=name)(x)
@@ -192,7 +214,14 @@ class KerasOps(Ops):
         return DropPath(rate, name=name)(x)
 
     def linear(self, name, x, units, bias=True):
+        """On an NHWC map Keras' Dense acts on the last axis: the channels of each position, as PyTorch's."""
         return layers.Dense(units, use_bias=bias, name=name)(x)
+
+    def layer_norm(self, name, x, *, eps):
+        return layers.LayerNormalization(axis=-1, epsilon=eps, name=name)(x)
+
+    def layer_scale(self, name, x, init):
+        return LayerScale(init, name=name)(x)
 
     def add(self, name, xs: Sequence):
         return layers.Add(name=name)(list(xs))

@@ -5,13 +5,14 @@ from collections import OrderedDict
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnbench.core.build_args import check_build_args
 from cnnbench.core.specs import get_spec
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
-               "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
+               "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -121,6 +122,34 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d: LayerNorm over the channels of an N x C x H x W map (at each position)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps).permute(0, 3, 1, 2)
+
+
+class PointwiseLinear(nn.Linear):
+    """nn.Linear over the channels of each position of an N x C x H x W map (ConvNeXt's, channels-last inside)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale: a learned per-channel factor (torchvision's ``layer_scale``, a C x 1 x 1 parameter
+    of its block; here a module of its own, so that it has a name in per-layer tables)."""
+
+    def __init__(self, channels: int, init: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), float(init)))
+        self.bias = None  # no shift (the weight transfer reads weight and bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight.view(-1, 1, 1) * x
 
 
 class Concat(nn.Module):
