@@ -14,7 +14,7 @@ import numpy as np
 # models at small inputs (parameters do not depend on the input size); one per family
 MODELS = [("lenet5", 28), ("alexnet", 63), ("vgg11_bn", 32), ("googlenet", 64), ("inception_v3", 75),
           ("resnet18", 32), ("densenet121", 32), ("mobilenet_v2", 32), ("mobilenet_v3_small", 32),
-          ("regnet_y_400mf", 32)]
+          ("regnet_y_400mf", 32), ("efficientnet_b0", 32), ("convnext_tiny", 32)]
 
 
 def rel(a, b) -> float:

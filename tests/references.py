@@ -36,6 +36,16 @@ _PARAMS = [
      "(torchvision/models/regnet.py, pytorch/vision)"),
     ("regnet_y_1_6gf", 11_202_430, "torchvision.models docs, num_params of RegNet_Y_1_6GF_Weights "
      "(torchvision/models/regnet.py, pytorch/vision)"),
+    ("efficientnet_b0", 5_288_548, "torchvision.models docs, num_params of EfficientNet_B0_Weights.IMAGENET1K_V1; "
+     "keras.applications.EfficientNetB0 trainable params (tests/test_keras_applications.py builds it)"),
+    ("efficientnet_b1", 7_794_184, "torchvision.models docs, num_params of EfficientNet_B1_Weights; "
+     "keras.applications.EfficientNetB1 trainable params"),
+    ("efficientnet_b2", 9_109_994, "torchvision.models docs, num_params of EfficientNet_B2_Weights; "
+     "keras.applications.EfficientNetB2 trainable params"),
+    ("efficientnet_b3", 12_233_232, "torchvision.models docs, num_params of EfficientNet_B3_Weights; "
+     "keras.applications.EfficientNetB3 trainable params"),
+    ("convnext_tiny", 28_589_128, "torchvision.models docs, num_params of ConvNeXt_Tiny_Weights.IMAGENET1K_V1; "
+     "keras.applications.ConvNeXtTiny(include_top=True) trainable params (tests/test_keras_applications.py)"),
 ]
 PARAMS = {name: params for name, params, _ in _PARAMS}
 PARAMS_SOURCE = {name: source for name, _, source in _PARAMS}
@@ -55,9 +65,15 @@ VARIANT_PARAMS = [
 # Hand arithmetic for ResNet-50: keras.applications.ResNet50 non-trainable = 53,120; MobileNetV2:
 # keras.applications.MobileNetV2 non-trainable = 34,112 (total 3,538,984 - trainable 3,504,872);
 # MobileNetV3: keras.applications.MobileNetV3Large / Small(weights=None) non-trainable = 24,400 / 12,112
-# (tests/test_keras_applications.py builds all three).
+# (tests/test_keras_applications.py builds all three). EfficientNet-B0..B3: keras.applications.EfficientNetB0..B3
+# (weights=None) non-trainable = 42,023 / 62,055 / 67,575 / 87,303, less its input Normalization layer's 7
+# (mean and variance of 3 channels, and a count).
 BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0, "mobilenet_v2": 34_112,
-                 "mobilenet_v3_large": 24_400, "mobilenet_v3_small": 12_112}
+                 "mobilenet_v3_large": 24_400, "mobilenet_v3_small": 12_112, "efficientnet_b0": 42_016,
+                 "efficientnet_b1": 62_048, "efficientnet_b2": 67_568, "efficientnet_b3": 87_296,
+                 "convnext_tiny": 0}  # LayerNorm keeps no running statistics
+# keras.applications' non-trainable weights that are not BatchNorm statistics (its input Normalization's)
+KERAS_APPLICATIONS_EXTRA_FROZEN = {"EfficientNetB0": 7, "EfficientNetB1": 7, "EfficientNetB2": 7, "EfficientNetB3": 7}
 
 # Smallest valid square input. torchvision documents "at least 75" for Inception v3;
 # VGG's five 2x2/2 max pools need 32 (hand arithmetic: 32 / 2**5 = 1);
@@ -67,8 +83,9 @@ BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0, "mob
 # for 32).
 # RegNet: torchvision's _COMMON_META min_size (1, 1) (torchvision/models/regnet.py): its strided 3x3 convs pad 1
 # and its strided 1x1 projections pad 0, floor((1 - 1) / 2) + 1 = 1.
+# ConvNeXt: torchvision documents min_size (32, 32): the 4x4/4 stem and three 2x2/2 downsamplings, 4 x 2 x 2 x 2.
 MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mobilenet_v2": 1, "mobilenet_v3_small": 1,
-             "regnet_y_400mf": 1}
+             "regnet_y_400mf": 1, "convnext_tiny": 32}
 
 # torchvision's published cost per model, the "_ops" field (GFLOPS, which torchvision counts as
 # conv + linear multiply-adds, at the default input, batch 1) of each IMAGENET1K_V1 weights entry:
@@ -76,8 +93,11 @@ MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mob
 # vgg.py and inception.py @ 683baf8e, mobilenetv2.py (MobileNet_V2_Weights.IMAGENET1K_V1, "_ops": 0.301),
 # mobilenetv3.py (MobileNet_V3_Large_Weights 0.217, MobileNet_V3_Small_Weights 0.057), regnet.py
 # (RegNet_Y_400MF_Weights 0.402, RegNet_Y_1_6GF_Weights 1.612; an older regnet.py, @ 07a929e8, rounded
-# them to 0.4 and 1.6) (pytorch/vision).
-# Given to three decimals, as published.
+# them to 0.4 and 1.6), efficientnet.py (EfficientNet_B0..B3_Weights.IMAGENET1K_V1: 0.386, 0.687, 1.088,
+# 1.827), convnext.py (ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4.456) (pytorch/vision).
+# Given to three decimals, as published. torchvision counts each at its weights' crop size: the paper's
+# resolution for EfficientNet-B0, B1 and B3 (224, 240, 300), 288 for B2 (whose paper and default input here
+# are 260 px: 0.994 GMACs).
 # (model, options, GMACs)
 TORCHVISION_GMACS = [
     ("alexnet", {}, 0.714),
@@ -90,6 +110,8 @@ TORCHVISION_GMACS = [
     ("densenet121", {}, 2.834), ("densenet169", {}, 3.36), ("densenet201", {}, 4.291),
     ("mobilenet_v2", {}, 0.301), ("mobilenet_v3_large", {}, 0.217), ("mobilenet_v3_small", {}, 0.057),
     ("regnet_y_400mf", {}, 0.402), ("regnet_y_1_6gf", {}, 1.612),
+    ("efficientnet_b0", {}, 0.386), ("efficientnet_b1", {}, 0.687), ("efficientnet_b2", {"input_size": 288}, 1.088),
+    ("efficientnet_b3", {}, 1.827), ("convnext_tiny", {}, 4.456),
 ]
 
 # RegNet-Y's stages (width, depth, group width), as published outside the code that generates them from

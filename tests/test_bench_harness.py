@@ -24,8 +24,12 @@ def test_default_profile_covers_its_models_both_frameworks_both_modes():
         (m, f, mode) for m in PROFILES["default"].models for f in ("torch", "tf") for mode in ("inference", "train")
     }
     assert {c.runtime for c in cases} == {"torch", "keras-tf"}  # Keras on TensorFlow unless asked
-    assert set(PROFILES["default"].models) <= set(cnnbench.list_models()) == set(PROFILES["full"].models)
-    assert {"resnet50", "mobilenet_v2", "regnet_y_400mf"} <= set(PROFILES["default"].models)
+    # #30: the default profile adds the newer families' smallest members; the full profile has every model
+    assert set(PROFILES["default"].models) <= set(cnnbench.list_models())
+    assert {"resnet50", "mobilenet_v2", "efficientnet_b0", "regnet_y_400mf", "convnext_tiny"} <= set(
+        PROFILES["default"].models)
+    assert "efficientnet_b3" not in PROFILES["default"].models
+    assert PROFILES["full"].models == tuple(cnnbench.list_models())
 
 
 def test_ids_and_groups_are_stable():

@@ -21,11 +21,13 @@ HERE = Path(__file__).parent
 # JAX runs op by op when eager, which is slow for the deep models (GoogLeNet alone took about a minute
 # on the 2-core reference machine): plain, adaptive-pooled and residual/BatchNorm models there, and
 # MobileNetV3-Small for the depthwise convs, squeeze-and-excitation and hard activations (it adds 17 s;
-# MobileNetV2, whose only other layer is ReLU6, would add 15 s more); every family runs on the torch backend
-# (RegNetY-400MF for grouped convs: 5 s more)
-MODELS = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small",
+# MobileNetV2, whose only other layer is ReLU6, would add 15 s more; EfficientNet-B0 26 s of CPU time, measured
+# 2026-12-05, so it runs on torch only), and ConvNeXt-Tiny for LayerNorm, GELU and layer scale (13 s of
+# CPU time, measured the same day); every family runs on the torch backend (RegNetY-400MF for grouped convs:
+# 5 s more; EfficientNet-B0 and ConvNeXt-Tiny: 1 s of CPU time more each)
+MODELS = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small,convnext_tiny",
           "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,resnet18,densenet121,mobilenet_v2,"
-                   "mobilenet_v3_small,regnet_y_400mf"}
+                   "mobilenet_v3_small,regnet_y_400mf,efficientnet_b0,convnext_tiny"}
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])

@@ -89,7 +89,8 @@ def test_three_counters_reconcile_exactly(small_pair):
 
 
 @pytest.mark.parametrize("default_pair", ["lenet5", "alexnet", "googlenet", "inception_v3", "resnet18", "densenet121",
-                                          "mobilenet_v2", "mobilenet_v3_small", "regnet_y_400mf"], indirect=True)
+                                          "mobilenet_v2", "mobilenet_v3_small", "regnet_y_400mf",
+                                          "efficientnet_b0", "convnext_tiny"], indirect=True)
 def test_frozen_and_traced_graphs_count_the_same(default_pair):
     """One model per family: freezing turns variables into constants and changes no float op."""
     from cnnbench.models_tf.profile import tf_profiler_counts

@@ -85,7 +85,8 @@ def test_models_are_listed_oldest_paper_first():
     assert ALL == ["lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
                    "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
                    "resnet152", "densenet121", "densenet169", "densenet201", "mobilenet_v2",
-                   "mobilenet_v3_large", "mobilenet_v3_small", "regnet_y_400mf", "regnet_y_1_6gf"]
+                   "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_b1",
+                   "efficientnet_b2", "efficientnet_b3", "regnet_y_400mf", "regnet_y_1_6gf", "convnext_tiny"]
 
 
 def test_list_models_with_wildcards():
@@ -254,6 +255,13 @@ BAD_OPTIONS = [
     ("mobilenet_v3_large", "dropout", -0.2, "mobilenet_v3_large: option dropout must be a number in [0, 1), got -0.2"),
     ("regnet_y_400mf", "bn_eps", 0, "regnet_y_400mf: option bn_eps must be a finite number > 0, got 0"),
     ("regnet_y_1_6gf", "bn_eps", "1e-5", "regnet_y_1_6gf: option bn_eps must be a finite number > 0, got '1e-5' (a string)"),
+    ("efficientnet_b0", "stochastic_depth_prob", 1,
+     "efficientnet_b0: option stochastic_depth_prob must be a number in [0, 1), got 1"),
+    ("efficientnet_b3", "dropout", "0.3",
+     "efficientnet_b3: option dropout must be a number in [0, 1), got '0.3' (a string)"),
+    ("efficientnet_b1", "bn_eps", 0, "efficientnet_b1: option bn_eps must be a finite number > 0, got 0"),
+    ("convnext_tiny", "stochastic_depth_prob", -0.1,
+     "convnext_tiny: option stochastic_depth_prob must be a number in [0, 1), got -0.1"),
 ]
 
 

@@ -90,6 +90,10 @@ def test_diagram_of_every_model(name, tmp_path):
         assert "branch" in svg and "concat" in svg
     if name.startswith("mobilenet"):
         assert "dwconv 3x3/2" in svg and "add" in svg and "#d32f2f" in svg  # depthwise convs, residual adds
+    if name.startswith("efficientnet"):
+        assert "dwconv 5x5/2" in svg and "se.mul" in svg and "silu" in svg and "drop_path" in svg
+    if name == "convnext_tiny":
+        assert "dwconv 7x7/1" in svg and "layernorm" in svg and "gelu" in svg and "layer_scale" in svg
     if name.startswith("mobilenet_v3"):
         assert "se.mul" in svg and "hardswish" in svg and "hardsigmoid" in svg  # squeeze-and-excitation
     if name.startswith("regnet_y"):

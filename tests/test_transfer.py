@@ -123,3 +123,40 @@ def test_a_grouped_conv_is_the_same_in_the_graph_keras_and_pytorch(torch_mod, ke
         tm.c.weight.zero_()
     cnnbench.transfer_weights(km, tm)
     assert relative_error(torch_forward(tm, x), keras_nchw()) < 1e-6
+
+
+def test_layer_norm_pointwise_dense_and_layer_scale_copy_both_ways(torch_mod, keras_mod):
+    """ConvNeXt's new kinds on a 5 x 5 map: LayerNorm over channels, a dense layer on each position and layer
+    scale, built by KerasOps and by the PyTorch modules; the same outputs after a copy either way, and a
+    LayerNorm epsilon that differs refused before anything is written."""
+    from collections import OrderedDict
+
+    from cnnbench.models_tf.ops import KerasOps
+    from cnnbench.models_torch._common import LayerNorm2d, LayerScale, PointwiseLinear
+    from conftest import keras_forward, relative_error, torch_forward
+
+    def keras_model(eps: float):
+        ops = KerasOps("ln", 4, 5)
+        y = ops.linear("fc", ops.layer_norm("norm", ops.input, eps=eps), 6)
+        return ops.output(ops.layer_scale("layer_scale", y, 0.5))
+
+    tm = torch_mod.nn.Sequential(OrderedDict(norm=LayerNorm2d(4, eps=1e-6), fc=PointwiseLinear(4, 6),
+                                             layer_scale=LayerScale(6, 0.5))).eval()
+    g = torch_mod.Generator().manual_seed(0)
+    with torch_mod.no_grad():
+        for p in tm.parameters():
+            p.copy_(torch_mod.rand(p.shape, generator=g) + 0.5)
+    km = keras_model(1e-6)
+    x = np.random.default_rng(0).random((2, 4, 5, 5), dtype="float32")
+    keras_nchw = lambda: keras_forward(km, x).transpose(0, 3, 1, 2)  # noqa: E731
+    # LayerNorm divides by each position's standard deviation over only 4 channels: float32 rounding reached
+    # 1.5e-6 over 30 seeds of these weights (2026-12-05), so 1e-5; a wrong layout gives errors near 1
+    assert cnnbench.transfer_weights(tm, km) == 2 * 4 + 4 * 6 + 6 + 6
+    assert relative_error(keras_nchw(), torch_forward(tm, x)) < 1e-5
+    with torch_mod.no_grad():
+        tm.layer_scale.weight.zero_()
+    assert relative_error(torch_forward(tm, x), keras_nchw()) > 0.1
+    cnnbench.transfer_weights(km, tm)
+    assert relative_error(torch_forward(tm, x), keras_nchw()) < 1e-5
+    with pytest.raises(cnnbench.TransferError, match="LayerNorm epsilon 1e-06 in PyTorch but 1e-05 in Keras"):
+        cnnbench.transfer_weights(tm, keras_model(1e-5))

@@ -29,15 +29,17 @@ from cnnbench.registry import check_build_args, check_framework, framework_modul
 
 CONVENTION = (
     "MACs = multiply-accumulates of conv and dense layers (a grouped or depthwise conv: out elements x "
-    "in channels / groups x kernel area); FLOPs = 2 x MACs for conv/dense. "
-    "Elementwise work is reported per category and never folded into MACs: analytic counts BatchNorm 1/element, "
-    "activations 1/element, pooling 1 per window element read, adds and SE's channel scaling (other) 1/element, "
-    "bias adds 1/output, concat 0. "
-    "fvcore counts 1 per MAC (conv, linear), 2/element for eval BatchNorm, 1/input element for adaptive average "
-    "pooling and skips the rest. The TF profiler counts 2 per MAC (Conv2D, DepthwiseConv2dNative, MatMul), "
-    "1/output for BiasAdd, "
+    "in channels / groups x kernel area; a dense layer on a map: positions x in x out); FLOPs = 2 x MACs for "
+    "conv/dense. Elementwise work is reported per category and never folded into MACs: analytic counts BatchNorm "
+    "1/element, activations 1/element, pooling 1 per window element read, adds 1/element, SE's channel scaling, "
+    "layer scale and LayerNorm (other) 1/element, bias adds 1/output, concat 0, drop path 0 (the identity at "
+    "inference, in every counter). "
+    "fvcore counts 1 per MAC (conv, linear), 2/element for eval BatchNorm, 5/element for LayerNorm, 1/input element "
+    "for adaptive average pooling and skips the rest. The TF profiler counts 2 per MAC (Conv2D, "
+    "DepthwiseConv2dNative, MatMul), 1/output for BiasAdd, "
     "2/element + 6/channel for Keras BatchNorm, kernel area/output for pools, 1/input for Mean, 1/element for AddV2 "
-    "and Mul, 2/element for hard-sigmoid and 3/element for hard-swish (the ops Keras builds them of). "
+    "and Mul, 2/element for hard-sigmoid and SiLU, 3/element for hard-swish, 4/element for GELU (the ops Keras "
+    "builds them of), 9/element + 4/position for LayerNormalization. "
     f"Training step: {FLOPS_RULE}."
 )
 

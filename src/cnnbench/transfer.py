@@ -13,7 +13,8 @@ position. It converts layouts:
   rows permuted, because PyTorch flattens NCHW as ``(C, H, W)`` and Keras
   flattens NHWC as ``(H, W, C)``;
 * BatchNorm: weight, bias, running mean, running variance <-> gamma, beta,
-  moving mean, moving variance (the epsilons must agree).
+  moving mean, moving variance (the epsilons must agree); LayerNorm: weight, bias <-> gamma, beta (the
+  epsilons must agree); layer scale: its per-channel weight, as it is.
 
 Anything that does not match (a name on one side only, a different layer kind,
 a shape, a BatchNorm epsilon) raises ``TransferError`` before a single weight
@@ -35,8 +36,11 @@ def keras_layers(model) -> dict[str, Any]:
     return walk(model)
 
 _KINDS = {
-    "Conv2d": "conv", "Linear": "dense", "BatchNorm2d": "batchnorm",
+    "Conv2d": "conv", "Linear": "dense", "PointwiseLinear": "dense", "BatchNorm2d": "batchnorm",
+    "LayerNorm": "layernorm", "LayerNorm2d": "layernorm",
     "Conv2D": "conv", "DepthwiseConv2D": "conv", "Dense": "dense", "BatchNormalization": "batchnorm",
+    "LayerNormalization": "layernorm",
+    "LayerScale": "scale",  # the same class name in both frameworks
 }
 
 
@@ -90,6 +94,10 @@ def _torch_slot(name: str, module) -> _Slot:
         if module.weight is None or module.running_mean is None:
             raise TransferError(f"{name}: BatchNorm without affine weights or running statistics is not supported")
         tensors += [module.running_mean, module.running_var]
+        eps = module.eps
+    if kind == "layernorm":
+        if module.weight is None or module.bias is None:
+            raise TransferError(f"{name}: LayerNorm without affine weights is not supported")
         eps = module.eps
     # views of the tensors: the writer copies them (see _fresh)
     return _Slot(name, kind, [tuple(t.shape) for t in tensors], lambda: [t.detach().cpu().numpy() for t in tensors],
@@ -158,8 +166,10 @@ def _keras_slot(name: str, layer) -> _Slot:
             return [_hwc_rows_to_torch(kernel, h, wd, c), *w[1:]]
 
         return _Slot(name, kind, shapes, read, flatten_hwc=hwc)
+    if kind == "scale":
+        return _Slot(name, kind, shapes, lambda: list(layer.get_weights()))
     if not (layer.scale and layer.center):
-        raise TransferError(f"{name}: BatchNormalization without scale and center is not supported")
+        raise TransferError(f"{name}: {type(layer).__name__} without scale and center is not supported")
     return _Slot(name, kind, shapes, lambda: list(layer.get_weights()), eps=float(layer.epsilon))
 
 
@@ -233,8 +243,9 @@ def _pair_up(torch_model, keras_model) -> list[tuple[_Slot, _Slot, Any, Any]]:
         for i, (a, b) in enumerate(zip(ts.shapes, ks.shapes)):
             if a != b:
                 raise TransferError(f"{name}: array {i} has shape {a} in PyTorch but {b} in Keras (PyTorch layout)")
-        if ts.kind == "batchnorm" and not np.isclose(ts.eps, ks.eps, rtol=1e-6, atol=0):
-            raise TransferError(f"{name}: BatchNorm epsilon {ts.eps} in PyTorch but {ks.eps} in Keras")
+        if ts.kind in ("batchnorm", "layernorm") and not np.isclose(ts.eps, ks.eps, rtol=1e-6, atol=0):
+            norm = {"batchnorm": "BatchNorm", "layernorm": "LayerNorm"}[ts.kind]
+            raise TransferError(f"{name}: {norm} epsilon {ts.eps} in PyTorch but {ks.eps} in Keras")
         pairs.append((ts, ks, module, klayers[name]))
     return pairs
 

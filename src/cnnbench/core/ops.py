@@ -22,8 +22,9 @@ from typing import Any, Mapping, Sequence
 Tensor = Any  # whatever the implementation passes between layers
 
 # what ``act`` takes, named as PyTorch's modules are: relu6 = min(max(x, 0), 6); hardsigmoid = relu6(x + 3) / 6;
-# hardswish = x * hardsigmoid(x) (Howard et al., 2019)
-ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "tanh", "sigmoid")
+# hardswish = x * hardsigmoid(x) (Howard et al., 2019); silu = x * sigmoid(x) (EfficientNet's "swish");
+# gelu = x * Phi(x), Phi the standard normal CDF, computed with erf (PyTorch's default, not the tanh approximation)
+ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "silu", "gelu", "tanh", "sigmoid")
 
 
 class Ops(ABC):
@@ -67,8 +68,24 @@ class Ops(ABC):
         """Dropout (training only)."""
 
     @abstractmethod
+    def drop_path(self, name: str, x: Tensor, rate: float) -> Tensor:
+        """Stochastic depth on a residual branch (Huang et al., 2016; torchvision's ``StochasticDepth(rate,
+        "row")``): in training, each sample's whole branch is zeroed with probability ``rate`` and the
+        survivors are scaled by 1 / (1 - rate); in inference it is the identity, and no operation at all."""
+
+    @abstractmethod
+    def layer_norm(self, name: str, x: Tensor, *, eps: float) -> Tensor:
+        """LayerNorm over the channels of each position (a vector: over its features), with a learned scale
+        and shift per channel: torchvision's LayerNorm2d, Keras' LayerNormalization on the last (NHWC) axis."""
+
+    @abstractmethod
+    def layer_scale(self, name: str, x: Tensor, init: float) -> Tensor:
+        """``x`` times a learned per-channel factor initialised to ``init`` (ConvNeXt's layer scale)."""
+
+    @abstractmethod
     def linear(self, name: str, x: Tensor, units: int, bias: bool = True) -> Tensor:
-        """A fully connected layer."""
+        """A fully connected layer; on a map, over the channels of each position (a pointwise layer: ConvNeXt's
+        ``nn.Linear`` on channels-last, the same weights and MACs as a 1x1 conv)."""
 
     @abstractmethod
     def add(self, name: str, xs: Sequence[Tensor]) -> Tensor:

@@ -36,12 +36,14 @@ class Profile:
     tta_rounds: int = 1  # time-to-accuracy: full LeNet-5 trainings per framework
 
 
-# `make bench` must stay within 20 minutes on the 2-core machine (issue #30): every classic model, the
-# MobileNets and one small RegNet-Y; the larger new models run in the full profile (every model)
-DEFAULT_MODELS = ("lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
-                  "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
-                  "resnet152", "densenet121", "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large",
-                  "mobilenet_v3_small", "regnet_y_400mf")
+# the default profile's models: the classic zoo, the MobileNets and the newer families' smallest members (#30:
+# `make bench` must stay within 20 minutes on the 2-core machine); the full profile has every model
+DEFAULT_MODELS = (
+    "lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+    "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
+    "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
+    "regnet_y_400mf", "convnext_tiny",
+)
 
 PROFILES = {
     "smoke": Profile(
@@ -64,7 +66,8 @@ PROFILES = {
         max_rounds=100,
         target_seconds=1.5,
         warmup_rounds=1,
-        note="the default models in both frameworks, inference and training, at each one's default input",
+        note="the classic models, the MobileNets, EfficientNet-B0, RegNetY-400MF and ConvNeXt-Tiny in both "
+             "frameworks, inference and training, at their default inputs",
         tta_rounds=3,
     ),
     "full": Profile(

@@ -67,6 +67,56 @@ class AdaptiveAveragePooling(layers.Layer):
         return {**super().get_config(), "size": self.size}
 
 
+@keras.saving.register_keras_serializable(package="cnnbench")
+class DropPath(layers.Layer):
+    """torchvision's ``StochasticDepth(rate, "row")``: with ``training=True``, each sample of the batch is
+    kept with probability 1 - rate (then scaled by 1 / (1 - rate)) or zeroed whole; otherwise the input
+    itself, so an inference graph holds no operation of it (TF's profiler sees none)."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        keep = 1.0 - self.rate
+        shape = (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        # floor(keep + u), u uniform in [0, 1): 1 with probability keep, else 0 (timm's drop_path)
+        mask = keras.ops.floor(keep + keras.random.uniform(shape, dtype=x.dtype, seed=self.seed_generator))
+        return x * (mask / keep)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cnnbench")
+class LayerScale(layers.Layer):
+    """ConvNeXt's layer scale: the input times a learned per-channel (last axis) factor, initialised to ``init``."""
+
+    def __init__(self, init: float, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init),
+                                      name="weight")
+
+    def call(self, x):
+        return x * self.weight
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "init": self.init}
+
+
 class AuxLogitsModel(keras.Model):
     """A functional network with auxiliary heads that run in training mode only.
 
@@ -117,6 +167,7 @@ class KerasOps(Ops):
 
     def act(self, name, x, fn="relu"):
         """ReLU as its layer; the others by Keras' names for them (``relu6``: ``tf.nn.relu6`` on TensorFlow;
+        ``silu``: ``x * sigmoid(x)``; ``gelu``: exact, with erf, Keras' default as PyTorch's;
         ``hard_sigmoid``: ``relu6(x + 3) / 6`` and ``hard_silu``: ``x * hard_sigmoid(x)``, PyTorch's formulas)."""
         if fn == "relu":
             return layers.ReLU(name=name)(x)
@@ -159,8 +210,18 @@ class KerasOps(Ops):
     def dropout(self, name, x, rate):
         return layers.Dropout(rate, name=name)(x)
 
+    def drop_path(self, name, x, rate):
+        return DropPath(rate, name=name)(x)
+
     def linear(self, name, x, units, bias=True):
+        """On an NHWC map Keras' Dense acts on the last axis: the channels of each position, as PyTorch's."""
         return layers.Dense(units, use_bias=bias, name=name)(x)
+
+    def layer_norm(self, name, x, *, eps):
+        return layers.LayerNormalization(axis=-1, epsilon=eps, name=name)(x)
+
+    def layer_scale(self, name, x, init):
+        return LayerScale(init, name=name)(x)
 
     def add(self, name, xs: Sequence):
         return layers.Add(name=name)(list(xs))

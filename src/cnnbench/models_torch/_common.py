@@ -5,13 +5,14 @@ from collections import OrderedDict
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnbench.core.build_args import check_build_args
 from cnnbench.core.specs import get_spec
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
-               "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
+               "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}  # core.ops.ACTIVATIONS
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -65,7 +66,7 @@ def bn(channels: int, cfg: dict) -> nn.BatchNorm2d:
 
 def activation(fn: str) -> nn.Module:
     """The activation module ``fn``, in place where PyTorch offers it (torchvision's choice)."""
-    return ACTIVATIONS[fn](inplace=True) if fn in ("relu", "relu6", "hardswish") else ACTIVATIONS[fn]()
+    return ACTIVATIONS[fn](inplace=True) if fn in ("relu", "relu6", "hardswish", "silu") else ACTIVATIONS[fn]()
 
 
 def conv_bn(cin: int, cout: int, kernel, stride=1, padding=0, *, cfg: dict, bias=False, relu=True, groups=1,
@@ -102,6 +103,53 @@ class Mul(nn.Module):
 
     def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         return scale * x  # torchvision's SqueezeExcitation order
+
+
+class DropPath(nn.Module):
+    """torchvision.ops.StochasticDepth(rate, "row"): in training mode each sample's whole residual branch is
+    zeroed with probability ``rate`` and the survivors scaled by 1 / (1 - rate); in eval mode the input itself."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * mask.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d: LayerNorm over the channels of an N x C x H x W map (at each position)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps).permute(0, 3, 1, 2)
+
+
+class PointwiseLinear(nn.Linear):
+    """nn.Linear over the channels of each position of an N x C x H x W map (ConvNeXt's, channels-last inside)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale: a learned per-channel factor (torchvision's ``layer_scale``, a C x 1 x 1 parameter
+    of its block; here a module of its own, so that it has a name in per-layer tables)."""
+
+    def __init__(self, channels: int, init: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), float(init)))
+        self.bias = None  # no shift (the weight transfer reads weight and bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight.view(-1, 1, 1) * x
 
 
 class Concat(nn.Module):

@@ -8,7 +8,7 @@ from torch import nn
 
 from cnnbench.core.families.mobilenet import (Block, blocks_v2, blocks_v3, stem_channels, v2_head_channels,
                                               v3_classifier_width)
-from cnnbench.models_torch._common import Add, Mul, activation, classifier_head, conv_bn, register_family, seq
+from cnnbench.models_torch._common import Add, DropPath, Mul, activation, classifier_head, conv_bn, register_family, seq
 
 __all__ = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"]
 
@@ -16,36 +16,41 @@ __all__ = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"]
 class SqueezeExcitation(nn.Module):
     """torchvision.ops.SqueezeExcitation: global average -> 1x1 conv -> ReLU -> 1x1 conv -> gate, times the map."""
 
-    def __init__(self, channels: int, squeeze: int, gate: str):
+    def __init__(self, channels: int, squeeze: int, gate: str, act: str = "relu"):
         super().__init__()
-        self.gate = gate
+        self.gate, self.act = gate, act
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.relu = nn.ReLU(inplace=True)
+        self.add_module(act, activation(act))
         self.fc2 = nn.Conv2d(squeeze, channels, 1)
         self.add_module(gate, activation(gate))
         self.mul = Mul()
 
     def forward(self, x):
-        scale = getattr(self, self.gate)(self.fc2(self.relu(self.fc1(self.pool(x)))))
+        scale = getattr(self, self.gate)(self.fc2(getattr(self, self.act)(self.fc1(self.pool(x)))))
         return self.mul(x, scale)
 
 
 class InvertedResidual(nn.Module):
-    """1x1 expansion (none when the width stays) -> kxk depthwise -> SE (V3) -> linear 1x1 projection (+ the input)."""
+    """1x1 expansion (none when the width stays) -> kxk depthwise -> SE (V3, EfficientNet) -> linear 1x1 projection
+    (-> drop path (EfficientNet)) (+ the input)."""
 
     def __init__(self, block: Block, cfg: dict):
         super().__init__()
         e, act = block.expanded, block.act
         self.expand = conv_bn(block.cin, e, 1, cfg=cfg, act=act) if e != block.cin else None
         self.dw = conv_bn(e, e, block.kernel, block.stride, block.kernel // 2, cfg=cfg, groups=e, act=act)
-        self.se = SqueezeExcitation(e, block.se, cfg["se_gate"]) if block.se else None
+        self.se = SqueezeExcitation(e, block.se, cfg["se_gate"], cfg.get("se_activation", "relu")) if block.se else None
         self.project = conv_bn(e, block.out, 1, cfg=cfg, relu=False)
-        self.add = Add() if block.stride == 1 and block.cin == block.out else None
+        residual = block.stride == 1 and block.cin == block.out
+        self.drop_path = DropPath(block.drop) if residual and block.drop is not None else None
+        self.add = Add() if residual else None
 
     def forward(self, x):
         y = self.dw(x if self.expand is None else self.expand(x))
         y = self.project(y if self.se is None else self.se(y))
+        if self.drop_path is not None:
+            y = self.drop_path(y)
         return y if self.add is None else self.add(x, y)
 
 

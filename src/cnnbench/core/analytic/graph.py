@@ -38,6 +38,7 @@ class Tensor:
 class Layer:
     name: str
     kind: str  # conv | linear | batchnorm | activation | maxpool | avgpool | add | mul | concat | flatten | dropout
+    #   | droppath | layernorm | scale
     inputs: tuple[str, ...]
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
@@ -111,16 +112,34 @@ class Graph(Ops):
             )
         )
 
+    def drop_path(self, name: str, x: Tensor, rate: float) -> Tensor:
+        """No parameters and, per sample at inference (the identity), no work: 0 in every counter."""
+        if not 0 <= rate < 1:
+            raise ValueError(f"{self.model}: {name} has drop rate {rate}, which must be in [0, 1)")
+        return self._add(Layer(name, "droppath", (x.producer,), (x.shape,), x.shape, attrs=dict(rate=rate)))
+
     def linear(self, name: str, x: Tensor, units: int, bias: bool = True) -> Tensor:
-        (n_in,) = x.shape
+        """On a map (C, H, W): the same dense layer at each of the H x W positions, H x W x C x units MACs."""
+        n_in, positions = x.shape[0], self._numel(x.shape[1:])
         return self._add(
             Layer(
-                name, "linear", (x.producer,), (x.shape,), (units,),
+                name, "linear", (x.producer,), (x.shape,), (units, *x.shape[1:]),
                 params=n_in * units + (units if bias else 0),
-                macs=n_in * units,
-                bias_adds=units if bias else 0,
+                macs=positions * n_in * units,
+                bias_adds=positions * units if bias else 0,
             )
         )
+
+    def layer_norm(self, name: str, x: Tensor, *, eps: float) -> Tensor:
+        """A scale and a shift per channel; 1 op per element, as BatchNorm's (the normalization; the per-position
+        statistics are left out of our count: each framework's counter counts them its own way)."""
+        c = x.shape[0]
+        return self._add(Layer(name, "layernorm", (x.producer,), (x.shape,), x.shape, params=2 * c,
+                               elementwise=self._numel(x.shape)))
+
+    def layer_scale(self, name: str, x: Tensor, init: float) -> Tensor:
+        return self._add(Layer(name, "scale", (x.producer,), (x.shape,), x.shape, params=x.shape[0],
+                               elementwise=self._numel(x.shape), attrs=dict(init=init)))
 
     def bn(self, name: str, x: Tensor, *, eps: float, momentum: float) -> Tensor:
         c = x.shape[0]  # eps and momentum change no shape or count

@@ -45,6 +45,7 @@ class Block(NamedTuple):
     stride: int
     act: str
     se: int  # squeeze-and-excitation's squeezed channels; 0: none
+    drop: float | None = None  # stochastic depth's rate on the residual branch (EfficientNet); None: no drop path
 
 
 def stem_channels(cfg: Mapping) -> int:
@@ -76,16 +77,18 @@ def blocks_v3(cfg: Mapping) -> Iterator[Block]:
 
 
 def squeeze_excitation(ops: Ops, p: str, x: Tensor, squeeze: int, cfg: Mapping) -> Tensor:
-    """Global average -> 1x1 conv to ``squeeze`` -> ReLU -> 1x1 conv back -> gate; the map times the gate."""
+    """Global average -> 1x1 conv to ``squeeze`` -> ReLU (EfficientNet: its ``se_activation``, SiLU) -> 1x1 conv
+    back -> gate; the map times the gate."""
+    act = cfg.get("se_activation", "relu")
     s = ops.adaptive_avgpool(p + "pool", x, 1)
-    s = ops.relu(p + "relu", ops.conv(p + "fc1", s, squeeze, 1))
+    s = ops.act(p + act, ops.conv(p + "fc1", s, squeeze, 1), act)
     s = ops.act(p + cfg["se_gate"], ops.conv(p + "fc2", s, ops.channels(x), 1), cfg["se_gate"])
     return ops.mul(p + "mul", x, s)
 
 
 def inverted_residual(ops: Ops, x: Tensor, block: Block, cfg: Mapping) -> Tensor:
     """1x1 expansion (none when the width stays), kxk depthwise conv, squeeze-and-excitation (V3), linear
-    1x1 projection; the input is added back when the block keeps its shape."""
+    1x1 projection; the input is added back when the block keeps its shape (EfficientNet: through drop path)."""
     p, bn, act = block.prefix, batchnorm(cfg), block.act
     y = x if block.expanded == block.cin else ops.conv_bn(p + "expand.", x, block.expanded, 1, act=act, **bn)
     y = ops.conv_bn(p + "dw.", y, block.expanded, block.kernel, block.stride, block.kernel // 2,
@@ -93,7 +96,11 @@ def inverted_residual(ops: Ops, x: Tensor, block: Block, cfg: Mapping) -> Tensor
     if block.se:
         y = squeeze_excitation(ops, p + "se.", y, block.se, cfg)
     y = ops.conv_bn(p + "project.", y, block.out, 1, relu=False, **bn)  # linear bottleneck: no activation
-    return ops.add(p + "add", [x, y]) if block.stride == 1 and block.cin == block.out else y
+    if not (block.stride == 1 and block.cin == block.out):
+        return y
+    if block.drop is not None:
+        y = ops.drop_path(p + "drop_path", y, block.drop)
+    return ops.add(p + "add", [x, y])
 
 
 def v2_head_channels(cfg: Mapping) -> int:
