@@ -268,27 +268,33 @@ _FLOPS = {"lenet5-inference": 1_666_080, "lenet5-train": 4_998_240,
 
 
 def test_eta_is_what_the_cases_left_are_expected_to_cost():
-    """A fake machine whose cost is known: torch steps take 1 ns a FLOP and a worker 4 s to start,
-    Keras-on-TensorFlow 0.5 ns a FLOP and 8 s; every case takes 2 warm-up + 10 timed + 1 memory steps.
-    After three LeNet-5 cases the time left is the five cases still to run, ResNet-18's among them,
-    not three times the LeNet-5 average."""
+    """A fake machine whose cost is known: a torch step takes 1 ms plus 1 ns a FLOP and a worker 4 s to
+    start, a Keras-on-TensorFlow step 2 ms plus 0.5 ns a FLOP and 8 s; every case takes 2 warm-up + 10
+    timed + 1 memory steps; the GEMM peaks measured in the first workers are 5 and 10 GFLOP/s, so the
+    prior rate (20% of the peak, progress.PRIOR_FRACTION) is the true one. After three LeNet-5 cases the
+    time left is the five cases still to run, ResNet-18's among them: within 1% of the truth (the fixed
+    cost is read from LeNet-5 inference, whose step also computes a little), where the first three
+    cases' average said 5 x 5.4 s and LeNet-5's speed per FLOP, taken as the rate, several times the truth."""
     from cnnbench.harness.cases import Profile
-    from cnnbench.harness.progress import Progress
+    from cnnbench.harness.progress import PRIOR_FRACTION, Progress
 
     profile = Profile("fixed", ("lenet5", "resnet18"), {"cpu": (2,)}, 64, min_rounds=10, max_rounds=10,
                       target_seconds=1.0, warmup_rounds=2, warmup_seconds=0.0)
     cases = build_cases(profile="smoke", models="lenet5,resnet18", device="cpu")
     assert [c.id for c in cases][:3] == ["lenet5-torch-inference-bs2-cpu", "lenet5-tf-inference-bs2-cpu",
                                          "lenet5-torch-train-bs2-cpu"]
-    ns_per_flop, start_s = {"torch": 1.0, "keras-tf": 0.5}, {"torch": 4.0, "keras-tf": 8.0}
+    fixed_s, ns_per_flop, start_s = {"torch": 1e-3, "keras-tf": 2e-3}, {"torch": 1.0, "keras-tf": 0.5}, \
+        {"torch": 4.0, "keras-tf": 8.0}
 
     def step_s(c):
-        return ns_per_flop[c.runtime] * 1e-9 * _FLOPS[f"{c.model}-{c.mode}"]
+        return fixed_s[c.runtime] + ns_per_flop[c.runtime] * 1e-9 * _FLOPS[f"{c.model}-{c.mode}"]
 
     def wall_s(c):
         return start_s[c.runtime] + 13 * step_s(c)
 
     state = _state(cases, [], profile)
+    state.gemm_peak.update({"torch:cpu:tf32": 5e9, "keras-tf:cpu:tf32": 10e9})
+    assert PRIOR_FRACTION * 5e9 == 1e9 and PRIOR_FRACTION * 10e9 == 2e9  # 1 and 0.5 ns a FLOP
     progress, terminal = Progress(state), _Terminal()
     progress.start([c.id for c in cases], terminal)
     assert progress.eta() is None  # nothing to go by yet
@@ -296,14 +302,46 @@ def test_eta_is_what_the_cases_left_are_expected_to_cost():
         state.results[c.id] = {"median_s": step_s(c), "images_per_s": 2 / step_s(c), "stepping_s": 13 * step_s(c)}
         progress.case_done(_Report(c.id, wall_s(c)))
     left = cases[3:]
-    # by hand: lenet5-tf-train 8 + 13 x 0.5 x 4,998,240 ns; resnet18 torch inference and train
-    # 4 + 13 x 594,231,296 ns and 4 + 13 x 1,782,693,888 ns; their tf twins 8 s + half that
-    by_hand = (8 + 13 * 0.5e-9 * 4_998_240 + 2 * 4 + 13e-9 * (594_231_296 + 1_782_693_888)
-               + 2 * 8 + 13 * 0.5e-9 * (594_231_296 + 1_782_693_888))
-    assert sum(wall_s(c) for c in left) == pytest.approx(by_hand)
-    assert progress.eta() == pytest.approx(by_hand)  # 78.4 s; the first three cases' average said 5 x 5.4 s
+    truth = sum(wall_s(c) for c in left)
+    # by hand, the rule: each runtime's fixed cost is its shortest step so far, LeNet-5 inference's
+    # (torch 1 ms + 1,666,080 ns; Keras 2 ms + 833,040 ns), the rate its prior (1 and 2 GFLOP/s)
+    fixed_torch, fixed_tf = 1e-3 + 1e-9 * 1_666_080, 2e-3 + 0.5e-9 * 1_666_080
+    by_hand = (8 + 13 * (fixed_tf + 0.5e-9 * 4_998_240)
+               + 2 * 4 + 13 * (2 * fixed_torch + 1e-9 * (594_231_296 + 1_782_693_888))
+               + 2 * 8 + 13 * (2 * fixed_tf + 0.5e-9 * (594_231_296 + 1_782_693_888)))
+    assert progress.eta() == pytest.approx(by_hand)
+    assert truth == pytest.approx(by_hand, rel=0.01)  # 78.5 s left
     assert terminal.lines[-1].startswith("[3/8] lenet5-torch-train-bs2-cpu")
-    assert terminal.lines[-1].endswith("ETA 1 min 18 s")
+    assert terminal.lines[-1].endswith("ETA 1 min 19 s")
+
+
+def test_eta_does_not_take_a_small_models_speed_per_flop_for_a_large_ones():
+    """After LeNet-5's cases only, a VGG-16 training step is predicted from the GEMM peak, not from LeNet-5's
+    speed per FLOP (a 0.5 ms step for 1.7 MFLOP is dispatch, not arithmetic): on a machine whose GEMM
+    peak is 100 GFLOP/s, VGG-16's 3 x 2 x 15.47 GMACs (torchvision's cost) at 20 GFLOP/s is 4.6 s a
+    step, where LeNet-5's rate would say 56 s. Once a FLOP-bound case has finished, its rate is used."""
+    from cnnbench.harness.progress import Progress
+
+    cases = build_cases(profile="default", models="lenet5,vgg16", frameworks="torch", device="cpu")
+    state = _state(cases, [], PROFILES["default"])
+    state.gemm_peak["torch:cpu:tf32"] = 100e9
+    progress = Progress(state)
+    progress.start([c.id for c in cases])
+    lenet = next(c for c in cases if c.model == "lenet5" and c.mode == "inference")
+    vgg_train = next(c for c in cases if c.model == "vgg16" and c.mode == "train")
+    lenet_flops = progress._flops(lenet.id)
+    state.results[lenet.id] = {"median_s": 5e-4, "images_per_s": 2e3, "stepping_s": 1.0}
+    progress.case_done(_Report(lenet.id, 3.0))
+    fixed, rate = progress.step_model(vgg_train)
+    assert (fixed, rate) == (5e-4, 20e9)
+    vgg_flops = progress._flops(vgg_train.id)
+    assert vgg_flops == pytest.approx(3 * 2 * 15.47e9, rel=1e-3)
+    assert fixed + vgg_flops / rate == pytest.approx(4.6, rel=0.01)
+    assert 5e-4 / lenet_flops * vgg_flops > 50  # what LeNet-5's speed per FLOP would have said
+    vgg_inf = next(c for c in cases if c.model == "vgg16" and c.mode == "inference")
+    state.results[vgg_inf.id] = {"median_s": 0.5, "images_per_s": 2.0, "stepping_s": 5.0}
+    progress.case_done(_Report(vgg_inf.id, 12.0))
+    assert progress.step_model(vgg_train)[1] == pytest.approx(progress._flops(vgg_inf.id) / (0.5 - 5e-4))
 
 
 def test_eta_borrows_from_other_runtimes_and_predicts_time_to_accuracy():
@@ -318,12 +356,12 @@ def test_eta_borrows_from_other_runtimes_and_predicts_time_to_accuracy():
     state = _state(cases, tta, PROFILES["smoke"])
     progress = Progress(state)
     progress.start(list(state.by_id))
-    first = cases[0]  # torch: 1 ns a FLOP, 3 s to start
+    first = cases[0]  # torch: 1 ns a FLOP, 3 s to start; no GEMM peak known, so its own rate
     step = 1e-9 * _FLOPS["lenet5-train"]
     state.results[first.id] = {"median_s": step, "images_per_s": 1.0, "stepping_s": 1.0}
     progress.case_done(_Report(first.id, 4.0))
     assert progress.expected_s(cases[1].id) == pytest.approx(progress.expected_s(first.id))  # tf borrows torch's
-    tta_step = 1e-9 * step_cost("lenet5", "train", 32).flops
+    tta_step = step + 1e-9 * step_cost("lenet5", "train", 32).flops  # the fixed cost (its one step) + FLOPs
     assert progress.expected_s(tta[0].id) == pytest.approx(3.0 + 1 * 30 * 43 * tta_step)  # smoke: one round
 
 

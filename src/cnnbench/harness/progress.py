@@ -3,16 +3,20 @@
 The estimate is what the cases still to run are expected to cost, from what each of them is, not
 the average of the first cases (the first cases are LeNet-5's; a run's big models come later):
 
-* its **step time**: the case's analytic FLOPs (``cnnbench.core.flops.step_cost`` for its model,
-  mode and batch) times the seconds per FLOP that the finished cases of its runtime took (their
-  median steps over their FLOPs: the large cases weigh most, as they do in the time left);
+* its **step time**: a fixed cost per step plus the case's analytic FLOPs (``cnnbench.core.flops.step_cost``
+  for its model, mode and batch) at its runtime's rate. The fixed cost is the shortest step its runtime
+  has taken (LeNet-5 inference: launching the ops, not computing them). The rate is the finished cases'
+  FLOPs over their steps less that fixed cost, counting only cases whose steps are FLOP-bound (at least
+  FLOP_BOUND times the fixed cost); until one has finished, PRIOR_FRACTION of the runtime's GEMM peak
+  (measured in the first case's worker), which is about what a large CNN step reaches on a CPU (VGG
+  training: about 20% on the 2-core VM). A small model's speed per FLOP says nothing about a large one's:
+  taking it as the rate made the first estimate of a ``make bench`` run 87 hours.
 * its **steps**: as many as the harness will take at that step time (warm-up, ``rounds_for``'s timed
   rounds, the memory step; for time to accuracy, every step of its trainings at most);
 * its runtime's **start-up**: the finished cases' wall time minus their stepping (worker start,
   build, first step and compile, the GEMM peak), on average.
 
-A runtime with no finished case yet borrows from the others. Small models take longer per FLOP than
-large ones, so the first estimates err long and shorten as cases finish. Quiet with ``-q``.
+A runtime with no finished case yet borrows from the others. Quiet with ``-q``.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
     from cnnbench.harness.state import HarnessState
 
 TTA_TRAIN_IMAGES = 1347  # cnnbench.digits: the fixed split's training images (its docstring)
+PRIOR_FRACTION = 0.2  # of the GEMM peak: a large CNN step's rate before one has been measured
+FLOP_BOUND = 10  # a step this many times the runtime's fixed cost is taken to be FLOP-bound
 
 
 def _duration(seconds: float) -> str:
@@ -106,17 +112,33 @@ class Progress:
                 return chosen
         return list(values)
 
+    def _gemm_peak(self, case) -> float | None:
+        """The best GEMM FLOP/s measured so far for the case's runtime and device (any math mode)."""
+        found = [v for k, v in self.state.gemm_peak.items() if k.startswith(f"{case.runtime}:{case.device}:")]
+        return max(found) if found else None
+
+    def step_model(self, case) -> tuple[float, float]:
+        """(fixed seconds per step, FLOP/s) of ``case``'s runtime, from the finished cases (module docstring)."""
+        like = self._pick(case, [f for f in self.finished if f.step_s is not None and f.flops > 0])
+        fixed = min(f.step_s for f in like)
+        bound = [f for f in like if f.step_s >= FLOP_BOUND * fixed]
+        if bound:
+            return fixed, sum(f.flops for f in bound) / sum(f.step_s - fixed for f in bound)
+        peak = self._gemm_peak(case)
+        if peak:
+            return fixed, PRIOR_FRACTION * peak
+        return fixed, sum(f.flops for f in like) / sum(f.step_s for f in like)  # no peak known: what there is
+
     def expected_s(self, case_id: str) -> float | None:
         """The seconds ``case_id`` is expected to take, from the cases finished so far; None before any."""
         case = self.state.by_id[case_id]
-        timed = [f for f in self.finished if f.step_s is not None and f.flops > 0]
-        if not timed:
+        if not any(f.step_s is not None and f.flops > 0 for f in self.finished):
             return None
         flops = self._flops(case_id)
         if flops <= 0:
             return 0.0
-        like = self._pick(case, timed)
-        step = flops * sum(f.step_s for f in like) / sum(f.flops for f in like)
+        fixed, rate = self.step_model(case)
+        step = fixed + flops / rate
         startup = _mean([f.startup_s for f in self._pick(case, self.finished)])
         return startup + step * self._steps(case, step)
 
