@@ -21,3 +21,4 @@ class Prepared:
     trainable_params: int
     cleanup: Callable[[], None] = lambda: None
     notes: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # row fields a runtime knows only once prepared (an export's facts)
