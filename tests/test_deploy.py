@@ -1,0 +1,126 @@
+"""The export runtimes (docs/deploy.md): each zoo's model exported with its ecosystem's own exporter and
+run in ONNX Runtime, OpenVINO and LiteRT, against the framework's own output; the case dimension that
+selects them; the one-line refusals. One xdist group per runtime (tests/conftest.py GROUP_SECONDS)."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from cnnbench.backends import runtime_missing
+from cnnbench.core.case import EXPORT_RUNTIMES, Case, export_of, runtime_of, split_runtime
+from cnnbench.core.errors import UnsupportedCaseError
+from cnnbench.core.settings import Settings
+from cnnbench.harness.cases import build_cases
+from cnnbench.reports.rows import parse_case_id
+
+# the issue's tolerance (#31): max |runtime - framework| <= 1e-4 of the output scale in float32
+TOLERANCE = 1e-4
+NEEDS = {"ort-from-torch": ("torch", "onnxruntime", "onnxscript"), "ort-from-keras": ("tensorflow", "onnxruntime", "tf2onnx"),
+         "openvino-from-torch": ("torch", "openvino", "onnxscript"),
+         "openvino-from-keras": ("tensorflow", "openvino", "tf2onnx"), "litert-from-keras": ("tensorflow", "ai_edge_litert")}
+# besides LeNet-5, a model with BatchNorm and residual adds (resnet18) from both zoos and one with concatenated
+# branches (googlenet) through OpenVINO, at their smallest inputs. Each export of a larger model took 20-55 s
+# on the 2-core reference VM under load (2026-12-05: densenet121 to TFLite 56 s, inception_v3 to ONNX 18 s),
+# so the other families are measured by the harness run of docs/deploy.md, not here.
+FAMILY = {"ort-from-torch": ("resnet18",), "ort-from-keras": ("resnet18",), "openvino-from-torch": ("googlenet",)}
+
+
+def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2):
+    for name in NEEDS[runtime]:
+        pytest.importorskip(name)
+    from cnnbench.core.analytic import min_input_size
+    from cnnbench.deploy import backend
+
+    backend.serve_runtime(runtime)
+    monkeypatch.setattr(backend, "_SETTINGS", Settings(threads=1, interop_threads=1).resolved())
+    size = 28 if model == "lenet5" else min_input_size(model)
+    fw, kb = split_runtime(runtime)
+    case = Case(model, fw, "inference", batch, "cpu", size, layout="nchw" if fw == "torch" else "nhwc",
+                keras_backend=kb, export=export_of(runtime))
+    return case, backend.prepare(case, seed=0)
+
+
+@pytest.mark.parametrize("runtime", EXPORT_RUNTIMES)
+def test_each_export_keeps_its_frameworks_output(runtime, monkeypatch):
+    """LeNet-5 (and a larger family, FAMILY): exported, loaded once, within 1e-4 of the framework's
+    output, with the graph's facts and the engine's threads read back."""
+    for model in ("lenet5", *FAMILY.get(runtime, ())):
+        case, prep = _prepared(runtime, model, monkeypatch)
+        try:
+            e = prep.extra
+            assert e["export_parity_ok"] and e["export_parity_rel"] <= TOLERANCE, (model, e["export_parity_rel"])
+            assert e["export_nodes"] == sum(e["export_ops"].values()) > 0
+            assert e["export_file_bytes"] > 4 * prep.params * 0.9  # float32 weights are in the file
+            assert e["setting_intra_op_threads"] == 1
+            out = prep.step()
+            assert out.shape == (2, 10 if model == "lenet5" else 1000)
+            assert (e["export_opset"] is None) == (runtime == "litert-from-keras")
+        finally:
+            prep.cleanup()
+
+
+def test_both_zoos_onnx_files_compute_the_same_function(monkeypatch):
+    """The Keras model takes the PyTorch twin's weights, and both see the same images: the ONNX file
+    from Keras reproduces the PyTorch model's output (not only Keras')."""
+    from cnnbench.deploy.backend import _input, run_source, source_model
+
+    case, prep = _prepared("ort-from-keras", "lenet5", monkeypatch)
+    torch_model, _ = source_model("torch", "lenet5", 28, {}, seed=0)
+    from cnnbench.deploy import backend
+
+    backend.serve_runtime("ort-from-torch")
+    reference = run_source("torch", torch_model, _input(case, 0))
+    out = prep.step()
+    assert float(np.abs(out - reference).max()) / float(np.abs(reference).max()) <= TOLERANCE
+    prep.cleanup()
+
+
+def test_training_is_refused_in_one_line(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from cnnbench.deploy import backend
+
+    backend.serve_runtime("ort-from-torch")
+    with pytest.raises(UnsupportedCaseError, match="^ort-from-torch is inference only"):
+        backend.prepare(Case("lenet5", "torch", "train", 2, "cpu", 28, export="ort"))
+
+
+def test_old_case_ids_and_dicts_are_unchanged():
+    """Every existing runtime's id and to_dict stay as they were (a baseline worker accepts only the
+    fields it knows); the new runtimes get their own tag."""
+    old = Case("resnet18", "tf", "train", 8, "cpu", 64, layout="nhwc", keras_backend="jax")
+    assert old.id == "resnet18-keras_jax-train-bs8-cpu"
+    assert "export" not in old.to_dict() and "export" not in Case("lenet5", "torch", "inference", 1, "cpu", 28).to_dict()
+    new = Case("lenet5", "tf", "inference", 1, "cpu", 28, layout="nhwc", export="litert")
+    assert new.id == "lenet5-litert_keras-inference-bs1-cpu" and new.runtime == "litert-from-keras"
+    assert new.to_dict()["export"] == "litert" and Case.from_dict(new.to_dict()) == new
+    assert runtime_of("torch", None, "openvino") == "openvino-from-torch"
+    assert parse_case_id(new.id)["runtime"] == "litert-from-keras"
+    assert parse_case_id("lenet5-ort_torch-inference-bs1-cpu")["framework"] == "torch"
+
+
+def test_runtimes_option_selects_and_refuses():
+    ids = [c.id for c in build_cases(models="lenet5", runtimes="torch,ort-from-torch,litert-from-keras")]
+    # inference only: no training case of an export runtime is collected
+    assert ids == ["lenet5-torch-inference-bs1-cpu", "lenet5-ort_torch-inference-bs1-cpu",
+                   "lenet5-litert_keras-inference-bs1-cpu", "lenet5-torch-train-bs1-cpu"]
+    assert [c.id for c in build_cases(models="lenet5", frameworks="torch", modes="inference")] == ids[:1]
+    refusals = {"ort": "--runtimes: unknown value(s) ort; choose from torch, keras-tf",
+                "torch,torch": "--runtimes: torch given 2 times",
+                "": "--runtimes: no value given"}
+    for value, message in refusals.items():
+        with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+            build_cases(models="lenet5", runtimes=value)
+    with pytest.raises(ValueError, match="^--modes train: ort-from-torch is inference only"):
+        build_cases(models="lenet5", runtimes="ort-from-torch", modes="train")
+    with pytest.raises(ValueError, match="^--runtimes names the runtimes itself"):
+        build_cases(models="lenet5", runtimes="torch", frameworks="torch")
+
+
+def test_a_missing_extra_skips_with_the_install_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    assert runtime_missing("openvino-from-keras").startswith("openvino-from-keras: openvino is not installed "
+                                                             '(pip install -e ".[tf,onnx,openvino]")')
+    assert runtime_missing("torch") is None
