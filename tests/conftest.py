@@ -179,7 +179,7 @@ GROUP_SECONDS: dict[str, float] = {
     # 2026-12-05, alone (pytest tests/test_deploy.py --durations=0, calls), not yet under `make test`
     "tests/test_deploy.py:ort-from-keras": 26, "tests/test_deploy.py:openvino-from-torch": 13,
     "tests/test_deploy.py:ort-from-torch": 10, "tests/test_deploy.py:litert-from-keras": 3,
-    "tests/test_deploy.py:openvino-from-keras": 2, "tests/test_deploy.py": 3,
+    "tests/test_deploy.py:openvino-from-keras": 2, "tests/test_deploy.py": 19,
 }
 
 

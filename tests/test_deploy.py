@@ -124,3 +124,41 @@ def test_a_missing_extra_skips_with_the_install_command(monkeypatch):
     assert runtime_missing("openvino-from-keras").startswith("openvino-from-keras: openvino is not installed "
                                                              '(pip install -e ".[tf,onnx,openvino]")')
     assert runtime_missing("torch") is None
+
+
+def test_export_command_writes_the_file_and_refuses_bad_input_in_one_line(tmp_path, capsys):
+    """`cnnbench export`: a file at the opset asked for; tflite from PyTorch, an opset the exporter cannot
+    write and an unknown format each one line, exit 2."""
+    pytest.importorskip("onnxscript")
+    import onnx
+
+    from cnnbench.cli import main
+
+    out = tmp_path / "lenet5.onnx"
+    assert main(["export", "lenet5", "--framework", "torch", "--format", "onnx", "--out", str(out), "--opset", "19"]) == 0
+    assert onnx.load(str(out)).opset_import[0].version == 19
+    assert capsys.readouterr().out.startswith(f"wrote {out} (")
+    assert main(["export", "lenet5", "--framework", "torch", "--format", "tflite", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("cnnbench: error: --format tflite: PyTorch exports to onnx here")
+    # the dynamo exporter translates at opset 18 and up; 7 it cannot convert to (onnx has no Relu adapter)
+    assert main(["export", "lenet5", "--framework", "torch", "--format", "onnx", "--out", str(tmp_path / "x.onnx"),
+                 "--opset", "7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("cnnbench: error: torch.onnx.export (dynamo) cannot write opset 7: its version converter "
+                       "failed and left opset 18 (it translates at opset 18 and above)")
+    assert not (tmp_path / "x.onnx").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", "lenet5", "--framework", "tf", "--format", "pb", "--out", str(out)])
+    assert exit_.value.code == 2
+
+
+def test_ab_pairs_a_framework_with_its_export():
+    """`cnnbench ab --compare-frameworks --sides torch,ort-from-torch`: the sides come from the runtimes;
+    only inference is paired (the export runtime has no training case)."""
+    from cnnbench.ab import ab_pairs
+
+    sides = ab_pairs.parse_sides("torch,ort-from-torch")
+    cases = build_cases(profile="smoke", models="lenet5", device="cpu", **ab_pairs.framework_selection(sides))
+    pairs = ab_pairs.framework_pairs(cases, sides, Settings(), [])
+    assert [p.pair_id for p in pairs] == ["inference:lenet5:bs2:cpu:torch~ort-from-torch"]
+    assert pairs[0].b.case.to_dict()["export"] == "ort"

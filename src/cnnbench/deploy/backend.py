@@ -260,6 +260,7 @@ def export(framework: str, model, x: np.ndarray, fmt: str, path: str, opset: int
             raise exporters.ExportError(f"PyTorch exports to onnx here, not {fmt} (torch -> TFLite is the "
                                         "separate ai-edge-torch project)")
         return exporters.export_torch_onnx(model, x, path, opset)
+    run_source(framework, model, x)  # Keras exports only a model that has been called
     if fmt == "onnx":
         return exporters.export_keras_onnx(model, path, opset)
     if opset is not None:

@@ -13,17 +13,20 @@ the graph's node count and op histogram, the file size and the export time.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
 
 import numpy as np
 
+from cnnbench.core.errors import CnnbenchError
+
 FORMATS = ("onnx", "tflite")
 SUFFIX = {"onnx": ".onnx", "tflite": ".tflite"}
 
 
-class ExportError(Exception):
+class ExportError(CnnbenchError):
     """An exporter refused a model or an option; the message is the exporter's one-line reason."""
 
 
@@ -66,18 +69,34 @@ def export_torch_onnx(model, x: np.ndarray, path: str, opset: int | None = None)
     import torch
 
     start = time.perf_counter()
+    # their warnings (a failed opset conversion, with its traceback) become the one line below
+    quiet = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
     try:
         torch.onnx.export(model, (torch.from_numpy(x),), path, dynamo=True, opset_version=opset,
                           external_data=False, verbose=False, input_names=["input"], output_names=["logits"])
     except Exception as exc:  # noqa: BLE001  (any exporter failure is the case's one-line reason)
         raise ExportError(f"torch.onnx.export (dynamo) cannot export it: {one_line(exc)}") from None
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
     seconds = time.perf_counter() - start
+    facts = onnx_facts(path)
+    if opset is not None and facts["export_opset"] != opset:
+        # the dynamo exporter translates at its own opset and converts after; a conversion it cannot make
+        # is logged and the file keeps the exporter's opset: refused here, never a file of another opset
+        os.remove(path)
+        raise ExportError(f"torch.onnx.export (dynamo) cannot write opset {opset}: its version converter "
+                          f"failed and left opset {facts['export_opset']} (it translates at opset 18 and above)")
     return {"export_format": "onnx", "exporter": "torch.onnx.export (dynamo=True)",
-            "exporter_version": f"torch {torch.__version__}", "export_s": seconds, **onnx_facts(path)}
+            "exporter_version": f"torch {torch.__version__}", "export_s": seconds, **facts}
 
 
 def export_keras_onnx(model, path: str, opset: int | None = None) -> dict:
-    """A Keras model (TensorFlow backend, already called once) to ONNX at ``path`` with its own exporter."""
+    """A Keras model (TensorFlow backend, already called once: Keras exports only a model that has been
+    called) to ONNX at ``path`` with its own exporter."""
     import tf2onnx
 
     start = time.perf_counter()
