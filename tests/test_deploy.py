@@ -17,9 +17,11 @@ from cnnbench.reports.rows import parse_case_id
 
 # the issue's tolerance (#31): max |runtime - framework| <= 1e-4 of the output scale in float32
 TOLERANCE = 1e-4
-NEEDS = {"ort-from-torch": ("torch", "onnxruntime", "onnxscript"), "ort-from-keras": ("tensorflow", "onnxruntime", "tf2onnx"),
+NEEDS = {"ort-from-torch": ("torch", "onnxruntime", "onnxscript"),
+         "ort-from-keras": ("tensorflow", "onnxruntime", "tf2onnx"),
          "openvino-from-torch": ("torch", "openvino", "onnxscript"),
-         "openvino-from-keras": ("tensorflow", "openvino", "tf2onnx"), "litert-from-keras": ("tensorflow", "ai_edge_litert")}
+         "openvino-from-keras": ("tensorflow", "openvino", "tf2onnx"),
+         "litert-from-keras": ("tensorflow", "ai_edge_litert")}
 # besides LeNet-5, a model with BatchNorm and residual adds (resnet18) from both zoos and one with concatenated
 # branches (googlenet) through OpenVINO, at their smallest inputs. Each export of a larger model took 20-55 s
 # on the 2-core reference VM under load (2026-12-05: densenet121 to TFLite 56 s, inception_v3 to ONNX 18 s),
@@ -91,7 +93,8 @@ def test_old_case_ids_and_dicts_are_unchanged():
     fields it knows); the new runtimes get their own tag."""
     old = Case("resnet18", "tf", "train", 8, "cpu", 64, layout="nhwc", keras_backend="jax")
     assert old.id == "resnet18-keras_jax-train-bs8-cpu"
-    assert "export" not in old.to_dict() and "export" not in Case("lenet5", "torch", "inference", 1, "cpu", 28).to_dict()
+    assert "export" not in old.to_dict()
+    assert "export" not in Case("lenet5", "torch", "inference", 1, "cpu", 28).to_dict()
     new = Case("lenet5", "tf", "inference", 1, "cpu", 28, layout="nhwc", export="litert")
     assert new.id == "lenet5-litert_keras-inference-bs1-cpu" and new.runtime == "litert-from-keras"
     assert new.to_dict()["export"] == "litert" and Case.from_dict(new.to_dict()) == new
@@ -135,7 +138,8 @@ def test_export_command_writes_the_file_and_refuses_bad_input_in_one_line(tmp_pa
     from cnnbench.cli import main
 
     out = tmp_path / "lenet5.onnx"
-    assert main(["export", "lenet5", "--framework", "torch", "--format", "onnx", "--out", str(out), "--opset", "19"]) == 0
+    assert main(["export", "lenet5", "--framework", "torch", "--format", "onnx", "--out", str(out),
+                 "--opset", "19"]) == 0
     assert onnx.load(str(out)).opset_import[0].version == 19
     assert capsys.readouterr().out.startswith(f"wrote {out} (")
     assert main(["export", "lenet5", "--framework", "torch", "--format", "tflite", "--out", str(out)]) == 2

@@ -200,7 +200,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise ExportError("--opset applies to --format onnx; a TFLite file has no opset")
     if args.opset is not None and args.opset <= 0:
         raise ExportError(f"--opset: expected a positive ONNX opset number, got {args.opset}")
-    needs = {("torch", "onnx"): ("torch", "onnx", "onnxscript"), ("tf", "onnx"): ("tensorflow", "keras", "onnx", "tf2onnx"),
+    needs = {("torch", "onnx"): ("torch", "onnx", "onnxscript"),
+             ("tf", "onnx"): ("tensorflow", "keras", "onnx", "tf2onnx"),
              ("tf", "tflite"): ("tensorflow", "keras")}[(args.framework, args.format)]
     import importlib.util
 
@@ -275,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a spec option, e.g. aux_logits=true")
     p.set_defaults(func=_cmd_diagram)
 
-    p = sub.add_parser("export", help="a model exported with its framework's own exporter: ONNX or TFLite (docs/deploy.md)")
+    p = sub.add_parser("export", help="a model exported with its framework's own exporter: ONNX or TFLite "
+                                      "(docs/deploy.md)")
     p.add_argument("model")
     p.add_argument("--framework", required=True, choices=("torch", "tf"), help="the zoo: torch, or tf (Keras)")
     p.add_argument("--format", required=True, choices=("onnx", "tflite"), help="onnx (both zoos), tflite (Keras)")

@@ -16,9 +16,9 @@ from cnnbench.core.specs import list_models
 DEVICES = ("cpu", "cuda", "auto")
 # data-parallel training runs on the frameworks' own engines: PyTorch DDP, TensorFlow's tf.distribute
 DISTRIBUTED_RUNTIMES = (("torch", None), ("tf", "tensorflow"))
-__all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile", "RUNTIMES",
-           "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes", "positive_int",
-           "positive_ints", "select_models", "tta_cases"]
+__all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile",
+           "RUNTIMES", "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes",
+           "positive_int", "positive_ints", "select_models", "tta_cases"]
 
 @dataclass(frozen=True)
 class Profile:

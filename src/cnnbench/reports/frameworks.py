@@ -29,8 +29,9 @@ LEGACY = ["ratio_tf_over_torch", "ratio_ci_low", "ratio_ci_high", "faster", "fas
 
 
 # an export runtime's columns beside its timing: parity with its framework and what the export made
-_EXPORT_SOURCE = {"parity_rel": "export_parity_rel", "parity_ok": "export_parity_ok", "export_nodes": "export_nodes",
-                  "export_file_bytes": "export_file_bytes", "export_s": "export_s", "export_opset": "export_opset"}
+_EXPORT_SOURCE = {"parity_rel": "export_parity_rel", "parity_ok": "export_parity_ok",
+                  "export_nodes": "export_nodes", "export_file_bytes": "export_file_bytes", "export_s": "export_s",
+                  "export_opset": "export_opset"}
 
 
 def _per_runtime(r: str) -> dict:
