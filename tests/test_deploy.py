@@ -166,3 +166,30 @@ def test_ab_pairs_a_framework_with_its_export():
     pairs = ab_pairs.framework_pairs(cases, sides, Settings(), [])
     assert [p.pair_id for p in pairs] == ["inference:lenet5:bs2:cpu:torch~ort-from-torch"]
     assert pairs[0].b.case.to_dict()["export"] == "ort"
+
+
+def test_the_measured_table_is_read_from_the_rows(tmp_path):
+    """tools/deploy_results.py: the docs' table (results/deploy-*.json) takes every figure from the run's rows."""
+    import json
+
+    from tools.deploy_results import main
+
+    stats = {"median": 0.002}
+    info = {"model": "lenet5", "mode": "inference", "batch": 1, "input_size": 28, "device": "cpu",
+            "setting_intra_op_threads": 2}
+    run = {"datetime": "2026-12-05T09:00:00", "machine_info": {"cpu_logical_cores": 2}, "benchmarks": [
+        {"stats": {"median": 0.004}, "extra_info": {**info, "runtime": "torch", "torch_version": "2.13.0"}},
+        {"stats": stats, "extra_info": {**info, "runtime": "ort-from-torch", "export_ops": {"Relu": 4, "Gemm": 3},
+                                        "export_format": "onnx", "export_opset": 20, "export_nodes": 7,
+                                        "export_file_bytes": 2**20, "export_s": 1.25, "export_parity_rel": 1.3e-7,
+                                        "exporter_version": "torch 2.13.0"}}]}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    out = tmp_path / "deploy.json"
+    assert main([str(tmp_path / "run.json"), "--commit", "abc1234", "--command", "pytest bench", "--out", str(out)]) == 0
+    table = json.loads(out.read_text())["tables"][0]
+    assert table["rows"] == [["torch", "-", "-", "-", "-", "-", "-", "4.00", "1.00"],
+                             ["ort-from-torch", "onnx opset 20", 7, "Relu 4, Gemm 3", "1.0", "1.2", "1.3e-07", "2.00",
+                              "0.50"]]
+    run["benchmarks"] = run["benchmarks"][:1]
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert main([str(tmp_path / "run.json"), "--commit", "c", "--command", "c", "--out", str(out)]) == 2
