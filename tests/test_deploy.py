@@ -193,3 +193,22 @@ def test_the_measured_table_is_read_from_the_rows(tmp_path):
     run["benchmarks"] = run["benchmarks"][:1]
     (tmp_path / "run.json").write_text(json.dumps(run))
     assert main([str(tmp_path / "run.json"), "--commit", "c", "--command", "c", "--out", str(out)]) == 2
+
+
+def test_an_export_that_fails_is_a_skip_with_the_exporters_line(monkeypatch):
+    """The worker classifies UnsupportedCaseError as "unsupported", which the harness records as a skipped
+    case (cnnbench.harness.harness.fail_from_worker): the run goes on."""
+    pytest.importorskip("onnxscript")
+    from cnnbench.deploy import backend, export
+    from cnnbench.worker_server import _classify
+
+    def refuse(*args, **kwargs):
+        raise export.ExportError("torch.onnx.export (dynamo) cannot export it: UnsupportedOperatorError: aten::foo")
+
+    backend.serve_runtime("ort-from-torch")
+    monkeypatch.setattr(export, "export_torch_onnx", refuse)
+    with pytest.raises(UnsupportedCaseError) as exc:
+        backend.prepare(Case("lenet5", "torch", "inference", 1, "cpu", 28, export="ort"))
+    assert str(exc.value) == ("ort-from-torch: torch.onnx.export (dynamo) cannot export it: "
+                              "UnsupportedOperatorError: aten::foo")
+    assert _classify(exc.value) == "unsupported"
