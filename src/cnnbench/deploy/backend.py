@@ -311,6 +311,10 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         shutil.rmtree(folder, ignore_errors=True)
         raise UnsupportedCaseError(f"{RUNTIME}: {exc}") from None
     model = None  # the engine runs the file alone: the framework's model is freed before it loads
+    if SOURCE == "tf":
+        import keras
+
+        keras.backend.clear_session()  # and the graphs Keras and the exporters traced
     gc.collect()
     start = time.perf_counter()
     try:
