@@ -185,7 +185,8 @@ def test_the_measured_table_is_read_from_the_rows(tmp_path):
                                         "exporter_version": "torch 2.13.0"}}]}
     (tmp_path / "run.json").write_text(json.dumps(run))
     out = tmp_path / "deploy.json"
-    assert main([str(tmp_path / "run.json"), "--commit", "abc1234", "--command", "pytest bench", "--out", str(out)]) == 0
+    argv = [str(tmp_path / "run.json"), "--commit", "abc1234", "--command", "pytest bench", "--out", str(out)]
+    assert main(argv) == 0
     table = json.loads(out.read_text())["tables"][0]
     assert table["rows"] == [["torch", "-", "-", "-", "-", "-", "-", "4.00", "1.00"],
                              ["ort-from-torch", "onnx opset 20", 7, "Relu 4, Gemm 3", "1.0", "1.2", "1.3e-07", "2.00",

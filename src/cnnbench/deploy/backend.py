@@ -98,7 +98,7 @@ def engine_version() -> tuple[str, str]:
         import openvino
 
         return "openvino_version", openvino.__version__
-    return "litert_version", exporters._version("ai-edge-litert")
+    return "litert_version", exporters.package_version("ai-edge-litert")
 
 
 def versions(device: str) -> dict:
@@ -107,8 +107,9 @@ def versions(device: str) -> dict:
     out = {**_source().versions(device), field: version}
     out["backend_version"] = f"{ENGINE} {version} (from {out.get('backend_version')})"
     if ENGINE != "litert":
-        out["onnx_version"] = exporters._version("onnx")
-        out["onnx_exporter_version"] = exporters._version("onnxscript" if SOURCE == "torch" else "tf2onnx")
+        out["onnx_version"] = exporters.package_version("onnx")
+        exporter = "onnxscript" if SOURCE == "torch" else "tf2onnx"  # under torch.onnx.export; under Keras' export
+        out["onnx_exporter_version"] = exporters.package_version(exporter)
     return out
 
 

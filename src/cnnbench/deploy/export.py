@@ -106,8 +106,8 @@ def export_keras_onnx(model, path: str, opset: int | None = None) -> dict:
         raise ExportError(f"keras.Model.export(format='onnx') cannot export it: {one_line(exc)}") from None
     seconds = time.perf_counter() - start
     return {"export_format": "onnx", "exporter": "keras.Model.export(format='onnx') via tf2onnx",
-            "exporter_version": f"keras {_version('keras')}, tf2onnx {tf2onnx.__version__}", "export_s": seconds,
-            **onnx_facts(path)}
+            "exporter_version": f"keras {package_version('keras')}, tf2onnx {tf2onnx.__version__}",
+            "export_s": seconds, **onnx_facts(path)}
 
 
 def export_keras_tflite(model, path: str) -> dict:
@@ -126,7 +126,8 @@ def export_keras_tflite(model, path: str) -> dict:
             "exporter_version": f"tensorflow {tf.__version__}", "export_s": seconds, **tflite_facts(path)}
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
+    """The installed version of a distribution (``ai-edge-litert`` has no ``__version__``); None if absent."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
