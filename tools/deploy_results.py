@@ -67,7 +67,8 @@ def result(run: dict, commit: str, command: str, machine: str, notes: list[str])
     info = run.get("machine_info") or {}
     cpu = info.get("cpu_model") or (info.get("cpu") or {}).get("brand_raw")
     return {"format": 1, "title": "Export runtimes: what export changes per model (ONNX Runtime, OpenVINO, LiteRT)",
-            "dates": [run["datetime"][:10]], "time": f"{run['datetime'][11:16]} UTC (pytest-benchmark's datetime, as the run ended)",
+            "dates": [run["datetime"][:10]],
+            "time": f"{run['datetime'][11:16]} UTC (pytest-benchmark's datetime, as the run ended)",
             "machine": {"description": machine, "cpu": cpu, "cores": info.get("cpu_logical_cores"), "ram": None,
                         "gpu": info.get("gpu_name")},
             "versions": dict(sorted(versions.items())),
