@@ -189,6 +189,11 @@ GROUP_SECONDS: dict[str, float] = {
     "model-regnet_y_1_6gf": 21, "model-efficientnet_b0": 59,
     "model-efficientnet_b1": 59, "model-efficientnet_b2": 80, "model-efficientnet_b3": 108, "model-convnext_tiny": 97,
     "tests/test_bisect.py": 46,  # 2026-12-05, alone (pytest tests/test_bisect.py), not yet under `make test`
+    # 2026-12-05, alone (pytest tests/test_deploy.py --durations=0: calls, 37 s in all with the imports), not yet
+    # under `make test`; the same file under heavier load earlier that day: 26, 13, 10, 3, 2 and 19 s
+    "tests/test_deploy.py:ort-from-keras": 15, "tests/test_deploy.py:openvino-from-torch": 10,
+    "tests/test_deploy.py:ort-from-torch": 3, "tests/test_deploy.py:litert-from-keras": 1,
+    "tests/test_deploy.py:openvino-from-keras": 1, "tests/test_deploy.py": 5,
 }
 
 

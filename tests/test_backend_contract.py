@@ -1,5 +1,5 @@
-"""Both framework backends keep the backend contract (cnnbench.core.backend.Backend), checked by
-name and signature with inspect: nothing is built."""
+"""Both framework backends, and the export runtimes' (cnnbench.deploy.backend), keep the backend contract
+(cnnbench.core.backend.Backend), checked by name and signature with inspect: nothing is built."""
 from __future__ import annotations
 
 import importlib
@@ -22,7 +22,8 @@ def test_the_contract_names_what_the_worker_and_train_use():
 
 
 @pytest.mark.parametrize("module,needs", [("cnnbench.models_torch.backend", ("torch",)),
-                                          ("cnnbench.models_tf.backend", ("keras", "tensorflow"))])
+                                          ("cnnbench.models_tf.backend", ("keras", "tensorflow")),
+                                          ("cnnbench.deploy.backend", ("numpy",))])
 def test_both_backends_keep_the_contract(module, needs):
     for name in needs:
         pytest.importorskip(name)

@@ -159,7 +159,8 @@ def test_thresholds_are_refused_the_same_way_by_every_command(tmp_path, capsys, 
 def test_reference_must_be_a_runtime_present(tmp_path, capsys):
     argv = ["report", str(CPU), "--out", str(tmp_path / "o"), "--no-diagrams", "--no-history"]
     assert reports_main(argv + ["--reference", "mxnet"]) == 2
-    assert "--reference must be one of torch, keras-tf, keras-jax, keras-torch, got 'mxnet'" in capsys.readouterr().err
+    assert ("--reference must be one of torch, keras-tf, keras-jax, keras-torch, ort-from-torch, ort-from-keras, "
+            "openvino-from-torch, openvino-from-keras, litert-from-keras, got 'mxnet'") in capsys.readouterr().err
     assert reports_main(argv + ["--reference", "keras-jax"]) == 2
     assert "no keras-jax case in the runs (runtimes measured: torch, keras-tf)" in capsys.readouterr().err
 

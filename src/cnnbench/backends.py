@@ -5,6 +5,7 @@ import difflib
 import importlib
 
 from cnnbench.core.backend import Backend
+from cnnbench.core.case import EXPORT_RUNTIMES
 from cnnbench.core.errors import FrameworkUnavailableError, NoBuilderError, UnknownFrameworkError
 
 FRAMEWORKS = ("torch", "tf")
@@ -38,12 +39,25 @@ def framework_module(framework: str):
 # ------------------------------------------------------------------ runtimes: a zoo on an engine
 # Each runtime is served by one backend module; Keras' backend is fixed per process (KERAS_BACKEND),
 # so a worker process serves one runtime (cnnbench.worker).
+# The export runtimes (docs/deploy.md) share one backend, cnnbench.deploy.backend, told which runtime it
+# serves; each needs its source framework, the exporter and the engine (the extras onnx, openvino, litert).
 _RUNTIME_BACKEND = {"torch": "cnnbench.models_torch.backend", "keras-tf": "cnnbench.models_tf.backend",
-                    "keras-jax": "cnnbench.models_tf.backend", "keras-torch": "cnnbench.models_tf.backend"}
+                    "keras-jax": "cnnbench.models_tf.backend", "keras-torch": "cnnbench.models_tf.backend",
+                    **{rt: "cnnbench.deploy.backend" for rt in EXPORT_RUNTIMES}}
+_ONNX_FROM = {"torch": ("torch", "onnx", "onnxscript"), "keras": ("tensorflow", "keras", "onnx", "tf2onnx")}
 _RUNTIME_NEEDS = {"torch": ("torch",), "keras-tf": ("tensorflow", "keras"), "keras-jax": ("jax", "keras"),
-                  "keras-torch": ("torch", "keras")}
+                  "keras-torch": ("torch", "keras"),
+                  "ort-from-torch": (*_ONNX_FROM["torch"], "onnxruntime"),
+                  "ort-from-keras": (*_ONNX_FROM["keras"], "onnxruntime"),
+                  "openvino-from-torch": (*_ONNX_FROM["torch"], "openvino"),
+                  "openvino-from-keras": (*_ONNX_FROM["keras"], "openvino"),
+                  "litert-from-keras": ("tensorflow", "keras", "ai_edge_litert")}
 _RUNTIME_INSTALL = {"torch": 'pip install -e ".[torch]"', "keras-tf": 'pip install -e ".[tf]" (or ".[tf-cpu]")',
-                    "keras-jax": 'pip install -e ".[jax]"', "keras-torch": 'pip install -e ".[torch,keras]"'}
+                    "keras-jax": 'pip install -e ".[jax]"', "keras-torch": 'pip install -e ".[torch,keras]"',
+                    "ort-from-torch": 'pip install -e ".[torch,onnx]"', "ort-from-keras": 'pip install -e ".[tf,onnx]"',
+                    "openvino-from-torch": 'pip install -e ".[torch,onnx,openvino]"',
+                    "openvino-from-keras": 'pip install -e ".[tf,onnx,openvino]"',
+                    "litert-from-keras": 'pip install -e ".[tf,litert]"'}
 
 
 def runtime_missing(runtime: str) -> str | None:
@@ -71,7 +85,10 @@ def runtime_backend(runtime: str) -> Backend:
         if current != keras_backend:
             raise RuntimeError(f"this process runs Keras on {current!r} (KERAS_BACKEND); {runtime} needs "
                                f"{keras_backend!r}: run it in a worker process (cnnbench.worker)")
-    return importlib.import_module(_RUNTIME_BACKEND[runtime])
+    module = importlib.import_module(_RUNTIME_BACKEND[runtime])
+    if runtime in EXPORT_RUNTIMES:
+        module.serve_runtime(runtime)  # one backend module for every export runtime: this process serves this one
+    return module
 
 
 def model_builder(framework: str, name: str):

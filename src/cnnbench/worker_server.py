@@ -60,7 +60,8 @@ class _Server:
         self.prep = self.backend.prepare(self.case, seed)
         p = self.prep
         return {"build_s": p.build_s, "first_step_s": p.first_step_s, "params": p.params,
-                "trainable_params": p.trainable_params, "notes": p.notes}
+                "trainable_params": p.trainable_params, "notes": p.notes,
+                "extra": p.extra}
 
     def _one(self) -> tuple[object, float]:
         start = time.perf_counter()

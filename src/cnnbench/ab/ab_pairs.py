@@ -46,8 +46,12 @@ def parse_sides(value: str | None) -> tuple[str, str]:
 
 
 def framework_selection(sides: tuple[str, str]) -> dict:
-    """The build_cases options that select the two runtimes' cases."""
-    from cnnbench.core.case import split_runtime
+    """The build_cases options that select the two runtimes' cases (an export runtime's by --runtimes, which
+    collects its inference cases only: a training pair then has one side and is not made)."""
+    from cnnbench.core.case import EXPORT_RUNTIMES, split_runtime
+
+    if any(runtime in EXPORT_RUNTIMES for runtime in sides):
+        return {"runtimes": ",".join(sides)}
 
     fws, kbs = [], []
     for runtime in sides:

@@ -3,6 +3,11 @@
 ``framework`` says which zoo builds the model (``torch``: the PyTorch nn.Modules; ``tf``: the Keras 3
 models); ``keras_backend`` says which Keras backend runs a Keras model (``tensorflow``, ``jax`` or
 ``torch``). Users read the pair as one *runtime*: ``torch``, ``keras-tf``, ``keras-jax``, ``keras-torch``.
+
+``export`` names a deployment engine that runs the zoo's model after export (docs/deploy.md): ``ort``
+(ONNX Runtime), ``openvino`` or ``litert``; the runtime is then ``<engine>-from-<source>``, such as
+``ort-from-torch`` (the PyTorch model through ``torch.onnx.export``) or ``litert-from-keras`` (the Keras
+model on TensorFlow through the TFLite converter). Inference only: an exported graph has no training step.
 """
 from __future__ import annotations
 
@@ -12,19 +17,32 @@ MODES = ("inference", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LAYOUTS = ("nchw", "nhwc")
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
-RUNTIMES = ("torch", "keras-tf", "keras-jax", "keras-torch")
+# the deployment runtimes: an engine running the exported model of one zoo (the Keras models export on TensorFlow)
+EXPORT_RUNTIMES = ("ort-from-torch", "ort-from-keras", "openvino-from-torch", "openvino-from-keras",
+                   "litert-from-keras")
+RUNTIMES = ("torch", "keras-tf", "keras-jax", "keras-torch") + EXPORT_RUNTIMES
 # PyTorch runs NCHW unless asked for channels_last; the Keras models are channels-last.
 NATIVE_LAYOUT = {"torch": "nchw", "tf": "nhwc"}
 _RUNTIME = {("torch", None): "torch", ("tf", "tensorflow"): "keras-tf", ("tf", "jax"): "keras-jax",
             ("tf", "torch"): "keras-torch"}
-# the runtime's part of a case id: "tf" for Keras on TensorFlow keeps every saved run's ids valid
-_ID_TAG = {"torch": "torch", "keras-tf": "tf", "keras-jax": "keras_jax", "keras-torch": "keras_torch"}
+_SOURCE = {"torch": ("torch", None), "keras": ("tf", "tensorflow")}  # the zoo an export runtime exports from
+_EXPORT = {rt: (rt.split("-from-")[0], *_SOURCE[rt.split("-from-")[1]]) for rt in EXPORT_RUNTIMES}
+# the runtime's part of a case id: "tf" for Keras on TensorFlow keeps every saved run's ids valid; an export
+# runtime's tag has no "-" (ids are split on it): "ort_torch", "litert_keras"
+_ID_TAG = {"torch": "torch", "keras-tf": "tf", "keras-jax": "keras_jax", "keras-torch": "keras_torch",
+           **{rt: rt.replace("-from-", "_") for rt in EXPORT_RUNTIMES}}
 
 
-def runtime_of(framework: str, keras_backend: str | None = None) -> str:
-    """``("tf", "jax")`` -> ``"keras-jax"``; a Keras model with no backend named runs on TensorFlow."""
+def runtime_of(framework: str, keras_backend: str | None = None, export: str | None = None) -> str:
+    """``("tf", "jax")`` -> ``"keras-jax"``; a Keras model with no backend named runs on TensorFlow;
+    ``("torch", None, "ort")`` -> ``"ort-from-torch"``."""
     if framework == "tf" and keras_backend is None:
         keras_backend = "tensorflow"
+    if export is not None:
+        for runtime, (engine, fw, kb) in _EXPORT.items():
+            if (engine, fw, kb) == (export, framework, keras_backend if framework == "tf" else None):
+                return runtime
+        raise ValueError(f"no runtime for {export!r} from framework {framework!r} with Keras backend {keras_backend!r}")
     try:
         return _RUNTIME[(framework, keras_backend if framework == "tf" else None)]
     except KeyError:
@@ -32,11 +50,19 @@ def runtime_of(framework: str, keras_backend: str | None = None) -> str:
 
 
 def split_runtime(runtime: str) -> tuple[str, str | None]:
-    """``"keras-jax"`` -> ``("tf", "jax")``."""
+    """``"keras-jax"`` -> ``("tf", "jax")``; an export runtime -> its source zoo's (``"ort-from-keras"`` ->
+    ``("tf", "tensorflow")``: the worker runs Keras on TensorFlow to export)."""
+    if runtime in _EXPORT:
+        return _EXPORT[runtime][1:]
     for (fw, kb), name in _RUNTIME.items():
         if name == runtime:
             return fw, kb
     raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+
+
+def export_of(runtime: str) -> str | None:
+    """The deployment engine of an export runtime (``"ort-from-torch"`` -> ``"ort"``); None for the others."""
+    return _EXPORT[runtime][0] if runtime in _EXPORT else None
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,7 @@ class Case:
     keras_backend: str | None = None  # "tensorflow" | "jax" | "torch" for framework "tf"
     world_size: int = 1  # data-parallel workers (weak scaling: the batch above is per worker)
     distributed: bool = False  # run by the framework's data-parallel engine (also at world size 1)
+    export: str | None = None  # "ort" | "openvino" | "litert": the exported model on that engine (inference only)
 
     def __post_init__(self):
         if self.framework == "tf" and self.keras_backend is None:
@@ -62,7 +89,7 @@ class Case:
 
     @property
     def runtime(self) -> str:
-        return runtime_of(self.framework, self.keras_backend)
+        return runtime_of(self.framework, self.keras_backend, self.export)
 
     @property
     def compiled(self) -> bool:
@@ -70,6 +97,8 @@ class Case:
         Keras on JAX always runs a jax.jit-compiled step."""
         if self.runtime == "keras-jax":
             return True
+        if self.export is not None:
+            return False
         return self.tf_jit if self.runtime == "keras-tf" else self.torch_compile
 
     @property
@@ -103,6 +132,8 @@ class Case:
             # added after the committed CI baseline: its workers (a paired A/B comparison runs that commit's
             # worker code) accept only the fields they know, so a default value is left out
             del d["distributed"]
+        if d["export"] is None:  # the same: added after the baseline, left out for today's runtimes
+            del d["export"]
         return d
 
     @classmethod

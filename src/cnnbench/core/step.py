@@ -24,3 +24,4 @@ class Prepared:
     # ``layer_times(steps)``: ``steps`` more steps under the framework's profiler, and what they spent per
     # layer name (``cnnbench profile --layer-times``); None where the runtime cannot attribute its ops
     layer_times: Callable[[int], dict] | None = None
+    extra: dict = field(default_factory=dict)  # row fields a runtime knows only once prepared (an export's facts)

@@ -9,15 +9,16 @@ import math
 from dataclasses import dataclass
 
 from cnnbench.backends import FRAMEWORKS
-from cnnbench.core.case import KERAS_BACKENDS, LAYOUTS, MODES, NATIVE_LAYOUT, PRECISIONS, Case
+from cnnbench.core.case import (EXPORT_RUNTIMES, KERAS_BACKENDS, LAYOUTS, MODES, NATIVE_LAYOUT, PRECISIONS, RUNTIMES,
+                                Case, export_of, split_runtime)
 from cnnbench.core.specs import list_models
 
 DEVICES = ("cpu", "cuda", "auto")
 # data-parallel training runs on the frameworks' own engines: PyTorch DDP, TensorFlow's tf.distribute
 DISTRIBUTED_RUNTIMES = (("torch", None), ("tf", "tensorflow"))
 __all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile",
-           "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes", "positive_int",
-           "positive_ints", "select_models", "tta_cases"]
+           "RUNTIMES", "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes",
+           "positive_int", "positive_ints", "select_models", "tta_cases"]
 
 @dataclass(frozen=True)
 class Profile:
@@ -221,8 +222,13 @@ def build_cases(
     torch_compile: bool = False,
     keras_backends: str | None = None,
     world_sizes: list[int] | None = None,
+    runtimes: str | None = None,
 ) -> list[Case]:
-    """All cases for these options, in a stable order (model, mode, batch, runtime, world size)."""
+    """All cases for these options, in a stable order (model, mode, batch, runtime, world size).
+
+    ``runtimes`` (``torch,keras-tf,ort-from-torch,...``) names the runtimes directly, in place of
+    ``frameworks`` x ``keras_backends``; an export runtime is inference only, so its training cases are
+    never collected (and ``--modes train`` with only export runtimes is refused)."""
     if profile not in PROFILES:
         raise ValueError(f"--bench-profile: unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     prof = PROFILES[profile]
@@ -240,7 +246,11 @@ def build_cases(
     from cnnbench.core.analytic import min_input_size
     from cnnbench.core.specs import get_spec
 
-    runtimes = [(fw, None) for fw in fws if fw == "torch"] + [("tf", kb) for kb in kbs if "tf" in fws]
+    chosen = select_runtimes(runtimes, frameworks, keras_backends, modes)
+    if chosen is None:
+        runtimes = [(fw, None, None) for fw in fws if fw == "torch"] + [("tf", kb, None) for kb in kbs if "tf" in fws]
+    else:
+        runtimes = [(*split_runtime(rt), export_of(rt)) for rt in chosen]
     cases = []
     for name in names:
         spec = get_spec(name)
@@ -251,13 +261,33 @@ def build_cases(
             size = max(min(prof.input_size or spec.input_size, spec.input_size), min_input_size(name))
         for mode in mds:
             for batch in sizes:
-                for fw, kb in runtimes:
-                    fw_layout = layout if fw == "torch" else NATIVE_LAYOUT["tf"]
+                for fw, kb, export in runtimes:
+                    if export and mode != "inference":
+                        continue  # inference only: an exported graph has no training step
+                    fw_layout = layout if fw == "torch" and not export else NATIVE_LAYOUT[fw]
                     parallel = bool(world_sizes) and mode == "train" and (fw, kb) in DISTRIBUTED_RUNTIMES
                     for ws in world_sizes if parallel else [1]:  # data parallelism: training on DDP, tf.distribute
                         cases.append(Case(name, fw, mode, batch, device, size, precision, fw_layout, tf_jit,
-                                          torch_compile, keras_backend=kb, world_size=ws, distributed=parallel))
+                                          torch_compile, keras_backend=kb, world_size=ws, distributed=parallel,
+                                          export=export))
     return cases
+
+
+def select_runtimes(runtimes: str | None, frameworks: str | None, keras_backends: str | None,
+                    modes: str | None) -> list[str] | None:
+    """``--runtimes``: the runtimes asked for, checked (None when the option is left out)."""
+    chosen = _choice(_split(runtimes, "runtimes"), RUNTIMES, "runtimes")
+    if runtimes is None:
+        return None
+    if frameworks is not None or keras_backends is not None:
+        raise ValueError("--runtimes names the runtimes itself; leave out --frameworks and --keras-backends "
+                         "(e.g. --runtimes torch,keras-jax,ort-from-torch)")
+    asked = _split(modes, "modes")
+    exported = [rt for rt in chosen if rt in EXPORT_RUNTIMES]
+    if exported and asked and "inference" not in asked:
+        raise ValueError(f"--modes {modes}: {', '.join(exported)} {'is' if len(exported) == 1 else 'are'} inference "
+                         "only (an exported graph has no training step); add inference to --modes")
+    return chosen
 
 
 TTA_MODEL = "lenet5"

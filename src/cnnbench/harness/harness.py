@@ -243,6 +243,8 @@ def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
         **info["versions"],
         **info["settings"],
         "setting_cpu_affinity": info.get("cpu_affinity"),
+        # what a runtime knows once prepared: an export's facts, parity and its engine's settings (docs/deploy.md)
+        **(prep.get("extra") or {}),
     })
     apply_peak(benchmark.extra_info, peak)
     state.results[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median,

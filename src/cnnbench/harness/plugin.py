@@ -31,6 +31,9 @@ def pytest_addoption(parser):
     g.addoption("--keras-backends", default=None, metavar="tensorflow,jax,torch",
                 help="Keras backends that run the Keras models (default: tensorflow); each case runs in a worker "
                      "process with KERAS_BACKEND set")
+    g.addoption("--runtimes", default=None, metavar="torch,keras-tf,ort-from-torch,...",
+                help="the runtimes to measure, in place of --frameworks/--keras-backends: "
+                     + ", ".join(cases_mod.RUNTIMES) + " (the export runtimes are inference only; docs/deploy.md)")
     g.addoption("--modes", default=None, help="inference,train (default: both)")
     g.addoption("--batch-sizes", default=None, help="comma-separated batch sizes (default: the profile's)")
     g.addoption("--device", default="auto", choices=cases_mod.DEVICES, help="cpu, cuda or auto (cuda when present)")
@@ -152,7 +155,7 @@ def pytest_configure(config):
             profile=opt.bench_profile, models=opt.models, frameworks=opt.frameworks, modes=opt.modes,
             batch_sizes=opt.batch_sizes, device=device, input_size=opt.input_size,
             precision=opt.precision, layout=opt.layout, tf_jit=opt.tf_jit, torch_compile=opt.torch_compile,
-            keras_backends=opt.keras_backends, world_sizes=world_sizes,
+            keras_backends=opt.keras_backends, world_sizes=world_sizes, runtimes=opt.runtimes,
         )
         delays = parse_delay(opt.inject_delay)
     except (CnnbenchError, ValueError) as exc:

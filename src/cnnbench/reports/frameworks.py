@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
-from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES
+from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES
 from cnnbench.reports.tidy import raw_rounds
 
 # "compiled": compilation requested (torch.compile, XLA); Keras on JAX always jit-compiles, that is its plain case
@@ -26,6 +26,17 @@ _SOURCE = {"median_s": "median_s", "images_per_s": "images_per_s", "params": "pa
            "scaling_efficiency": "scaling_efficiency", "dist_backend": "dist_backend", "flags": "flags"}
 # Before runtimes, comparison.csv had TF-vs-PyTorch columns; they stay, filled from keras-tf vs torch
 LEGACY = ["ratio_tf_over_torch", "ratio_ci_low", "ratio_ci_high", "faster", "faster_by"]
+
+
+# an export runtime's columns beside its timing: parity with its framework and what the export made
+_EXPORT_SOURCE = {"parity_rel": "export_parity_rel", "parity_ok": "export_parity_ok",
+                  "export_nodes": "export_nodes", "export_file_bytes": "export_file_bytes", "export_s": "export_s",
+                  "export_opset": "export_opset"}
+
+
+def _per_runtime(r: str) -> dict:
+    """Column suffix -> extra_info field of runtime ``r``'s figures."""
+    return {**_SOURCE, **(_EXPORT_SOURCE if r in EXPORT_RUNTIMES else {})}
 
 
 def ratio_col(r: str, ref: str) -> str:
@@ -48,7 +59,7 @@ def runtimes_present(results: pd.DataFrame, skipped: pd.DataFrame | None = None)
 def columns_for(runtimes: list[str], reference: str) -> list[str]:
     cols = KEYS + ["reference"]
     for r in runtimes:
-        cols += [f"{r}_{k}" for k in PER_RUNTIME]
+        cols += [f"{r}_{k}" for k in PER_RUNTIME] + [f"{r}_{k}" for k in _EXPORT_SOURCE if r in EXPORT_RUNTIMES]
     for r in runtimes:
         if r != reference:
             cols += pair_columns(r, reference)
@@ -102,7 +113,7 @@ def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None,
                 if rt == reference or rt in in_run.get(row["run"], ()):
                     notes.append(f"{rt}: {_skip_reason(skipped, row, rt)}")
                 continue
-            for col, src in _SOURCE.items():
+            for col, src in _per_runtime(rt).items():
                 value = r.get(src)
                 row[f"{rt}_{col}"] = None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
             if not r.get("timing_ok", True):

@@ -20,7 +20,10 @@ import pandas as pd  # noqa: E402
 from cnnbench.reports.rows import RUNTIMES  # noqa: E402
 from cnnbench.reports.tidy import runs_in_order  # noqa: E402
 
-RUNTIME_COLORS = {"torch": "#ee4c2c", "keras-tf": "#ff8f00", "keras-jax": "#5e35b1", "keras-torch": "#00897b"}
+RUNTIME_COLORS = {"torch": "#ee4c2c", "keras-tf": "#ff8f00", "keras-jax": "#5e35b1", "keras-torch": "#00897b",
+                  # the export runtimes: one hue per engine, darker from PyTorch, lighter from Keras
+                  "ort-from-torch": "#1565c0", "ort-from-keras": "#64b5f6", "openvino-from-torch": "#2e7d32",
+                  "openvino-from-keras": "#81c784", "litert-from-keras": "#f9a825"}
 MODE_MARKERS = {"inference": "o", "train": "s", "time_to_accuracy": "D"}
 _OTHER = "#555555"
 

@@ -309,8 +309,22 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             "efficiency": fmt_num(None if _absent(r.get("scaling_efficiency")) else r["scaling_efficiency"], ".2f", ""),
             "dist_backend": "" if _absent(r.get("dist_backend")) else r["dist_backend"],
             "flags": r.get("flags") or "",
+            **_export_cells(r),
         })
-    return {"show_ws": show_ws, "rows": rows}
+    show_export = "export_parity_rel" in results.columns and results["export_parity_rel"].notna().any()
+    return {"show_ws": show_ws, "rows": rows, "show_export": bool(show_export)}
+
+
+def _export_cells(r: dict) -> dict:
+    """An export runtime's parity with its framework and what the export made (docs/deploy.md); blank otherwise."""
+    rel = r.get("export_parity_rel")
+    if _absent(rel):
+        return {"parity": "", "parity_bad": False, "export": ""}
+    size = r.get("export_file_bytes")
+    opset = "" if _absent(r.get("export_opset")) else f", opset {int(r['export_opset'])}"
+    made = (f"{r.get('export_format')}{opset}: {int(r['export_nodes'])} nodes, "
+            f"{'' if _absent(size) else f'{size / 2**20:,.1f} MiB, '}{r['export_s']:.1f} s")
+    return {"parity": f"{rel:.1e}", "parity_bad": not r.get("export_parity_ok", True), "export": made}
 
 
 def _variant_of(r: dict) -> str:

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import math
 
-RUNTIMES = ("torch", "keras-tf", "keras-jax", "keras-torch")
+# the export runtimes (docs/deploy.md): an engine running one zoo's exported model, inference only
+EXPORT_RUNTIMES = ("ort-from-torch", "ort-from-keras", "openvino-from-torch", "openvino-from-keras",
+                   "litert-from-keras")
+RUNTIMES = ("torch", "keras-tf", "keras-jax", "keras-torch") + EXPORT_RUNTIMES
 # the runtime's part of a case id ("resnet50-keras_jax-train-bs8-cpu"); "tf" is Keras on TensorFlow
-ID_TAGS = {"torch": "torch", "tf": "keras-tf", "keras_jax": "keras-jax", "keras_torch": "keras-torch"}
+ID_TAGS = {"torch": "torch", "tf": "keras-tf", "keras_jax": "keras-jax", "keras_torch": "keras-torch",
+           **{rt.replace("-from-", "_"): rt for rt in EXPORT_RUNTIMES}}
 _KERAS_BACKENDS = {"tensorflow": "keras-tf", "jax": "keras-jax", "torch": "keras-torch"}
-NATIVE_LAYOUT = {"torch": "nchw", "keras-tf": "nhwc", "keras-jax": "nhwc", "keras-torch": "nhwc"}
+NATIVE_LAYOUT = {"torch": "nchw", "keras-tf": "nhwc", "keras-jax": "nhwc", "keras-torch": "nhwc",
+                 **{rt: "nchw" if rt.endswith("-from-torch") else "nhwc" for rt in EXPORT_RUNTIMES}}
+# an export's parity and graph facts (each export runtime's row; docs/deploy.md)
+EXPORT_FIELDS = ("export_parity_rel", "export_parity_ok", "export_nodes", "export_file_bytes", "export_s",
+                 "export_opset")
 REFERENCE_RUNTIME = "torch"
 
 # timing statistics whose non-finite value makes a row's timing unusable
@@ -53,7 +61,8 @@ def parse_case_id(cid: str) -> dict:
     if len(parts) < 5 or not parts[3].startswith("bs") or not parts[3][2:].isdigit():
         return {}
     runtime = ID_TAGS.get(parts[1])
-    out = {"model": parts[0], "framework": parts[1] if parts[1] in ("torch", "tf") else "tf",
+    framework = "torch" if parts[1] == "torch" or (runtime or "").endswith("-from-torch") else "tf"  # the zoo
+    out = {"model": parts[0], "framework": framework,
            "runtime": runtime or parts[1], "mode": parts[2], "batch": int(parts[3][2:]), "device": parts[4],
            "precision": "fp32", "layout": NATIVE_LAYOUT.get(runtime or "", None), "compiled": False,
            "world_size": 1}

@@ -186,9 +186,12 @@ def check_row(path: Path, index: int, bench) -> None:
         raise ReportError(f"{path}: {where}runtime and framework are both missing; one of them must say which "
                           f"runtime ran the case ({', '.join(RUNTIMES)})")
     fw, rt = info.get("framework"), info.get("runtime")
-    if fw is not None and rt is not None and (fw == "torch") != (rt == "torch"):
+    # an export runtime's framework is the zoo it exported from: "torch" for *-from-torch, "tf" for *-from-keras
+    torch_runtime = rt == "torch" or str(rt).endswith("-from-torch")
+    if fw is not None and rt is not None and (fw == "torch") != torch_runtime:
         raise ReportError(f"{path}: {where}framework {fw!r} and runtime {rt!r} contradict each other; "
-                          "framework 'torch' runs as runtime 'torch', framework 'tf' as a keras-* runtime")
+                          "framework 'torch' runs as runtime 'torch', framework 'tf' as a keras-* runtime"
+                          " (an export runtime: its source, *-from-torch or *-from-keras)")
     stats = bench["stats"]
     _check(path, f"benchmark {cid!r}: stats.", stats, STAT_FIELDS, ("median",))
 

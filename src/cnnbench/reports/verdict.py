@@ -20,7 +20,9 @@ from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, case_id, compile
                                    problems, runtime_of)
 from cnnbench.reports.validate import check_row
 
-_SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch"}
+_SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch",
+          "ort-from-torch": "ort<t", "ort-from-keras": "ort<k", "openvino-from-torch": "ov<t",
+          "openvino-from-keras": "ov<k", "litert-from-keras": "lite<k"}
 _GROUP = ("model", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size")
 
 
@@ -55,6 +57,8 @@ def _entry(bench: dict) -> dict:
         "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
         "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
         "flops": info.get("flops"), "analytic_memory_bytes": info.get("analytic_memory_bytes"),
+        # an export runtime's max |output - its framework's| over the output's scale (docs/deploy.md)
+        "parity": info.get("export_parity_rel"), "parity_tolerance": info.get("export_parity_tolerance"),
     }
 
 
@@ -113,6 +117,10 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
                     ratio, faster, _ips(e["images_per_s"]), mem, pct])
     if mixed:
         mixed_methods.update(map(str, methods))
+    for e in group:
+        if e["parity"] is not None and not (finite(e["parity"]) and e["parity"] <= (e["parity_tolerance"] or 1e-4)):
+            notes.append(f"export parity, {e['id']}: output differs from its framework's by "
+                         f"{fmt_num(e['parity'], '.1e')} of the output scale (tolerance {e['parity_tolerance']})")
     return out
 
 
@@ -163,6 +171,10 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
             break
     body = [line if len(line) <= width else line[:width - 3] + "..." for line in body]
     lines += body
+    exports = [e["parity"] for e in entries if e["parity"] is not None and finite(e["parity"])]
+    if exports:
+        notes.append(f"export parity: {len(exports)} export row(s), the largest max |output - framework's| is "
+                     f"{max(exports):.1e} of the output scale (docs/deploy.md)")
     for note in notes + [f"left out: {m}" for m in left_out]:
         lines += wrap(note, "  ")
     if skipped:

@@ -1,0 +1,383 @@
+"""The export runtimes' backend: a zoo's model exported, loaded once in ONNX Runtime, OpenVINO or LiteRT,
+and stepped by the worker like any other runtime (inference only; docs/deploy.md).
+
+One module serves every export runtime (``ort-from-torch``, ``openvino-from-keras``, ...): the worker's
+``cnnbench.backends.runtime_backend`` calls ``serve_runtime`` first, and the source zoo's own backend
+(``cnnbench.models_torch.backend`` or ``cnnbench.models_tf.backend`` on TensorFlow) builds the model, so
+that the exported model is the one the framework rows measure. ``prepare`` builds it from the seed (the
+Keras model takes the PyTorch twin's weights through ``cnnbench.transfer`` when PyTorch is installed, so
+that both ONNX files compute the same function), runs it once as the reference, exports it
+(``cnnbench.deploy.export``), frees it, loads the file in the engine ONCE with the run's threads, and
+checks the engine's first output against the reference. A fair measurement as the engines' own tools
+make it (``onnxruntime_perf_test``, ``benchmark_app``): the session is built once, outside the timing,
+with the threads stated, a static input shape and warm-up steps (the worker's).
+
+It keeps the backend contract, ``cnnbench.core.backend.Backend`` (tests/test_backend_contract.py).
+"""
+from __future__ import annotations
+
+import gc
+import math
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from cnnbench.core.case import Case, export_of, split_runtime
+from cnnbench.core.errors import UnsupportedCaseError
+from cnnbench.core.settings import Settings
+from cnnbench.core.specs import get_spec
+from cnnbench.core.step import Prepared
+from cnnbench.deploy import export as exporters
+
+RUNTIME = "export"  # which export runtime this process serves: set by serve_runtime before configure
+ENGINE: str | None = None  # "ort" | "openvino" | "litert"
+SOURCE: str | None = None  # the zoo exported: "torch" | "tf" (Keras on TensorFlow)
+# max |runtime - framework| over the output's scale (its largest |value|) that an fp32 export must keep
+PARITY_TOLERANCE = 1e-4
+ALLOCATOR_PEAK_KIND = "not measured: the deployment engines expose no allocator peak"
+_SETTINGS = Settings().resolved()
+
+
+def serve_runtime(runtime: str) -> None:
+    """Serve ``runtime`` in this process (one worker process, one runtime)."""
+    global RUNTIME, ENGINE, SOURCE
+    RUNTIME, ENGINE, SOURCE = runtime, export_of(runtime), split_runtime(runtime)[0]
+
+
+def _source():
+    """The source zoo's backend module: it builds the model, and its framework starts in this process."""
+    if SOURCE == "torch":
+        from cnnbench.models_torch import backend
+    else:
+        from cnnbench.models_tf import backend
+    return backend
+
+
+# ------------------------------------------------------------------ settings and versions
+def configure(settings: Settings, device: str) -> None:
+    """The source framework takes the run's settings (it builds and exports); the engine takes the threads
+    when its session is made, in prepare."""
+    global _SETTINGS
+    _SETTINGS = settings.resolved()
+    _source().configure(settings, device)
+
+
+def warm_runtime() -> None:
+    """Start the source framework (its tiny step) and import the exporter and the engine, so that neither
+    import reaches a case and the runtime's own memory is measured with them."""
+    _source().warm_runtime()
+    if ENGINE == "ort":
+        import onnxruntime  # noqa: F401
+    elif ENGINE == "openvino":
+        import openvino  # noqa: F401
+    else:
+        import ai_edge_litert.interpreter  # noqa: F401
+    if ENGINE != "litert":
+        import onnx  # noqa: F401
+    if SOURCE == "tf" and ENGINE != "litert":
+        import tf2onnx  # noqa: F401
+    if SOURCE == "tf" and _torch_installed():
+        import torch  # noqa: F401  (the PyTorch twin's weights, see prepare)
+
+
+def _torch_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def engine_version() -> tuple[str, str]:
+    """(the row field, the version) of this process's engine."""
+    if ENGINE == "ort":
+        import onnxruntime
+
+        return "onnxruntime_version", onnxruntime.__version__
+    if ENGINE == "openvino":
+        import openvino
+
+        return "openvino_version", openvino.__version__
+    return "litert_version", exporters.package_version("ai-edge-litert")
+
+
+def versions(device: str) -> dict:
+    """The source framework's versions, the engine's and the exporter's."""
+    field, version = engine_version()
+    out = {**_source().versions(device), field: version}
+    out["backend_version"] = f"{ENGINE} {version} (from {out.get('backend_version')})"
+    if ENGINE != "litert":
+        out["onnx_version"] = exporters.package_version("onnx")
+        exporter = "onnxscript" if SOURCE == "torch" else "tf2onnx"  # under torch.onnx.export; under Keras' export
+        out["onnx_exporter_version"] = exporters.package_version(exporter)
+    return out
+
+
+def effective_settings(device: str) -> dict:
+    """The threads asked of the engine (no session exists yet); each case's row then records what its
+    session reports (``prepare``'s ``extra``), which replaces these."""
+    return {"setting_math_matmul": "fp32", "setting_math_conv": "fp32", "setting_autotune": None,
+            "setting_intra_op_threads": _SETTINGS.threads, "setting_inter_op_threads": _SETTINGS.interop_threads,
+            "setting_onednn": None}
+
+
+def device_available(device: str) -> bool:
+    """The CPU always; a GPU only through ONNX Runtime's CUDA or TensorRT provider (onnxruntime-gpu)."""
+    return device == "cpu" or (ENGINE == "ort" and bool(_gpu_providers()))
+
+
+def _gpu_providers() -> list[str]:
+    import onnxruntime
+
+    have = onnxruntime.get_available_providers()
+    return [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in have]
+
+
+def distributed_info() -> dict | None:
+    return None
+
+
+def gather(value) -> list:
+    return [value]
+
+
+# ------------------------------------------------------------------ engines: load once, step
+def _ort(path: str, x: np.ndarray, device: str):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _SETTINGS.threads
+    options.inter_op_num_threads = _SETTINGS.interop_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # ORT's default; inter-op threads idle in it
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # ORT's default
+    providers = [*_gpu_providers(), "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+    session = ort.InferenceSession(path, options, providers=providers)
+    name = session.get_inputs()[0].name
+    read = session.get_session_options()
+    settings = {"setting_intra_op_threads": read.intra_op_num_threads,
+                "setting_inter_op_threads": read.inter_op_num_threads,
+                "runtime_execution_mode": str(read.execution_mode).rsplit(".", 1)[-1],
+                "runtime_graph_optimization": str(read.graph_optimization_level).rsplit(".", 1)[-1],
+                "runtime_providers": session.get_providers()}
+
+    def step():
+        return session.run(None, {name: x})[0]
+
+    return step, settings
+
+
+def _openvino(path: str, x: np.ndarray, device: str):
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(path)
+    model.reshape({model.inputs[0].get_any_name(): list(x.shape)})  # a static shape, as benchmark_app -shape
+    # f32: on CPUs with bf16 units OpenVINO's default inference precision is bf16, which would not be fp32
+    config = {"INFERENCE_NUM_THREADS": _SETTINGS.threads, "PERFORMANCE_HINT": "LATENCY",
+              "INFERENCE_PRECISION_HINT": "f32"}
+    compiled = core.compile_model(model, "CPU", config)
+    request = compiled.create_infer_request()
+    settings = {"setting_intra_op_threads": int(compiled.get_property("INFERENCE_NUM_THREADS")),
+                "setting_inter_op_threads": None,
+                "runtime_performance_hint": str(compiled.get_property("PERFORMANCE_HINT")),
+                "runtime_num_streams": int(compiled.get_property("NUM_STREAMS")),
+                "runtime_inference_precision": str(compiled.get_property("INFERENCE_PRECISION_HINT")),
+                "runtime_providers": ["CPU"]}
+
+    def step():
+        request.infer({0: x})
+        return request.get_output_tensor(0).data
+
+    return step, settings
+
+
+def _litert(path: str, x: np.ndarray, device: str):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=_SETTINGS.threads)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(x.shape))  # the converter's batch is 1
+    interpreter.allocate_tensors()
+    out = interpreter.get_output_details()[0]["index"]
+    settings = {"setting_intra_op_threads": _SETTINGS.threads,  # as passed: the interpreter has no getter
+                "setting_inter_op_threads": None,
+                "runtime_providers": ["XNNPACK (LiteRT's default CPU delegate)"]}
+
+    def step():
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(out)
+
+    return step, settings
+
+
+_ENGINES = {"ort": _ort, "openvino": _openvino, "litert": _litert}
+
+
+# ------------------------------------------------------------------ the source model, the export
+def source_model(framework: str, name: str, input_size: int, options: dict, seed: int = 0):
+    """The zoo's model in eval mode, from ``seed``; the Keras model takes the PyTorch twin's weights when
+    PyTorch is installed (so ONNX files from both zoos compute the same function). (model, weights note)."""
+    if framework == "torch":
+        import torch
+
+        from cnnbench.models_torch.backend import build
+
+        torch.manual_seed(seed)
+        return build(name, input_size=input_size, **options).eval(), f"PyTorch's initializers, seed {seed}"
+    from cnnbench.models_tf.backend import build, set_seed
+
+    set_seed(seed)
+    model = build(name, input_size=input_size, **options)
+    if not _torch_installed():
+        return model, f"Keras' initializers, seed {seed} (PyTorch not installed: no twin's weights)"
+    import torch
+
+    from cnnbench.models_torch.backend import build as build_torch
+    from cnnbench.transfer import transfer_weights
+
+    torch.manual_seed(seed)
+    transfer_weights(build_torch(name, input_size=input_size, **options), model)
+    return model, f"the PyTorch twin's (seed {seed}), transferred by cnnbench.transfer"
+
+
+def run_source(framework: str, model, x: np.ndarray) -> np.ndarray:
+    """The framework's own inference output for ``x`` (NCHW for PyTorch, NHWC for Keras)."""
+    if framework == "torch":
+        import torch
+
+        with torch.inference_mode():
+            out = model(torch.from_numpy(x))
+        return (out[0] if isinstance(out, tuple) else out).numpy()
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+
+
+def export(framework: str, model, x: np.ndarray, fmt: str, path: str, opset: int | None = None) -> dict:
+    """``model`` exported by its ecosystem's exporter to ``fmt`` at ``path``; the export's facts."""
+    if framework == "torch":
+        if fmt != "onnx":
+            raise exporters.ExportError(f"PyTorch exports to onnx here, not {fmt} (torch -> TFLite is the "
+                                        "separate ai-edge-torch project)")
+        return exporters.export_torch_onnx(model, x, path, opset)
+    run_source(framework, model, x)  # Keras exports only a model that has been called
+    if fmt == "onnx":
+        return exporters.export_keras_onnx(model, path, opset)
+    if opset is not None:
+        raise exporters.ExportError("--opset applies to onnx; a TFLite file has no opset")
+    return exporters.export_keras_tflite(model, path)
+
+
+def _input(case: Case, seed: int) -> np.ndarray:
+    """The case's images in the source zoo's layout; the same values from either zoo (drawn NCHW)."""
+    spec = get_spec(case.model)
+    x = np.random.default_rng(seed).random((case.batch, spec.in_channels, case.input_size, case.input_size),
+                                           dtype=np.float32)
+    return x if SOURCE == "torch" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def _count(framework: str, model) -> tuple[int, int]:
+    """(params with BN statistics, trainable params) as the framework rows count them."""
+    if framework == "torch":
+        params = sum(p.numel() for p in model.parameters()) + sum(
+            b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+        return params, sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return trainable + sum(int(np.prod(w.shape)) for w in model.non_trainable_weights), trainable
+
+
+def prepare(case: Case, seed: int = 0) -> Prepared:
+    """Build the source model, export it, load the file in the engine once, check the first output."""
+    if case.mode != "inference":
+        raise UnsupportedCaseError(f"{RUNTIME} is inference only: an exported graph has no training step")
+    if case.precision != "fp32":
+        raise UnsupportedCaseError(f"{RUNTIME} runs the float32 export; {case.precision} is not exported")
+    if case.device == "cuda" and not device_available("cuda"):
+        why = ("this onnxruntime has no CUDA or TensorRT provider (pip install onnxruntime-gpu)" if ENGINE == "ort"
+               else f"{ENGINE} runs on the CPU here")
+        raise UnsupportedCaseError(f"{RUNTIME}: {why}")
+    x = _input(case, seed)
+    start = time.perf_counter()
+    model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
+    reference = run_source(SOURCE, model, x)
+    source_s = time.perf_counter() - start
+    params, trainable = _count(SOURCE, model)
+    folder = tempfile.mkdtemp(prefix="cnnbench-export-")
+    fmt = "tflite" if ENGINE == "litert" else "onnx"
+    path = f"{folder}/{case.model}{exporters.SUFFIX[fmt]}"
+    try:
+        facts = export(SOURCE, model, x, fmt, path)
+    except exporters.ExportError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UnsupportedCaseError(f"{RUNTIME}: {exc}") from None
+    model = None  # the engine runs the file alone: the framework's model is freed before it loads
+    if SOURCE == "tf":
+        import keras
+
+        keras.backend.clear_session()  # and the graphs Keras and the exporters traced
+    gc.collect()
+    start = time.perf_counter()
+    try:
+        step, settings = _ENGINES[ENGINE](path, x, case.device)
+    except Exception as exc:  # noqa: BLE001  (an engine that cannot load the file: a skipped case)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UnsupportedCaseError(f"{RUNTIME}: {ENGINE} cannot load the export: {exporters.one_line(exc)}") from None
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    first = np.array(step())
+    first_step_s = time.perf_counter() - start
+    diff = float(np.max(np.abs(first.astype(np.float64) - reference))) if first.shape == reference.shape else math.inf
+    scale = float(np.max(np.abs(reference)))
+    rel = diff / scale if scale > 0 else diff
+    extra = {**settings, **facts, "export_weights": weights, "export_source_s": source_s, "runtime_load_s": load_s,
+             "export_parity_max_abs": diff, "export_parity_scale": scale, "export_parity_rel": rel,
+             "export_parity_tolerance": PARITY_TOLERANCE, "export_parity_ok": rel <= PARITY_TOLERANCE}
+    notes = [] if rel <= PARITY_TOLERANCE else [
+        f"{RUNTIME}: output differs from {SOURCE}'s by {rel:.2e} of its scale (tolerance {PARITY_TOLERANCE:g})"]
+
+    def cleanup():
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return Prepared(step, lambda result: None, source_s + facts["export_s"] + load_s, first_step_s, params,
+                    trainable, cleanup, notes, extra)
+
+
+def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
+    raise UnsupportedCaseError(f"{RUNTIME} is inference only: an exported graph has no training step")
+
+
+# ------------------------------------------------------------------ machine measurements
+def gemm_peak_flops(device: str = "cpu", math_mode: str = "fp32", *, n: int | None = None, trials: int = 5) -> float:
+    """The machine's GEMM peak as the source framework measures it (the engines have no matmul of their
+    own to call): % of peak of an export runtime is against the same peak as its source framework's."""
+    return _source().gemm_peak_flops(device, math_mode, n=n, trials=trials)
+
+
+def reset_allocator_peak(device: str) -> None:
+    pass
+
+
+def allocator_peak_bytes(device: str) -> int | None:
+    return None
+
+
+class Trainer:
+    """The contract's trainer: an export runtime trains nothing (``cnnbench train`` uses the frameworks)."""
+
+    framework = "export"
+
+    def __init__(self, model, lr: float, momentum: float):
+        raise UnsupportedCaseError(f"{RUNTIME} is inference only: train with torch or Keras")
+
+    def train_epoch(self, x, y, order, batch: int, on_step=None) -> tuple:
+        raise UnsupportedCaseError("inference only")
+
+    def predict(self, x, batch: int = 256):
+        raise UnsupportedCaseError("inference only")
+
+    def save(self, path: str) -> None:
+        raise UnsupportedCaseError("inference only")
+
+    def load(self, path: str) -> None:
+        raise UnsupportedCaseError("inference only")
