@@ -340,7 +340,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         shutil.rmtree(folder, ignore_errors=True)
 
     return Prepared(step, lambda result: None, source_s + facts["export_s"] + load_s, first_step_s, params,
-                    trainable, cleanup, notes, extra)
+                    trainable, cleanup, notes, extra=extra)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
