@@ -29,7 +29,7 @@ NEEDS = {"ort-from-torch": ("torch", "onnxruntime", "onnxscript"),
 FAMILY = {"ort-from-torch": ("resnet18",), "ort-from-keras": ("resnet18",), "openvino-from-torch": ("googlenet",)}
 
 
-def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2):
+def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2, min_size: int = 1):
     for name in NEEDS[runtime]:
         pytest.importorskip(name)
     from cnnbench.core.analytic import min_input_size
@@ -37,11 +37,29 @@ def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2):
 
     backend.serve_runtime(runtime)
     monkeypatch.setattr(backend, "_SETTINGS", Settings(threads=1, interop_threads=1).resolved())
-    size = 28 if model == "lenet5" else min_input_size(model)
+    size = 28 if model == "lenet5" else max(min_input_size(model), min_size)
     fw, kb = split_runtime(runtime)
     case = Case(model, fw, "inference", batch, "cpu", size, layout="nchw" if fw == "torch" else "nhwc",
                 keras_backend=kb, export=export_of(runtime))
     return case, backend.prepare(case, seed=0)
+
+
+# one model of every other family, exported from PyTorch and run in ONNX Runtime (the exporter every other
+# runtime from torch shares), at its smallest input of at least 32 px
+OTHER_FAMILIES = ("alexnet", "vgg11_bn", "inception_v3", "densenet121", "mobilenet_v3_small", "efficientnet_b0",
+                  "regnet_y_400mf", "convnext_tiny")
+
+
+@pytest.mark.parametrize("model", OTHER_FAMILIES)
+def test_every_family_exports_from_torch_with_parity(model, monkeypatch):
+    """Issue #31: export + parity for one model per family. LeNet-5, ResNet-18 and GoogLeNet run above."""
+    case, prep = _prepared("ort-from-torch", model, monkeypatch, batch=1, min_size=32)
+    try:
+        e = prep.extra
+        assert e["export_parity_ok"] and e["export_parity_rel"] <= TOLERANCE, (model, e["export_parity_rel"])
+        assert e["export_nodes"] == sum(e["export_ops"].values()) > 0
+    finally:
+        prep.cleanup()
 
 
 @pytest.mark.parametrize("runtime", EXPORT_RUNTIMES)
