@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import statistics
 
+from cnnbench.reports.rows import finite
+
 TIME_FACTOR = 2.0
 MIN_SIBLINGS = 2
 MEMORY_FACTOR = 2.0
@@ -46,9 +48,7 @@ def family_of(model: str) -> str | None:
 
 
 def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value == value and abs(value) != float("inf") else None
+    return float(value) if finite(value) else None
 
 
 def implausible(entries: list[dict]) -> dict[str, list[str]]:
