@@ -66,6 +66,7 @@ class Progress:
         self.order: list[str] = []
         self.done: dict[str, str] = {}  # case id -> outcome
         self.finished: list[Finished] = []  # the passed cases
+        self._flops_of: dict[str, float] = {}  # case id -> FLOPs of one step (_flops)
         self.tr = None
         self.started = time.monotonic()
 
@@ -80,7 +81,13 @@ class Progress:
 
     def _flops(self, case_id: str) -> float:
         """FLOPs of one step of the case (per worker for a data-parallel job; a LeNet-5 training step at
-        the training batch for time to accuracy); 0 where the case is skipped at once."""
+        the training batch for time to accuracy); 0 where the case is skipped at once. Computed once per
+        case: the estimate asks for every case left after every case."""
+        if case_id not in self._flops_of:
+            self._flops_of[case_id] = self._step_flops(case_id)
+        return self._flops_of[case_id]
+
+    def _step_flops(self, case_id: str) -> float:
         from cnnbench.core.flops import step_cost
 
         case = self.state.by_id[case_id]
