@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 
 from cnnbench.core.errors import CnnbenchError
@@ -18,3 +19,14 @@ def require(module: str, *, feature: str, extra: str, package: str | None = None
             f"{feature} needs {package or module}, which is not installed: pip install -e '.[{extra}]' "
             f"(or pip install {package or module})")
     return importlib.import_module(module)
+
+
+def distribution_version(distribution: str) -> str | None:
+    """An installed distribution's version, from its metadata (nothing is imported; ``ai-edge-litert`` has no
+    ``__version__``); None if it is not installed."""
+    for name in (distribution, distribution.replace("-", "_")):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from cnnbench.core.case import Case, export_of, split_runtime
+from cnnbench.core.deps import distribution_version
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
 from cnnbench.core.specs import get_spec
@@ -98,7 +99,7 @@ def engine_version() -> tuple[str, str]:
         import openvino
 
         return "openvino_version", openvino.__version__
-    return "litert_version", exporters.package_version("ai-edge-litert")
+    return "litert_version", distribution_version("ai-edge-litert")
 
 
 def versions(device: str) -> dict:
@@ -107,9 +108,9 @@ def versions(device: str) -> dict:
     out = {**_source().versions(device), field: version}
     out["backend_version"] = f"{ENGINE} {version} (from {out.get('backend_version')})"
     if ENGINE != "litert":
-        out["onnx_version"] = exporters.package_version("onnx")
+        out["onnx_version"] = distribution_version("onnx")
         exporter = "onnxscript" if SOURCE == "torch" else "tf2onnx"  # under torch.onnx.export; under Keras' export
-        out["onnx_exporter_version"] = exporters.package_version(exporter)
+        out["onnx_exporter_version"] = distribution_version(exporter)
     return out
 
 
@@ -278,13 +279,12 @@ def _input(case: Case, seed: int) -> np.ndarray:
 
 
 def _count(framework: str, model) -> tuple[int, int]:
-    """(params with BN statistics, trainable params) as the framework rows count them."""
+    """(params with BN statistics, trainable params) as the framework rows count them: their backend's count."""
     if framework == "torch":
-        params = sum(p.numel() for p in model.parameters()) + sum(
-            b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
-        return params, sum(p.numel() for p in model.parameters() if p.requires_grad)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    return trainable + sum(int(np.prod(w.shape)) for w in model.non_trainable_weights), trainable
+        from cnnbench.models_torch.backend import param_counts
+    else:
+        from cnnbench.models_tf.backend import param_counts
+    return param_counts(model)
 
 
 def prepare(case: Case, seed: int = 0) -> Prepared:

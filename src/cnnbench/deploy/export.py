@@ -20,6 +20,7 @@ from collections import Counter
 
 import numpy as np
 
+from cnnbench.core.deps import distribution_version
 from cnnbench.core.errors import CnnbenchError
 
 FORMATS = ("onnx", "tflite")
@@ -106,7 +107,7 @@ def export_keras_onnx(model, path: str, opset: int | None = None) -> dict:
         raise ExportError(f"keras.Model.export(format='onnx') cannot export it: {one_line(exc)}") from None
     seconds = time.perf_counter() - start
     return {"export_format": "onnx", "exporter": "keras.Model.export(format='onnx') via tf2onnx",
-            "exporter_version": f"keras {package_version('keras')}, tf2onnx {tf2onnx.__version__}",
+            "exporter_version": f"keras {distribution_version('keras')}, tf2onnx {tf2onnx.__version__}",
             "export_s": seconds, **onnx_facts(path)}
 
 
@@ -124,13 +125,3 @@ def export_keras_tflite(model, path: str) -> dict:
     seconds = time.perf_counter() - start
     return {"export_format": "tflite", "exporter": "tf.lite.TFLiteConverter.from_keras_model (float32)",
             "exporter_version": f"tensorflow {tf.__version__}", "export_s": seconds, **tflite_facts(path)}
-
-
-def package_version(package: str) -> str | None:
-    """The installed version of a distribution (``ai-edge-litert`` has no ``__version__``); None if absent."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None

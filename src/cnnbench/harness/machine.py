@@ -2,7 +2,6 @@
 framework (the harness process never imports one: its workers do)."""
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -10,6 +9,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+from cnnbench.core.deps import distribution_version
 from cnnbench.core.procfs import kib_field
 
 
@@ -41,14 +41,6 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def version(distribution: str) -> str | None:
-    """An installed distribution's version, from its metadata (nothing is imported)."""
-    for name in (distribution, distribution.replace("-", "_")):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
 
 
 @lru_cache(maxsize=1)
@@ -97,7 +89,7 @@ def describe() -> dict:
                     gpu_driver=gpus()[0]["driver"])
     for key, dist in (("torch_version", "torch"), ("tf_version", "tensorflow"), ("keras_version", "keras"),
                       ("jax_version", "jax")):
-        v = version(dist) or (version("tensorflow-cpu") if dist == "tensorflow" else None)
+        v = distribution_version(dist) or (distribution_version("tensorflow-cpu") if dist == "tensorflow" else None)
         if v:
             info[key] = v
     return info

@@ -71,8 +71,10 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
-def _count(weights) -> int:
-    return sum(int(np.prod(w.shape)) for w in weights)
+def param_counts(model) -> tuple[int, int]:
+    """(parameters with the BatchNorm statistics, trainable parameters), as every row counts them."""
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return trainable + sum(int(np.prod(w.shape)) for w in model.non_trainable_weights), trainable
 
 
 def prepare(case: Case, seed: int = 0) -> Prepared:
@@ -100,8 +102,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
             x, y = keras.ops.convert_to_tensor(x_np), keras.ops.convert_to_tensor(y_np)
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    trainable = _count(model.trainable_weights)
-    params = trainable + _count(model.non_trainable_weights)
+    params, trainable = param_counts(model)
     compile_ = case.tf_jit if KERAS_BACKEND == "tensorflow" else case.torch_compile
 
     if case.mode == "inference":

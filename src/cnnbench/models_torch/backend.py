@@ -214,6 +214,14 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
+def param_counts(model: nn.Module) -> tuple[int, int]:
+    """(parameters with the BatchNorm statistics, trainable parameters), as every row counts them
+    (``num_batches_tracked``, a step counter, is not a parameter)."""
+    params = sum(p.numel() for p in model.parameters()) + sum(
+        b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+    return params, sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def prepare(case: Case, seed: int = 0) -> Prepared:
     """Build the case's model, make its inputs on the device, run the first (untimed) step."""
     if case.device == "cuda" and not torch.cuda.is_available():
@@ -228,9 +236,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     model, build_s = _timed(lambda: build(case.model, input_size=case.input_size, **dict(case.options)))
     memory_format = torch.channels_last if case.layout == "nhwc" else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
-    params = sum(p.numel() for p in model.parameters()) + sum(
-        b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    params, trainable = param_counts(model)
     gen = torch.Generator().manual_seed(seed + (dist_info["rank"] if dist_info else 0))  # each worker its own batch
     x = torch.rand(case.batch, spec.in_channels, case.input_size, case.input_size, generator=gen)
     x = x.to(device).contiguous(memory_format=memory_format)
