@@ -259,17 +259,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from cnnbench.core.analytic import min_input_size
     from cnnbench.core.build_args import check_build_args
     from cnnbench.deploy.backend import export, source_model
-    from cnnbench.deploy.export import ExportError
+    from cnnbench.deploy.export import ExportError, check_request
     from cnnbench.registry import get_spec
 
     spec = get_spec(args.model)
-    if args.framework == "torch" and args.format == "tflite":
-        raise ExportError("--format tflite: PyTorch exports to onnx here (torch -> TFLite is the separate "
-                          "ai-edge-torch project); export the Keras model with --framework tf")
-    if args.opset is not None and args.format != "onnx":
-        raise ExportError("--opset applies to --format onnx; a TFLite file has no opset")
-    if args.opset is not None and args.opset <= 0:
-        raise ExportError(f"--opset: expected a positive ONNX opset number, got {args.opset}")
+    check_request(args.framework, args.format, args.opset)
     needs = {("torch", "onnx"): ("torch", "onnx", "onnxscript"),
              ("tf", "onnx"): ("tensorflow", "keras", "onnx", "tf2onnx"),
              ("tf", "tflite"): ("tensorflow", "keras")}[(args.framework, args.format)]

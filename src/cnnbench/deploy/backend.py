@@ -257,16 +257,12 @@ def run_source(framework: str, model, x: np.ndarray) -> np.ndarray:
 
 def export(framework: str, model, x: np.ndarray, fmt: str, path: str, opset: int | None = None) -> dict:
     """``model`` exported by its ecosystem's exporter to ``fmt`` at ``path``; the export's facts."""
+    exporters.check_request(framework, fmt, opset)
     if framework == "torch":
-        if fmt != "onnx":
-            raise exporters.ExportError(f"PyTorch exports to onnx here, not {fmt} (torch -> TFLite is the "
-                                        "separate ai-edge-torch project)")
         return exporters.export_torch_onnx(model, x, path, opset)
     run_source(framework, model, x)  # Keras exports only a model that has been called
     if fmt == "onnx":
         return exporters.export_keras_onnx(model, path, opset)
-    if opset is not None:
-        raise exporters.ExportError("--opset applies to onnx; a TFLite file has no opset")
     return exporters.export_keras_tflite(model, path)
 
 

@@ -37,6 +37,17 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")[:300]
 
 
+def check_request(framework: str, fmt: str, opset: int | None) -> None:
+    """What each zoo exports to, and where an opset applies: one line (ExportError) before anything is built."""
+    if framework == "torch" and fmt != "onnx":
+        raise ExportError(f"--format {fmt}: PyTorch exports to onnx here (torch -> TFLite is the separate "
+                          "ai-edge-torch project); export the Keras model with --framework tf")
+    if opset is not None and fmt != "onnx":
+        raise ExportError("--opset applies to --format onnx; a TFLite file has no opset")
+    if opset is not None and opset <= 0:
+        raise ExportError(f"--opset: expected a positive ONNX opset number, got {opset}")
+
+
 def _file_bytes(path: str) -> int:
     """The file, and the external weights beside it should an exporter have written them."""
     extra = path + ".data"
