@@ -79,6 +79,35 @@ def keras_mod():
 # xdist_group marks below keep a model's tests on one worker (pytest is pinned below 9.2, which loses
 # the groups: pytest-dev/pytest-xdist#1386; tests/test_scheduling.py fails if they are lost again).
 MODELS = cnnbench.list_models()
+
+
+def per_family(*chosen: str) -> list[str]:
+    """One model of every registered family, in listing order: ``chosen`` where a test picks its own (a
+    cheaper one, or more than one of a family for another block type: ResNet-18's basic and ResNet-50's
+    bottleneck blocks), the family's first-registered model elsewhere. A per-family test covers a new
+    family the moment its file registers it, with nothing to add here (docs/adding-a-model.md)."""
+    unknown = sorted(set(chosen) - set(MODELS))
+    if unknown:
+        raise ValueError(f"per_family: unknown model(s) {', '.join(unknown)}")
+    picked = {cnnbench.get_spec(name).family for name in chosen}
+    firsts = {}
+    for name in MODELS:
+        firsts.setdefault(cnnbench.get_spec(name).family, name)
+    return [m for m in MODELS if m in chosen or (firsts[cnnbench.get_spec(m).family] == m
+                                                  and cnnbench.get_spec(m).family not in picked)]
+
+
+def reference_params(name: str, **options) -> int:
+    """The published parameter count of ``name`` (with ``options``, one of its spec's variants), kept once,
+    with its source, in the spec (src/cnnbench/core/families/; tests/references.py says why there)."""
+    spec = cnnbench.get_spec(name)
+    if not options:
+        return spec.reference_params
+    return next(v.params for v in spec.variants if dict(v.options) == options)
+
+
+# every variant with a published count of its own: (model, options, params, source), from the specs
+VARIANTS = [(name, dict(v.options), v.params, v.source) for name in MODELS for v in cnnbench.get_spec(name).variants]
 # pytest keeps one value of a parametrized session fixture, keyed by its place in the parameter list:
 # a test that picks some models (`indirect=True`, e.g. keras.applications' five) asks for "vgg16" under
 # another key, and pytest tears the pair down and builds it again (measured under `make test` on

@@ -3,63 +3,11 @@
 Nothing here is computed by cnnbench; the tests compare cnnbench against it.
 """
 
-# (model, total parameters at the default number of classes (1000; LeNet-5: 10), source)
-_PARAMS = [
-    ("lenet5", 61_706, "seed 000_637ea46590fc4101.txt: Keras summary 'Total params: 61,706'"),
-    ("alexnet", 61_100_840, "torchvision.models docs, num_params of the weights table"),
-    ("vgg11", 132_863_336, "torchvision.models docs, num_params of the weights table"),
-    ("vgg13", 133_047_848, "torchvision.models docs, num_params of the weights table"),
-    ("vgg16", 138_357_544, "torchvision.models docs, num_params; also seed 000's Keras VGG16 summary"),
-    ("vgg19", 143_667_240, "torchvision.models docs, num_params of the weights table"),
-    ("vgg11_bn", 132_868_840, "torchvision.models docs, num_params of the weights table"),
-    ("vgg13_bn", 133_053_736, "torchvision.models docs, num_params of the weights table"),
-    ("vgg16_bn", 138_365_992, "torchvision.models docs, num_params of the weights table"),
-    ("vgg19_bn", 143_678_248, "torchvision.models docs, num_params of the weights table"),
-    ("googlenet", 7_005_832, "the paper's Table 1 with BN and 5x5 branches: torchvision's 6,624,904 (3x3 "
-     "branches) + 16 * sum(#5x5reduce * #5x5) over the nine modules = 6,624,904 + 380,928"),
-    ("inception_v3", 23_834_568, "torchvision inception_v3 without the aux head (27,161,264 - 3,326,696)"),
-    ("resnet18", 11_689_512, "torchvision.models docs, num_params of the weights table"),
-    ("resnet34", 21_797_672, "torchvision.models docs, num_params of the weights table"),
-    ("resnet50", 25_557_032, "torchvision.models docs, num_params of the weights table"),
-    ("resnet101", 44_549_160, "torchvision.models docs, num_params of the weights table"),
-    ("resnet152", 60_192_808, "torchvision.models docs, num_params of the weights table"),
-    ("densenet121", 7_978_856, "torchvision.models docs, num_params of the weights table"),
-    ("densenet169", 14_149_480, "torchvision.models docs, num_params of the weights table"),
-    ("densenet201", 20_013_928, "torchvision.models docs, num_params of the weights table"),
-    ("mobilenet_v2", 3_504_872, "torchvision.models docs, num_params of MobileNet_V2_Weights.IMAGENET1K_V1; "
-     "keras.applications.MobileNetV2 trainable params (tests/test_keras_applications.py builds it)"),
-    ("mobilenet_v3_large", 5_483_032, "torchvision.models docs, num_params of MobileNet_V3_Large_Weights; "
-     "keras.applications.MobileNetV3Large trainable params"),
-    ("mobilenet_v3_small", 2_542_856, "torchvision.models docs, num_params of MobileNet_V3_Small_Weights; "
-     "keras.applications.MobileNetV3Small trainable params"),
-    ("regnet_y_400mf", 4_344_144, "torchvision.models docs, num_params of RegNet_Y_400MF_Weights "
-     "(torchvision/models/regnet.py, pytorch/vision)"),
-    ("regnet_y_1_6gf", 11_202_430, "torchvision.models docs, num_params of RegNet_Y_1_6GF_Weights "
-     "(torchvision/models/regnet.py, pytorch/vision)"),
-    ("efficientnet_b0", 5_288_548, "torchvision.models docs, num_params of EfficientNet_B0_Weights.IMAGENET1K_V1; "
-     "keras.applications.EfficientNetB0 trainable params (tests/test_keras_applications.py builds it)"),
-    ("efficientnet_b1", 7_794_184, "torchvision.models docs, num_params of EfficientNet_B1_Weights; "
-     "keras.applications.EfficientNetB1 trainable params"),
-    ("efficientnet_b2", 9_109_994, "torchvision.models docs, num_params of EfficientNet_B2_Weights; "
-     "keras.applications.EfficientNetB2 trainable params"),
-    ("efficientnet_b3", 12_233_232, "torchvision.models docs, num_params of EfficientNet_B3_Weights; "
-     "keras.applications.EfficientNetB3 trainable params"),
-    ("convnext_tiny", 28_589_128, "torchvision.models docs, num_params of ConvNeXt_Tiny_Weights.IMAGENET1K_V1; "
-     "keras.applications.ConvNeXtTiny(include_top=True) trainable params (tests/test_keras_applications.py)"),
-]
-PARAMS = {name: params for name, params, _ in _PARAMS}
-PARAMS_SOURCE = {name: source for name, _, source in _PARAMS}
-
-# (model, options, params, source)
-VARIANT_PARAMS = [
-    ("googlenet", {"aux_logits": True}, 13_385_816, "7,005,832 + torchvision's aux heads 3,188,968 + 3,191,016"),
-    ("googlenet", {"branch3_kernel": 3}, 6_624_904, "torchvision googlenet docs num_params"),
-    ("googlenet", {"branch3_kernel": 3, "aux_logits": True}, 13_004_888, "torchvision googlenet(aux_logits=True)"),
-    ("inception_v3", {"aux_logits": True}, 27_161_264, "torchvision inception_v3 docs num_params"),
-    # keras.applications.ResNet50: 25,636,712 total including 53,120 BN moving statistics
-    ("resnet50", {"stride_in_1x1": True, "conv_bias": True, "bn_eps": 1.001e-5}, 25_583_592,
-     "keras.applications.ResNet50 trainable params"),
-]
+# The reference parameter counts are not here: each is kept once, with its source, in its model's spec
+# (``reference_params`` and ``reference_source``, each variant's in ``variants``; src/cnnbench/core/families/),
+# where `cnnbench list` and `cnnbench info` show them too. They are numbers from outside the code (torchvision's
+# published num_params, keras.applications, hand arithmetic written out), never computed by cnnbench, and
+# tests/test_registry.py::test_every_model_is_complete asks each for a source that names where it comes from.
 
 # BatchNorm running statistics (mean + variance) = 2 x BN channels.
 # Hand arithmetic for ResNet-50: keras.applications.ResNet50 non-trainable = 53,120; MobileNetV2:

@@ -8,12 +8,14 @@ import importlib.util
 import numpy as np
 import pytest
 
+import cnnbench
 from cnnbench.backends import runtime_missing
 from cnnbench.core.case import EXPORT_RUNTIMES, Case, export_of, runtime_of, split_runtime
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
 from cnnbench.harness.cases import build_cases
 from cnnbench.reports.rows import parse_case_id
+from conftest import per_family
 
 # the tolerance (#31): max |runtime - framework| <= 1e-4 of the output scale in float32
 TOLERANCE = 1e-4
@@ -46,8 +48,8 @@ def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2, min_size: i
 
 # one model of every other family, exported from PyTorch and run in ONNX Runtime (the exporter every other
 # runtime from torch shares), at its smallest input of at least 32 px
-OTHER_FAMILIES = ("alexnet", "vgg11_bn", "inception_v3", "densenet121", "mobilenet_v3_small", "efficientnet_b0",
-                  "regnet_y_400mf", "convnext_tiny")
+_ABOVE = {cnnbench.get_spec(m).family for m in ("lenet5", *(m for ms in FAMILY.values() for m in ms))}
+OTHER_FAMILIES = tuple(m for m in per_family("vgg11_bn", "mobilenet_v3_small") if cnnbench.get_spec(m).family not in _ABOVE)
 
 
 @pytest.mark.parametrize("model", OTHER_FAMILIES)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import XDIST_ONE_THREAD
-from references import PARAMS
+from conftest import XDIST_ONE_THREAD, per_family, reference_params
 
 TOLERANCE = 1e-4  # max |delta| relative to the output scale, as tests/test_models.py
 HERE = Path(__file__).parent
@@ -26,8 +25,7 @@ HERE = Path(__file__).parent
 # CPU time, measured the same day); every family runs on the torch backend (RegNetY-400MF for grouped convs:
 # 5 s more; EfficientNet-B0 and ConvNeXt-Tiny: 1 s of CPU time more each)
 MODELS = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small,convnext_tiny",
-          "torch": "lenet5,alexnet,vgg11_bn,googlenet,inception_v3,resnet18,densenet121,mobilenet_v2,"
-                   "mobilenet_v3_small,regnet_y_400mf,efficientnet_b0,convnext_tiny"}
+          "torch": ",".join(per_family("vgg11_bn", "mobilenet_v2", "mobilenet_v3_small"))}
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])
@@ -53,7 +51,7 @@ def test_no_tensorflow_on_the_other_backends(backend_result):
 
 def test_parameter_counts_on_every_backend(backend_result):
     for name, r in backend_result["models"].items():
-        assert r["torch_params"] == r["keras_params"] == PARAMS[name], name
+        assert r["torch_params"] == r["keras_params"] == reference_params(name), name
 
 
 def test_outputs_match_the_pytorch_twin_both_ways_eager_and_compiled(backend_result):

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import cnnbench
-from conftest import check_gradients, gradient_batch, keras_forward, randomize_torch_bn, relative_error, torch_forward
+from conftest import (VARIANTS, check_gradients, gradient_batch, keras_forward, randomize_torch_bn, reference_params,
+                      relative_error, torch_forward)
 from model_outputs import CLASSES
-from references import BN_STATISTICS, PARAMS, VARIANT_PARAMS
+from references import BN_STATISTICS
 
 TOLERANCE = 1e-4  # max |delta| relative to the output scale (issue #2)
 
@@ -34,7 +35,7 @@ def test_parameter_counts(default_pair):
     name, tm, km = default_pair
     t_trainable, t_frozen, t_stats = torch_counts(tm)
     k_trainable, k_frozen = keras_counts(km)
-    assert t_trainable == PARAMS[name] and t_frozen == 0
+    assert t_trainable == reference_params(name) and t_frozen == 0
     assert k_trainable == t_trainable
     assert k_frozen == t_stats  # Keras' moving mean/variance are PyTorch's buffers
     if name in BN_STATISTICS:
@@ -89,7 +90,7 @@ def test_parity_both_ways_at_a_small_size_and_class_count(small_pair, torch_mod)
     assert relative_error(torch_forward(tm, x), yk) <= TOLERANCE  # ... and undone by the copy
 
 
-@pytest.mark.parametrize("name,options,params,source", VARIANT_PARAMS, ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(f"{k}={x}" for k, x in v.items()))
+@pytest.mark.parametrize("name,options,params,source", VARIANTS, ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(f"{k}={x}" for k, x in v.items()))
 def test_variants(name, options, params, source, torch_mod, keras_mod):
     tm = cnnbench.get_model(name, "torch", **options).eval()
     km = cnnbench.get_model(name, "tf", **options)

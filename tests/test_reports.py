@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import new_fields as nf
-from references import PARAMS
+from conftest import reference_params
 from cnnbench.reports.cli import main as reports_main
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.frameworks import comparison_frame
@@ -70,8 +70,8 @@ def test_results_frame_has_one_row_per_benchmark_with_every_column():
     # parameter counts agree with torchvision / the seed, never with numbers from the code under test
     by_model = df.groupby("model")["params"].unique()
     for model in ("resnet18", "googlenet"):
-        assert list(by_model[model]) == [PARAMS[model]]
-    assert set(df[(df["model"] == "lenet5") & (df["input_size"] == 28)]["params"]) == {PARAMS["lenet5"]}
+        assert list(by_model[model]) == [reference_params(model)]
+    assert set(df[(df["model"] == "lenet5") & (df["input_size"] == 28)]["params"]) == {reference_params("lenet5")}
     # environment columns: two machines, versions
     assert df["machine_id"].nunique() == 2
     assert set(df[df["device"] == "cuda"]["gpu_name"]) == {"NVIDIA H200"}

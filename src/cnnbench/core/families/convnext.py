@@ -77,5 +77,7 @@ register(ModelSpec(
     ),
     options=frozen(stochastic_depth_prob=DROPOUT),
     reference_params=28_589_128,
-    reference_source="torchvision.models.convnext_tiny published num_params (ConvNeXt_Tiny_Weights.IMAGENET1K_V1)",
+    reference_source=("torchvision.models.convnext_tiny published num_params (ConvNeXt_Tiny_Weights.IMAGENET1K_V1); "
+                      "keras.applications.ConvNeXtTiny(include_top=True) trainable params agree "
+                      "(tests/test_keras_applications.py builds it)"),
 ))

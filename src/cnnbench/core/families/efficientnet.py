@@ -100,7 +100,8 @@ def _b(n: int, width: float, depth: float, size: int, dropout: float, params: in
         ),
         options=frozen(dropout=DROPOUT, stochastic_depth_prob=DROPOUT, bn_eps=BN_EPS),
         reference_params=params,
-        reference_source=f"torchvision.models.efficientnet_b{n} published num_params (IMAGENET1K_V1 weights)",
+        reference_source=(f"torchvision.models.efficientnet_b{n} published num_params (IMAGENET1K_V1 weights); "
+                          f"keras.applications.EfficientNetB{n} trainable params agree (tests/test_keras_applications.py)"),
     )
 
 

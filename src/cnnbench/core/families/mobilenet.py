@@ -165,7 +165,8 @@ register(ModelSpec(
     ),
     options=OPTIONS,
     reference_params=3_504_872,
-    reference_source="torchvision.models.mobilenet_v2 published num_params (MobileNet_V2_Weights.IMAGENET1K_V1)",
+    reference_source=("torchvision.models.mobilenet_v2 published num_params (MobileNet_V2_Weights.IMAGENET1K_V1); "
+                      "keras.applications.MobileNetV2 trainable params agree (tests/test_keras_applications.py)"),
 ))
 
 
@@ -194,7 +195,8 @@ def _v3(name: str, stages: tuple, classifier_width: int, params: int, paper_tabl
         ),
         options=OPTIONS,
         reference_params=params,
-        reference_source=f"torchvision.models.{name} published num_params (IMAGENET1K_V1 weights)",
+        reference_source=(f"torchvision.models.{name} published num_params (IMAGENET1K_V1 weights); "
+                          "keras.applications' MobileNetV3 of that size: trainable params agree"),
     )
 
 

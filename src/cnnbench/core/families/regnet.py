@@ -122,7 +122,8 @@ def _regnet_y(name: str, title: str, depth: int, w_0: int, w_a: float, w_m: floa
         ),
         options=frozen(bn_eps=BN_EPS),
         reference_params=params,
-        reference_source=f"torchvision.models.{name} published num_params (IMAGENET1K_V1/V2 weights)",
+        reference_source=(f"torchvision.models.{name} published num_params (IMAGENET1K_V1/V2 weights; "
+                          "torchvision/models/regnet.py, pytorch/vision)"),
     )
 
 
