@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from cnnbench.reports import plausibility
-from cnnbench.reports.plausibility import implausible
+from cnnbench.reports.plausibility import entry, implausible
 from cnnbench.reports.verdict import render
 
 DATA = Path(__file__).parent / "data"
@@ -62,7 +62,7 @@ def test_fewer_than_three_models_of_a_family_or_other_settings_are_not_compared(
 def test_memory_far_above_weights_and_activations_is_flagged_for_keras_not_for_torch():
     bound = 540 * MiB  # VGG-11 inference: 507 MiB of weights + every layer output at 224 px (about 33 MiB)
     keras = {"id": "vgg11-tf-inference-bs1-cpu", "model": "vgg11", **SAME, "mode": "inference",
-             "runtime": "keras-tf", "peak_memory_bytes": 1352 * MiB, "memory_method": "rss_delta",
+             "runtime": "keras-tf", "peak_memory_bytes": 1352 * MiB, "peak_memory_method": "rss_delta",
              "analytic_memory_bytes": bound}
     torch = dict(keras, id="vgg11-torch-inference-bs1-cpu", runtime="torch", peak_memory_bytes=535 * MiB)
     found = implausible([keras, torch])
@@ -77,9 +77,23 @@ def test_small_models_fixed_costs_are_not_flagged_as_memory():
     """LeNet-5's Keras training step held 6.6 MB against a 0.86 MB bound (bench/baselines/smoke/run1.json):
     7.8x, but 5.8 MB over it, below the 64 MiB margin: a runtime's fixed costs."""
     lenet = {"id": "lenet5-tf-train-bs2-cpu", "model": "lenet5", **SAME, "runtime": "keras-tf",
-             "peak_memory_bytes": 6_647_808, "analytic_memory_bytes": 857_288, "memory_method": "rss_delta"}
+             "peak_memory_bytes": 6_647_808, "analytic_memory_bytes": 857_288, "peak_memory_method": "rss_delta"}
     assert implausible([lenet]) == {}
     assert plausibility.MEMORY_MARGIN_BYTES == 64 * MiB
+
+
+def test_a_whole_process_peak_of_a_run_saved_before_the_memory_method_is_not_flagged():
+    """The 16-core run (tests/data) saved peak memory as the process's peak RSS, PyTorch itself included, with
+    no peak_memory_method: LeNet-5 inference read 521 MiB against a 0.35 MiB bound. That is the runtime's
+    footprint, not a doubt about the model; the same figure with a method recorded would be flagged."""
+    run = json.loads((DATA / "runs" / "cpu_smoke_16core_torch_only.json").read_text())
+    lenet = next(b for b in run["benchmarks"] if b["param"] == "lenet5-torch-inference-bs2-cpu")
+    assert lenet["extra_info"]["peak_memory_bytes"] == 546_672_640
+    assert lenet["extra_info"]["analytic_memory_bytes"] == 363_640
+    assert implausible([entry(b) for b in run["benchmarks"]]) == {}
+    recorded = copy.deepcopy(lenet)
+    recorded["extra_info"]["peak_memory_method"] = "rss_delta"
+    assert list(implausible([entry(recorded)])) == ["lenet5-torch-inference-bs2-cpu"]
 
 
 def test_the_verdict_marks_the_row_and_prints_the_reason():

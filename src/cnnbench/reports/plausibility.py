@@ -21,13 +21,17 @@ flag says what was compared and what to do. Two rules, both against numbers from
   memory the model does not need. The known case: Keras on TensorFlow with oneDNN on a CPU, whose CPU
   allocator (a BFC pool) keeps its high-water mark from building the model, so the weight initialisers'
   scratch stays resident: VGG-11's build peaked at 1,457 MiB in that allocator with 528 MiB in use
-  (results/keras-cpu-allocator-vgg11-2026-12-05.json).
+  (results/keras-cpu-allocator-vgg11-2026-12-05.json). Applied only to a row that records its
+  ``peak_memory_method`` (``rss_delta``, ``allocator_peak``: the step's own memory): runs saved before
+  that field measured the whole process's peak RSS, the framework runtime's few hundred MiB included,
+  which is above any small model's bound without being a doubt about the model (tests/data: LeNet-5's
+  CPU rows, 246 to 663 MiB against bounds under 1 MiB).
 """
 from __future__ import annotations
 
 import statistics
 
-from cnnbench.reports.rows import finite
+from cnnbench.reports.rows import case_id, compile_requested, finite, problems, runtime_of
 
 TIME_FACTOR = 2.0
 MIN_SIBLINGS = 2
@@ -51,12 +55,29 @@ def _number(value) -> float | None:
     return float(value) if finite(value) else None
 
 
+def entry(bench: dict) -> dict:
+    """What ``implausible`` reads of one pytest-benchmark row of a validated run (cnnbench.reports.validate):
+    the terminal verdict and the report (results.csv, report.html) build their entries here, so that both
+    flag the same rows. A row whose timing is unusable has no ``median_s``."""
+    info = bench["extra_info"]
+    _, timing_bad = problems(bench)
+    return {
+        "id": case_id(bench), "runtime": runtime_of(info), "model": info["model"], "mode": info["mode"],
+        "batch": info["batch"], "device": info["device"], "input_size": info.get("input_size"),
+        "precision": info.get("precision") or "fp32", "compiled": compile_requested(info),
+        "world_size": info.get("world_size") or 1,
+        "median_s": None if timing_bad else bench["stats"].get("median"), "flops": info.get("flops"),
+        "peak_memory_bytes": info.get("peak_memory_bytes"), "peak_memory_method": info.get("peak_memory_method"),
+        "analytic_memory_bytes": info.get("analytic_memory_bytes"),
+    }
+
+
 def implausible(entries: list[dict]) -> dict[str, list[str]]:
     """Case id -> why its figures look implausible, for the entries of one run.
 
     Each entry has ``id``, ``model`` and the keys of ``_SAME``, and may have ``median_s``, ``flops``,
-    ``peak_memory_bytes``, ``memory_method`` and ``analytic_memory_bytes`` (missing or not finite: that
-    rule is not applied to it)."""
+    ``peak_memory_bytes``, ``peak_memory_method`` and ``analytic_memory_bytes`` (missing or not finite: that
+    rule is not applied to it; no ``peak_memory_method``: the memory rule is not applied, as the module says)."""
     found: dict[str, list[str]] = {}
     groups: dict[tuple, list[tuple[dict, float]]] = {}
     for e in entries:
@@ -89,14 +110,14 @@ def implausible(entries: list[dict]) -> dict[str, list[str]]:
                 "it again, paired (cnnbench ab)")
     for e in entries:
         peak, bound = _number(e.get("peak_memory_bytes")), _number(e.get("analytic_memory_bytes"))
-        if not peak or not bound or bound <= 0:
+        if not peak or not bound or bound <= 0 or not e.get("peak_memory_method"):
             continue
         if peak > MEMORY_FACTOR * bound and peak - bound > MEMORY_MARGIN_BYTES:
             why = (f"peak memory {peak / 2**20:,.0f} MiB is {peak / bound:.1f}x the step's analytic bound "
                    f"({bound / 2**20:,.0f} MiB: weights, buffers, every activation"
                    f"{', gradients and momentum' if e.get('mode') == 'train' else ''}): the process holds memory the "
                    "model does not need")
-            if e.get("runtime") == "keras-tf" and str(e.get("memory_method") or "").startswith("rss_delta"):
+            if e.get("runtime") == "keras-tf" and str(e["peak_memory_method"]).startswith("rss_delta"):
                 why += (" (TensorFlow's oneDNN CPU allocator keeps its pool at the model build's peak: "
                         "results/keras-cpu-allocator-vgg11-2026-12-05.json)")
             found.setdefault(e["id"], []).append(why)
