@@ -112,3 +112,50 @@ def test_the_verdict_marks_the_row_and_prints_the_reason():
     text = render(rows, [], width=120)
     assert "1,592!" in text and "741.0!" not in text
     assert "! implausible, vgg11-torch-train-bs1-cpu: time per FLOP 2.5x" in text
+
+
+def test_the_report_marks_the_rows_lists_them_and_the_csv_says_why(tmp_path, monkeypatch, capsys):
+    """The report (issue #30 item 7: "in the verdict table and the report") of a run with the issue's
+    figures (tests/new_fields.py, implausible_run): the same flags as implausible(), computed once per run."""
+    import html as html_lib
+
+    import pandas as pd
+
+    import cnnbench.reports.report as report_mod
+    import new_fields as nf
+    from cnnbench.reports.cli import main as reports_main
+
+    monkeypatch.setattr(report_mod, "figures", lambda results: [])  # charts are not what this is about
+    run = nf.write(nf.implausible_run(), tmp_path / "issue30.json")
+    expected = implausible([entry(b) for b in json.loads(run.read_text())["benchmarks"]])
+    assert set(expected) == {"vgg11-torch-train-bs1-cpu", "vgg11-tf-inference-bs1-cpu"}
+    out = tmp_path / "report"
+    assert reports_main(["report", str(run), "--out", str(out), "--no-diagrams", "--no-history"]) == 0
+
+    # results.csv: the reasons, verbatim, in the plausibility column; empty where nothing is doubted
+    results = pd.read_csv(out / "results.csv", keep_default_na=False).set_index("case_id")
+    assert list(results.columns).index("plausibility") == list(results.columns).index("flags") + 1
+    for cid in results.index:
+        assert results.loc[cid, "plausibility"] == plausibility.SEPARATOR.join(expected.get(cid, []))
+    # comparison.csv: per runtime, and the row's note names the doubted figure
+    comparison = pd.read_csv(out / "comparison.csv", keep_default_na=False)
+    vgg11_train = comparison[(comparison["model"] == "vgg11") & (comparison["mode"] == "train")].iloc[0]
+    assert vgg11_train["torch_plausibility"] == expected["vgg11-torch-train-bs1-cpu"][0]
+    assert "torch: time per FLOP implausible (why: Implausible figures)" in vgg11_train["note"]
+
+    page = html_lib.unescape((out / "report.html").read_text())
+    # the list: each flagged row with its reason, and what to do
+    section = page[page.index('id="implausible-figures"'):page.index('id="comparison"')]
+    assert "2 row(s) hold a figure that does not fit" in section and "cnnbench ab" in section
+    for cid, why in expected.items():
+        assert f"issue30: {cid}: {why[0]}" in section
+    assert "vgg13-torch-train-bs1-cpu" not in section
+    # the per-row tables: "!" on the doubted figure, the reason as text in the row
+    assert page.count('1592.000<a class="doubt"') == 2  # VGG-11 training's median ms, in both tables
+    assert "741.000<a" not in page
+    assert page.count('1,352.0<a class="doubt"') == 1  # Keras VGG-11's peak MiB (measurements table)
+    assert f"! implausible:</span> {expected['vgg11-torch-train-bs1-cpu'][0]}" in page
+    assert page.count('<a class="doubt"') == 3  # comparison: VGG-11's torch time; measurements: its time, Keras's memory
+    # and on stdout
+    printed = capsys.readouterr().out
+    assert f"implausible: issue30: vgg11-tf-inference-bs1-cpu: {expected['vgg11-tf-inference-bs1-cpu'][0]}" in printed

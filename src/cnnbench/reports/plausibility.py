@@ -37,6 +37,9 @@ TIME_FACTOR = 2.0
 MIN_SIBLINGS = 2
 MEMORY_FACTOR = 2.0
 MEMORY_MARGIN_BYTES = 64 * 2**20  # below this, a runtime's fixed costs (thread pools, kernels) can dominate
+# each reason starts with the figure it doubts (the report marks that figure)
+TIME_FIGURE, MEMORY_FIGURE = "time per FLOP", "peak memory"
+SEPARATOR = " | "  # a row's reasons, joined in results.csv's plausibility column (a reason holds ";" and ",")
 _SAME = ("runtime", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size")
 
 
@@ -104,7 +107,7 @@ def implausible(entries: list[dict]) -> dict[str, list[str]]:
                 continue
             w = max(witness, key=lambda o: abs(o["flops"] / e["flops"] - 1))
             found.setdefault(e["id"], []).append(
-                f"time per FLOP {factor:.1f}x the median of the {len(members)} {key[0]} models of this run, "
+                f"{TIME_FIGURE} {factor:.1f}x the median of the {len(members)} {key[0]} models of this run, "
                 f"and {w['model']} does {w['flops'] / e['flops']:.2f}x its FLOPs in {w['median_s'] / e['median_s']:.2f}x "
                 "its time: more likely this measurement's (a busy moment, a first case) than the model's; measure "
                 "it again, paired (cnnbench ab)")
@@ -113,7 +116,7 @@ def implausible(entries: list[dict]) -> dict[str, list[str]]:
         if not peak or not bound or bound <= 0 or not e.get("peak_memory_method"):
             continue
         if peak > MEMORY_FACTOR * bound and peak - bound > MEMORY_MARGIN_BYTES:
-            why = (f"peak memory {peak / 2**20:,.0f} MiB is {peak / bound:.1f}x the step's analytic bound "
+            why = (f"{MEMORY_FIGURE} {peak / 2**20:,.0f} MiB is {peak / bound:.1f}x the step's analytic bound "
                    f"({bound / 2**20:,.0f} MiB: weights, buffers, every activation"
                    f"{', gradients and momentum' if e.get('mode') == 'train' else ''}): the process holds memory the "
                    "model does not need")
@@ -122,3 +125,18 @@ def implausible(entries: list[dict]) -> dict[str, list[str]]:
                         "results/keras-cpu-allocator-vgg11-2026-12-05.json)")
             found.setdefault(e["id"], []).append(why)
     return found
+
+
+def of_benchmarks(benchmarks: list[dict]) -> dict[str, list[str]]:
+    """``implausible`` of one run's pytest-benchmark rows (already validated)."""
+    return implausible([entry(b) for b in benchmarks])
+
+
+def reasons(text) -> list[str]:
+    """The reasons of a plausibility column's value (``SEPARATOR``-joined; empty, None or NaN: none)."""
+    return [r for r in text.split(SEPARATOR) if r] if isinstance(text, str) else []
+
+
+def doubted(text) -> set[str]:
+    """Which figures a plausibility column's value doubts: ``TIME_FIGURE`` and/or ``MEMORY_FIGURE``."""
+    return {TIME_FIGURE if r.startswith(TIME_FIGURE) else MEMORY_FIGURE for r in reasons(text)}
