@@ -17,6 +17,8 @@ import json
 import statistics
 from pathlib import Path
 
+from references import PARAMS
+
 DATA = Path(__file__).parent / "data"
 CPU = DATA / "runs" / "cpu_smoke_2core.json"
 
@@ -179,3 +181,30 @@ def ab_frameworks(decision: str = "tie") -> dict:
             "injected_delay_s": None,
         }],
     }
+
+
+MiB = 2**20
+# issue #30 item 7's figures (tests/test_plausibility.py says where each comes from): PyTorch VGG training
+# steps at batch 1, 224 px, in ms, with torchvision's GMACs; Keras VGG-11 inference's peak memory and bound
+IMPLAUSIBLE_TRAIN = (("vgg11", 7.609, 1592.0), ("vgg13", 11.308, 741.0), ("vgg11_bn", 7.609, 631.0))
+IMPLAUSIBLE_MEMORY = {"peak_memory_bytes": 1352 * MiB, "analytic_memory_bytes": 540 * MiB}
+
+
+def implausible_run() -> dict:
+    """A run whose figures cnnbench.reports.plausibility flags: three PyTorch VGG training rows (copies of
+    the CPU run's resnet18 training row, rounds scaled to the issue's medians: VGG-11's time per FLOP is
+    2.5x its family's) and one Keras-on-TensorFlow VGG-11 inference row (a copy of resnet18's, rounds scaled
+    by the FLOPs ratio, its peak memory set to the issue's 1,352 MiB against a 540 MiB bound). Synthetic
+    rows with real figures."""
+    doc = add_new_fields(load())
+    by = {b["param"]: b for b in doc["benchmarks"]}
+    train, infer = by["resnet18-torch-train-bs2-cpu"], by["resnet18-tf-inference-bs2-cpu"]
+    rows = [scaled(train, ms / 1e3 / train["stats"]["median"], model=model, batch=1, global_batch=1, input_size=224,
+                   params=PARAMS[model], macs=int(3 * gmacs * 1e9), flops=int(3 * 2 * gmacs * 1e9))
+            for model, gmacs, ms in IMPLAUSIBLE_TRAIN]
+    per_flop = 2 * 7.609e9 / infer["extra_info"]["flops"]  # rounds at resnet18's real time per FLOP
+    rows.append(scaled(infer, per_flop, model="vgg11", batch=1, global_batch=1, input_size=224, params=PARAMS["vgg11"],
+                       macs=int(7.609e9),
+                       flops=int(2 * 7.609e9), **IMPLAUSIBLE_MEMORY))
+    doc["benchmarks"] = rows
+    return doc

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from cnnbench.reports import plausibility
-from cnnbench.reports.plausibility import implausible
+from cnnbench.reports.plausibility import entry, implausible
 from cnnbench.reports.verdict import render
 
 DATA = Path(__file__).parent / "data"
@@ -62,7 +62,7 @@ def test_fewer_than_three_models_of_a_family_or_other_settings_are_not_compared(
 def test_memory_far_above_weights_and_activations_is_flagged_for_keras_not_for_torch():
     bound = 540 * MiB  # VGG-11 inference: 507 MiB of weights + every layer output at 224 px (about 33 MiB)
     keras = {"id": "vgg11-tf-inference-bs1-cpu", "model": "vgg11", **SAME, "mode": "inference",
-             "runtime": "keras-tf", "peak_memory_bytes": 1352 * MiB, "memory_method": "rss_delta",
+             "runtime": "keras-tf", "peak_memory_bytes": 1352 * MiB, "peak_memory_method": "rss_delta",
              "analytic_memory_bytes": bound}
     torch = dict(keras, id="vgg11-torch-inference-bs1-cpu", runtime="torch", peak_memory_bytes=535 * MiB)
     found = implausible([keras, torch])
@@ -77,9 +77,23 @@ def test_small_models_fixed_costs_are_not_flagged_as_memory():
     """LeNet-5's Keras training step held 6.6 MB against a 0.86 MB bound (bench/baselines/smoke/run1.json):
     7.8x, but 5.8 MB over it, below the 64 MiB margin: a runtime's fixed costs."""
     lenet = {"id": "lenet5-tf-train-bs2-cpu", "model": "lenet5", **SAME, "runtime": "keras-tf",
-             "peak_memory_bytes": 6_647_808, "analytic_memory_bytes": 857_288, "memory_method": "rss_delta"}
+             "peak_memory_bytes": 6_647_808, "analytic_memory_bytes": 857_288, "peak_memory_method": "rss_delta"}
     assert implausible([lenet]) == {}
     assert plausibility.MEMORY_MARGIN_BYTES == 64 * MiB
+
+
+def test_a_whole_process_peak_of_a_run_saved_before_the_memory_method_is_not_flagged():
+    """The 16-core run (tests/data) saved peak memory as the process's peak RSS, PyTorch itself included, with
+    no peak_memory_method: LeNet-5 inference read 521 MiB against a 0.35 MiB bound. That is the runtime's
+    footprint, not a doubt about the model; the same figure with a method recorded would be flagged."""
+    run = json.loads((DATA / "runs" / "cpu_smoke_16core_torch_only.json").read_text())
+    lenet = next(b for b in run["benchmarks"] if b["param"] == "lenet5-torch-inference-bs2-cpu")
+    assert lenet["extra_info"]["peak_memory_bytes"] == 546_672_640
+    assert lenet["extra_info"]["analytic_memory_bytes"] == 363_640
+    assert implausible([entry(b) for b in run["benchmarks"]]) == {}
+    recorded = copy.deepcopy(lenet)
+    recorded["extra_info"]["peak_memory_method"] = "rss_delta"
+    assert list(implausible([entry(recorded)])) == ["lenet5-torch-inference-bs2-cpu"]
 
 
 def test_the_verdict_marks_the_row_and_prints_the_reason():
@@ -98,3 +112,50 @@ def test_the_verdict_marks_the_row_and_prints_the_reason():
     text = render(rows, [], width=120)
     assert "1,592!" in text and "741.0!" not in text
     assert "! implausible, vgg11-torch-train-bs1-cpu: time per FLOP 2.5x" in text
+
+
+def test_the_report_marks_the_rows_lists_them_and_the_csv_says_why(tmp_path, monkeypatch, capsys):
+    """The report (issue #30 item 7: "in the verdict table and the report") of a run with the issue's
+    figures (tests/new_fields.py, implausible_run): the same flags as implausible(), computed once per run."""
+    import html as html_lib
+
+    import pandas as pd
+
+    import cnnbench.reports.report as report_mod
+    import new_fields as nf
+    from cnnbench.reports.cli import main as reports_main
+
+    monkeypatch.setattr(report_mod, "figures", lambda results: [])  # charts are not what this is about
+    run = nf.write(nf.implausible_run(), tmp_path / "issue30.json")
+    expected = implausible([entry(b) for b in json.loads(run.read_text())["benchmarks"]])
+    assert set(expected) == {"vgg11-torch-train-bs1-cpu", "vgg11-tf-inference-bs1-cpu"}
+    out = tmp_path / "report"
+    assert reports_main(["report", str(run), "--out", str(out), "--no-diagrams", "--no-history"]) == 0
+
+    # results.csv: the reasons, verbatim, in the plausibility column; empty where nothing is doubted
+    results = pd.read_csv(out / "results.csv", keep_default_na=False).set_index("case_id")
+    assert list(results.columns).index("plausibility") == list(results.columns).index("flags") + 1
+    for cid in results.index:
+        assert results.loc[cid, "plausibility"] == plausibility.SEPARATOR.join(expected.get(cid, []))
+    # comparison.csv: per runtime, and the row's note names the doubted figure
+    comparison = pd.read_csv(out / "comparison.csv", keep_default_na=False)
+    vgg11_train = comparison[(comparison["model"] == "vgg11") & (comparison["mode"] == "train")].iloc[0]
+    assert vgg11_train["torch_plausibility"] == expected["vgg11-torch-train-bs1-cpu"][0]
+    assert "torch: time per FLOP implausible (why: Implausible figures)" in vgg11_train["note"]
+
+    page = html_lib.unescape((out / "report.html").read_text())
+    # the list: each flagged row with its reason, and what to do
+    section = page[page.index('id="implausible-figures"'):page.index('id="comparison"')]
+    assert "2 row(s) hold a figure that does not fit" in section and "cnnbench ab" in section
+    for cid, why in expected.items():
+        assert f"issue30: {cid}: {why[0]}" in section
+    assert "vgg13-torch-train-bs1-cpu" not in section
+    # the per-row tables: "!" on the doubted figure, the reason as text in the row
+    assert page.count('1592.000<a class="doubt"') == 2  # VGG-11 training's median ms, in both tables
+    assert "741.000<a" not in page
+    assert page.count('1,352.0<a class="doubt"') == 1  # Keras VGG-11's peak MiB (measurements table)
+    assert f"! implausible:</span> {expected['vgg11-torch-train-bs1-cpu'][0]}" in page
+    assert page.count('<a class="doubt"') == 3  # comparison: VGG-11's torch time; measurements: its time, Keras's memory
+    # and on stdout
+    printed = capsys.readouterr().out
+    assert f"implausible: issue30: vgg11-tf-inference-bs1-cpu: {expected['vgg11-tf-inference-bs1-cpu'][0]}" in printed

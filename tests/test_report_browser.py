@@ -98,3 +98,38 @@ def test_report_renders_in_chromium_with_every_table_and_plot_visible(browser, t
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, errors
+
+
+def test_implausible_figures_are_marked_and_explained_on_screen(browser, tmp_path, monkeypatch):
+    """A run with the figures of issue #30 item 7 (tests/new_fields.py, implausible_run): the list of
+    implausible figures and each row's reason are text on screen, not a tooltip; the "!" marks have an
+    accessible name and lead to the list."""
+    import new_fields as nf
+
+    import cnnbench.reports.report as report_mod
+
+    monkeypatch.setattr(report_mod, "figures", lambda results: [])  # the test above draws the charts
+    out = tmp_path / "report"
+    run = nf.write(nf.implausible_run(), tmp_path / "issue30.json")
+    assert reports_main(["report", str(run), "--out", str(out), "--no-diagrams", "--no-history"]) == 0
+    browser.get((out / "report.html").resolve().as_uri())
+
+    section = browser.find_element("id", "implausible-figures")
+    assert section.is_displayed() and section.text.startswith("Implausible figures")
+    items = section.find_elements("css selector", "li")
+    assert [i.text.split(": ")[1] for i in items] == ["vgg11-tf-inference-bs1-cpu", "vgg11-torch-train-bs1-cpu"]
+    assert all(i.is_displayed() for i in items)
+    assert "time per FLOP 2.5x the median of the 3 vgg models" in items[1].text
+
+    rows = browser.find_elements("css selector", "#measurements-table tbody tr")
+    vgg11_train = next(r for r in rows if r.text.split()[1:3] == ["vgg11", "train"])
+    browser.execute_script("arguments[0].scrollIntoView();", vgg11_train)
+    reason = vgg11_train.find_element("css selector", "p.doubt")
+    assert reason.is_displayed() and reason.text.startswith("! implausible: time per FLOP 2.5x")
+    marks = browser.find_elements("css selector", "a.doubt")
+    assert len(marks) == 3 and all(m.is_displayed() and m.text == "!" for m in marks)
+    assert all(m.accessible_name.startswith("implausible") for m in marks)
+    marks[0].click()  # a "!" leads to the list
+    assert browser.execute_script("return location.hash") == "#implausible-figures"
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, errors

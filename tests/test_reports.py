@@ -40,7 +40,7 @@ SAME1 = STORAGE / "Linux-CPython-3.11-64bit" / "0001_same1.json"
 
 # the columns results.csv promises (docs/reports.md, "results.csv")
 REQUIRED_COLUMNS = [
-    "run", "case_id", "model", "runtime", "framework", "keras_backend", "world_size", "flags", "mode", "batch", "device", "device_name", "input_size", "precision",
+    "run", "case_id", "model", "runtime", "framework", "keras_backend", "world_size", "flags", "plausibility", "mode", "batch", "device", "device_name", "input_size", "precision",
     "layout", "tf_jit", "torch_compile", "min_s", "median_s", "mean_s", "iqr_s", "stddev_s", "rounds", "data_s",
     "params", "macs", "flops", "peak_memory_bytes", "peak_memory_method", "peak_memory_kind", "images_per_s",
     "pct_of_peak", "pct_of_peak_flag", "compile_s", "first_step_s", "global_batch", "scaling_efficiency",
@@ -178,6 +178,9 @@ def test_report_writes_csvs_and_a_self_contained_html(built_report, new_runs):
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
     assert "<link" not in html and 'src="data:' in html
     assert "TEST-ONLY injected delay" in html  # the slowed run is labelled, not passed off as real
+    # no figure here is implausible (tests/test_plausibility.py builds a report where some are): said so
+    assert results["plausibility"].isna().all() and "Implausible figures: none found" in html
+    assert 'class="doubt"' not in html
 
 
 def test_the_html_has_every_new_section(built_report):

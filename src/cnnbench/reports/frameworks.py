@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
+from cnnbench.reports.plausibility import doubted
 from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES
 from cnnbench.reports.tidy import raw_rounds
 
@@ -18,12 +19,13 @@ from cnnbench.reports.tidy import raw_rounds
 KEYS = ["run", "machine", "model", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size"]
 PER_RUNTIME = ["median_s", "images_per_s", "params", "macs", "peak_memory_bytes", "memory_method", "memory_kind",
                "compile_s", "pct_of_peak", "pct_of_peak_flag", "global_batch", "scaling_efficiency",
-               "dist_backend", "flags"]
+               "dist_backend", "flags", "plausibility"]
 _SOURCE = {"median_s": "median_s", "images_per_s": "images_per_s", "params": "params", "macs": "macs",
            "peak_memory_bytes": "peak_memory_bytes", "memory_method": "peak_memory_method",
            "memory_kind": "peak_memory_kind", "compile_s": "compile_s", "pct_of_peak": "pct_of_peak",
            "pct_of_peak_flag": "pct_of_peak_flag", "global_batch": "global_batch",
-           "scaling_efficiency": "scaling_efficiency", "dist_backend": "dist_backend", "flags": "flags"}
+           "scaling_efficiency": "scaling_efficiency", "dist_backend": "dist_backend", "flags": "flags",
+           "plausibility": "plausibility"}
 # Before runtimes, comparison.csv had TF-vs-PyTorch columns; they stay, filled from keras-tf vs torch
 LEGACY = ["ratio_tf_over_torch", "ratio_ci_low", "ratio_ci_high", "faster", "faster_by"]
 
@@ -120,6 +122,9 @@ def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None,
                 notes.append(f"{rt}: timing unusable ({r.get('flags')}): not compared")
             elif r.get("flags"):
                 notes.append(f"{rt}: flagged ({r.get('flags')})")
+            figures = " and ".join(sorted(doubted(r.get("plausibility"))))  # the reasons: {rt}_plausibility
+            if figures:
+                notes.append(f"{rt}: {figures} implausible (why: Implausible figures)")
         ref = by_rt.get(reference)
         for rt in runtimes:
             if rt == reference or rt not in by_rt or ref is None:

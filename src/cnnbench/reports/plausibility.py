@@ -21,18 +21,25 @@ flag says what was compared and what to do. Two rules, both against numbers from
   memory the model does not need. The known case: Keras on TensorFlow with oneDNN on a CPU, whose CPU
   allocator (a BFC pool) keeps its high-water mark from building the model, so the weight initialisers'
   scratch stays resident: VGG-11's build peaked at 1,457 MiB in that allocator with 528 MiB in use
-  (results/keras-cpu-allocator-vgg11-2026-12-05.json).
+  (results/keras-cpu-allocator-vgg11-2026-12-05.json). Applied only to a row that records its
+  ``peak_memory_method`` (``rss_delta``, ``allocator_peak``: the step's own memory): runs saved before
+  that field measured the whole process's peak RSS, the framework runtime's few hundred MiB included,
+  which is above any small model's bound without being a doubt about the model (tests/data: LeNet-5's
+  CPU rows, 246 to 663 MiB against bounds under 1 MiB).
 """
 from __future__ import annotations
 
 import statistics
 
-from cnnbench.reports.rows import finite
+from cnnbench.reports.rows import case_id, compile_requested, finite, problems, runtime_of
 
 TIME_FACTOR = 2.0
 MIN_SIBLINGS = 2
 MEMORY_FACTOR = 2.0
 MEMORY_MARGIN_BYTES = 64 * 2**20  # below this, a runtime's fixed costs (thread pools, kernels) can dominate
+# each reason starts with the figure it doubts (the report marks that figure)
+TIME_FIGURE, MEMORY_FIGURE = "time per FLOP", "peak memory"
+SEPARATOR = " | "  # a row's reasons, joined in results.csv's plausibility column (a reason holds ";" and ",")
 _SAME = ("runtime", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size")
 
 
@@ -51,12 +58,29 @@ def _number(value) -> float | None:
     return float(value) if finite(value) else None
 
 
+def entry(bench: dict) -> dict:
+    """What ``implausible`` reads of one pytest-benchmark row of a validated run (cnnbench.reports.validate):
+    the terminal verdict and the report (results.csv, report.html) build their entries here, so that both
+    flag the same rows. A row whose timing is unusable has no ``median_s``."""
+    info = bench["extra_info"]
+    _, timing_bad = problems(bench)
+    return {
+        "id": case_id(bench), "runtime": runtime_of(info), "model": info["model"], "mode": info["mode"],
+        "batch": info["batch"], "device": info["device"], "input_size": info.get("input_size"),
+        "precision": info.get("precision") or "fp32", "compiled": compile_requested(info),
+        "world_size": info.get("world_size") or 1,
+        "median_s": None if timing_bad else bench["stats"].get("median"), "flops": info.get("flops"),
+        "peak_memory_bytes": info.get("peak_memory_bytes"), "peak_memory_method": info.get("peak_memory_method"),
+        "analytic_memory_bytes": info.get("analytic_memory_bytes"),
+    }
+
+
 def implausible(entries: list[dict]) -> dict[str, list[str]]:
     """Case id -> why its figures look implausible, for the entries of one run.
 
     Each entry has ``id``, ``model`` and the keys of ``_SAME``, and may have ``median_s``, ``flops``,
-    ``peak_memory_bytes``, ``memory_method`` and ``analytic_memory_bytes`` (missing or not finite: that
-    rule is not applied to it)."""
+    ``peak_memory_bytes``, ``peak_memory_method`` and ``analytic_memory_bytes`` (missing or not finite: that
+    rule is not applied to it; no ``peak_memory_method``: the memory rule is not applied, as the module says)."""
     found: dict[str, list[str]] = {}
     groups: dict[tuple, list[tuple[dict, float]]] = {}
     for e in entries:
@@ -83,21 +107,36 @@ def implausible(entries: list[dict]) -> dict[str, list[str]]:
                 continue
             w = max(witness, key=lambda o: abs(o["flops"] / e["flops"] - 1))
             found.setdefault(e["id"], []).append(
-                f"time per FLOP {factor:.1f}x the median of the {len(members)} {key[0]} models of this run, "
+                f"{TIME_FIGURE} {factor:.1f}x the median of the {len(members)} {key[0]} models of this run, "
                 f"and {w['model']} does {w['flops'] / e['flops']:.2f}x its FLOPs in {w['median_s'] / e['median_s']:.2f}x "
                 "its time: more likely this measurement's (a busy moment, a first case) than the model's; measure "
                 "it again, paired (cnnbench ab)")
     for e in entries:
         peak, bound = _number(e.get("peak_memory_bytes")), _number(e.get("analytic_memory_bytes"))
-        if not peak or not bound or bound <= 0:
+        if not peak or not bound or bound <= 0 or not e.get("peak_memory_method"):
             continue
         if peak > MEMORY_FACTOR * bound and peak - bound > MEMORY_MARGIN_BYTES:
-            why = (f"peak memory {peak / 2**20:,.0f} MiB is {peak / bound:.1f}x the step's analytic bound "
+            why = (f"{MEMORY_FIGURE} {peak / 2**20:,.0f} MiB is {peak / bound:.1f}x the step's analytic bound "
                    f"({bound / 2**20:,.0f} MiB: weights, buffers, every activation"
                    f"{', gradients and momentum' if e.get('mode') == 'train' else ''}): the process holds memory the "
                    "model does not need")
-            if e.get("runtime") == "keras-tf" and str(e.get("memory_method") or "").startswith("rss_delta"):
+            if e.get("runtime") == "keras-tf" and str(e["peak_memory_method"]).startswith("rss_delta"):
                 why += (" (TensorFlow's oneDNN CPU allocator keeps its pool at the model build's peak: "
                         "results/keras-cpu-allocator-vgg11-2026-12-05.json)")
             found.setdefault(e["id"], []).append(why)
     return found
+
+
+def of_benchmarks(benchmarks: list[dict]) -> dict[str, list[str]]:
+    """``implausible`` of one run's pytest-benchmark rows (already validated)."""
+    return implausible([entry(b) for b in benchmarks])
+
+
+def reasons(text) -> list[str]:
+    """The reasons of a plausibility column's value (``SEPARATOR``-joined; empty, None or NaN: none)."""
+    return [r for r in text.split(SEPARATOR) if r] if isinstance(text, str) else []
+
+
+def doubted(text) -> set[str]:
+    """Which figures a plausibility column's value doubts: ``TIME_FIGURE`` and/or ``MEMORY_FIGURE``."""
+    return {TIME_FIGURE if r.startswith(TIME_FIGURE) else MEMORY_FIGURE for r in reasons(text)}

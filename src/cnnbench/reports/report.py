@@ -20,6 +20,7 @@ from cnnbench.reports.frameworks import comparison_frame, headline, ratio_col, r
 from cnnbench.reports.load import PairedResult, Run
 from cnnbench.reports.modes import mode_frame, variant_label
 from cnnbench.reports.paired import display_rows, paired_frame
+from cnnbench.reports.plausibility import MEMORY_FIGURE, TIME_FIGURE, doubted, reasons
 from cnnbench.reports.rows import NATIVE_LAYOUT, REFERENCE_RUNTIME, fmt_num
 from cnnbench.reports.scaling import scaling_frame
 from cnnbench.reports.settings import SETTINGS, settings_by_run
@@ -253,7 +254,9 @@ def _display_table(comparison: pd.DataFrame, runtimes: list[str], reference: str
         def num(v, spec=",.0f"):
             return "" if _absent(v) else format(v, spec)
 
-        cells = {"ms": [_ms(r, rt) for rt in runtimes], "pairs": []}
+        cells = {"ms": [_ms(r, rt) for rt in runtimes], "pairs": [],
+                 # the time of a runtime whose time per FLOP looks implausible: marked "!" (the reason: its row)
+                 "doubt": [TIME_FIGURE in doubted(r.get(f"{rt}_plausibility")) for rt in runtimes]}
         for rt in others:
             col = ratio_col(rt, reference)
             ratio = r.get(col)
@@ -309,6 +312,8 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             "efficiency": fmt_num(None if _absent(r.get("scaling_efficiency")) else r["scaling_efficiency"], ".2f", ""),
             "dist_backend": "" if _absent(r.get("dist_backend")) else r["dist_backend"],
             "flags": r.get("flags") or "",
+            "doubts": reasons(r.get("plausibility")), "doubt_time": TIME_FIGURE in doubted(r.get("plausibility")),
+            "doubt_memory": MEMORY_FIGURE in doubted(r.get("plausibility")),
             **_export_cells(r),
         })
     show_export = "export_parity_rel" in results.columns and results["export_parity_rel"].notna().any()
@@ -402,6 +407,9 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
     if reference not in runtimes:
         runtimes = [reference] + runtimes
     flagged_rows = results[results["flags"].fillna("") != ""][["run", "case_id", "flags"]].to_dict("records")
+    implausible_rows = [{"run": r["run"], "case_id": r["case_id"], "reasons": reasons(r["plausibility"])}
+                        for r in results.sort_values(["run", "case_id"]).to_dict("records")
+                        if reasons(r["plausibility"])]
     return env.get_template("report.html.j2").render(
         runs=_runs_table(runs, results, settings),
         machines=machines,
@@ -425,6 +433,7 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
         history_total=len(history_view["series"]) if history_view else 0,
         flagged=sorted(flagged),
         flagged_rows=flagged_rows,
+        implausible_rows=implausible_rows,
         skipped=skipped.to_dict("records"),
         diagrams=_diagram_uris(diagrams.files if diagrams is not None else {}),
         diagrams_left_out=diagrams.left_out if diagrams is not None else "",
@@ -453,6 +462,12 @@ def _messages(results: pd.DataFrame, settings: dict) -> list[str]:
                      + ("" if r["timing_ok"] else " (timing left out of every ratio, plot and verdict)"))
     if len(bad) > 10:
         lines.append(f"flagged: ... and {len(bad) - 10} more row(s) (the 'flags' column of results.csv)")
+    doubted_rows = [r for r in results.to_dict("records") if reasons(r["plausibility"])]
+    for r in doubted_rows[:10]:
+        lines += [f"implausible: {r['run']}: {r['case_id']}: {why}" for why in reasons(r["plausibility"])]
+    if len(doubted_rows) > 10:
+        lines.append(f"implausible: ... and {len(doubted_rows) - 10} more row(s) (the 'plausibility' column of "
+                     "results.csv)")
     return lines
 
 

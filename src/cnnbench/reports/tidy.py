@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from cnnbench.reports.load import Run
+from cnnbench.reports.plausibility import SEPARATOR, of_benchmarks
 from cnnbench.reports.rows import MEASURED, parse_case_id, problems, runtime_of
 
 # Case parameters, in the order they appear in results.csv (documented in docs/reports.md).
@@ -18,7 +19,7 @@ CASE_COLUMNS = [
 # pytest-benchmark statistics, converted to seconds-named columns.
 STAT_COLUMNS = ["min", "max", "mean", "median", "stddev", "iqr", "q1", "q3"]
 MEASURE_COLUMNS = [
-    "flags", "params", "params_with_buffers", "macs", "flops", "flops_rule", "peak_memory_bytes",
+    "flags", "plausibility", "params", "params_with_buffers", "macs", "flops", "flops_rule", "peak_memory_bytes",
     "peak_memory_method", "peak_memory_kind", "images_per_s", "gflops_per_s", "gemm_peak_gflops_per_s",
     "gemm_peak_math", "pct_of_peak", "pct_of_peak_flag", "build_s", "first_step_s", "compile_s",
     "global_batch", "scaling_efficiency", "dist_backend",
@@ -81,8 +82,10 @@ def _env(run: Run) -> dict:
 def bench_rows(run: Run) -> list[dict]:
     """One dict per benchmark of a validated run. A NaN/inf figure is blanked and named in ``flags``;
     a row whose timing is unusable (``timing_ok`` False) keeps no timing at all, so nothing downstream
-    can rate, rank or plot it."""
+    can rate, rank or plot it. A figure that looks implausible (cnnbench.reports.plausibility) is kept,
+    and ``plausibility`` says why (empty when nothing is doubted)."""
     env = _env(run)
+    doubts = of_benchmarks(run.data["benchmarks"])  # the rule compares the rows of one run
     rows = []
     for bench in run.data["benchmarks"]:
         info = dict(bench.get("extra_info") or {})
@@ -119,6 +122,7 @@ def bench_rows(run: Run) -> list[dict]:
         row["data_s"] = json.dumps(data) if data is not None and not timing_bad else None
         row["timing_ok"] = not timing_bad
         row["flags"] = "; ".join(found)
+        row["plausibility"] = SEPARATOR.join(doubts.get(case_id, []))
         rows.append(row)
     return rows
 

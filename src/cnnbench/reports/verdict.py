@@ -15,9 +15,8 @@ from pathlib import Path
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
-from cnnbench.reports.plausibility import implausible
-from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, case_id, compile_requested, finite, fmt_num,
-                                   problems, runtime_of)
+from cnnbench.reports.plausibility import entry, implausible
+from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, problems
 from cnnbench.reports.validate import check_row
 
 _SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch",
@@ -43,20 +42,15 @@ def _ips(value) -> str:
 
 
 def _entry(bench: dict) -> dict:
+    """The row as the table reads it: what plausibility.entry reads (so the flags are the report's), and more."""
     info = bench["extra_info"]
     found, timing_bad = problems(bench)
     stats = bench["stats"]
-    rounds = [] if timing_bad else [x for x in (stats.get("data") or [])]
-    ws = info.get("world_size") or 1
     return {
-        "id": case_id(bench), "runtime": runtime_of(info), "model": info["model"], "mode": info["mode"],
-        "batch": info["batch"], "device": info["device"], "input_size": info.get("input_size"),
-        "precision": info.get("precision") or "fp32", "compiled": compile_requested(info), "world_size": ws,
-        "median_s": None if timing_bad else stats.get("median"), "rounds": rounds, "problems": found,
-        "images_per_s": info.get("images_per_s"), "peak_memory_bytes": info.get("peak_memory_bytes"),
+        **entry(bench), "rounds": [] if timing_bad else [x for x in (stats.get("data") or [])], "problems": found,
+        "images_per_s": info.get("images_per_s"),
         "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
         "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
-        "flops": info.get("flops"), "analytic_memory_bytes": info.get("analytic_memory_bytes"),
         # an export runtime's max |output - its framework's| over the output's scale (docs/deploy.md)
         "parity": info.get("export_parity_rel"), "parity_tolerance": info.get("export_parity_tolerance"),
     }
