@@ -86,7 +86,8 @@ def test_models_are_listed_oldest_paper_first():
                    "vgg19_bn", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101",
                    "resnet152", "densenet121", "densenet169", "densenet201", "mobilenet_v2",
                    "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0", "efficientnet_b1",
-                   "efficientnet_b2", "efficientnet_b3", "regnet_y_400mf", "regnet_y_1_6gf", "convnext_tiny"]
+                   "efficientnet_b2", "efficientnet_b3", "regnet_y_400mf", "regnet_y_1_6gf", "efficientnet_v2_s",
+                   "convnext_tiny"]
 
 
 def test_list_models_with_wildcards():
