@@ -217,6 +217,9 @@ GROUP_SECONDS: dict[str, float] = {
     "model-mobilenet_v3_small": 6, "model-mobilenet_v3_large": 5, "model-regnet_y_400mf": 22,
     "model-regnet_y_1_6gf": 21, "model-efficientnet_b0": 59,
     "model-efficientnet_b1": 59, "model-efficientnet_b2": 80, "model-efficientnet_b3": 108, "model-convnext_tiny": 97,
+    # 2026-12-05, alone (`-n 0 -k efficientnet_v2_s`, load average 5 on the 2 cores): 59 s of wall time, 45 s of CPU
+    # with the imports; in one process after EfficientNet-B3's group (that paid the first Keras builds) 28 s to B3's 26
+    "model-efficientnet_v2_s": 59,
     "tests/test_bisect.py": 46,  # 2026-12-05, alone (pytest tests/test_bisect.py), not yet under `make test`
     # 2026-12-05, alone (pytest tests/test_deploy.py --durations=0: calls, 37 s in all with the imports), not yet
     # under `make test`; the same file under heavier load earlier that day: 26, 13, 10, 3, 2 and 19 s

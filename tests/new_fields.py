@@ -17,7 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
-from references import PARAMS
+from conftest import reference_params
 
 DATA = Path(__file__).parent / "data"
 CPU = DATA / "runs" / "cpu_smoke_2core.json"
@@ -200,10 +200,10 @@ def implausible_run() -> dict:
     by = {b["param"]: b for b in doc["benchmarks"]}
     train, infer = by["resnet18-torch-train-bs2-cpu"], by["resnet18-tf-inference-bs2-cpu"]
     rows = [scaled(train, ms / 1e3 / train["stats"]["median"], model=model, batch=1, global_batch=1, input_size=224,
-                   params=PARAMS[model], macs=int(3 * gmacs * 1e9), flops=int(3 * 2 * gmacs * 1e9))
+                   params=reference_params(model), macs=int(3 * gmacs * 1e9), flops=int(3 * 2 * gmacs * 1e9))
             for model, gmacs, ms in IMPLAUSIBLE_TRAIN]
     per_flop = 2 * 7.609e9 / infer["extra_info"]["flops"]  # rounds at resnet18's real time per FLOP
-    rows.append(scaled(infer, per_flop, model="vgg11", batch=1, global_batch=1, input_size=224, params=PARAMS["vgg11"],
+    rows.append(scaled(infer, per_flop, model="vgg11", batch=1, global_batch=1, input_size=224, params=reference_params("vgg11"),
                        macs=int(7.609e9),
                        flops=int(2 * 7.609e9), **IMPLAUSIBLE_MEMORY))
     doc["benchmarks"] = rows

@@ -15,11 +15,12 @@ Nothing here is computed by cnnbench; the tests compare cnnbench against it.
 # MobileNetV3: keras.applications.MobileNetV3Large / Small(weights=None) non-trainable = 24,400 / 12,112
 # (tests/test_keras_applications.py builds all three). EfficientNet-B0..B3: keras.applications.EfficientNetB0..B3
 # (weights=None) non-trainable = 42,023 / 62,055 / 67,575 / 87,303, less its input Normalization layer's 7
-# (mean and variance of 3 channels, and a count).
+# (mean and variance of 3 channels, and a count). EfficientNetV2-S: keras.applications.EfficientNetV2S(weights=None)
+# non-trainable = 153,872, all BatchNorm statistics (its input Rescaling has no weights).
 BN_STATISTICS = {"resnet50": 53_120, "lenet5": 0, "alexnet": 0, "vgg16": 0, "mobilenet_v2": 34_112,
                  "mobilenet_v3_large": 24_400, "mobilenet_v3_small": 12_112, "efficientnet_b0": 42_016,
                  "efficientnet_b1": 62_048, "efficientnet_b2": 67_568, "efficientnet_b3": 87_296,
-                 "convnext_tiny": 0}  # LayerNorm keeps no running statistics
+                 "efficientnet_v2_s": 153_872, "convnext_tiny": 0}  # LayerNorm keeps no running statistics
 # keras.applications' non-trainable weights that are not BatchNorm statistics (its input Normalization's)
 KERAS_APPLICATIONS_EXTRA_FROZEN = {"EfficientNetB0": 7, "EfficientNetB1": 7, "EfficientNetB2": 7, "EfficientNetB3": 7}
 
@@ -42,10 +43,11 @@ MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mob
 # mobilenetv3.py (MobileNet_V3_Large_Weights 0.217, MobileNet_V3_Small_Weights 0.057), regnet.py
 # (RegNet_Y_400MF_Weights 0.402, RegNet_Y_1_6GF_Weights 1.612; an older regnet.py, @ 07a929e8, rounded
 # them to 0.4 and 1.6), efficientnet.py (EfficientNet_B0..B3_Weights.IMAGENET1K_V1: 0.386, 0.687, 1.088,
-# 1.827), convnext.py (ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4.456) (pytorch/vision).
+# 1.827; EfficientNet_V2_S_Weights.IMAGENET1K_V1: 8.366, which the docs' table rounds to 8.37 and an older
+# efficientnet.py, @ 07a929e8, to 8.4), convnext.py (ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4.456) (pytorch/vision).
 # Given to three decimals, as published. torchvision counts each at its weights' crop size: the paper's
 # resolution for EfficientNet-B0, B1 and B3 (224, 240, 300), 288 for B2 (whose paper and default input here
-# are 260 px: 0.994 GMACs).
+# are 260 px: 0.994 GMACs), 384 for EfficientNetV2-S (its default input here).
 # (model, options, GMACs)
 TORCHVISION_GMACS = [
     ("alexnet", {}, 0.714),
@@ -59,7 +61,7 @@ TORCHVISION_GMACS = [
     ("mobilenet_v2", {}, 0.301), ("mobilenet_v3_large", {}, 0.217), ("mobilenet_v3_small", {}, 0.057),
     ("regnet_y_400mf", {}, 0.402), ("regnet_y_1_6gf", {}, 1.612),
     ("efficientnet_b0", {}, 0.386), ("efficientnet_b1", {}, 0.687), ("efficientnet_b2", {"input_size": 288}, 1.088),
-    ("efficientnet_b3", {}, 1.827), ("convnext_tiny", {}, 4.456),
+    ("efficientnet_b3", {}, 1.827), ("efficientnet_v2_s", {}, 8.366), ("convnext_tiny", {}, 4.456),
 ]
 
 # RegNet-Y's stages (width, depth, group width), as published outside the code that generates them from

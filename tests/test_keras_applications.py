@@ -32,13 +32,15 @@ def _check(reference, mine, app: str) -> None:
                                               ("efficientnet_b1", "EfficientNetB1"),
                                               ("efficientnet_b2", "EfficientNetB2"),
                                               ("efficientnet_b3", "EfficientNetB3"),
+                                              ("efficientnet_v2_s", "EfficientNetV2S"),
                                               ("convnext_tiny", "ConvNeXtTiny")],
                          indirect=["default_pair"])
 def test_counts_equal_keras_applications(default_pair, app, keras_mod):
     """Our Keras model as the other per-model tests share it (default options, input and classes).
     The MobileNets have the same weights and BN statistics as keras.applications', with other BatchNorm
     momentum and padding (where and why: cnnbench/core/families/mobilenet.py); the EfficientNets the same weights,
-    BN statistics and momentum, with other padding and an input normalization layer (families/efficientnet.py);
+    BN statistics and momentum, with other padding and an input normalization layer (V2-S: a rescaling, without
+    weights) (families/efficientnet.py);
     ConvNeXt-Tiny the same weights, with grouped Conv2D for depthwise and no drop path by default (convnext.py)."""
     _check(getattr(keras_mod.applications, app)(weights=None), default_pair[2], app)
 

@@ -91,7 +91,9 @@ def test_diagram_of_every_model(name, tmp_path):
     if name.startswith("mobilenet"):
         assert "dwconv 3x3/2" in svg and "add" in svg and "#d32f2f" in svg  # depthwise convs, residual adds
     if name.startswith("efficientnet"):
-        assert "dwconv 5x5/2" in svg and "se.mul" in svg and "silu" in svg and "drop_path" in svg
+        assert "se.mul" in svg and "silu" in svg and "drop_path" in svg
+        # B0..B3 have 5x5 depthwise convs; V2-S only 3x3 ones, after its Fused-MBConv stages' full 3x3 convs
+        assert ("fused.conv" in svg and "dwconv 3x3/2" in svg) if name == "efficientnet_v2_s" else "dwconv 5x5/2" in svg
     if name == "convnext_tiny":
         assert "dwconv 7x7/1" in svg and "layernorm" in svg and "gelu" in svg and "layer_scale" in svg
     if name.startswith("mobilenet_v3"):

@@ -1,22 +1,52 @@
-"""EfficientNet-B0..B3 (Tan and Le, 2019) in PyTorch, as torchvision's ``efficientnet_b0`` .. ``efficientnet_b3``:
-MobileNet's inverted residual module with SE (SiLU, sigmoid gate) and drop path on the residual branch."""
+"""EfficientNet-B0..B3 (Tan and Le, 2019) and EfficientNetV2-S (Tan and Le, 2021) in PyTorch, as torchvision's
+``efficientnet_b0`` .. ``efficientnet_b3`` and ``efficientnet_v2_s``: MobileNet's inverted residual module with SE
+(SiLU, sigmoid gate) and drop path on the residual branch; V2-S's first stages of Fused-MBConv blocks."""
 from __future__ import annotations
 
 from torch import nn
 
 from cnnbench.core.families.efficientnet import blocks, head_channels
-from cnnbench.models_torch._common import classifier_head, conv_bn, register_family
-from cnnbench.models_torch.mobilenet import _MobileNet
+from cnnbench.core.families.mobilenet import Block
+from cnnbench.models_torch._common import Add, DropPath, classifier_head, conv_bn, register_family
+from cnnbench.models_torch.mobilenet import InvertedResidual, _MobileNet
 
-__all__ = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3"]
+__all__ = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s"]
+
+
+class FusedMBConv(nn.Module):
+    """kxk conv with the stride to the expanded width (SiLU) -> linear 1x1 projection, or at expansion 1 the kxk conv
+    alone (SiLU); no SE (-> drop path) (+ the input)."""
+
+    def __init__(self, block: Block, cfg: dict):
+        super().__init__()
+        expands = block.expanded != block.cin
+        self.fused = conv_bn(block.cin, block.expanded if expands else block.out, block.kernel, block.stride,
+                             block.kernel // 2, cfg=cfg, act=block.act)
+        self.project = conv_bn(block.expanded, block.out, 1, cfg=cfg, relu=False) if expands else None
+        residual = block.stride == 1 and block.cin == block.out
+        self.drop_path = DropPath(block.drop) if residual and block.drop is not None else None
+        self.add = Add() if residual else None
+
+    def forward(self, x):
+        y = self.fused(x)
+        if self.project is not None:
+            y = self.project(y)
+        if self.drop_path is not None:
+            y = self.drop_path(y)
+        return y if self.add is None else self.add(x, y)
+
+
+def _block(block: Block, cfg: dict) -> nn.Module:
+    return FusedMBConv(block, cfg) if block.fused else InvertedResidual(block, cfg)
 
 
 class EfficientNet(_MobileNet):
-    """stem (3x3/2 conv, SiLU), stage1..stage7 of MBConv blocks, head (1x1 conv, SiLU, pool, dropout, fc)."""
+    """stem (3x3/2 conv, SiLU), stage1..stage7 of MBConv blocks (V2-S: stage1..stage3 of Fused-MBConv blocks,
+    stage4..stage6 of MBConv blocks), head (1x1 conv, SiLU, pool, dropout, fc)."""
 
     def __init__(self, cfg: dict, in_channels: int, num_classes: int):
         super().__init__()
-        c = self._body(cfg, in_channels, blocks(cfg))  # B0: N x 320 x 7 x 7
+        c = self._body(cfg, in_channels, blocks(cfg), _block)  # B0: N x 320 x 7 x 7
         wide = head_channels(cfg)
         head = conv_bn(c, wide, 1, cfg=cfg, act=cfg["activation"])  # B0: N x 1280 x 7 x 7
         for name, module in classifier_head(wide, num_classes, 1, cfg["dropout"]).named_children():
@@ -30,3 +60,5 @@ efficientnet_b0 = register_family("efficientnet_b0", EfficientNet,
 efficientnet_b1 = register_family("efficientnet_b1", EfficientNet, f"EfficientNet-B1; 240x240 input; {_OPTIONS}")
 efficientnet_b2 = register_family("efficientnet_b2", EfficientNet, f"EfficientNet-B2; 260x260 input; {_OPTIONS}")
 efficientnet_b3 = register_family("efficientnet_b3", EfficientNet, f"EfficientNet-B3; 300x300 input; {_OPTIONS}")
+efficientnet_v2_s = register_family("efficientnet_v2_s", EfficientNet,
+                                    f"EfficientNetV2-S (Tan and Le, 2021); 384x384 input; {_OPTIONS}")

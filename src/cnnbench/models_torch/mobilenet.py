@@ -2,7 +2,7 @@
 ``mobilenet_v2``, ``mobilenet_v3_large`` and ``mobilenet_v3_small``."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from torch import nn
 
@@ -55,15 +55,17 @@ class InvertedResidual(nn.Module):
 
 
 class _MobileNet(nn.Sequential):
-    def _body(self, cfg: dict, in_channels: int, blocks: Iterable[Block]) -> int:
-        """The stem and the stages of blocks; returns the channels they end with."""
+    def _body(self, cfg: dict, in_channels: int, blocks: Iterable[Block],
+              module: Callable[[Block, dict], nn.Module] = InvertedResidual) -> int:
+        """The stem and the stages of blocks, each built by ``module`` (EfficientNetV2: its Fused-MBConv blocks
+        too); returns the channels they end with."""
         _, kernel, stride, padding = cfg["stem"]
         self.add_module("stem", conv_bn(in_channels, stem_channels(cfg), kernel, stride, padding, cfg=cfg,
                                         act=cfg["activation"]))
         stages: dict[str, list] = {}
         for block in blocks:
             stage, name, _ = block.prefix.split(".")
-            stages.setdefault(stage, []).append((name, InvertedResidual(block, cfg)))
+            stages.setdefault(stage, []).append((name, module(block, cfg)))
         for stage, members in stages.items():
             self.add_module(stage, seq(*members))
         return block.out

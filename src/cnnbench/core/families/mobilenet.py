@@ -46,6 +46,7 @@ class Block(NamedTuple):
     act: str
     se: int  # squeeze-and-excitation's squeezed channels; 0: none
     drop: float | None = None  # stochastic depth's rate on the residual branch (EfficientNet); None: no drop path
+    fused: bool = False  # EfficientNetV2's Fused-MBConv: one kxk conv in place of the 1x1 expansion and the depthwise
 
 
 def stem_channels(cfg: Mapping) -> int:
@@ -96,11 +97,17 @@ def inverted_residual(ops: Ops, x: Tensor, block: Block, cfg: Mapping) -> Tensor
     if block.se:
         y = squeeze_excitation(ops, p + "se.", y, block.se, cfg)
     y = ops.conv_bn(p + "project.", y, block.out, 1, relu=False, **bn)  # linear bottleneck: no activation
+    return residual(ops, x, y, block)
+
+
+def residual(ops: Ops, x: Tensor, y: Tensor, block: Block) -> Tensor:
+    """A block's output ``y`` plus its input ``x`` where the block keeps the shape (EfficientNet: ``y`` through drop
+    path first); else ``y`` alone."""
     if not (block.stride == 1 and block.cin == block.out):
         return y
     if block.drop is not None:
-        y = ops.drop_path(p + "drop_path", y, block.drop)
-    return ops.add(p + "add", [x, y])
+        y = ops.drop_path(block.prefix + "drop_path", y, block.drop)
+    return ops.add(block.prefix + "add", [x, y])
 
 
 def v2_head_channels(cfg: Mapping) -> int:
