@@ -139,6 +139,11 @@ def test_runtimes_option_selects_and_refuses():
         build_cases(models="lenet5", runtimes="ort-from-torch", modes="train")
     with pytest.raises(ValueError, match="^--runtimes names the runtimes itself"):
         build_cases(models="lenet5", runtimes="torch", frameworks="torch")
+    # all: the four framework runtimes in both modes and the five export runtimes in inference
+    every = build_cases(models="lenet5", runtimes="all")
+    assert len(every) == 4 * 2 + 5 and {runtime_of(c.framework, c.keras_backend, c.export) for c in every} == {
+        "torch", "keras-tf", "keras-jax", "keras-torch", "ort-from-torch", "ort-from-keras", "openvino-from-torch",
+        "openvino-from-keras", "litert-from-keras"}
 
 
 def test_a_missing_extra_skips_with_the_install_command(monkeypatch):

@@ -18,11 +18,17 @@ from cnnbench.core.layer_times import KINDS, OUTSIDE, UNTRACED, combine, layer_k
 from cnnbench.reports.layer_times import render, tables
 
 # The rows of a framework (layers + rows outside any layer) cover this share of the profiled step's wall
-# time, by the method (docs/profiling.md, "Per-layer step time"): PyTorch's events cover its one step
-# thread but for Python between top-level calls; TensorFlow's cover its executor threads, not Python's
-# eager dispatch of the tf.function call, which is most of a tiny step. Neither can count more than the
-# wall time (one thread; an overlap of two executor threads is split), up to the clock's rounding.
-ACCOUNTED = {"torch": (0.90, 1.02), "tf": (0.50, 1.02)}
+# time, by the method (docs/profiling.md, "Per-layer step time"): TensorFlow's cover its executor threads,
+# not Python's eager dispatch of the tf.function call, which is most of a tiny step. Neither can count more
+# than the wall time (one thread; an overlap of two executor threads is split), up to the clock's rounding.
+ACCOUNTED = {"torch": (0.0, 1.02), "tf": (0.50, 1.02)}
+# PyTorch's events cover its one step thread but for the Python between top-level calls and the profiler's
+# own bookkeeping between op events: a cost per event, not a share of the step. Measured on the 2-core VM,
+# quiet, 2026-12-05 (ResNet-18 inference, 2 profiled steps): 0.66-0.78 ms a step in no event at 32 and at
+# 64 px, with 1 and with 2 threads, while the step took 4.2-7.8 ms (so 9-16% of it: a share bound of 90%
+# held at 64 px and failed at 32 px, and failed under `make test` at 89.9%). ResNet-18 has 69 layers: about
+# 10 us of untraced time per layer; the bound allows 25 us per layer (2.5x) on top of 5% of the wall time.
+TORCH_UNTRACED_PER_LAYER_S, TORCH_UNTRACED_SHARE = 25e-6, 0.05
 
 
 def test_kinds_of_mobilenet_v3_small():
@@ -136,6 +142,10 @@ def test_rows_add_up_to_the_profiled_step(measured):
         assert low <= t["accounted"] <= high, (fw, measured["mode"], t["accounted"], t["outside"])
         if measured["mode"] == "train":
             assert t["outside"]["optimizer (SGD update)"] > 0
+    t, layers = measured["totals"]["torch"], len(build_graph("resnet18", input_size=32).layers)
+    untraced = t["wall_s"] - t["profiled_s"]
+    assert untraced <= TORCH_UNTRACED_SHARE * t["wall_s"] + TORCH_UNTRACED_PER_LAYER_S * layers, (
+        measured["mode"], untraced, t["wall_s"], layers)
     assert {w["runtime"] for w in measured["workers"].values()} == {"torch", "keras-tf"}
     assert measured["workers"]["torch"]["settings"]["setting_intra_op_threads"] == \
         measured["workers"]["tf"]["settings"]["setting_intra_op_threads"]

@@ -33,7 +33,7 @@ def pytest_addoption(parser):
                      "process with KERAS_BACKEND set")
     g.addoption("--runtimes", default=None, metavar="torch,keras-tf,ort-from-torch,...",
                 help="the runtimes to measure, in place of --frameworks/--keras-backends: "
-                     + ", ".join(cases_mod.RUNTIMES) + " (the export runtimes are inference only; docs/deploy.md)")
+                     + ", ".join(cases_mod.RUNTIMES) + ", or all (the export runtimes are inference only; docs/deploy.md)")
     g.addoption("--modes", default=None, help="inference,train (default: both)")
     g.addoption("--batch-sizes", default=None, help="comma-separated batch sizes (default: the profile's)")
     g.addoption("--device", default="auto", choices=cases_mod.DEVICES, help="cpu, cuda or auto (cuda when present)")
