@@ -7,13 +7,13 @@ from torch import nn
 
 from cnnbench.core.families.efficientnet import blocks, head_channels
 from cnnbench.core.families.mobilenet import Block
-from cnnbench.models_torch._common import Add, DropPath, classifier_head, conv_bn, register_family
-from cnnbench.models_torch.mobilenet import InvertedResidual, _MobileNet
+from cnnbench.models_torch._common import classifier_head, conv_bn, register_family
+from cnnbench.models_torch.mobilenet import InvertedResidual, ResidualBlock, _MobileNet
 
 __all__ = ["efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_v2_s"]
 
 
-class FusedMBConv(nn.Module):
+class FusedMBConv(ResidualBlock):
     """kxk conv with the stride to the expanded width (SiLU) -> linear 1x1 projection, or at expansion 1 the kxk conv
     alone (SiLU); no SE (-> drop path) (+ the input)."""
 
@@ -23,17 +23,11 @@ class FusedMBConv(nn.Module):
         self.fused = conv_bn(block.cin, block.expanded if expands else block.out, block.kernel, block.stride,
                              block.kernel // 2, cfg=cfg, act=block.act)
         self.project = conv_bn(block.expanded, block.out, 1, cfg=cfg, relu=False) if expands else None
-        residual = block.stride == 1 and block.cin == block.out
-        self.drop_path = DropPath(block.drop) if residual and block.drop is not None else None
-        self.add = Add() if residual else None
+        self._residual(block)
 
     def forward(self, x):
         y = self.fused(x)
-        if self.project is not None:
-            y = self.project(y)
-        if self.drop_path is not None:
-            y = self.drop_path(y)
-        return y if self.add is None else self.add(x, y)
+        return self._plus_input(x, y if self.project is None else self.project(y))
 
 
 def _block(block: Block, cfg: dict) -> nn.Module:

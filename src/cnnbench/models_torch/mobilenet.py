@@ -31,7 +31,23 @@ class SqueezeExcitation(nn.Module):
         return self.mul(x, scale)
 
 
-class InvertedResidual(nn.Module):
+class ResidualBlock(nn.Module):
+    """A block whose output gets its input added back where it keeps the shape, through drop path where the block
+    has a rate (EfficientNet): PyTorch's side of ``cnnbench.core.families.mobilenet.residual``."""
+
+    def _residual(self, block: Block) -> None:
+        """The drop path and add modules (registered last, after the block's convs), or None."""
+        residual = block.stride == 1 and block.cin == block.out
+        self.drop_path = DropPath(block.drop) if residual and block.drop is not None else None
+        self.add = Add() if residual else None
+
+    def _plus_input(self, x, y):
+        if self.drop_path is not None:
+            y = self.drop_path(y)
+        return y if self.add is None else self.add(x, y)
+
+
+class InvertedResidual(ResidualBlock):
     """1x1 expansion (none when the width stays) -> kxk depthwise -> SE (V3, EfficientNet) -> linear 1x1 projection
     (-> drop path (EfficientNet)) (+ the input)."""
 
@@ -42,16 +58,11 @@ class InvertedResidual(nn.Module):
         self.dw = conv_bn(e, e, block.kernel, block.stride, block.kernel // 2, cfg=cfg, groups=e, act=act)
         self.se = SqueezeExcitation(e, block.se, cfg["se_gate"], cfg.get("se_activation", "relu")) if block.se else None
         self.project = conv_bn(e, block.out, 1, cfg=cfg, relu=False)
-        residual = block.stride == 1 and block.cin == block.out
-        self.drop_path = DropPath(block.drop) if residual and block.drop is not None else None
-        self.add = Add() if residual else None
+        self._residual(block)
 
     def forward(self, x):
         y = self.dw(x if self.expand is None else self.expand(x))
-        y = self.project(y if self.se is None else self.se(y))
-        if self.drop_path is not None:
-            y = self.drop_path(y)
-        return y if self.add is None else self.add(x, y)
+        return self._plus_input(x, self.project(y if self.se is None else self.se(y)))
 
 
 class _MobileNet(nn.Sequential):
