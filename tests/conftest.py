@@ -97,13 +97,10 @@ def per_family(*chosen: str) -> list[str]:
                                                   and cnnbench.get_spec(m).family not in picked)]
 
 
-def reference_params(name: str, **options) -> int:
-    """The published parameter count of ``name`` (with ``options``, one of its spec's variants), kept once,
-    with its source, in the spec (src/cnnbench/core/families/; tests/references.py says why there)."""
-    spec = cnnbench.get_spec(name)
-    if not options:
-        return spec.reference_params
-    return next(v.params for v in spec.variants if dict(v.options) == options)
+def reference_params(name: str) -> int:
+    """The published parameter count of ``name``, kept once, with its source, in the spec
+    (src/cnnbench/core/families/; tests/references.py says why there; its variants' counts: ``VARIANTS``)."""
+    return cnnbench.get_spec(name).reference_params
 
 
 # every variant with a published count of its own: (model, options, params, source), from the specs

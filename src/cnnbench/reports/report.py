@@ -297,7 +297,7 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             pct = "flagged"
         else:
             pct = fmt_num(None if _absent(r.get("pct_of_peak")) else r["pct_of_peak"], ".1f", "")
-        mem = r.get("peak_memory_bytes")
+        mem, doubts = r.get("peak_memory_bytes"), doubted(r.get("plausibility"))
         rows.append({
             "run": r["run"], "model": r["model"], "mode": r["mode"], "batch": r["batch"], "device": r["device"],
             "runtime": r["runtime"], "variant": _variant_of(r),
@@ -312,8 +312,8 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             "efficiency": fmt_num(None if _absent(r.get("scaling_efficiency")) else r["scaling_efficiency"], ".2f", ""),
             "dist_backend": "" if _absent(r.get("dist_backend")) else r["dist_backend"],
             "flags": r.get("flags") or "",
-            "doubts": reasons(r.get("plausibility")), "doubt_time": TIME_FIGURE in doubted(r.get("plausibility")),
-            "doubt_memory": MEMORY_FIGURE in doubted(r.get("plausibility")),
+            "doubts": reasons(r.get("plausibility")), "doubt_time": TIME_FIGURE in doubts,
+            "doubt_memory": MEMORY_FIGURE in doubts,
             **_export_cells(r),
         })
     show_export = "export_parity_rel" in results.columns and results["export_parity_rel"].notna().any()
@@ -407,9 +407,7 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
     if reference not in runtimes:
         runtimes = [reference] + runtimes
     flagged_rows = results[results["flags"].fillna("") != ""][["run", "case_id", "flags"]].to_dict("records")
-    implausible_rows = [{"run": r["run"], "case_id": r["case_id"], "reasons": reasons(r["plausibility"])}
-                        for r in results.sort_values(["run", "case_id"]).to_dict("records")
-                        if reasons(r["plausibility"])]
+    implausible_rows = sorted(_implausible_rows(results), key=lambda f: (f["run"], f["case_id"]))
     return env.get_template("report.html.j2").render(
         runs=_runs_table(runs, results, settings),
         machines=machines,
@@ -452,6 +450,13 @@ def _diagram_uris(diagrams: dict[str, Path]) -> list[dict]:
     return out
 
 
+def _implausible_rows(results: pd.DataFrame) -> list[dict]:
+    """The rows whose plausibility column doubts a figure, in the frame's order, each with its reasons."""
+    rows = ({"run": r["run"], "case_id": r["case_id"], "reasons": reasons(r["plausibility"])}
+            for r in results.to_dict("records"))
+    return [f for f in rows if f["reasons"]]
+
+
 def _messages(results: pd.DataFrame, settings: dict) -> list[str]:
     lines = []
     for run, st in settings.items():
@@ -462,9 +467,9 @@ def _messages(results: pd.DataFrame, settings: dict) -> list[str]:
                      + ("" if r["timing_ok"] else " (timing left out of every ratio, plot and verdict)"))
     if len(bad) > 10:
         lines.append(f"flagged: ... and {len(bad) - 10} more row(s) (the 'flags' column of results.csv)")
-    doubted_rows = [r for r in results.to_dict("records") if reasons(r["plausibility"])]
+    doubted_rows = _implausible_rows(results)
     for r in doubted_rows[:10]:
-        lines += [f"implausible: {r['run']}: {r['case_id']}: {why}" for why in reasons(r["plausibility"])]
+        lines += [f"implausible: {r['run']}: {r['case_id']}: {why}" for why in r["reasons"]]
     if len(doubted_rows) > 10:
         lines.append(f"implausible: ... and {len(doubted_rows) - 10} more row(s) (the 'plausibility' column of "
                      "results.csv)")
