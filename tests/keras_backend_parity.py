@@ -31,11 +31,9 @@ def main() -> int:
     sys.path.insert(0, os.path.dirname(__file__))
     import cnnbench
     from cnnbench.models_tf import backend as kb
-    from conftest import randomize_keras_bn, randomize_torch_bn  # noqa: F401  (after the path is set)
+    from conftest import per_family, randomize_keras_bn, randomize_torch_bn
 
     out = {"backend": keras.backend.backend(), "models": {}}
-    from conftest import per_family
-
     chosen = sys.argv[1].split(",") if len(sys.argv) > 1 else per_family()
     for name, size in [(m, small_input(m)) for m in chosen]:
         spec = cnnbench.get_spec(name)
