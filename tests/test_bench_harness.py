@@ -252,13 +252,13 @@ class _Terminal:
         self.lines.append(line)
 
 
-def _state(cases, tta, profile):
+def _state(cases, tta, profile, processes: int = 1):
     from cnnbench.core.settings import Settings
     from cnnbench.harness.state import HarnessState
 
     return HarnessState(cases=cases, tta_cases=tta, profile=profile, settings=Settings(), device="cpu",
                         device_note="--device cpu", worker_timeout=60.0, rendezvous={"nnodes": 1, "node_rank": 0},
-                        threads_per_worker=1)
+                        threads_per_worker=1, processes_wanted=processes, max_processes=processes + 2)
 
 
 # analytic FLOPs of one step at the smoke profile's sizes (bs2; LeNet-5 at 28 px, ResNet-18 at 64 px), as
@@ -474,7 +474,7 @@ def test_out_of_memory_is_recognised_in_every_framework(torch_mod, keras_mod):
 def _bench(tmp_path, *args, name="run.json"):
     out = tmp_path / name
     cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-p", "no:cacheprovider",
-           "--bench-profile", "smoke", f"--benchmark-json={out}", *args]
+           "--bench-profile", "smoke", f"--benchmark-json={out}", *(args or ()), *(() if "--processes" in args else ("--fast",))]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT), out
 
 
@@ -537,3 +537,36 @@ def test_a_run_where_every_case_is_skipped_is_still_saved(tmp_path):
     assert [s["id"] for s in data["cnnbench"]["skipped"]] == ["inception_v3-torch-inference-bs1-cpu"]
     assert "minimum input size is 75" in data["cnnbench"]["skipped"][0]["reason"]
     assert "machine_info" in data and "commit_info" in data
+
+
+def test_eta_counts_every_later_process_and_survives_a_slow_first_case():
+    """Issue #37 item 5: with two processes per case the time left after the fifth case is the first pass's
+    cases still to run plus a second process of every case; within 30% of the truth, also when the first case
+    ran while the machine was busy (its worker start and its steps 5x slower, and the GEMM peak measured in its
+    worker a fifth of the true one). The fake machine is the one above; the second pass runs on a quiet machine."""
+    from cnnbench.harness.cases import Profile
+    from cnnbench.harness.progress import Progress
+
+    profile = Profile("fixed", ("lenet5", "resnet18"), {"cpu": (2,)}, 64, min_rounds=10, max_rounds=10,
+                      target_seconds=1.0, warmup_rounds=2, warmup_seconds=0.0)
+    cases = build_cases(profile="smoke", models="lenet5,resnet18", device="cpu")
+    fixed_s, ns_per_flop, start_s = {"torch": 1e-3, "keras-tf": 2e-3}, {"torch": 1.0, "keras-tf": 0.5}, \
+        {"torch": 4.0, "keras-tf": 8.0}
+
+    def step_s(c):
+        return fixed_s[c.runtime] + ns_per_flop[c.runtime] * 1e-9 * _FLOPS[f"{c.model}-{c.mode}"]
+
+    def wall_s(c):
+        return start_s[c.runtime] + 13 * step_s(c)
+
+    for slow_first in (1.0, 5.0):
+        state = _state(cases, [], profile, processes=2)
+        state.gemm_peak.update({"torch:cpu:tf32": 5e9 / slow_first, "keras-tf:cpu:tf32": 10e9})
+        progress = Progress(state)
+        progress.start([c.id for c in cases])
+        for i, c in enumerate(cases[:5]):
+            slow = slow_first if i == 0 else 1.0
+            state.results[c.id] = {"median_s": slow * step_s(c), "images_per_s": 1.0, "stepping_s": slow * 13 * step_s(c)}
+            progress.case_done(_Report(c.id, slow * wall_s(c)))
+        truth = sum(wall_s(c) for c in cases[5:]) + sum(wall_s(c) for c in cases)
+        assert progress.eta() == pytest.approx(truth, rel=0.3), slow_first

@@ -74,7 +74,7 @@ def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
     out = tmp_path / "after.json"
     cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
            "--bench-profile", "smoke", "--models", "resnet34,resnet18", "--modes", "inference", "--input-size", "64",
-           "--no-time-to-accuracy", f"--benchmark-json={out}"]
+           "--no-time-to-accuracy", "--fast", f"--benchmark-json={out}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = list(json.loads(out.read_text())["benchmarks"])

@@ -119,13 +119,13 @@ def test_implausible_figures_are_marked_and_explained_on_screen(browser, tmp_pat
     items = section.find_elements("css selector", "li")
     assert [i.text.split(": ")[1] for i in items] == ["vgg11-tf-inference-bs1-cpu", "vgg11-torch-train-bs1-cpu"]
     assert all(i.is_displayed() for i in items)
-    assert "time per FLOP 2.5x the median of the 3 vgg models" in items[1].text
+    assert "time per FLOP 3.2x the median of the 3 vgg models" in items[1].text
 
     rows = browser.find_elements("css selector", "#measurements-table tbody tr")
     vgg11_train = next(r for r in rows if r.text.split()[1:3] == ["vgg11", "train"])
     browser.execute_script("arguments[0].scrollIntoView();", vgg11_train)
     reason = vgg11_train.find_element("css selector", "p.doubt")
-    assert reason.is_displayed() and reason.text.startswith("! implausible: time per FLOP 2.5x")
+    assert reason.is_displayed() and reason.text.startswith("! implausible: time per FLOP 3.2x")
     marks = browser.find_elements("css selector", "a.doubt")
     assert len(marks) == 3 and all(m.is_displayed() and m.text == "!" for m in marks)
     assert all(m.accessible_name.startswith("implausible") for m in marks)

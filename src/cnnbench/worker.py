@@ -126,6 +126,10 @@ class Worker:
                                        f"{PROTOCOL}: the two checkouts are too far apart")
         return self.info
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
     def send(self, cmd: str, **args) -> None:
         """Send a command without waiting (a data-parallel job commands all its workers, then reads)."""
         self._send({"cmd": cmd, **args})

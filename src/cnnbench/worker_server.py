@@ -124,6 +124,7 @@ class _Server:
                     "peak_memory_kind": b.ALLOCATOR_PEAK_KIND}
         release_free_heap()
         reset = reset_peak_rss()
+        steady = rss_bytes()  # after build and warm-up: weights, the allocator's pools, compiled code
         self._one()
         peak = peak_rss_bytes()
         base = self.runtime_rss
@@ -135,8 +136,12 @@ class _Server:
         if not reset:
             kind = ("process peak RSS since the worker started (/proc/self/clear_refs not writable here: includes "
                     "building and the first step), minus the framework runtime's own RSS")
+        # the step's own memory: what one steady step adds above the steady state it starts from (only
+        # where the peak mark could be reset to that state)
+        step_peak = peak - steady if reset and steady is not None else None
         return {"peak_memory_bytes": peak - base, "peak_memory_method": "rss_delta" if reset else "rss_delta_since_start",
-                "peak_memory_kind": kind, "process_peak_rss_bytes": peak, "runtime_rss_bytes": base}
+                "peak_memory_kind": kind, "process_peak_rss_bytes": peak, "runtime_rss_bytes": base,
+                "steady_rss_bytes": steady, "step_peak_memory_bytes": step_peak}
 
     def gemm_peak(self, math: str, trials: int = 5) -> dict:
         return {"flops_per_s": self.backend.gemm_peak_flops(self.device, math, trials=trials), "math": math,

@@ -51,3 +51,82 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+# ---------------------------------------------------------------- how busy the machine is
+_CLK_TCK = None
+
+
+def _clock_ticks() -> float:
+    global _CLK_TCK
+    if _CLK_TCK is None:
+        import os
+
+        try:
+            _CLK_TCK = float(os.sysconf("SC_CLK_TCK"))
+        except (ValueError, OSError, AttributeError):
+            _CLK_TCK = 100.0
+    return _CLK_TCK
+
+
+def machine_cpu_seconds() -> dict | None:
+    """The whole machine's CPU time so far (``/proc/stat``'s ``cpu`` line), in seconds: ``busy`` (user,
+    nice, system, irq, softirq; guest time is inside user) and ``steal`` (time the hypervisor gave this
+    VM's virtual CPUs to someone else). None where /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    v = [int(x) for x in fields[1:]] + [0] * 8
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v[:8]
+    tick = _clock_ticks()
+    return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick}
+
+
+def process_cpu_seconds(pid: int | str = "self") -> float | None:
+    """User + system CPU time of process ``pid`` (all its threads) and of its waited-for children, in
+    seconds (``/proc/PID/stat`` fields 14-17); None when the process is gone or /proc is unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    rest = text[text.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
+    try:
+        return sum(int(x) for x in rest[11:15]) / _clock_ticks()
+    except (ValueError, IndexError):
+        return None
+
+
+class LoadMeter:
+    """How much of the machine *other* processes used while a worker was measured: the machine's busy
+    CPU time minus the worker's own and this process's, and the hypervisor's steal time, over the wall
+    time between ``__init__`` and ``read``, in cores (1.0: one core's worth, on average)."""
+
+    def __init__(self, pids: list[int]):
+        import time
+
+        self.pids = [p for p in pids if p]
+        self.wall0 = time.perf_counter()
+        self.machine0 = machine_cpu_seconds()
+        self.own0 = self._own()
+
+    def _own(self) -> float | None:
+        times = [process_cpu_seconds("self")] + [process_cpu_seconds(p) for p in self.pids]
+        return None if None in times else sum(times)
+
+    def read(self) -> dict | None:
+        """``{"other_cores", "steal_cores", "wall_s"}``; None where /proc cannot tell (not Linux, the worker
+        gone before its CPU time was read)."""
+        import time
+
+        wall = time.perf_counter() - self.wall0
+        machine, own = machine_cpu_seconds(), self._own()
+        if None in (self.machine0, machine, self.own0, own) or wall <= 0:
+            return None
+        other = (machine["busy"] - self.machine0["busy"]) - (own - self.own0)
+        return {"other_cores": max(0.0, other) / wall, "steal_cores": (machine["steal"] - self.machine0["steal"]) / wall,
+                "wall_s": wall}

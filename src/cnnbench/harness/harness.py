@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from cnnbench.harness import machine
+from cnnbench.harness import machine, replication
 from cnnbench.harness.cases import delay_for
 from cnnbench.harness.scaling import apply_scaling
 from cnnbench.core.case import Case
@@ -165,26 +165,52 @@ def gemm_peak(worker: Worker, state: HarnessState, case: Case, math_mode: str, *
     """The best GEMM FLOP/s of this runtime, device and math measured this session (measured in the
     first case's worker; re-measured with more trials when a case beats it). ``key_suffix`` tells apart
     peaks measured with another thread count (data-parallel workers)."""
+    from cnnbench.core.procfs import LoadMeter
+
     key = gemm_peak_key(case, math_mode, key_suffix)
-    if key not in state.gemm_peak or recheck:
+    if key not in state.gemm_peak or recheck or key in state.gemm_peak_busy:
         trials = _GEMM_RECHECK_TRIALS if recheck else _GEMM_TRIALS
+        load = LoadMeter([worker.pid])
         measured = worker.call("gemm_peak", math=math_mode, trials=trials, timeout=state.worker_timeout)
+        # measured while other processes were busy: kept as the best so far, and measured again in the next
+        # case's worker (a peak measured in a busy moment made the first ETA of a run 144 hours)
+        if replication.is_busy(load.read()):
+            state.gemm_peak_busy.add(key)
+        else:
+            state.gemm_peak_busy.discard(key)
         state.gemm_peak[key] = max(state.gemm_peak.get(key, 0.0), measured["flops_per_s"])
     return state.gemm_peak[key]
 
 
-def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
-    """One single-device case in its own worker (a data-parallel case: cnnbench.harness.distributed)."""
-    if state.rendezvous["node_rank"] != 0:
-        pytest.skip(f"node {state.rendezvous['node_rank']}: single-device cases run on node 0")
-    precheck(case, state)
-    profile = state.profile
-    worker = start_worker(case, state)
-    timeout = state.worker_timeout
+class StartFailed(Exception):
+    """The case's worker process could not start (its framework failed to import, or it never answered)."""
+
+
+class NoDevice(Exception):
+    """The worker's runtime sees no GPU although the case asks for one."""
+
+
+def measure_process(case: Case, state: HarnessState, rounds: int | None = None) -> dict:
+    """One worker process's measurement of ``case``: start, build, warm up, ``rounds`` timed steps (None:
+    as many as the profile's time target asks at the warm-up's step time), the memory step, and how busy
+    the rest of the machine was meanwhile. Raises the worker's failure (``WorkerError``/``WorkerDied``)."""
+    from datetime import datetime, timezone
+
+    from cnnbench.core.procfs import LoadMeter
+
+    profile, timeout = state.profile, state.worker_timeout
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    wall = time.perf_counter()
+    try:
+        worker = Worker(case.runtime, case.device, state.settings, start_timeout=timeout)
+    except WorkerError as exc:
+        raise StartFailed(exc.message) from None
+    except WorkerDied as exc:
+        raise StartFailed(str(exc)) from None
     try:
         info = worker.info
         if case.device == "cuda" and not info.get("device_available"):
-            record_skip(state, case, f"{case.runtime}: this runtime sees no GPU here")
+            raise NoDevice(f"{case.runtime}: this runtime sees no GPU here")
         prep = worker.call("prepare", case=case.to_dict(), timeout=timeout)
         crash = os.environ.get("CNNBENCH_TEST_CRASH")  # TEST ONLY: a native crash of the framework, simulated
         if crash and fnmatch.fnmatchcase(case.id, crash):
@@ -192,33 +218,80 @@ def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
         stepping = time.perf_counter()  # warm-up, timed rounds, memory step: what the progress ETA scales
         warm = worker.call("warmup", rounds=profile.warmup_rounds, seconds=profile.warmup_seconds, timeout=timeout)
         estimate = warm["last_s"]
-        delay_s = 0.0
         delay = delay_for(state.delay, case)
         if delay:
             amount, unit = delay
             worker.call("inject_delay", amount=amount, unit=unit, timeout=timeout)
             estimate = estimate * (1 + amount) if unit == "fraction" else estimate + amount
-        timed = worker.call("time", rounds=rounds_for(profile, estimate), timeout=timeout)
-        times, delay_s = timed["times"], timed.get("injected_s", 0.0)
+        load = LoadMeter([worker.pid])
+        timed = worker.call("time", rounds=rounds or rounds_for(profile, estimate), timeout=timeout)
+        busy = load.read()
         memory = worker.call("memory", timeout=timeout)
         stepping = time.perf_counter() - stepping
         math_mode = case.precision if case.precision != "fp32" else (
             state.settings.math if case.device == "cuda" else "fp32")
+        median = statistics.median(timed["times"])
         cost = step_cost(case.model, case.mode, case.batch, input_size=case.input_size, **dict(case.options))
-        median = statistics.median(times)
         peak = gemm_peak(worker, state, case, math_mode)
         if cost.flops / median > peak:  # faster than the machine's GEMM peak: re-measure the peak first
-            peak = gemm_peak(worker, state, case, math_mode, recheck=True)
-    except (WorkerError, WorkerDied) as exc:
-        fail_from_worker(case, state, exc)
+            gemm_peak(worker, state, case, math_mode, recheck=True)
     finally:
         worker.close()
+    return {"times": timed["times"], "injected_s": timed.get("injected_s", 0.0), "info": info, "prep": prep,
+            "memory": memory, "math_mode": math_mode, "cost": cost, "stepping_s": stepping,
+            "record": {"started_at": started_at, "pid": info.get("pid"), "median_s": median,
+                       "rounds": len(timed["times"]), "worker_start_s": info["import_s"], "build_s": prep["build_s"],
+                       "first_step_s": prep["first_step_s"], "wall_s": time.perf_counter() - wall,
+                       "peak_memory_bytes": memory.get("peak_memory_bytes"),
+                       "step_peak_memory_bytes": memory.get("step_peak_memory_bytes"),
+                       "other_cores": busy and round(busy["other_cores"], 3),
+                       "steal_cores": busy and round(busy["steal_cores"], 3),
+                       "busy": replication.is_busy(busy)}}
 
-    replay(benchmark, times, case.group)
-    stats_median = benchmark.stats.stats.median
+
+def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
+    """One single-device case: its first worker process, measured when pytest runs the case; the others
+    come in later passes over every case (``replication``), which rewrite the row from all of them
+    (a data-parallel case: cnnbench.harness.distributed)."""
+    if state.rendezvous["node_rank"] != 0:
+        pytest.skip(f"node {state.rendezvous['node_rank']}: single-device cases run on node 0")
+    precheck(case, state)
+    try:
+        measured = measure_process(case, state)
+    except NoDevice as exc:
+        record_skip(state, case, str(exc))
+    except StartFailed as exc:
+        record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc}")
+    except (WorkerError, WorkerDied) as exc:
+        fail_from_worker(case, state, exc)
+    state.processes[case.id] = [measured]
+    replay(benchmark, measured["times"], case.group)
+    state.rows[case.id] = benchmark.stats
+    write_row(benchmark.stats, case, state)
+
+
+def write_row(stats, case: Case, state: HarnessState) -> None:
+    """The case's row (pytest-benchmark's ``Metadata``: its rounds and ``extra_info``) from every worker
+    process measured so far: the rounds of the processes that count, pooled process after process
+    (``extra_info["process_rounds"]`` says where each ends), and what each process was."""
+    from pytest_benchmark.stats import Stats
+
+    processes = state.processes[case.id]
+    counted = replication.counted(processes, state.processes_wanted)
+    pooled = [t for p in counted for t in p["times"]]
+    if [t for t in stats.stats.data] != pooled:
+        stats.stats = Stats()  # its figures are cached properties: a fresh one for the new rounds
+        for t in pooled:
+            stats.stats.update(t)
+    stats_median = stats.stats.median
+    first = counted[0]
+    prep, cost, memory, info = first["prep"], first["cost"], first["memory"], first["info"]
     budget = analytic_memory(case.model, case.batch, input_size=case.input_size, **dict(case.options))
-    benchmark.extra_info.update(case_info(case, state))
-    benchmark.extra_info.update({
+    med = lambda key: statistics.median(p["record"][key] for p in counted)  # noqa: E731
+    delays = [p["injected_s"] for p in counted if p["injected_s"]]
+    extra = stats.extra_info
+    extra.update(case_info(case, state))
+    extra.update({
         "params": prep["trainable_params"],
         "params_with_buffers": prep["params"],
         "macs": cost.macs,
@@ -232,23 +305,25 @@ def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
                                  else "params + BN buffers + every layer output") + " (float32)",
         "images_per_s": case.batch / stats_median,
         "gflops_per_s": cost.flops / stats_median / 1e9,
-        "gemm_peak_math": math_mode,
-        "gemm_peak_key": gemm_peak_key(case, math_mode),
-        "build_s": prep["build_s"],
-        "first_step_s": prep["first_step_s"],
+        "gemm_peak_math": first["math_mode"],
+        "gemm_peak_key": gemm_peak_key(case, first["math_mode"]),
+        # the median over the counted processes: each process builds, compiles and starts its own
+        "build_s": med("build_s"),
+        "first_step_s": med("first_step_s"),
         # first-call overhead beyond a steady step: tf.function tracing, XLA, torch.compile, jax.jit
-        "compile_s": max(0.0, prep["first_step_s"] - stats_median),
-        "worker_start_s": info["import_s"],
-        "injected_delay_s": delay_s or None,
+        "compile_s": max(0.0, med("first_step_s") - stats_median),
+        "worker_start_s": med("worker_start_s"),
+        "injected_delay_s": statistics.mean(delays) if delays else None,
         **info["versions"],
         **info["settings"],
         "setting_cpu_affinity": info.get("cpu_affinity"),
         # what a runtime knows once prepared: an export's facts, parity and its engine's settings (docs/deploy.md)
         **(prep.get("extra") or {}),
+        **replication.row_fields(processes, state, case.id),
     })
-    apply_peak(benchmark.extra_info, peak)
+    apply_peak(extra, state.gemm_peak.get(gemm_peak_key(case, first["math_mode"])))
     state.results[case.id] = {"median_s": stats_median, "images_per_s": case.batch / stats_median,
-                                                "stepping_s": stepping}
+                              "stepping_s": sum(p["stepping_s"] for p in processes)}
 
 
 def case_info(case: Case, state: HarnessState) -> dict:
@@ -343,3 +418,44 @@ def run_tta_case(benchmark, case: Case, state: HarnessState) -> None:
         pytest.fail(f"{case.id}: test accuracy stayed below {DEFAULTS['target']:.0%} after {DEFAULTS['epochs']} epochs "
                     f"in {len(results) - len(reached)} of {len(results)} rounds (last: {last['test_accuracy']:.4f})",
                     pytrace=False)
+
+
+def replicate(state: HarnessState, progress=None, journal=None) -> None:
+    """Passes 2..``processes_wanted`` over every case measured in pytest's pass, then re-measurement until
+    no case needs another process or each has ``max_processes`` (``cnnbench.harness.replication``)."""
+    def another(case_id: str, reason: str) -> None:
+        case = state.by_id[case_id]
+        first = replication.with_rounds(state.processes[case_id])[0]
+        try:
+            measured = measure_process(case, state, rounds=len(first["times"]))
+        except Exception as exc:  # noqa: BLE001  a later process failing (a crash, a hang) loses no row
+            measured = {"times": [], "record": {"failed": f"{type(exc).__name__}: {exc}"[:500], "busy": False,
+                                                "median_s": None}}
+        state.processes[case_id].append(measured)
+        if not reason.startswith("process "):
+            state.remeasured.setdefault(case_id, []).append(reason)
+        write_row(state.rows[case_id], case, state)
+        if journal is not None:
+            journal.write()
+        if progress is not None:
+            progress.process_done(case_id, measured, reason)
+
+    ids = list(state.rows)
+    if progress is not None:
+        progress.plan_replication(ids * (state.processes_wanted - 1))
+    for k in range(2, state.processes_wanted + 1):
+        for case_id in ids:
+            if len(state.processes[case_id]) < k:
+                another(case_id, f"process {k} of {state.processes_wanted}")
+    while True:
+        state.process_noise = replication.noise(state)
+        threshold = state.process_noise["threshold"] if state.process_noise else None
+        doubts = replication.doubts(state)
+        todo = {cid: why for cid in ids if (why := replication.why_another(cid, state, threshold, doubts))}
+        if not todo:
+            break
+        if progress is not None:
+            progress.plan_replication(list(todo))
+        for case_id, why in todo.items():
+            another(case_id, why)
+    state.process_noise = replication.noise(state)

@@ -73,6 +73,16 @@ def pytest_addoption(parser):
                 help="run CPU cases even when their analytic lower bound exceeds free memory")
     r.addoption("--worker-timeout", default="1800", metavar="SECONDS",
                 help="end a case whose worker has not answered for this long (default 1800)")
+    r.addoption("--processes", default=None, metavar="N",
+                help="worker processes per case, measured in interleaved passes (default 2; "
+                     "docs/benchmarks.md#several-processes-per-case)")
+    r.addoption("--max-processes", default=None, metavar="N",
+                help="at most this many per case, counting those that re-measure a busy, disagreeing or "
+                     "implausible case (default: --processes + 2)")
+    r.addoption("--fast", action="store_true",
+                help="one worker process per case: quicker, and the verdict says it cannot tell a slow process "
+                     "from a slow model")
+    r.addoption("--rigorous", action="store_true", help="4 worker processes per case, up to 8 with re-measurements")
     r.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
@@ -158,6 +168,7 @@ def pytest_configure(config):
             keras_backends=opt.keras_backends, world_sizes=world_sizes, runtimes=opt.runtimes,
         )
         delays = parse_delay(opt.inject_delay)
+        wanted, most = process_counts(opt)
     except (CnnbenchError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     settings = Settings(math=opt.math, autotune=not opt.no_autotune, threads=threads, interop_threads=interop,
@@ -167,10 +178,31 @@ def pytest_configure(config):
         profile=cases_mod.PROFILES[opt.bench_profile], settings=settings, device=device, device_note=why,
         worker_timeout=timeout, rendezvous=rendezvous, no_memory_check=opt.no_memory_check, delay=delays,
         threads_per_worker=threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
+        processes_wanted=wanted, max_processes=most,
     )
     config.stash[STATE] = state
     config.stash[PROGRESS] = Progress(state, quiet=config.option.verbose < 0)
     _on_sigterm_stop_like_ctrl_c(state)
+
+
+def process_counts(opt) -> tuple[int, int]:
+    """(worker processes per case, at most with re-measurements) from --processes, --max-processes,
+    --fast and --rigorous; ValueError with one line for values that mean nothing together."""
+    from cnnbench.harness.replication import DEFAULT_PROCESSES, FAST_PROCESSES, RIGOROUS_PROCESSES
+
+    modes = [name for name, on in (("--fast", opt.fast), ("--rigorous", opt.rigorous),
+                                   ("--processes", opt.processes is not None)) if on]
+    if len(modes) > 1:
+        raise ValueError(f"{' and '.join(modes)} both set the processes per case; give one of them")
+    wanted = (FAST_PROCESSES if opt.fast else RIGOROUS_PROCESSES if opt.rigorous
+              else _positive_int("--processes", opt.processes) or DEFAULT_PROCESSES)
+    most = _positive_int("--max-processes", opt.max_processes)
+    if most is None:
+        most = wanted if opt.fast else 2 * wanted if opt.rigorous else wanted + 2
+    if most < wanted:
+        raise ValueError(f"--max-processes {most}: fewer than the {wanted} processes per case asked for; give "
+                         f"at least {wanted}")
+    return wanted, most
 
 
 def _on_sigterm_stop_like_ctrl_c(state: HarnessState) -> None:
@@ -195,7 +227,10 @@ def pytest_report_header(config):
     s = state.settings.resolved()
     lines = [
         f"cnnbench: profile {prof.name} ({prof.note}); {len(state.cases) + len(state.tta_cases)} cases "
-        f"on {state.device} ({state.device_note}); each case in a fresh worker process",
+        f"on {state.device} ({state.device_note}); " + (
+            f"each case in {state.processes_wanted} fresh worker processes, interleaved (up to {state.max_processes} "
+            "when one was busy, disagrees or looks implausible)" if state.processes_wanted > 1 else
+            "each case in ONE fresh worker process (--fast): a slow process cannot be told from a slow model"),
         f"cnnbench: settings for every framework: math {s.math if state.device == 'cuda' else 'fp32 (CPU)'}, "
         f"autotune {'on' if s.autotune else 'off'}, threads {s.threads} intra-op / {s.interop_threads} inter-op, "
         f"TensorFlow oneDNN {'on' if s.onednn else 'off'}",
@@ -280,6 +315,9 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "interrupted": state.interrupted,
         "complete": state.complete,
         "injected_delay": [list(d) for d in state.delay] or None,
+        "processes_per_case": state.processes_wanted,
+        "max_processes": state.max_processes,
+        "process_noise": state.process_noise,
     }
 
 
@@ -310,6 +348,22 @@ def pytest_collection_modifyitems(session, config, items):
     if progress:
         progress.start([i.callspec.id for i in items if hasattr(i, "callspec")],
                        config.pluginmanager.get_plugin("terminalreporter"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    """After pytest has run every case once (each case's first worker process), the later passes and the
+    re-measurements (cnnbench.harness.replication); an interrupt there ends the session as one in the
+    first pass does, and every process measured so far is in the saved rows."""
+    outcome = yield
+    state = session.config.stash.get(STATE, None)
+    if (state is None or outcome.excinfo is not None or session.shouldfail or session.shouldstop
+            or session.config.option.collectonly or not state.rows):
+        return
+    from cnnbench.harness.harness import replicate
+
+    progress = session.config.stash[PROGRESS]
+    replicate(state, progress, progress.journal)
 
 
 def pytest_runtest_logstart(nodeid, location):

@@ -16,7 +16,10 @@ the average of the first cases (the first cases are LeNet-5's; a run's big model
 * its runtime's **start-up**: the finished cases' wall time minus their stepping (worker start,
   build, first step and compile, the GEMM peak), on average.
 
-A runtime with no finished case yet borrows from the others. Quiet with ``-q``.
+A runtime with no finished case yet borrows from the others. With several worker processes per case
+(``cnnbench.harness.replication``), each later process of a case is expected to take what the case's
+first process took, measured, and the first pass's estimate adds that many more of each case.
+Quiet with ``-q``.
 """
 from __future__ import annotations
 
@@ -69,6 +72,9 @@ class Progress:
         self._flops_of: dict[str, float] = {}  # case id -> FLOPs of one step (_flops)
         self.tr = None
         self.started = time.monotonic()
+        self.walls: dict[str, float] = {}  # case id -> wall seconds of its first (pytest-run) process
+        self.planned: list[str] = []  # later processes still to measure, one entry each (replication)
+        self.replicas_done = 0
 
     def start(self, ids: list[str], terminal=None) -> None:
         self.order = [i for i in ids if i in self.state.by_id]
@@ -149,12 +155,52 @@ class Progress:
         startup = _mean([f.startup_s for f in self._pick(case, self.finished)])
         return startup + step * self._steps(case, step)
 
+    def _replicated(self, case_id: str) -> bool:
+        case = self.state.by_id[case_id]
+        return case.mode in ("inference", "train") and not case.distributed
+
     def eta(self) -> float | None:
+        """Seconds left: the first pass's cases still to run, then every later process of every case."""
+        if self.planned:
+            return sum(self._process_s(i) for i in self.planned)
         left = [i for i in self.order if i not in self.done]
-        if not left:
-            return 0.0
-        expected = [self.expected_s(i) for i in left]
-        return None if None in expected else sum(expected)
+        expected = {i: self.expected_s(i) for i in left}
+        if None in expected.values():
+            return None if left else 0.0
+        later = max(0, self.state.processes_wanted - 1)
+        again = sum(w for i, w in self.walls.items() if self._replicated(i) and self.done.get(i) == "passed")
+        again += sum(e for i, e in expected.items() if self._replicated(i))
+        return sum(expected.values()) + later * again
+
+    def _process_s(self, case_id: str) -> float:
+        """A later process of ``case_id``: what its first process took."""
+        return self.walls.get(case_id, 0.0)
+
+    def plan_replication(self, ids: list[str]) -> None:
+        self.planned = list(ids)
+
+    def process_done(self, case_id: str, measured: dict, reason: str) -> None:
+        """One later worker process of a case measured (cnnbench.harness.replication)."""
+        if case_id in self.planned:
+            self.planned.remove(case_id)
+        self.replicas_done += 1
+        if self.quiet or self.tr is None:
+            return
+        record = measured["record"]
+        processes = self.state.processes.get(case_id, [])
+        if record.get("failed"):
+            what = f"failed: {record['failed'][:100]}"
+        else:
+            medians = ", ".join(f"{1e3 * p['record']['median_s']:.2f}" for p in processes if p.get("times"))
+            what = f"{1e3 * record['median_s']:9.2f} ms  (processes {medians} ms)"
+            if record["busy"]:
+                what += f"  busy: others {record['other_cores']:.2f} + steal {record['steal_cores']:.2f} cores"
+        why = "" if reason.startswith("process ") else f"  again: {reason[:100]}"
+        eta = self.eta()
+        left = f"  ETA {_duration(eta)}" if self.planned else ""
+        self.tr.ensure_newline()
+        self.tr.write_line(f"[p{len(processes)} +{self.replicas_done}] {case_id:<44} {what}"
+                           f"  ({_duration(record.get('wall_s', 0.0))}){left}{why}")
 
     def _learn(self, case_id: str, wall: float) -> None:
         result = self.state.results.get(case_id) or {}
@@ -172,6 +218,7 @@ class Progress:
         outcome = "skipped" if report.skipped else ("failed" if report.failed else "passed")
         self.done[case_id] = outcome
         wall = getattr(report, "duration", 0.0)
+        self.walls[case_id] = wall
         if outcome == "passed":
             self._learn(case_id, wall)
         if self.journal is not None:

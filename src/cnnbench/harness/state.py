@@ -29,15 +29,22 @@ class HarnessState:
     threads_per_worker: int  # CPU threads of each data-parallel worker, the same at every world size of the run
     no_memory_check: bool = False  # --no-memory-check: run CPU cases whose analytic bound exceeds free memory
     delay: list[tuple[str, float, str]] = field(default_factory=list)  # TEST ONLY --inject-delay: target, amount, unit
+    processes_wanted: int = 2  # --processes: worker processes per single-device case (cnnbench.harness.replication)
+    max_processes: int = 4  # --max-processes: at most this many, re-measurements included
     # ---- derived from the cases
     by_id: dict[str, Case] = field(init=False)  # every case, step and time to accuracy, by its id
     distributed_index: dict[str, int] = field(init=False)  # data-parallel case -> its number (ports on several hosts)
     # ---- what happened so far (recorded by the case runners and the plugin)
     gemm_peak: dict[str, float] = field(default_factory=dict)  # "runtime:device:math[suffix]" -> best GEMM FLOP/s
+    gemm_peak_busy: set[str] = field(default_factory=set)  # peaks last measured on a busy machine: measured again
     skipped: list[dict] = field(default_factory=list)  # {"id", "group", "reason"}: no memory, no framework, too small
     unfinished: list[dict] = field(default_factory=list)  # {"id", "reason"}: a crash, an error, the session ending
     interrupted: str | None = None  # the signal that ended the session early ("SIGTERM"), None otherwise
     results: dict[str, dict] = field(default_factory=dict)  # case id -> median_s, images_per_s, stepping_s
+    processes: dict[str, list[dict]] = field(default_factory=dict)  # case id -> each worker process's measurement
+    rows: dict[str, object] = field(default_factory=dict)  # case id -> its pytest-benchmark row (Metadata), rewritten
+    remeasured: dict[str, list[str]] = field(default_factory=dict)  # case id -> why it was measured again
+    process_noise: dict | None = None  # replication.noise: this run's per-process spread and threshold
 
     def __post_init__(self) -> None:
         self.by_id = {c.id: c for c in (*self.cases, *self.tta_cases)}

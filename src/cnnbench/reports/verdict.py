@@ -48,7 +48,10 @@ def _entry(bench: dict) -> dict:
     stats = bench["stats"]
     return {
         **entry(bench), "rounds": [] if timing_bad else [x for x in (stats.get("data") or [])], "problems": found,
+        "process_rounds": info.get("process_rounds"), "processes": len(info.get("process_rounds") or [None]),
+        "timed_while_busy": info.get("timed_while_busy"), "remeasured": info.get("remeasured"),
         "images_per_s": info.get("images_per_s"),
+        "step_peak": info.get("step_peak_memory_bytes"),
         "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
         "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
         # an export runtime's max |output - its framework's| over the output's scale (docs/deploy.md)
@@ -82,8 +85,12 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
             ratio, faster = "reference", ""
         elif ref is not None and e["median_s"] is not None and ref["median_s"] is not None:
             if e["rounds"] and ref["rounds"]:
-                est = ratio_of_medians(ref["rounds"], e["rounds"])
+                est = ratio_of_medians(ref["rounds"], e["rounds"], a_processes=ref["process_rounds"],
+                                       b_processes=e["process_rounds"])
                 side = faster_side(est, reference, e["runtime"])
+                if est.processes_disagree:
+                    notes.append(f"processes disagree, {e['id']} vs {reference}: some pair of their worker processes "
+                                 "puts the other side ahead, so no side is named faster")
                 ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
             else:
                 r = e["median_s"] / ref["median_s"]
@@ -103,6 +110,10 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
             pct = fmt_num(e["pct_of_peak"], ".1f")
         if e["problems"]:
             notes.append(f"not finite, {e['id']}: {'; '.join(e['problems'])}")
+        if e["timed_while_busy"]:
+            notes.append(f"timed while busy, {e['id']}: {e['timed_while_busy']}")
+        if e["remeasured"]:
+            notes.append(f"measured again, {e['id']}: {'; '.join(dict.fromkeys(e['remeasured']))}")
         mark = ""
         if e["id"] in doubts:
             mark = "!"
@@ -146,6 +157,14 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
                  "with the 95% bootstrap interval of the raw rounds; a side is named faster only when the "
                  "interval excludes 1.")
     notes: list[str] = []
+    counts = {e["processes"] for e in entries if e["rounds"] and e["mode"] in ("inference", "train")}
+    if counts:
+        lines += wrap("Each row from " + (f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}")
+                      + " worker process(es) per case" + (
+                          "; the interval resamples processes, then their rounds, and no side is named where two "
+                          "processes disagree." if max(counts) > 1 else
+                          ": ONE process per case (--fast) cannot tell a slow process from a slow model; "
+                          "run without --fast before you trust a ratio."))
     head = ["runtime", "median ms", f"x {reference} [95% CI]", "faster", "img/s", "peak MiB", "% peak"]
     for sep, short in (("  ", False), ("  ", True), (" ", True)):
         notes, mixed, tables = [], set(), []
@@ -165,6 +184,14 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
             break
     body = [line if len(line) <= width else line[:width - 3] + "..." for line in body]
     lines += body
+    pooled = [e for e in entries if finite(e["step_peak"]) and finite(e["peak_memory_bytes"])
+              and finite(e["analytic_memory_bytes"]) and e["peak_memory_bytes"] > 2 * e["analytic_memory_bytes"]
+              and e["step_peak"] <= 2 * e["analytic_memory_bytes"]]
+    if pooled:
+        notes.append(f"peak memory: {len(pooled)} row(s) ({', '.join(sorted({e['runtime'] for e in pooled}))}) hold more "
+                     "than twice the step's analytic bound in the process while the step's own peak is within it: "
+                     "memory kept from building the model (TensorFlow's oneDNN CPU allocator keeps its pool at the "
+                     "build's peak: results/keras-cpu-allocator-vgg11-2026-12-05.json), not the step's; not flagged")
     exports = [e["parity"] for e in entries if e["parity"] is not None and finite(e["parity"])]
     if exports:
         notes.append(f"export parity: {len(exports)} export row(s), the largest max |output - framework's| is "

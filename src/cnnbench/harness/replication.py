@@ -1,0 +1,137 @@
+"""Several worker processes per case, interleaved, and measured again before anything is judged.
+
+A worker process draws a bias of its own (memory layout, thread placement, what the kernel did at
+its start: about 5.7% per process on the 2-core VMs, docs/history.md), and one busy moment can slow
+every round of one process. One process per case cannot tell either from the model, so every
+single-device case of ``pytest bench`` is measured in ``--processes`` worker processes (default 2),
+as asv's ``processes`` and pyperf's worker processes do:
+
+* **interleaved**: pytest runs each case once (its first process); then pass 2 measures every case
+  again, then pass 3, ... (asv's ``--interleave-processes``), so a case's processes are minutes apart
+  and one slow moment reaches one process of a case, not all of them. Every process builds, warms up
+  and times its own rounds; later processes time as many rounds as the first, so each weighs the same.
+* **the machine's load is measured**: while a process times its rounds, the CPU time that *other*
+  processes used (``/proc/stat`` less the worker's and the harness's own) and the hypervisor's steal
+  time (``cnnbench.core.procfs.LoadMeter``). A process timed while they took more than BUSY_CORES of
+  the machine does not count while enough quiet processes exist; the case is measured again instead.
+* **re-measured, then judged**: a case gets another process (up to ``--max-processes``) when its
+  counted processes disagree by more than this run's per-process noise (NOISE_FACTOR times the median
+  spread between two processes of the run's cases, at least MIN_DISAGREEMENT), or when a plausibility
+  rule doubts it (``cnnbench.reports.plausibility``: an inference step slower than its training step, a
+  time per FLOP far from its like-built siblings'). Only what survives is flagged, with the processes'
+  medians as evidence.
+
+The row stays one pytest-benchmark entry per case: the counted processes' rounds pooled, in process
+order, with ``extra_info["process_rounds"]`` saying how many each gave (the hierarchical bootstrap of
+``cnnbench.core.stats.ratio_of_medians`` resamples processes, then rounds) and ``extra_info["processes"]``
+holding each process's start time, median, load and whether it counted.
+
+This module is the policy (which processes count, why a case needs another); the passes themselves are
+``cnnbench.harness.harness.replicate``'s.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnbench.harness.state import HarnessState
+
+BUSY_CORES = 0.2  # other processes' CPU + steal, in cores, above which a process's rounds were timed on a busy machine
+MIN_DISAGREEMENT = 0.05  # processes of one case this far apart are always worth another look...
+NOISE_FACTOR = 3.0  # ... and so is a spread this many times the run's median spread between two processes
+DEFAULT_PROCESSES, FAST_PROCESSES, RIGOROUS_PROCESSES = 2, 1, 4
+
+
+def is_busy(load: dict | None) -> bool:
+    """Whether a process's timed rounds ran while other processes (or the hypervisor) took more than
+    BUSY_CORES of the machine; False where the load could not be read (not Linux)."""
+    return bool(load) and load["other_cores"] + load["steal_cores"] > BUSY_CORES
+
+
+def with_rounds(processes: list[dict]) -> list[dict]:
+    return [p for p in processes if p.get("times")]
+
+
+def counted(processes: list[dict], wanted: int) -> list[dict]:
+    """The processes whose rounds make the row: every quiet one; busy ones only while fewer than
+    ``wanted`` quiet ones exist (the least busy first), so that a busy machine still gives a row, marked."""
+    measured = with_rounds(processes)
+    quiet = [p for p in measured if not p["record"]["busy"]]
+    if len(quiet) >= min(wanted, len(measured)):
+        return quiet or measured
+    busy = sorted((p for p in measured if p["record"]["busy"]),
+                  key=lambda p: (p["record"]["other_cores"] or 0) + (p["record"]["steal_cores"] or 0))
+    chosen = {id(p) for p in quiet + busy[:wanted - len(quiet)]}
+    return [p for p in measured if id(p) in chosen]  # in the order measured
+
+
+def spread(processes: list[dict]) -> float | None:
+    """max / min - 1 of the processes' medians; None with fewer than two."""
+    medians = [p["record"]["median_s"] for p in processes]
+    return max(medians) / min(medians) - 1 if len(medians) > 1 else None
+
+
+def row_fields(processes: list[dict], state: HarnessState, case_id: str) -> dict:
+    """What a row records of its processes (module docstring)."""
+    use = counted(processes, state.processes_wanted)
+    chosen = {id(p) for p in use}
+    records = []
+    for p in processes:
+        record = dict(p["record"])
+        record["counted"] = id(p) in chosen
+        records.append(record)
+    busy_counted = [p for p in use if p["record"]["busy"]]
+    return {
+        "processes": records,
+        "processes_counted": len(use),
+        "process_rounds": [len(p["times"]) for p in use],
+        "process_medians_s": [p["record"]["median_s"] for p in use],
+        "process_spread": spread(use),
+        "remeasured": list(state.remeasured.get(case_id, [])) or None,
+        "timed_while_busy": (f"{len(busy_counted)} of its {len(use)} processes were timed while other processes "
+                             f"took more than {BUSY_CORES:g} cores, and no quiet process replaced them")
+        if busy_counted else None,
+    }
+
+
+def noise(state: HarnessState) -> dict | None:
+    """This run's per-process noise: the median spread between the counted processes of its cases (at
+    least two each), and the spread above which a case's processes are taken to disagree."""
+    spreads = [s for cid in state.rows
+               if (s := spread(counted(state.processes[cid], state.processes_wanted))) is not None]
+    if not spreads:
+        return None
+    typical = statistics.median(spreads)
+    return {"median_spread": typical, "cases": len(spreads),
+            "threshold": max(MIN_DISAGREEMENT, NOISE_FACTOR * typical)}
+
+
+def doubts(state: HarnessState) -> dict[str, list[str]]:
+    from cnnbench.reports.plausibility import of_benchmarks
+
+    rows = [m.as_dict(include_data=True) for m in state.rows.values()]
+    return of_benchmarks(rows)
+
+
+def why_another(case_id: str, state: HarnessState, threshold: float | None, doubts: dict) -> str | None:
+    """Why ``case_id`` needs another worker process now, or None (module docstring)."""
+    processes = state.processes[case_id]
+    if len(processes) >= state.max_processes:
+        return None
+    measured = with_rounds(processes)
+    quiet = [p for p in measured if not p["record"]["busy"]]
+    if len(quiet) < state.processes_wanted:
+        if len(measured) < state.processes_wanted:
+            return f"process {len(processes) + 1} of {state.processes_wanted}"
+        return (f"{len(measured) - len(quiet)} of its processes were timed while the machine was busy "
+                f"(other processes took more than {BUSY_CORES:g} cores)")
+    use = counted(processes, state.processes_wanted)
+    gap = spread(use)
+    if threshold is not None and gap is not None and gap > threshold:
+        medians = ", ".join(f"{1e3 * p['record']['median_s']:.3g}" for p in use)
+        return (f"its processes disagree: medians {medians} ms "
+                f"({100 * gap:.0f}% apart, this run's noise threshold {100 * threshold:.0f}%)")
+    if case_id in doubts:
+        return "implausible: " + "; ".join(doubts[case_id])
+    return None
