@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
-from cnnbench.reports.plausibility import entry, implausible
+from cnnbench.reports.plausibility import entry, held_from_the_build, implausible
 from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, problems
 from cnnbench.reports.validate import check_row
 
@@ -51,7 +51,6 @@ def _entry(bench: dict) -> dict:
         "process_rounds": info.get("process_rounds"), "processes": len(info.get("process_rounds") or [None]),
         "timed_while_busy": info.get("timed_while_busy"), "remeasured": info.get("remeasured"),
         "images_per_s": info.get("images_per_s"),
-        "step_peak": info.get("step_peak_memory_bytes"),
         "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
         "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
         # an export runtime's max |output - its framework's| over the output's scale (docs/deploy.md)
@@ -184,9 +183,7 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
             break
     body = [line if len(line) <= width else line[:width - 3] + "..." for line in body]
     lines += body
-    pooled = [e for e in entries if finite(e["step_peak"]) and finite(e["peak_memory_bytes"])
-              and finite(e["analytic_memory_bytes"]) and e["peak_memory_bytes"] > 2 * e["analytic_memory_bytes"]
-              and e["step_peak"] <= 2 * e["analytic_memory_bytes"]]
+    pooled = [e for e in entries if held_from_the_build(e)]
     if pooled:
         notes.append(f"peak memory: {len(pooled)} row(s) ({', '.join(sorted({e['runtime'] for e in pooled}))}) hold more "
                      "than twice the step's analytic bound in the process while the step's own peak is within it: "
