@@ -38,10 +38,14 @@ PROTOCOL = 1
 def main(argv: list[str] | None = None) -> int:
     """``python -m cnnbench.worker CMD_FD REPLY_FD``: pin the CPU cores, then serve the client."""
     argv = sys.argv[1:] if argv is None else argv
-    cmd_fd, reply_fd = int(argv[0]), int(argv[1])
     cores = os.environ.get("CNNBENCH_CPU_AFFINITY")
     if cores and hasattr(os, "sched_setaffinity"):  # before any thread pool exists
         os.sched_setaffinity(0, {int(c) for c in cores.split(",")})
+    if argv[0] == "--fork-server":  # python -m cnnbench.worker --fork-server SOCKET RUNTIME
+        from cnnbench.worker_forkserver import serve_forks
+
+        return serve_forks(argv[1], argv[2], PROTOCOL)
+    cmd_fd, reply_fd = int(argv[0]), int(argv[1])
     from cnnbench.worker_server import serve
 
     return serve(cmd_fd, reply_fd, PROTOCOL)
@@ -78,35 +82,171 @@ def _describe_exit(code: int | None) -> str:
     return f"the worker process exited with status {code}"
 
 
+def _environment(runtime: str, device: str, settings, env: dict | None, pythonpath: str | None,
+                 affinity: list[int] | None) -> dict:
+    """What a worker process (or a fork server) of ``runtime`` starts with: the run's settings as the
+    variables the frameworks read at import, then ``env``; ``pythonpath`` first on the path."""
+    from cnnbench.core.case import split_runtime
+    from cnnbench.core.settings import Settings, worker_env
+
+    settings = settings if isinstance(settings, Settings) else Settings.from_dict(settings or {})
+    _, keras_backend = split_runtime(runtime)
+    full_env = {**os.environ, **worker_env(settings, device=device, keras_backend=keras_backend), **(env or {})}
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    if pythonpath:
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, full_env.get("PYTHONPATH")]))
+    if affinity:
+        full_env["CNNBENCH_CPU_AFFINITY"] = ",".join(map(str, affinity))
+    return full_env
+
+
+class ForkServer:
+    """A fork server of one runtime under one set of settings (cnnbench.worker_forkserver): give it as
+    ``Worker(..., fork_server=server)`` and the worker is forked from it instead of a new interpreter."""
+
+    def __init__(self, runtime: str, device: str, settings, *, start_timeout: float = 600.0):
+        import socket
+
+        self.runtime, self.device = runtime, device
+        self.settings = settings
+        self._dir = tempfile.mkdtemp(prefix="cnnbench-forkserver-")
+        path = os.path.join(self._dir, "socket")
+        self.log = tempfile.NamedTemporaryFile(prefix=f"cnnbench-forkserver-{runtime}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cnnbench.worker", "--fork-server", path, runtime],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env=_environment(runtime, device, settings, None, None, None), start_new_session=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            raise WorkerDied(f"the {runtime} fork server did not start", "")
+        self.info = json.loads(line)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._replies = self._sock.makefile("r")
+
+    def _ask(self, msg: dict, fds: list[int] = ()) -> dict:
+        import socket
+
+        data = (json.dumps(msg) + "\n").encode()
+        if fds:
+            socket.send_fds(self._sock, [data], list(fds))
+        else:
+            self._sock.sendall(data)
+        line = self._replies.readline()
+        if not line:
+            raise WorkerDied(f"the {self.runtime} fork server ended", "")
+        return json.loads(line)
+
+    def fork(self, cmd_r: int, rep_w: int, log_fd: int) -> int:
+        return self._ask({"cmd": "fork"}, [cmd_r, rep_w, log_fd])["pid"]
+
+    def status(self, pid: int) -> int | None:
+        """None while the child runs, then its exit code (negative: the signal that ended it)."""
+        reply = self._ask({"cmd": "status", "pid": pid})
+        return None if reply["running"] else reply["code"]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        import shutil
+
+        if self.proc.poll() is None:
+            try:
+                self._ask({"cmd": "quit"})
+                self.proc.wait(timeout=10)
+            except (OSError, ValueError, AttributeError, WorkerDied, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait()
+        for closing in (getattr(self, "_replies", None), getattr(self, "_sock", None), self.proc.stdout):
+            try:
+                closing and closing.close()
+            except OSError:
+                pass
+        self.log.close()
+        for path in (self.log.name,):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class _ForkedProcess:
+    """What ``Worker`` asks of its process (``subprocess.Popen``'s pid, poll, wait, kill), for a worker
+    forked by a fork server: only the server, its parent, can wait for it, so poll asks the server."""
+
+    def __init__(self, pid: int, server: ForkServer):
+        self.pid, self.server, self.returncode = pid, server, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                self.returncode = self.server.status(self.pid)
+            except (OSError, ValueError, WorkerDied):  # the server is gone, and with it the way to ask
+                self.returncode = 0 if not _pid_alive(self.pid) else None
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"forked worker {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
 class Worker:
     """A worker process serving one runtime on one device under one set of settings.
 
     ``pythonpath`` puts another checkout first (the paired engine's baseline worktree), ``env``
-    adds variables, ``affinity`` pins the worker to those CPU cores.
+    adds variables, ``affinity`` pins the worker to those CPU cores. ``fork_server``: fork the worker
+    from that server (same runtime, device and settings; no ``env``, ``pythonpath``, ``affinity`` or
+    ``cwd`` of its own) instead of starting an interpreter.
     """
 
     def __init__(self, runtime: str, device: str, settings, *, env: dict | None = None,
                  pythonpath: str | None = None, affinity: list[int] | None = None, cwd: str | None = None,
-                 start_timeout: float = 600.0, wait: bool = True):
-        from cnnbench.core.case import split_runtime
-        from cnnbench.core.settings import Settings, worker_env
+                 start_timeout: float = 600.0, wait: bool = True, fork_server: ForkServer | None = None):
+        from cnnbench.core.settings import Settings
 
         settings = settings if isinstance(settings, Settings) else Settings.from_dict(settings or {})
-        _, keras_backend = split_runtime(runtime)
         self.runtime, self.device = runtime, device
-        full_env = {**os.environ, **worker_env(settings, device=device, keras_backend=keras_backend), **(env or {})}
-        full_env.setdefault("PYTHONUNBUFFERED", "1")
-        if pythonpath:
-            full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, full_env.get("PYTHONPATH")]))
-        if affinity:
-            full_env["CNNBENCH_CPU_AFFINITY"] = ",".join(map(str, affinity))
         cmd_r, cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         self.log = tempfile.NamedTemporaryFile(prefix=f"cnnbench-worker-{runtime}-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)], pass_fds=(cmd_r, rep_w),
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd,
-            start_new_session=True)  # a Ctrl-C in the terminal reaches the harness, which ends its workers
+        if fork_server is not None:
+            if (env, pythonpath, affinity, cwd) != (None, None, None, None) or fork_server.runtime != runtime:
+                raise ValueError("a forked worker takes its runtime, environment and directory from its fork server")
+            try:
+                self.proc = _ForkedProcess(fork_server.fork(cmd_r, rep_w, self.log.fileno()), fork_server)
+            except (OSError, ValueError) as exc:
+                raise WorkerDied(f"the {runtime} fork server could not fork a worker ({exc})", "") from None
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)], pass_fds=(cmd_r, rep_w),
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                env=_environment(runtime, device, settings, env, pythonpath, affinity), cwd=cwd,
+                start_new_session=True)  # a Ctrl-C in the terminal reaches the harness, which ends its workers
         os.close(cmd_r)
         os.close(rep_w)
         self._cmd = os.fdopen(cmd_w, "w", buffering=1)

@@ -25,11 +25,11 @@ def busy_wait(seconds: float) -> None:
 
 
 class _Server:
-    def __init__(self, runtime: str, device: str, settings: dict, protocol: int):
+    def __init__(self, runtime: str, device: str, settings: dict, protocol: int, forked: bool = False):
         from cnnbench.backends import runtime_backend
         from cnnbench.core.settings import Settings
 
-        self.device, self.protocol = device, protocol
+        self.device, self.protocol, self.forked = device, protocol, forked
         self.settings = Settings.from_dict(settings)
         start = time.perf_counter()
         self.backend = runtime_backend(runtime)
@@ -45,7 +45,7 @@ class _Server:
         self._injected: list[float] = []  # the waits since the last `time`
 
     def ready(self) -> dict:
-        return {"protocol": self.protocol, "pid": os.getpid(), "import_s": self.import_s,
+        return {"protocol": self.protocol, "pid": os.getpid(), "import_s": self.import_s, "forked": self.forked,
                 "runtime_rss_bytes": self.runtime_rss, "versions": self.backend.versions(self.device),
                 "settings": self.backend.effective_settings(self.device),
                 "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -185,9 +185,10 @@ def _classify(exc: BaseException) -> str:
     return "error"
 
 
-def serve(cmd_fd: int, reply_fd: int, protocol: int) -> int:
+def serve(cmd_fd: int, reply_fd: int, protocol: int, forked: bool = False) -> int:
     """Answer the client's commands on two pipes until it says quit; ``protocol`` is reported in the
-    start-up reply, which the client checks against its own."""
+    start-up reply, which the client checks against its own; ``forked``: started from a fork server
+    (cnnbench.worker_forkserver), whose imports this process inherited."""
     cmds = os.fdopen(cmd_fd, "r", buffering=1)
     replies = os.fdopen(reply_fd, "w", buffering=1)
 
@@ -202,7 +203,7 @@ def serve(cmd_fd: int, reply_fd: int, protocol: int) -> int:
 
     init = json.loads(cmds.readline())
     try:
-        server = _Server(init["runtime"], init["device"], init["settings"], protocol)
+        server = _Server(init["runtime"], init["device"], init["settings"], protocol, forked)
         reply({"ok": True, **server.ready()})
     except BaseException as exc:  # noqa: BLE001  (reported to the parent, which decides)
         reply(failure(exc))

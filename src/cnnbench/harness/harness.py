@@ -182,6 +182,31 @@ def gemm_peak(worker: Worker, state: HarnessState, case: Case, math_mode: str, *
     return state.gemm_peak[key]
 
 
+def fork_server_for(case: Case, state: HarnessState):
+    """The fork server of the case's runtime (started on first use), or None: fork servers off
+    (``--no-fork-server``), a data-parallel case, or a server that could not start (its reason is kept
+    in ``state.fork_servers_failed``, and that runtime's workers start as fresh interpreters)."""
+    from cnnbench.worker import ForkServer
+
+    if not state.fork_workers or case.distributed or case.runtime in state.fork_servers_failed:
+        return None
+    server = state.fork_servers.get(case.runtime)
+    if server is not None and server.alive():
+        return server
+    try:
+        server = ForkServer(case.runtime, case.device, state.settings, start_timeout=state.worker_timeout)
+    except (WorkerDied, OSError, ValueError) as exc:
+        state.fork_servers_failed[case.runtime] = str(exc)
+        return None
+    state.fork_servers[case.runtime] = server
+    return server
+
+
+def close_fork_servers(state: HarnessState) -> None:
+    for server in state.fork_servers.values():
+        server.close()
+
+
 class StartFailed(Exception):
     """The case's worker process could not start (its framework failed to import, or it never answered)."""
 
@@ -202,7 +227,8 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wall = time.perf_counter()
     try:
-        worker = Worker(case.runtime, case.device, state.settings, start_timeout=timeout)
+        worker = Worker(case.runtime, case.device, state.settings, start_timeout=timeout,
+                        fork_server=fork_server_for(case, state))
     except WorkerError as exc:
         raise StartFailed(exc.message) from None
     except WorkerDied as exc:
@@ -242,6 +268,7 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
             "record": {"started_at": started_at, "pid": info.get("pid"), "median_s": median,
                        "rounds": len(timed["times"]), "worker_start_s": info["import_s"], "build_s": prep["build_s"],
                        "first_step_s": prep["first_step_s"], "wall_s": time.perf_counter() - wall,
+                       "forked": bool(info.get("forked")),
                        "peak_memory_bytes": memory.get("peak_memory_bytes"),
                        "step_peak_memory_bytes": memory.get("step_peak_memory_bytes"),
                        "other_cores": busy and round(busy["other_cores"], 3),

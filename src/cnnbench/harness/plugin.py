@@ -83,6 +83,9 @@ def pytest_addoption(parser):
                 help="one worker process per case: quicker, and the verdict says it cannot tell a slow process "
                      "from a slow model")
     r.addoption("--rigorous", action="store_true", help="4 worker processes per case, up to 8 with re-measurements")
+    r.addoption("--no-fork-server", action="store_true",
+                help="start every worker as a fresh interpreter (default: fork it from a server that has imported "
+                     "its framework; docs/benchmarks.md#start-up-from-a-fork-server)")
     r.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
@@ -178,7 +181,7 @@ def pytest_configure(config):
         profile=cases_mod.PROFILES[opt.bench_profile], settings=settings, device=device, device_note=why,
         worker_timeout=timeout, rendezvous=rendezvous, no_memory_check=opt.no_memory_check, delay=delays,
         threads_per_worker=threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
-        processes_wanted=wanted, max_processes=most,
+        processes_wanted=wanted, max_processes=most, fork_workers=not opt.no_fork_server,
     )
     config.stash[STATE] = state
     config.stash[PROGRESS] = Progress(state, quiet=config.option.verbose < 0)
@@ -318,6 +321,10 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "processes_per_case": state.processes_wanted,
         "max_processes": state.max_processes,
         "process_noise": state.process_noise,
+        "workers": "forked from a fork server per runtime" if state.fork_workers else "fresh interpreters",
+        "fork_servers": {rt: {"import_s": srv.info.get("import_s"), "threads_at_fork": srv.info.get("threads")}
+                         for rt, srv in state.fork_servers.items()} or None,
+        "fork_servers_failed": state.fork_servers_failed or None,
     }
 
 
@@ -379,6 +386,9 @@ def pytest_sessionfinish(session, exitstatus):
     state = session.config.stash.get(STATE, None)
     if state:
         session.config.stash[PROGRESS].mark_not_run()
+        from cnnbench.harness.harness import close_fork_servers
+
+        close_fork_servers(state)
     yield
     config = session.config
     bs = getattr(config, "_benchmarksession", None)

@@ -31,6 +31,7 @@ class HarnessState:
     delay: list[tuple[str, float, str]] = field(default_factory=list)  # TEST ONLY --inject-delay: target, amount, unit
     processes_wanted: int = 2  # --processes: worker processes per single-device case (cnnbench.harness.replication)
     max_processes: int = 4  # --max-processes: at most this many, re-measurements included
+    fork_workers: bool = True  # workers forked from a fork server per runtime (--no-fork-server: fresh interpreters)
     # ---- derived from the cases
     by_id: dict[str, Case] = field(init=False)  # every case, step and time to accuracy, by its id
     distributed_index: dict[str, int] = field(init=False)  # data-parallel case -> its number (ports on several hosts)
@@ -45,6 +46,8 @@ class HarnessState:
     rows: dict[str, object] = field(default_factory=dict)  # case id -> its pytest-benchmark row (Metadata), rewritten
     remeasured: dict[str, list[str]] = field(default_factory=dict)  # case id -> why it was measured again
     process_noise: dict | None = None  # replication.noise: this run's per-process spread and threshold
+    fork_servers: dict[str, object] = field(default_factory=dict)  # runtime -> its cnnbench.worker.ForkServer
+    fork_servers_failed: dict[str, str] = field(default_factory=dict)  # runtime -> why its server could not start
 
     def __post_init__(self) -> None:
         self.by_id = {c.id: c for c in (*self.cases, *self.tta_cases)}

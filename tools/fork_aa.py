@@ -1,0 +1,137 @@
+"""Does a worker forked from a fork server measure what a fresh interpreter measures? A paired A/A check.
+
+    python tools/fork_aa.py --repeats 4 --out results/fork-server-aa-2026-12-06.json
+
+For each case (LeNet-5 at 28 px and ResNet-18 at 64 px, batch 2, inference and training, PyTorch and
+Keras on TensorFlow: the smoke profile's cases), ``--repeats`` pairs of worker processes: one started as
+a fresh interpreter, one forked from a server that had imported the framework, measured back to back
+in alternating order (fresh first in even pairs, forked first in odd ones), each with its own build,
+warm-up and timed rounds, as the benchmark measures a case (``cnnbench.harness.harness.measure_process``).
+Per case: the ratio of medians forked / fresh with the hierarchical bootstrap over processes and their
+rounds (``cnnbench.core.stats.ratio_of_medians``), the spread between the fresh processes themselves
+(what the ratio is to be read against), the step's own peak memory, and the start-up each way.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def measure(repeats: int, models: str) -> tuple[list[dict], dict]:
+    from cnnbench.core.settings import Settings
+    from cnnbench.harness.cases import PROFILES, build_cases
+    from cnnbench.harness.harness import close_fork_servers, measure_process
+    from cnnbench.harness.state import HarnessState
+
+    cases = build_cases(profile="smoke", models=models, device="cpu")
+    state = HarnessState(cases=cases, tta_cases=[], profile=PROFILES["smoke"], settings=Settings(), device="cpu",
+                         device_note="--device cpu", worker_timeout=600.0, rendezvous={"nnodes": 1, "node_rank": 0},
+                         threads_per_worker=1)
+    out = []
+    try:
+        for case in cases:
+            runs = {"fresh": [], "forked": []}
+            for r in range(repeats):
+                for kind in (("fresh", "forked") if r % 2 == 0 else ("forked", "fresh")):
+                    state.fork_workers = kind == "forked"
+                    first = runs[kind][0]["times"] if runs[kind] else None
+                    m = measure_process(case, state, rounds=len(first) if first else None)
+                    runs[kind].append(m)
+                    print(f"{case.id:<36} {kind:<6} median {1e3 * m['record']['median_s']:9.3f} ms  "
+                          f"start {m['record']['worker_start_s']:.2f} s  others {m['record']['other_cores']} cores",
+                          flush=True)
+            out.append({"case": case, "runs": runs})
+        servers = {rt: s.info for rt, s in state.fork_servers.items()}
+    finally:
+        close_fork_servers(state)
+    return out, {"servers": servers, "versions": out[0]["runs"]["fresh"][0]["info"]["versions"] if out else {}}
+
+
+def table(measured: list[dict]) -> list[list[str]]:
+    from cnnbench.core.stats import ratio_of_medians
+
+    rows = []
+    for m in measured:
+        fresh, forked = m["runs"]["fresh"], m["runs"]["forked"]
+        est = ratio_of_medians([t for p in fresh for t in p["times"]], [t for p in forked for t in p["times"]],
+                               a_processes=[len(p["times"]) for p in fresh],
+                               b_processes=[len(p["times"]) for p in forked])
+        fm = [p["record"]["median_s"] for p in fresh]
+        km = [p["record"]["median_s"] for p in forked]
+        own = lambda ps: statistics.median(p["record"]["step_peak_memory_bytes"] or 0 for p in ps) / 2**20  # noqa: E731
+        start = lambda ps: statistics.median(p["record"]["worker_start_s"] for p in ps)  # noqa: E731
+        busy = sum(p["record"]["busy"] for p in fresh + forked)
+        same = "yes" if est.low <= 1 <= est.high else "no"
+        rows.append([m["case"].id, f"{1e3 * statistics.median(fm):.3f}", f"{1e3 * statistics.median(km):.3f}",
+                     f"{est.ratio:.3f} [{est.low:.3f}, {est.high:.3f}]", same,
+                     f"{100 * (max(fm) / min(fm) - 1):.1f}%", f"{own(fresh):.1f} / {own(forked):.1f}",
+                     f"{start(fresh):.2f} / {start(forked):.2f}", str(busy)])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python tools/fork_aa.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=4, help="pairs of processes per case (default 4)")
+    p.add_argument("--models", default="lenet5,resnet18")
+    p.add_argument("--out", help="write a result file (results/<slug>.json; python tools/results_pages.py renders it)")
+    a = p.parse_args(argv)
+    if a.repeats < 2:
+        p.error(f"--repeats {a.repeats}: give at least 2 (a spread needs two processes a side)")
+    began = time.time()
+    measured, meta = measure(a.repeats, a.models)
+    rows = table(measured)
+    columns = ["case", "fresh ms", "forked ms", "forked / fresh [95% CI]", "interval holds 1",
+               "spread of the fresh processes", "step's own peak MiB fresh / forked",
+               "worker start s fresh / forked", "processes timed while busy"]
+    for r in rows:
+        print("  ".join(r))
+    if not a.out:
+        return 0
+    from cnnbench.harness import machine
+
+    info = machine.describe()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    servers = "; ".join(f"{rt}: imported in {s['import_s']:.2f} s, {s['threads']} threads at the first fork"
+                        for rt, s in meta["servers"].items())
+    result = {
+        "format": 1,
+        "title": "Forked workers against fresh interpreters: a paired A/A check of the fork server",
+        "dates": [datetime.now(timezone.utc).date().isoformat()],
+        "time": f"{datetime.fromtimestamp(began, timezone.utc):%H:%M}-{datetime.now(timezone.utc):%H:%M} UTC",
+        "machine": {"description": "the 2-core VM of this project", "cpu": info.get("cpu_model"),
+                    "cores": info.get("cpu_logical_cores"),
+                    "ram": f"{round((info.get('ram_bytes') or 0) / 2**30)} GiB", "gpu": None},
+        "versions": {k: v for k, v in meta["versions"].items() if v},
+        "settings": "the harness's defaults: every core, oneDNN on, batch 2, the smoke profile's rounds",
+        "commit": commit or None,
+        "commands": [{"as_run": f"python tools/fork_aa.py --repeats {a.repeats} --out {a.out}", "now": None}],
+        "source": "tools/fork_aa.py (this file's numbers are its output)",
+        "raw_files": [],
+        "tables": [{"caption": None, "columns": columns, "align": ["left"] + ["right"] * (len(columns) - 1),
+                    "rows": rows}],
+        "facts": {"fork servers": servers, "wall time": f"{time.time() - began:.0f} s"},
+        "notes": [
+            f"{a.repeats} pairs of worker processes per case, fresh and forked measured back to back in alternating "
+            "order, each process with its own build, warm-up and timed rounds (the later one of a pair as many "
+            "rounds as the first of its kind). The ratio is forked / fresh with the hierarchical bootstrap "
+            "(processes, then rounds); 'interval holds 1' is whether its 95% interval contains 1. Read it against "
+            "the spread between the fresh processes themselves: two fresh interpreters differ by that much.",
+            "Worker start is the worker's own start-up: for a fresh interpreter its imports, settings and the "
+            "runtime's warm-up; for a forked one only the settings and the warm-up (the server imported once).",
+        ],
+    }
+    Path(a.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {a.out}; render it with python tools/results_pages.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    sys.exit(main())
