@@ -112,3 +112,31 @@ def test_gpu_settings_are_the_same_in_every_runtime(runtime, settings, torch_mod
         s = w.info["settings"]
         assert s["setting_math_matmul"] == s["setting_math_conv"] == settings.math
         assert s["setting_autotune"] is settings.autotune  # JAX: XLA's GPU autotuning flag in XLA_FLAGS
+
+
+def test_a_forked_worker_is_a_worker_and_dies_alone(torch_mod):
+    """Workers forked from a fork server (cnnbench.worker_forkserver): the same settings read back as a fresh
+    worker's, a case measured, a native crash reported as the signal that ended it (the server, their parent,
+    reaps them and tells), and the server still forks after one of its children died."""
+    from cnnbench.worker import ForkServer
+
+    settings = Settings(threads=1, interop_threads=1)
+    server = ForkServer("torch", "cpu", settings)
+    try:
+        assert server.info["import_s"] > 0
+        with Worker("torch", "cpu", settings, fork_server=server) as w:
+            assert w.info["forked"] is True and w.pid != server.proc.pid
+            assert w.info["settings"]["setting_intra_op_threads"] == 1
+            w.call("prepare", case=LENET.to_dict())
+            assert len(w.call("time", rounds=3)["times"]) == 3
+        crashed = Worker("torch", "cpu", settings, fork_server=server)
+        with pytest.raises(WorkerDied, match="killed by SIGSEGV"):
+            crashed.call("crash", timeout=60)
+        crashed.close()
+        with Worker("torch", "cpu", settings, fork_server=server) as again:
+            assert again.info["forked"] is True
+        with pytest.raises(ValueError, match="from its fork server"):
+            Worker("keras-tf", "cpu", settings, fork_server=server)
+    finally:
+        server.close()
+    assert server.proc.poll() is not None

@@ -231,12 +231,13 @@ class Worker:
 
         settings = settings if isinstance(settings, Settings) else Settings.from_dict(settings or {})
         self.runtime, self.device = runtime, device
+        if fork_server is not None and ((env, pythonpath, affinity, cwd) != (None, None, None, None)
+                                        or fork_server.runtime != runtime):
+            raise ValueError("a forked worker takes its runtime, environment and directory from its fork server")
         cmd_r, cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         self.log = tempfile.NamedTemporaryFile(prefix=f"cnnbench-worker-{runtime}-", suffix=".log", delete=False)
         if fork_server is not None:
-            if (env, pythonpath, affinity, cwd) != (None, None, None, None) or fork_server.runtime != runtime:
-                raise ValueError("a forked worker takes its runtime, environment and directory from its fork server")
             try:
                 self.proc = _ForkedProcess(fork_server.fork(cmd_r, rep_w, self.log.fileno()), fork_server)
             except (OSError, ValueError) as exc:

@@ -30,7 +30,7 @@ class Profile:
     input_size: int | None  # None: each model's default input
     min_rounds: int
     max_rounds: int
-    target_seconds: float  # timed seconds per case; rounds = clamp(target / step time)
+    target_seconds: float  # timed seconds per case, shared by its worker processes; rounds = clamp(target / step time)
     warmup_rounds: int
     note: str = ""
     warmup_seconds: float = 0.5  # and at least this long (short steps need many warm-up rounds)

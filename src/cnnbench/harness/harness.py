@@ -82,8 +82,10 @@ def record_unfinished(state: HarnessState, case: Case, reason: str):
     pytest.fail(f"{case.id}: {reason}", pytrace=False)
 
 
-def rounds_for(profile, seconds_per_step: float) -> int:
-    wanted = math.ceil(profile.target_seconds / max(seconds_per_step, 1e-9))
+def rounds_for(profile, seconds_per_step: float, processes: int = 1) -> int:
+    """Timed rounds of one worker process: the profile's timed seconds per case shared by the case's
+    ``processes``, within the profile's bounds of rounds per process."""
+    wanted = math.ceil(profile.target_seconds / max(processes, 1) / max(seconds_per_step, 1e-9))
     return max(profile.min_rounds, min(profile.max_rounds, wanted))
 
 
@@ -250,7 +252,8 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
             worker.call("inject_delay", amount=amount, unit=unit, timeout=timeout)
             estimate = estimate * (1 + amount) if unit == "fraction" else estimate + amount
         load = LoadMeter([worker.pid])
-        timed = worker.call("time", rounds=rounds or rounds_for(profile, estimate), timeout=timeout)
+        timed = worker.call("time", rounds=rounds or rounds_for(profile, estimate, state.processes_wanted),
+                            timeout=timeout)
         busy = load.read()
         memory = worker.call("memory", timeout=timeout)
         stepping = time.perf_counter() - stepping

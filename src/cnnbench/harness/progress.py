@@ -115,7 +115,7 @@ class Progress:
             per_epoch = math.ceil(TTA_TRAIN_IMAGES / DEFAULTS["batch"])
             return profile.tta_rounds * DEFAULTS["epochs"] * per_epoch
         warmup = max(profile.warmup_rounds, math.ceil(profile.warmup_seconds / max(step_s, 1e-9)))
-        return warmup + rounds_for(profile, step_s) + 1  # + the memory step
+        return warmup + rounds_for(profile, step_s, self.state.processes_wanted) + 1  # + the memory step
 
     def _pick(self, case, values) -> list[Finished]:
         """The finished cases to learn from: of the same kind, else of the same runtime, else all."""
