@@ -2,7 +2,8 @@
 
     core     (cnnbench.core)                       specs, analytic graph, arithmetic, statistics: no framework
     models   (cnnbench.models_torch, .models_tf)   builders and one backend per framework: only the core below
-    app      (cnnbench.<module>)                   registry, transfer, profile, summary, diagram, train, worker
+    app      (cnnbench.<module>)                   registry, transfer, profile, summary, diagram, train, worker,
+                                                   worker_server, worker_forkserver
     reports  (cnnbench.reports)                    saved JSON -> tables, HTML: no framework
     history  (cnnbench.history)                    the results store, series and their steps: no framework
     harness  (cnnbench.harness)                    the pytest-benchmark harness, data-parallel cases

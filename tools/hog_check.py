@@ -1,0 +1,145 @@
+"""Does a busy moment change the verdict? The same benchmark run quiet, then with a CPU hog mid-run.
+
+    python tools/hog_check.py --out results/busy-machine-verdict-2026-12-06.json
+
+Issue #37's acceptance: a run with a CPU hog started after its first case (a busy loop, like
+``stress -c 1``, for ``--hog-seconds``) gives the same verdict as a quiet run for the cases the hog
+touched, because the harness measures how busy the machine was while each worker process timed its
+rounds and measures a case again when it was (docs/benchmarks.md#several-processes-per-case), and it
+says which cases those were. Both runs are ``pytest bench --benchmark-only`` with the same options
+(default: the smoke profile without time to accuracy), one after the other; the hog is a separate Python
+process spinning on one core, started when the first case's line appears.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(out: Path, options: list[str], hog_seconds: float | None) -> tuple[float, float | None]:
+    """Run the benchmark into ``out``; with ``hog_seconds``, spin a core for that long from the first case on.
+    Returns the run's wall time and when the hog started (seconds after the run did)."""
+    cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-p", "no:cacheprovider",
+           f"--benchmark-json={out}", *options]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    hog, hog_at = None, None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if hog_seconds and hog is None and line.startswith("[1/"):
+            hog_at = time.monotonic() - start
+            hog = subprocess.Popen([sys.executable, "-c",
+                                    f"import time\nt = time.time()\nwhile time.time() - t < {hog_seconds}: pass"])
+    proc.wait()
+    if hog is not None:
+        hog.wait()
+    if proc.returncode != 0:
+        raise SystemExit(f"hog_check: the benchmark exited {proc.returncode}")
+    return time.monotonic() - start, hog_at
+
+
+def verdicts(path: Path) -> dict[str, dict]:
+    """Per model and mode: keras-tf / torch with the run's interval and the side named faster (the verdict's
+    rule), and which of the two rows were measured again and why."""
+    from cnnbench.core.stats import faster_side, ratio_of_medians
+
+    rows = json.loads(path.read_text())["benchmarks"]
+    by = {}
+    for b in rows:
+        i = b["extra_info"]
+        if i.get("mode") in ("inference", "train"):
+            by.setdefault(f"{i['model']} {i['mode']}", {})[i["runtime"]] = b
+    out = {}
+    for key, pair in sorted(by.items()):
+        if {"torch", "keras-tf"} - set(pair):
+            continue
+        a, b = pair["torch"], pair["keras-tf"]
+        est = ratio_of_medians(a["stats"]["data"], b["stats"]["data"], a_processes=a["extra_info"]["process_rounds"],
+                               b_processes=b["extra_info"]["process_rounds"])
+        again = {rt: r["extra_info"].get("remeasured") or [] for rt, r in pair.items()}
+        busy = {rt: sum(p.get("busy", False) for p in r["extra_info"]["processes"]) for rt, r in pair.items()}
+        out[key] = {"ratio": est.ratio, "low": est.low, "high": est.high, "faster": faster_side(est, "torch", "k-tf"),
+                    "remeasured": again, "busy_processes": busy}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python tools/hog_check.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hog-seconds", type=float, default=30.0)
+    p.add_argument("--options", default="--bench-profile smoke --no-time-to-accuracy",
+                   help="the benchmark's options, the same for both runs")
+    p.add_argument("--out")
+    a = p.parse_args(argv)
+    began = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix="cnnbench-hog-"))
+    options = a.options.split()
+    quiet_s, _ = bench(tmp / "quiet.json", options, None)
+    hog_s, hog_at = bench(tmp / "hog.json", options, a.hog_seconds)
+    quiet, hogged = verdicts(tmp / "quiet.json"), verdicts(tmp / "hog.json")
+    rows, same, touched = [], 0, 0
+    for key in quiet:
+        q, h = quiet[key], hogged.get(key)
+        if h is None:
+            continue
+        busy = h["busy_processes"]["torch"] + h["busy_processes"]["keras-tf"]
+        touched += busy > 0
+        same += q["faster"] == h["faster"]
+        why = "; ".join(f"{rt}: {w}" for rt, ws in h["remeasured"].items() for w in dict.fromkeys(ws)) or "-"
+        rows.append([key, f"{q['ratio']:.2f} [{q['low']:.2f}, {q['high']:.2f}] {q['faster']}",
+                     f"{h['ratio']:.2f} [{h['low']:.2f}, {h['high']:.2f}] {h['faster']}",
+                     "yes" if q["faster"] == h["faster"] else "no", str(busy), why])
+    for r in rows:
+        print(" | ".join(r))
+    print(f"the same side named in {same} of {len(rows)} comparisons; {touched} touched by the hog")
+    if not a.out:
+        return 0
+    sys.path.insert(0, str(ROOT / "src"))
+    from cnnbench.harness import machine
+
+    info = machine.describe()
+    versions = json.loads((tmp / "hog.json").read_text())["machine_info"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    result = {
+        "format": 1,
+        "title": "The verdict of a quiet run and of a run with a CPU hog started after its first case",
+        "dates": [datetime.now(timezone.utc).date().isoformat()],
+        "time": f"{datetime.fromtimestamp(began, timezone.utc):%H:%M}-{datetime.now(timezone.utc):%H:%M} UTC",
+        "machine": {"description": "the 2-core VM of this project", "cpu": info.get("cpu_model"),
+                    "cores": info.get("cpu_logical_cores"),
+                    "ram": f"{round((info.get('ram_bytes') or 0) / 2**30)} GiB", "gpu": None},
+        "versions": {k: versions.get(k) for k in ("torch_version", "tf_version", "keras_version") if versions.get(k)},
+        "settings": f"pytest bench --benchmark-only {a.options} (the harness's defaults otherwise: 2 processes per "
+                    "case, fork servers, every core, oneDNN on)",
+        "commit": commit or None,
+        "commands": [{"as_run": f"python tools/hog_check.py --hog-seconds {a.hog_seconds:g} --out {a.out}",
+                      "now": None}],
+        "source": "tools/hog_check.py (this file's numbers are its output)",
+        "raw_files": [],
+        "tables": [{"caption": None,
+                    "columns": ["model, mode", "quiet run: k-tf / torch [95% CI], faster",
+                                "hog run: k-tf / torch [95% CI], faster", "same side", "processes timed while busy",
+                                "measured again, and why (hog run)"],
+                    "align": ["left", "right", "right", "left", "right", "left"], "rows": rows}],
+        "facts": {"quiet run": f"{quiet_s:.0f} s", "hog run": f"{hog_s:.0f} s",
+                  "hog": f"one busy-looping process for {a.hog_seconds:g} s, started {hog_at:.0f} s into the run "
+                         "(when the first case's line appeared)",
+                  "same side named": f"{same} of {len(rows)}", "comparisons touched by the hog": str(touched)},
+        "notes": [],
+    }
+    Path(a.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {a.out}; add the notes, then render it with python tools/results_pages.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
