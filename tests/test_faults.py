@@ -65,8 +65,8 @@ def test_a_native_crash_in_one_case_keeps_the_others(tmp_path, torch_mod):
 
 
 @pytest.mark.parametrize("target,message", [
-    ("{tmp}/missing-dir/run.json", "missing-dir does not exist; create it first"),
-    ("{tmp}/adir", "is a directory; give a file name"),
+    ("{tmp}/missing-dir/run.json", "missing-dir/ does not exist; create it first"),
+    ("{tmp}/adir", "is a directory; give a file path"),
     ("/proc/cnnbench-run.json", "not writable"),  # unwritable even for root
 ])
 def test_an_unwritable_output_is_refused_before_measuring(tmp_path, target, message):
