@@ -100,7 +100,8 @@ def _cmd_add(args: argparse.Namespace) -> int:
         r = a.record
         what = f"added as run {a.run_id}" if a.new else f"already stored (run {a.run_id}); not added again"
         print(f"{r.source}: {what}: commit {(r.commit_id or 'none')[:10]}, {r.datetime or 'no date'}, "
-              f"{len({(c, s) for c, s, _, _ in r.measurements})} cases, machine {r.machine_id}")
+              f"{len({(c, s) for c, s, _, _ in r.measurements})} cases, machine {r.machine_id}"
+              + (f"; INCOMPLETE ({r.incomplete})" if r.incomplete else ""))
     new = sum(a.new for a in added)
     print(f"{path}: {new} run(s) added, {len(added) - new} already there")
     return 0
@@ -122,7 +123,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"run {r['id']}: commit {commit}{' (' + r['commit_from'] + ')' if r['commit_from'] != 'run' else ''}"
               f"  {r['datetime'] or 'no date'}  machine {r['machine_id']} ({r['machine']})"
               f"{'  series ' + r['series'] if r['series'] else ''}  profile {r['profile'] or '-'}  "
-              f"{r['cases']} cases")
+              f"{r['cases']} cases" + (f"  INCOMPLETE ({r['incomplete']})" if r["incomplete"] else ""))
         print(f"    settings: {settings or 'not recorded'}; versions: {versions or 'not recorded'}; from {r['source']}")
     return 0
 

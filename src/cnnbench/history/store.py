@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cnnbench.core.errors import CnnbenchError
-from cnnbench.reports.load import Run
+from cnnbench.reports.load import Run, incomplete_reason
 from cnnbench.reports.rows import case_id, problems
 
 DEFAULT_STORE = ".cnnbench-history.sqlite"
@@ -85,6 +85,7 @@ class Record:
     versions: dict
     raw: str
     measurements: tuple[tuple[str, int, str, float], ...]  # (case id, input size, metric, value)
+    incomplete: str | None = None  # why the run is not a whole record (reports.load.incomplete_reason)
 
 
 def utc(stamp: str | None) -> str | None:
@@ -135,7 +136,7 @@ def record_of(run: Run, *, commit: tuple[str, str | None, str] | None = None) ->
         commit_time=utc(commit_time), branch=ci.get("branch"), dirty=ci.get("dirty"), commit_from=commit_from,
         machine_id=machine_id(mi), machine=machine_label(mi), node=mi.get("node"), profile=meta.get("profile"),
         settings={"device": meta.get("device"), **(meta.get("settings") or {})}, versions=versions,
-        raw=run.path.read_text(encoding="utf-8"), measurements=measurements_of(run))
+        raw=run.path.read_text(encoding="utf-8"), measurements=measurements_of(run), incomplete=run.incomplete)
 
 
 def connect(path: Path, *, create: bool) -> sqlite3.Connection:
@@ -307,14 +308,15 @@ def runs(conn: sqlite3.Connection) -> list[dict]:
     conn.row_factory = sqlite3.Row
     try:
         rows = conn.execute(f"SELECT id, series, source, added, datetime, commit_id, commit_time, branch, dirty, "
-                            f"commit_from, machine_id, machine, node, profile, settings, versions, cases "
-                            f"FROM runs ORDER BY {RUN_ORDER}").fetchall()
+                            f"commit_from, machine_id, machine, node, profile, settings, versions, cases, "
+                            f"json_extract(raw, '$.cnnbench') AS meta FROM runs ORDER BY {RUN_ORDER}").fetchall()
     finally:
         conn.row_factory = None
     out = []
     for row in rows:
         d = dict(row)
         d["settings"], d["versions"] = json.loads(d["settings"]), json.loads(d["versions"])
+        d["incomplete"] = incomplete_reason(json.loads(d.pop("meta") or "{}"))  # kept in the raw JSON: no new column
         out.append(d)
     return out
 

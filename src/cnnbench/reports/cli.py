@@ -100,6 +100,9 @@ def _write_report(args: argparse.Namespace, inputs, out, thresholds) -> int:
                          history=history.runs if history else None, paired=inputs.paired, reference=args.reference,
                          history_view=getattr(args, "history_view", None))  # `cnnbench report --store` (cnnbench/cli.py)
     print(f"read {len(inputs.runs)} run(s): {', '.join(str(r.path) for r in inputs.runs)}")
+    for run in inputs.runs:
+        if run.incomplete:
+            print(f"incomplete: {run.path}: {run.incomplete}")
     if inputs.paired:
         print(f"read {len(inputs.paired)} paired A/B result(s): {', '.join(str(p.path) for p in inputs.paired)}")
     for line in files.messages:

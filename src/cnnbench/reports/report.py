@@ -218,6 +218,7 @@ def _runs_table(runs: list[Run], results: pd.DataFrame, settings: dict) -> list[
             "unfinished": meta.get("unfinished") or [],
             "interrupted": meta.get("interrupted"),
             "complete": meta.get("complete"),
+            "incomplete": run.incomplete,
         })
     return out
 
