@@ -409,6 +409,16 @@ def _history_view(given: str | None) -> tuple[dict | None, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `cnnbench history list | head`: the reader has gone; no traceback for that
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's docs: silence the final flush
+        return 141  # 128 + SIGPIPE, as a shell reports a command ended by a closed pipe
+
+
+def _main(argv: list[str] | None = None) -> int:
     import os
 
     from cnnbench.core.deps import require

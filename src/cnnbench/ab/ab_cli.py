@@ -202,12 +202,13 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
                         onednn=args.onednn == "on")
     if args.out:
         _check_writable(args.out)
-    baseline_sha = None
+    baseline_sha = baseline_repo = None
     if kind == "baseline":
-        from cnnbench.ab.checkout import resolve_baseline
+        from cnnbench.ab.checkout import git_toplevel, resolve_baseline
 
         try:
             baseline_sha = resolve_baseline(args.baseline, repo)
+            baseline_repo = git_toplevel(repo)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
     confirm = _number("--confirm", args.confirm, int, inclusive=True)
@@ -216,6 +217,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
                        "comparison has none")
     return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
             "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha,
+            "baseline_repo": baseline_repo,
             "confirm": confirm}
 
 
@@ -423,8 +425,9 @@ def run_ab(args: argparse.Namespace) -> int:
             if not pairs:
                 print("cnnbench ab: error: the selection gives no pair to compare", file=sys.stderr)
                 return 2
-            print(f"cnnbench ab: {len(pairs)} pair(s) on {opts['device']}; A: {a_label}; B: {b_label}",
-                  file=sys.stderr, flush=True)
+            print(f"cnnbench ab: {len(pairs)} pair(s) on {opts['device']}; A: {a_label}; B: {b_label}"
+                  + (f"; --baseline looked up in {opts['baseline_repo']} (the checkout cnnbench runs from)"
+                     if opts.get("baseline_repo") else ""), file=sys.stderr, flush=True)
             measure_all(opts, pairs, into=measured)
     except KeyboardInterrupt:
         name = signals[0] if signals else "SIGINT"
