@@ -46,6 +46,7 @@ def test_sigterm_keeps_the_measured_cases_and_says_what_did_not_run(tmp_path, to
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     text = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 143, text[-2000:]  # 128 + SIGTERM, as every entry point (docs/reliability.md)
     data = json.loads(out.read_text())
     measured = [b["param"] for b in data["benchmarks"]]
     assert len(measured) >= 2, text[-2000:]
