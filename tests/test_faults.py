@@ -297,6 +297,10 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
     assert doc["complete"] is False and doc["interrupted"] == "SIGTERM"
     assert doc["unfinished"] == [{"pair_id": "lenet5-torch-inference-bs2-cpu~threads=1",
                                   "reason": "not measured: the run was interrupted (SIGTERM)"}]
+    from cnnbench.reports.load import load_document
+
+    kept = load_document(out)  # a valid paired result for `cnnbench report`, which names it incomplete
+    assert kept.incomplete == "interrupted by SIGTERM; 1 case(s) not measured"
 
 
 def _report(capsys, *argv):

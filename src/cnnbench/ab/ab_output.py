@@ -18,7 +18,8 @@ COLUMNS = ("pair_id", "a_case", "b_case", "rounds", "steps_per_round", "a_median
 
 
 def _finite(x: float | None) -> float | None:
-    """JSON has no infinity: an unbounded interval end (too few rounds) is written as null."""
+    """JSON has no infinity: an unbounded interval end (too few rounds) is written as null (a lower end of
+    0, unbounded too, as well: stored_estimate reads null back as 0, and the reports want a bound > 0)."""
     return None if x is None or not math.isfinite(x) else float(x)
 
 
@@ -52,7 +53,7 @@ def case_row(pair: Pair, outcome: PairOutcome, kind: str, threshold: float) -> d
         "a_runtime": a.runtime, "b_runtime": b.runtime, "rounds": len(outcome.a_samples),
         "steps_per_round": outcome.steps_per_round,
         "a_median_s": float(_median(outcome.a_samples)), "b_median_s": float(_median(outcome.b_samples)),
-        "ratio": est.ratio, "ci_low": _finite(est.low), "ci_high": _finite(est.high), "p_value": est.p_value,
+        "ratio": est.ratio, "ci_low": _finite(est.low) if est.low > 0 else None, "ci_high": _finite(est.high), "p_value": est.p_value,
         "stopped": outcome.stopped, "seconds": round(outcome.seconds, 2), "decision": decision,
         "a_rounds_s": list(outcome.a_samples), "b_rounds_s": list(outcome.b_samples),
         "injected_delay_s": outcome.injected_delay_s,

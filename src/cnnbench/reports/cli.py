@@ -100,9 +100,9 @@ def _write_report(args: argparse.Namespace, inputs, out, thresholds) -> int:
                          history=history.runs if history else None, paired=inputs.paired, reference=args.reference,
                          history_view=getattr(args, "history_view", None))  # `cnnbench report --store` (cnnbench/cli.py)
     print(f"read {len(inputs.runs)} run(s): {', '.join(str(r.path) for r in inputs.runs)}")
-    for run in inputs.runs:
-        if run.incomplete:
-            print(f"incomplete: {run.path}: {run.incomplete}")
+    for doc in (*inputs.runs, *inputs.paired):
+        if doc.incomplete:
+            print(f"incomplete: {doc.path}: {doc.incomplete}")
     if inputs.paired:
         print(f"read {len(inputs.paired)} paired A/B result(s): {', '.join(str(p.path) for p in inputs.paired)}")
     for line in files.messages:

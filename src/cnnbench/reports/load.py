@@ -68,6 +68,11 @@ def incomplete_reason(meta: dict) -> str | None:
 class PairedResult(_Document):
     """One paired A/B result (``cnnbench ab --format json``): its file and the validated document."""
 
+    @property
+    def incomplete(self) -> str | None:
+        """Why the result is not whole (interrupted, pairs not measured); its top level has the run's keys."""
+        return incomplete_reason(self.data)
+
 
 @dataclass
 class Inputs:
