@@ -122,7 +122,9 @@ def _write_layer_times_result(args: argparse.Namespace, result: dict) -> None:
              f"{result['batch']}, {result['input_size']} px)")
     data = result_file(result, title=title, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
                        machine=machine, command=command, commit=commit, notes=list(args.note or []))
-    Path(args.result_file).write_text(json.dumps(data, indent=1) + "\n")
+    from cnnbench.core.atomic import write_or_fail
+
+    write_or_fail(Path(args.result_file), json.dumps(data, indent=1) + "\n", CnnbenchError)
     print(f"wrote {args.result_file}", file=sys.stderr)
 
 

@@ -83,6 +83,12 @@ def write_atomic(path: Path, data: bytes | str, *, exclusive: bool = False,
     return path
 
 
+def write_or_fail(path: Path, data: bytes | str, error: Callable[[str], Exception]) -> Path:
+    """write_atomic, a failure raised as ``error(one line)``: the path and the reason (a command's own
+    one-line error type: CnnbenchError, ReportError)."""
+    return write_atomic(path, data, failed=lambda exc: error(write_failure(path, exc)))
+
+
 def write_all_atomic(files: Mapping[Path, bytes | str], *,
                      failed: Callable[[Path, OSError], Exception] | None = None) -> list[Path]:
     """Several files as one: every temporary file is written and flushed before any is renamed into

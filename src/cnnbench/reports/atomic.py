@@ -31,7 +31,7 @@ def ensure_writable_dir(directory: Path, *, parents: bool = False) -> Path:
 def write_atomic(path: Path, data: bytes | str) -> Path:
     """Replace ``path`` only once the new content is fully written and flushed (cnnbench.core.atomic);
     a write that fails (no space, read-only, a directory there) is a one-line ReportError, the old file kept."""
-    return atomic.write_atomic(path, data, failed=lambda exc: ReportError(atomic.write_failure(path, exc)))
+    return atomic.write_or_fail(path, data, ReportError)
 
 
 def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
