@@ -323,3 +323,21 @@ def test_real_run_against_head_flags_the_injected_delay(tmp_path):
     assert row["stopped"] in ("precision", "budget", "max_rounds")
     after = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
     assert after == before  # the baseline worktree is gone
+
+
+def test_a_one_round_pair_is_written_so_that_the_report_reads_it(tmp_path):
+    """One round (a short --time-budget on a busy machine) has an unbounded interval, [0, inf]: both ends
+    are written as null, which the reports' check accepts (a lower end of 0.0 was refused as not > 0)."""
+    from cnnbench.reports.load import load_document
+
+    outcome = PairOutcome(a_samples=[0.01], b_samples=[0.011], blocks=[0], steps_per_round=2,
+                          estimate=paired_ratio([0.01], [0.011]), stopped="budget", seconds=1.0, rounds_s=1.0,
+                          injected_delay_s=0.0)
+    row = ab_output.case_row(ab_pairs.Pair("p", Side(TORCH), Side(TORCH)), outcome, "setting", 0.05)
+    assert row["ci_low"] is None and row["ci_high"] is None
+    doc = json.loads(ab_output.render(_doc(), "json"))
+    doc["cases"] = [{**doc["cases"][0], **{k: row[k] for k in ("ci_low", "ci_high", "rounds", "a_rounds_s",
+                                                                 "b_rounds_s", "ratio", "p_value")}}]
+    path = tmp_path / "ab.json"
+    path.write_text(json.dumps(doc))
+    assert load_document(path).data["cases"][0]["ci_low"] is None

@@ -122,7 +122,9 @@ def _write_layer_times_result(args: argparse.Namespace, result: dict) -> None:
              f"{result['batch']}, {result['input_size']} px)")
     data = result_file(result, title=title, date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
                        machine=machine, command=command, commit=commit, notes=list(args.note or []))
-    Path(args.result_file).write_text(json.dumps(data, indent=1) + "\n")
+    from cnnbench.core.atomic import write_or_fail
+
+    write_or_fail(Path(args.result_file), json.dumps(data, indent=1) + "\n", CnnbenchError)
     print(f"wrote {args.result_file}", file=sys.stderr)
 
 
@@ -409,6 +411,16 @@ def _history_view(given: str | None) -> tuple[dict | None, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `cnnbench history list | head`: the reader has gone; no traceback for that
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's docs: silence the final flush
+        return 141  # 128 + SIGPIPE, as a shell reports a command ended by a closed pipe
+
+
+def _main(argv: list[str] | None = None) -> int:
     import os
 
     from cnnbench.core.deps import require

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnbench.core.atomic import write_or_fail
 from cnnbench.core.errors import CnnbenchError
 from cnnbench.registry import check_framework, get_spec
 
@@ -281,7 +282,8 @@ def run_cli(args) -> int:
     if args.save:
         _save(args, trainers, results)
     if args.json:
-        Path(args.json).write_text(json.dumps({fw: r.to_json() for fw, r in results.items()}, indent=2))
+        write_or_fail(Path(args.json), json.dumps({fw: r.to_json() for fw, r in results.items()}, indent=2),
+                      CnnbenchError)
     return 0 if ok else 1
 
 
@@ -319,7 +321,7 @@ def _save(args, trainers, results) -> None:
         trainer.save(str(path))
         print(f"saved {_name(fw)} weights to {path}")
     log = {fw: r.to_json() for fw, r in results.items()}
-    (out / f"{args.model}-train.json").write_text(json.dumps(log, indent=2))
+    write_or_fail(out / f"{args.model}-train.json", json.dumps(log, indent=2), CnnbenchError)
 
 
 def _evaluate_saved(args, frameworks, data) -> int:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from cnnbench.ab import ab_output, ab_pairs
 from cnnbench.harness import cases as cases_mod, machine
 from cnnbench.ab.paired import ORDERS, Plan
 from cnnbench.core.errors import CnnbenchError
+from cnnbench.core.signals import SIGNAL_EXIT, stop_like_ctrl_c
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_TARGET = 0.02
@@ -122,9 +123,10 @@ def _number(name: str, value, kind=float, *, low: float = 0.0, inclusive: bool =
 
 
 def _choice(name: str, value: str, allowed) -> str:
-    if value not in allowed:
-        raise BadInput(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-    return value
+    try:
+        return cases_mod.one_of(name, value, allowed)  # the wording of pytest bench's choices too
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _resolve_device(requested: str) -> str:
@@ -200,12 +202,13 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
                         onednn=args.onednn == "on")
     if args.out:
         _check_writable(args.out)
-    baseline_sha = None
+    baseline_sha = baseline_repo = None
     if kind == "baseline":
-        from cnnbench.ab.checkout import resolve_baseline
+        from cnnbench.ab.checkout import git_toplevel, resolve_baseline
 
         try:
             baseline_sha = resolve_baseline(args.baseline, repo)
+            baseline_repo = git_toplevel(repo)
         except ValueError as exc:
             raise BadInput(str(exc)) from None
     confirm = _number("--confirm", args.confirm, int, inclusive=True)
@@ -214,6 +217,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
                        "comparison has none")
     return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
             "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha,
+            "baseline_repo": baseline_repo,
             "confirm": confirm}
 
 
@@ -242,17 +246,13 @@ def _cpus(value: str, threads: int | None) -> tuple[int, ...] | None:
 
 
 def _check_writable(path: str) -> None:
-    import os
     from pathlib import Path
 
-    p = Path(path)
-    if p.is_dir():
-        raise BadInput(f"--out {path}: is a directory; give a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise BadInput(f"--out {path}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise BadInput(f"--out {path}: not writable")
+    from cnnbench.core.atomic import output_file_problem
+
+    problem = output_file_problem(Path(path), "--out")
+    if problem:
+        raise BadInput(problem)
 
 
 def _pairs(opts: dict, worktree) -> tuple[list, str, str]:
@@ -292,13 +292,26 @@ def _why_not(pair) -> str | None:
     return None
 
 
-def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]:
-    """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished)."""
+@dataclass
+class Measured:
+    """What a run of pairs has given so far: kept by the caller, so that an interrupted run still has it."""
+    rows: list = field(default_factory=list)  # (the pair's place in the selection, its row)
+    skipped: list = field(default_factory=list)
+    unfinished: list = field(default_factory=list)
+
+    def in_order(self) -> list[dict]:
+        return [row for _, row in sorted(self.rows, key=lambda jr: jr[0])]
+
+
+def measure_all(opts: dict, pairs: list, *, log=None, into: Measured | None = None) -> tuple[list, list, list]:
+    """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished); ``into``
+    receives them as they come (an interrupt leaves there what was measured)."""
     from cnnbench.ab.paired import WorkerPool, side_key
     from cnnbench.core.paired import may_have_regressed, stored_estimate
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    rows, skipped, unfinished = [], [], []
+    found = into if into is not None else Measured()
+    rows, skipped, unfinished = found.rows, found.skipped, found.unfinished
     # pairs whose workers start alike run one after the other, on the same two workers (WorkerPool);
     # the rows keep the selection's order
     first_seen: dict = {}
@@ -317,7 +330,7 @@ def measure_all(opts: dict, pairs: list, *, log=None) -> tuple[list, list, list]
         if opts.get("confirm") and opts["kind"] != "frameworks" and may_have_regressed(
                 stored_estimate(row), opts["threshold"]):
             _confirm(opts, pairs[j], row, unfinished, log)
-    return [row for _, row in sorted(rows, key=lambda jr: jr[0])], skipped, unfinished
+    return found.in_order(), skipped, unfinished
 
 
 CONFIRMATION_FIELDS = ("rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high",
@@ -384,16 +397,10 @@ def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfi
     return row
 
 
-def _sigterm_like_ctrl_c() -> None:
+def _sigterm_like_ctrl_c(record=lambda name: None) -> None:
     """SIGTERM (a CI cancel, `timeout`) unwinds like Ctrl-C, so the baseline worktree and the workers
-    are removed."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        pass
+    are removed and what was measured is written; ``record`` gets the signal's name."""
+    stop_like_ctrl_c(record)
 
 
 def run_ab(args: argparse.Namespace) -> int:
@@ -403,8 +410,10 @@ def run_ab(args: argparse.Namespace) -> int:
         print(f"cnnbench ab: error: {exc}", file=sys.stderr)
         return 2
     opts["ref"] = args.baseline
-    _sigterm_like_ctrl_c()
+    signals: list[str] = []
+    _sigterm_like_ctrl_c(signals.append)
     when = datetime.now(timezone.utc).isoformat()
+    measured, pairs, a_label, b_label = Measured(), [], "", ""
     try:
         with ExitStack() as stack:
             worktree = None
@@ -416,28 +425,54 @@ def run_ab(args: argparse.Namespace) -> int:
             if not pairs:
                 print("cnnbench ab: error: the selection gives no pair to compare", file=sys.stderr)
                 return 2
-            print(f"cnnbench ab: {len(pairs)} pair(s) on {opts['device']}; A: {a_label}; B: {b_label}",
-                  file=sys.stderr, flush=True)
-            rows, skipped, unfinished = measure_all(opts, pairs)
-    except KeyboardInterrupt as exc:
-        print(f"cnnbench ab: interrupted ({exc or 'SIGINT'}); workers and the baseline worktree removed",
-              file=sys.stderr)
-        return 130
-    from cnnbench.ab.checkout import commit_info
+            print(f"cnnbench ab: {len(pairs)} pair(s) on {opts['device']}; A: {a_label}; B: {b_label}"
+                  + (f"; --baseline looked up in {opts['baseline_repo']} (the checkout cnnbench runs from)"
+                     if opts.get("baseline_repo") else ""), file=sys.stderr, flush=True)
+            measure_all(opts, pairs, into=measured)
+    except KeyboardInterrupt:
+        name = signals[0] if signals else "SIGINT"
+        print(f"cnnbench ab: interrupted ({name}); workers and the baseline worktree removed", file=sys.stderr)
+        if not pairs:  # nothing was started: nothing to keep
+            return SIGNAL_EXIT[name]
+        done = {r["pair_id"] for r in measured.in_order()} | {x["pair_id"] for x in measured.skipped
+                                                              + measured.unfinished}
+        measured.unfinished += [{"pair_id": p.pair_id, "reason": f"not measured: the run was interrupted ({name})"}
+                                for p in pairs if p.pair_id not in done]
+        _write_result(args, opts, a_label, b_label, when, measured, interrupted=name)
+        return SIGNAL_EXIT[name]
+    return _write_result(args, opts, a_label, b_label, when, measured)
 
+
+def _write_result(args, opts: dict, a_label: str, b_label: str, when: str, measured: Measured,
+                  interrupted: str | None = None) -> int:
+    """The result document on stdout and in --out; a failed write is one line (and a copy of the document
+    in the temporary directory), exit 2."""
+    from pathlib import Path
+
+    from cnnbench.ab.checkout import commit_info
+    from cnnbench.core.atomic import wrote
+    from cnnbench.harness.journal import rescue
+    from cnnbench.reports.atomic import write_atomic
+    from cnnbench.reports.errors import ReportError
+
+    rows, skipped, unfinished = measured.in_order(), measured.skipped, measured.unfinished
     info = {**machine.describe(), "cnnbench_device": opts["device"]}
     doc = ab_output.document(kind=opts["kind"], a_label=a_label, b_label=b_label, plan=opts["plan"],
                              threshold=opts["threshold"], cases=rows, machine_info=info, commit_info=commit_info(),
-                             datetime=when, skipped=skipped, unfinished=unfinished)
+                             datetime=when, skipped=skipped, unfinished=unfinished, interrupted=interrupted)
     text = ab_output.render(doc, args.format)
     if args.out:
-        from pathlib import Path
-
-        from cnnbench.reports.atomic import write_atomic
-
-        write_atomic(Path(args.out), text)
+        existed = Path(args.out).exists()
+        try:
+            write_atomic(Path(args.out), text)
+        except ReportError as exc:
+            sys.stdout.write(ab_output.render(doc, "table"))
+            copy = rescue(ab_output.render(doc, "json"))
+            print(f"cnnbench ab: error: {exc}" + (f"; the result was written to {copy}" if copy else ""),
+                  file=sys.stderr)
+            return 2
         sys.stdout.write(ab_output.render(doc, "table"))
-        print(f"wrote {args.out}", file=sys.stderr)
+        print(wrote(Path(args.out), existed), file=sys.stderr)
     else:
         sys.stdout.write(text)
     status = ab_output.exit_status(doc)

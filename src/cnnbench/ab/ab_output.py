@@ -18,7 +18,8 @@ COLUMNS = ("pair_id", "a_case", "b_case", "rounds", "steps_per_round", "a_median
 
 
 def _finite(x: float | None) -> float | None:
-    """JSON has no infinity: an unbounded interval end (too few rounds) is written as null."""
+    """JSON has no infinity: an unbounded interval end (too few rounds) is written as null (a lower end of
+    0, unbounded too, as well: stored_estimate reads null back as 0, and the reports want a bound > 0)."""
     return None if x is None or not math.isfinite(x) else float(x)
 
 
@@ -52,7 +53,7 @@ def case_row(pair: Pair, outcome: PairOutcome, kind: str, threshold: float) -> d
         "a_runtime": a.runtime, "b_runtime": b.runtime, "rounds": len(outcome.a_samples),
         "steps_per_round": outcome.steps_per_round,
         "a_median_s": float(_median(outcome.a_samples)), "b_median_s": float(_median(outcome.b_samples)),
-        "ratio": est.ratio, "ci_low": _finite(est.low), "ci_high": _finite(est.high), "p_value": est.p_value,
+        "ratio": est.ratio, "ci_low": _finite(est.low) if est.low > 0 else None, "ci_high": _finite(est.high), "p_value": est.p_value,
         "stopped": outcome.stopped, "seconds": round(outcome.seconds, 2), "decision": decision,
         "a_rounds_s": list(outcome.a_samples), "b_rounds_s": list(outcome.b_samples),
         "injected_delay_s": outcome.injected_delay_s,
@@ -67,9 +68,10 @@ def _median(xs: list[float]) -> float:
 
 def document(*, kind: str, a_label: str, b_label: str, plan: Plan, threshold: float, cases: list[dict],
              machine_info: dict, commit_info: dict, datetime: str, skipped: list[dict],
-             unfinished: list[dict]) -> dict:
+             unfinished: list[dict], interrupted: str | None = None) -> dict:
     """The paired A/B JSON document; ``skipped`` and ``unfinished`` ({pair_id, reason}) say
-    which pairs have no row and why, as a benchmark run's ``cnnbench`` block does."""
+    which pairs have no row and why, as a benchmark run's ``cnnbench`` block does; ``interrupted``: the
+    signal that ended the run early (``complete`` is then false)."""
     return {"cnnbench_ab": 1, "datetime": datetime, "machine_info": machine_info, "commit_info": commit_info,
             "kind": kind, "a_label": a_label, "b_label": b_label, "method": method_text(plan),
             "thresholds": {"time": threshold, "confidence": plan.confidence},
@@ -77,7 +79,8 @@ def document(*, kind: str, a_label: str, b_label: str, plan: Plan, threshold: fl
                      "measured_builds": plan.measured_builds,
                      "process_pairs": plan.process_pairs, "budget_s": plan.budget_s, "target": plan.target},
             "cases": cases,
-            "skipped": skipped, "unfinished": unfinished}
+            "skipped": skipped, "unfinished": unfinished, "interrupted": interrupted,
+            "complete": interrupted is None}
 
 
 def _fmt_s(x: float) -> str:
@@ -132,6 +135,8 @@ def _footer(doc: dict) -> list[str]:
              f"thresholds: time {doc['thresholds']['time']:.0%}, confidence {doc['thresholds']['confidence']:.0%}"]
     lines += [f"skipped {s['pair_id']}: {s['reason']}" for s in doc["skipped"]]
     lines += [f"NOT MEASURED {u['pair_id']}: {u['reason']}" for u in doc["unfinished"]]
+    if doc.get("interrupted"):
+        lines.append(f"INCOMPLETE: interrupted by {doc['interrupted']}; the rows above are the pairs measured before")
     return lines
 
 

@@ -114,7 +114,8 @@ def run_bisect(args: argparse.Namespace) -> int:
     except (BisectError, ab_cli.BadInput) as exc:
         print(f"cnnbench bisect: error: {exc}", file=sys.stderr)
         return 2
-    ab_cli._sigterm_like_ctrl_c()
+    signals: list[str] = []
+    ab_cli._sigterm_like_ctrl_c(signals.append)
     print(f"cnnbench bisect: GOOD {good[:10]}, BAD {bad[:10]}: {len(commits)} first-parent commit(s), "
           f"{len(opts['cases'])} case(s) on {opts['device']}", flush=True)
     try:
@@ -122,9 +123,10 @@ def run_bisect(args: argparse.Namespace) -> int:
             good_tree = stack.enter_context(BaselineWorktree(good, repo))
             bisection = Bisection(opts, good_tree, good, repo)
             return _bisect(bisection, opts, commits, good, bad, repo)
-    except KeyboardInterrupt as exc:
-        print(f"cnnbench bisect: interrupted ({exc or 'SIGINT'}); workers and worktrees removed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:
+        name = signals[0] if signals else "SIGINT"
+        print(f"cnnbench bisect: interrupted ({name}); workers and worktrees removed", file=sys.stderr)
+        return ab_cli.SIGNAL_EXIT[name]
 
 
 def slow_verdict(rows: list[dict], bad_ratios: dict[str, float]) -> tuple[bool, bool]:

@@ -207,6 +207,24 @@ def positive_int(name: str, value, *, allow_none: bool = True) -> int | None:
     return n
 
 
+def one_of(name: str, value: str, allowed) -> str:
+    """An option value among its choices; the one-line error of every entry point (pytest bench, cnnbench ab)."""
+    if value not in allowed:
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def seconds(name: str, value) -> float:
+    """A finite positive number of seconds (a timeout): nan, inf, 0 and negatives mean nothing."""
+    try:
+        x = float(str(value))
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name}: expected a positive number of seconds, got {value!r}")
+    return x
+
+
 def build_cases(
     *,
     profile: str = "default",

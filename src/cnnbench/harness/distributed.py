@@ -28,6 +28,7 @@ import time
 
 from cnnbench.core.case import Case
 from cnnbench.core.flops import step_cost
+from cnnbench.harness.cases import positive_int, seconds
 from cnnbench.harness.harness import (
     apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
     replay, rounds_for,
@@ -239,9 +240,12 @@ def run_distributed_case(benchmark, case: Case, state: HarnessState) -> None:
 
 def rendezvous_options(opt) -> dict:
     """The run's rendezvous settings, from the command line or torchrun's / TensorFlow's variables."""
-    nnodes = int(opt.nnodes)
-    node_rank = int(opt.node_rank)
-    if nnodes < 1 or not 0 <= node_rank < nnodes:
+    nnodes = positive_int("--nnodes", opt.nnodes, allow_none=False)
+    try:
+        node_rank = int(str(opt.node_rank))
+    except ValueError:
+        raise ValueError(f"--node-rank: expected a whole number, got {opt.node_rank!r}") from None
+    if not 0 <= node_rank < nnodes:
         raise ValueError(f"--node-rank {node_rank} must be between 0 and --nnodes - 1 ({nnodes - 1})")
     addr = opt.master_addr or os.environ.get("MASTER_ADDR") or "127.0.0.1"
     port = opt.master_port or os.environ.get("MASTER_PORT")
@@ -254,8 +258,8 @@ def rendezvous_options(opt) -> dict:
             tf_workers = list(json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"])
         except (ValueError, KeyError, TypeError):
             raise ValueError("TF_CONFIG is set but is not JSON with cluster.worker (a list of host:port)") from None
-    timeout = float(opt.rendezvous_timeout)
-    if not timeout > 0:
-        raise ValueError(f"--rendezvous-timeout: expected a positive number of seconds, got {opt.rendezvous_timeout!r}")
+    timeout = seconds("--rendezvous-timeout", opt.rendezvous_timeout)
+    if port and not (str(port).isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"--master-port: expected a port number 1..65535, got {port!r}")
     return {"nnodes": nnodes, "node_rank": node_rank, "master_addr": addr, "master_port": int(port) if port else None,
             "tf_workers": tf_workers, "timeout": timeout}

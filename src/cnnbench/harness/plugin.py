@@ -6,13 +6,13 @@ The harness process itself imports no framework: every case runs in a worker pro
 from __future__ import annotations
 
 import os
-import signal
 
 import pytest
 
 from cnnbench.harness import cases as cases_mod
 from cnnbench.harness import machine
 from cnnbench.harness.harness import WORKER_CLOCK
+from cnnbench.core.signals import SIGNAL_EXIT, stop_like_ctrl_c
 from cnnbench.harness.journal import Journal
 from cnnbench.harness.progress import Progress
 from cnnbench.harness.state import HarnessState
@@ -36,26 +36,26 @@ def pytest_addoption(parser):
                      + ", ".join(cases_mod.RUNTIMES) + ", or all (the export runtimes are inference only; docs/deploy.md)")
     g.addoption("--modes", default=None, help="inference,train (default: both)")
     g.addoption("--batch-sizes", default=None, help="comma-separated batch sizes (default: the profile's)")
-    g.addoption("--device", default="auto", choices=cases_mod.DEVICES, help="cpu, cuda or auto (cuda when present)")
-    g.addoption("--input-size", type=int, default=None, help="square input size (default: the profile's)")
-    g.addoption("--bench-profile", default="default", choices=tuple(cases_mod.PROFILES),
+    g.addoption("--device", default="auto", help="cpu, cuda or auto (cuda when present)")
+    g.addoption("--input-size", default=None, help="square input size (default: the profile's)")
+    g.addoption("--bench-profile", default="default",
                 help="smoke (CI, minutes), default (every model), full (batch sweeps)")
-    g.addoption("--precision", default="fp32", choices=cases_mod.PRECISIONS,
+    g.addoption("--precision", default="fp32",
                 help="fp32, or bf16/fp16 via torch.autocast and Keras mixed-precision policies")
-    g.addoption("--layout", default="nchw", choices=cases_mod.LAYOUTS,
+    g.addoption("--layout", default="nchw",
                 help="PyTorch memory format: nchw, or nhwc (channels_last); Keras models are NHWC")
     g.addoption("--tf-jit", action="store_true", help="compile TensorFlow steps with XLA (jit_compile=True)")
     g.addoption("--torch-compile", action="store_true",
                 help="torch.compile the PyTorch models (and Keras models on the torch backend)")
     s = parser.getgroup("cnnbench-settings", "cnnbench: settings applied equally to every framework")
-    s.addoption("--math", default="tf32", choices=("tf32", "fp32"),
+    s.addoption("--math", default="tf32",
                 help="GPU float32 math of convolutions AND matmuls in every framework (default tf32)")
     s.addoption("--no-autotune", action="store_true",
                 help="turn algorithm autotuning off in every framework (default on: cudnn.benchmark, TF, XLA)")
     s.addoption("--threads", default=None, metavar="N",
                 help="intra-op threads in every framework (default: the cores this process may use)")
     s.addoption("--interop-threads", default=None, metavar="N", help="inter-op threads (default: --threads)")
-    s.addoption("--onednn", default="on", choices=("on", "off"),
+    s.addoption("--onednn", default="on",
                 help="TensorFlow's oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS; default on, as PyTorch uses oneDNN)")
     r = parser.getgroup("cnnbench-run", "cnnbench: run control")
     r.addoption("--world-sizes", default=None, metavar="1,2,...",
@@ -106,22 +106,53 @@ def _check_writable_output(path, what: str) -> None:
     """Refuse, before anything is measured, an output file that could not be written at the end."""
     from pathlib import Path
 
-    path = Path(path)
-    if path.is_dir():
-        raise pytest.UsageError(f"{what} {path}: is a directory; give a file name such as {path / 'run.json'}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise pytest.UsageError(f"{what} {path}: the directory {parent} does not exist; create it first")
-    import tempfile
+    from cnnbench.core.atomic import output_file_problem
 
-    try:  # a real write: permission bits do not tell everything (root, read-only mounts, /proc)
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=".cnnbench-probe-"):
-            pass
-        writable = not path.exists() or os.access(path, os.W_OK)
-    except OSError:
-        writable = False
-    if not writable:
-        raise pytest.UsageError(f"{what} {path}: not writable; give a path in a directory you can write")
+    problem = output_file_problem(Path(path), what)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+_CHOICES = (("--device", "device", cases_mod.DEVICES), ("--bench-profile", "bench_profile", tuple(cases_mod.PROFILES)),
+            ("--precision", "precision", cases_mod.PRECISIONS), ("--layout", "layout", cases_mod.LAYOUTS),
+            ("--math", "math", ("tf32", "fp32")), ("--onednn", "onednn", ("on", "off")))
+
+
+def _storage_root(opt):
+    """Where a saved run goes (--benchmark-save/--benchmark-autosave into a ``file://PATH`` or plain-path
+    --benchmark-storage): the nearest directory of that path that exists (the rest is created); None when
+    nothing is saved there (--benchmark-json only, or elasticsearch)."""
+    from pathlib import Path
+
+    if not (getattr(opt, "benchmark_save", None) or getattr(opt, "benchmark_autosave", None)):
+        return None
+    storage = str(getattr(opt, "benchmark_storage", "") or "")
+    if storage.startswith("file://"):
+        storage = storage[len("file://"):]
+    elif "://" in storage:
+        return None
+    root = Path(storage or ".")
+    while not root.exists() and root != root.parent:
+        root = root.parent
+    return root
+
+
+def _check_space(opt, cases: int) -> None:
+    """Refuse, before anything is measured, a run whose journal and final files the disk cannot hold."""
+    from pathlib import Path
+
+    from cnnbench.harness.journal import space_problem
+
+    places = []
+    if getattr(opt, "benchmark_json", None):
+        places.append((Path(opt.benchmark_json).parent, "--benchmark-json"))
+    root = _storage_root(opt)
+    if root is not None:
+        places.append((root, "--benchmark-storage"))
+    for directory, what in places:
+        problem = space_problem(directory, cases, what)
+        if problem:
+            raise pytest.UsageError(problem)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -138,18 +169,19 @@ def pytest_configure(config):
             opt.benchmark_autosave = get_tag()
         if opt.benchmark_json:
             _check_writable_output(opt.benchmark_json, "--benchmark-json")
-        if opt.benchmark_save or opt.benchmark_autosave:
-            storage = str(opt.benchmark_storage)
-            if "://" not in storage:
-                root = storage
-                while root and not os.path.exists(root):
-                    root = os.path.dirname(root)
-                if not os.access(root or ".", os.W_OK | os.X_OK):
-                    raise pytest.UsageError(f"--benchmark-storage {storage}: not writable; give a directory "
-                                            "you can write (or --benchmark-json PATH)")
+        root = _storage_root(opt)
+        if root is not None and not os.access(root, os.W_OK | os.X_OK):
+            raise pytest.UsageError(f"--benchmark-storage {opt.benchmark_storage}: not writable; give a directory "
+                                    "you can write (or --benchmark-json PATH)")
     from cnnbench.core.errors import CnnbenchError
     from cnnbench.core.settings import Settings, cores_available
 
+    try:  # every value checked here, in one line each (not by argparse's choices: pytest prints its usage block)
+        for name, value, allowed in _CHOICES:
+            cases_mod.one_of(name, getattr(opt, value), allowed)
+        input_size = _positive_int("--input-size", opt.input_size)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     device, why = _resolve_device(opt.device)
     try:
         threads = _positive_int("--threads", opt.threads)
@@ -157,16 +189,14 @@ def pytest_configure(config):
         if threads and threads > cores_available():
             raise ValueError(f"--threads {threads}: this process may use {cores_available()} core(s); "
                              f"give at most {cores_available()}")
-        timeout = float(opt.worker_timeout)
-        if not timeout > 0:
-            raise ValueError(f"--worker-timeout: expected a positive number of seconds, got {opt.worker_timeout!r}")
+        timeout = cases_mod.seconds("--worker-timeout", opt.worker_timeout)
         from cnnbench.harness.distributed import rendezvous_options, threads_per_worker
 
         rendezvous = rendezvous_options(opt)
         world_sizes = cases_mod.parse_world_sizes(opt.world_sizes, machine.max_world_size(device) * rendezvous["nnodes"])
         selected = cases_mod.build_cases(
             profile=opt.bench_profile, models=opt.models, frameworks=opt.frameworks, modes=opt.modes,
-            batch_sizes=opt.batch_sizes, device=device, input_size=opt.input_size,
+            batch_sizes=opt.batch_sizes, device=device, input_size=input_size,
             precision=opt.precision, layout=opt.layout, tf_jit=opt.tf_jit, torch_compile=opt.torch_compile,
             keras_backends=opt.keras_backends, world_sizes=world_sizes, runtimes=opt.runtimes,
         )
@@ -174,6 +204,7 @@ def pytest_configure(config):
         wanted, most = process_counts(opt)
     except (CnnbenchError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    _check_space(opt, len(selected) + len(cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy)))
     settings = Settings(math=opt.math, autotune=not opt.no_autotune, threads=threads, interop_threads=interop,
                         onednn=opt.onednn == "on")
     state = HarnessState(
@@ -210,16 +241,13 @@ def process_counts(opt) -> tuple[int, int]:
 
 def _on_sigterm_stop_like_ctrl_c(state: HarnessState) -> None:
     """SIGTERM (a CI cancel, `timeout`, a batch scheduler) ends the run the way Ctrl-C does: the cases
-    measured so far are saved by pytest-benchmark at the end of the session, the journal keeps them
-    on disk meanwhile, and the summary lists what did not run."""
-    def handler(signum, frame):
-        state.interrupted = signal.Signals(signum).name
-        raise KeyboardInterrupt(f"{signal.Signals(signum).name} received")
+    measured so far are saved at the end of the session, the journal keeps them on disk meanwhile,
+    and the summary lists what did not run; the exit status is then the signal's (130, 143)."""
+    def record(name: str) -> None:
+        if state.interrupted is None:
+            state.interrupted = name
 
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (pytest run from a thread): leave the default
-        pass
+    stop_like_ctrl_c(record)
 
 
 def pytest_report_header(config):
@@ -333,6 +361,7 @@ def pytest_runtest_logreport(report):
         progress = _SESSION.get("progress")
         if progress:
             progress.case_done(report)
+            _stop_if_a_write_failed()
 
 
 _SESSION: dict = {}  # the running session's Progress and Journal: pytest_runtest_log* hooks have no config argument
@@ -343,8 +372,26 @@ def pytest_sessionstart(session):
     state = session.config.stash.get(STATE, None)
     if state:
         progress = session.config.stash[PROGRESS]
-        progress.journal = Journal(session.config)
-        _SESSION.update(progress=progress, journal=progress.journal)
+        ids = [c.id for c in (*state.cases, *state.tta_cases)]
+        progress.journal = journal = Journal(
+            session.config, pending=lambda: [i for i in (progress.order or ids) if i not in progress.done])
+        _SESSION.update(progress=progress, journal=journal, session=session, state=state)
+        bs = journal.bs
+        if bs is not None and not bs.disabled:  # pytest-benchmark's final writes, made atomic (journal.py)
+            bs.save_json = journal.save_json
+            if hasattr(bs.storage, "_next_num"):  # file storage (not elasticsearch)
+                bs.storage.save = journal.save_numbered
+
+
+def _stop_if_a_write_failed() -> None:
+    """A journal write failed (a full disk): no further case is measured, the run ends as interrupted."""
+    journal, session, state = _SESSION.get("journal"), _SESSION.get("session"), _SESSION.get("state")
+    if journal is None or not journal.failed:
+        return
+    if state is not None and state.interrupted is None:
+        state.interrupted = "a failed write"
+    if session is not None:
+        session.shouldstop = f"cnnbench: {journal.failed}"
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -377,6 +424,9 @@ def pytest_runtest_logstart(nodeid, location):
     journal = _SESSION.get("journal")
     if journal and "[" in nodeid:
         journal.write(running=nodeid[nodeid.find("[") + 1:-1])
+        _stop_if_a_write_failed()
+        if journal.failed:  # not measured: it could not be kept
+            raise _SESSION["session"].Interrupted(f"cnnbench: {journal.failed}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -408,7 +458,12 @@ def pytest_sessionfinish(session, exitstatus):
                 bs.save_json(output_json)
             if save:
                 bs.storage.save(output_json, save)
-    session.config.stash[PROGRESS].journal.finish()
+    journal = session.config.stash[PROGRESS].journal
+    journal.finish()
+    if journal.failed or journal.final_failed:
+        session.exitstatus = 2  # pytest's "interrupted": the run stopped at a failed write (docs/reliability.md)
+    elif state.interrupted in SIGNAL_EXIT:
+        session.exitstatus = SIGNAL_EXIT[state.interrupted]
 
 
 @pytest.hookimpl(trylast=True)
@@ -417,4 +472,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if state:
         from cnnbench.harness.summary import write_summary
 
-        write_summary(terminalreporter, config, state)
+        write_summary(terminalreporter, config, state, config.stash[PROGRESS].journal)

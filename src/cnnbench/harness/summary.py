@@ -20,12 +20,18 @@ def saved_paths(config) -> list[Path]:
     return out
 
 
-def write_summary(tr, config, state: HarnessState) -> None:
+def write_summary(tr, config, state: HarnessState, journal=None) -> None:
+    """``journal``: the run's Journal, which knows which final files were written (a full disk)."""
     tr.ensure_newline()
     tr.section("cnnbench", sep="=", bold=True)
     for u in state.unfinished:
         tr.write_line(f"did not finish: {u['id']}: {u['reason']}", red=True)
-    if state.interrupted:
+    if journal is not None and (journal.failed or journal.final_failed):
+        where = ([f"the journal {', '.join(sorted(map(str, journal.written)))}"] if journal.written else []) + (
+            [str(journal.rescued)] if journal.rescued else [])
+        tr.write_line(f"a write failed ({(journal.failed or journal.final_failed[0])}): the cases measured are in "
+                      f"{' and '.join(where) or 'no file'}", red=True)
+    elif state.interrupted:
         tr.write_line(f"the run was interrupted ({state.interrupted}): the cases measured before it are saved",
                       yellow=True)
     rows = [m.as_dict(include_data=True) for m in getattr(getattr(config, "_benchmarksession", None),
@@ -39,7 +45,7 @@ def write_summary(tr, config, state: HarnessState) -> None:
     elif state.skipped:
         for s in state.skipped:
             tr.write_line(f"skipped: {s['id']}: {s['reason']}")
-    paths = saved_paths(config)
+    paths = saved_paths(config) if journal is None else list(journal.saved)
     for p in paths:
         tr.write_line(f"saved: {p}")
     if paths:

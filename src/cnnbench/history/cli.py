@@ -100,18 +100,16 @@ def _cmd_add(args: argparse.Namespace) -> int:
         r = a.record
         what = f"added as run {a.run_id}" if a.new else f"already stored (run {a.run_id}); not added again"
         print(f"{r.source}: {what}: commit {(r.commit_id or 'none')[:10]}, {r.datetime or 'no date'}, "
-              f"{len({(c, s) for c, s, _, _ in r.measurements})} cases, machine {r.machine_id}")
+              f"{len({(c, s) for c, s, _, _ in r.measurements})} cases, machine {r.machine_id}"
+              + (f"; INCOMPLETE ({r.incomplete})" if r.incomplete else ""))
     new = sum(a.new for a in added)
     print(f"{path}: {new} run(s) added, {len(added) - new} already there")
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    conn = store.connect(store.store_path(args.store), create=False)
-    try:
+    with store.reading(store.store_path(args.store)) as conn:
         found = store.runs(conn)
-    finally:
-        conn.close()
     if args.format == "json":
         print(json.dumps(found, indent=1))
         return 0
@@ -125,7 +123,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"run {r['id']}: commit {commit}{' (' + r['commit_from'] + ')' if r['commit_from'] != 'run' else ''}"
               f"  {r['datetime'] or 'no date'}  machine {r['machine_id']} ({r['machine']})"
               f"{'  series ' + r['series'] if r['series'] else ''}  profile {r['profile'] or '-'}  "
-              f"{r['cases']} cases")
+              f"{r['cases']} cases" + (f"  INCOMPLETE ({r['incomplete']})" if r["incomplete"] else ""))
         print(f"    settings: {settings or 'not recorded'}; versions: {versions or 'not recorded'}; from {r['source']}")
     return 0
 
@@ -142,11 +140,8 @@ def changes_of(path: Path, *, metric: str | None, cases: str | None, alpha: floa
     """Every series of the store at ``path`` with its steps (cnnbench.history.series)."""
     from cnnbench.history.series import build_series, detect_all
 
-    conn = store.connect(path, create=False)
-    try:
+    with store.reading(path) as conn:
         pts = store.points(conn, metric)
-    finally:
-        conn.close()
     return detect_all(build_series(pts, cases=cases), alpha=alpha, min_change=min_change)
 
 
@@ -162,11 +157,8 @@ def history_view_of(path: Path) -> dict:
         found = changes_of(path, metric="median_s", cases=None, alpha=changes.DEFAULT_ALPHA,
                            min_change=changes.DEFAULT_MIN_CHANGE)
     except MissingDependencyError as exc:
-        conn = store.connect(path, create=False)
-        try:
+        with store.reading(path) as conn:
             found = build_series(store.points(conn, "median_s"))
-        finally:
-            conn.close()
         note = f"Steps not searched: {exc}"
     return {"store": str(path), "series": trend_view(found), "note": note}
 
@@ -207,18 +199,21 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    conn = store.connect(store.store_path(args.store), create=False)
-    try:
+    from cnnbench.core.atomic import output_file_problem, wrote
+
+    problem = args.out and output_file_problem(Path(args.out), "--out")
+    if problem:  # before the store is read: a folder or an unwritable place is bad input
+        raise HistoryError(problem)
+    with store.reading(store.store_path(args.store)) as conn:
         raw = store.raw_run(conn, args.run_id)
-    finally:
-        conn.close()
     if raw is None:
         raise HistoryError(f"run {args.run_id}: no such run in the store (cnnbench history list)")
     if args.out:
         from cnnbench.reports.atomic import write_atomic
 
+        existed = Path(args.out).exists()
         write_atomic(Path(args.out), raw)
-        print(f"wrote {args.out}", file=sys.stderr)
+        print(wrote(Path(args.out), existed), file=sys.stderr)
     else:
         sys.stdout.write(raw)
     return 0

@@ -22,12 +22,13 @@ import json
 import math
 import os
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cnnbench.core.errors import CnnbenchError
-from cnnbench.reports.load import Run
+from cnnbench.reports.load import Run, incomplete_reason
 from cnnbench.reports.rows import case_id, problems
 
 DEFAULT_STORE = ".cnnbench-history.sqlite"
@@ -84,6 +85,7 @@ class Record:
     versions: dict
     raw: str
     measurements: tuple[tuple[str, int, str, float], ...]  # (case id, input size, metric, value)
+    incomplete: str | None = None  # why the run is not a whole record (reports.load.incomplete_reason)
 
 
 def utc(stamp: str | None) -> str | None:
@@ -134,7 +136,7 @@ def record_of(run: Run, *, commit: tuple[str, str | None, str] | None = None) ->
         commit_time=utc(commit_time), branch=ci.get("branch"), dirty=ci.get("dirty"), commit_from=commit_from,
         machine_id=machine_id(mi), machine=machine_label(mi), node=mi.get("node"), profile=meta.get("profile"),
         settings={"device": meta.get("device"), **(meta.get("settings") or {})}, versions=versions,
-        raw=run.path.read_text(encoding="utf-8"), measurements=measurements_of(run))
+        raw=run.path.read_text(encoding="utf-8"), measurements=measurements_of(run), incomplete=run.incomplete)
 
 
 def connect(path: Path, *, create: bool) -> sqlite3.Connection:
@@ -155,6 +157,7 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"{path}: cannot be opened as a cnnbench history store ({exc}); give another --store PATH"
                            ) from None
+    _check_intact(conn, path)
     if tables and "meta" not in tables:
         conn.close()
         raise HistoryError(f"{path}: an SQLite file, but not a cnnbench history store; give another --store PATH")
@@ -169,6 +172,40 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
         raise HistoryError(f"{path}: a history store of schema {version[0] if version else '?'}; this cnnbench "
                            f"reads schema {SCHEMA_VERSION}")
     return conn
+
+
+def damaged(path: Path, exc: sqlite3.DatabaseError) -> HistoryError:
+    """The one line for a store SQLite cannot read: what it said, that nothing changed, how to recover."""
+    said = " ".join(str(exc).replace("***", "").split())  # quick_check's answer spans lines
+    return HistoryError(f"{path}: the store is damaged (SQLite: {said}); nothing was read or changed; "
+                        f"recover what it holds with `sqlite3 {path} .recover > recovered.sql`, or give another "
+                        "--store PATH")
+
+
+def _check_intact(conn: sqlite3.Connection, path: Path) -> None:
+    """PRAGMA quick_check (every page, without the slower index cross-checks): a store with a damaged
+    page is refused before a command reads from it or adds to it."""
+    try:
+        found = [r[0] for r in conn.execute("PRAGMA quick_check(1)")]
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise damaged(path, exc) from None
+    if found != ["ok"]:
+        conn.close()
+        raise damaged(path, sqlite3.DatabaseError(found[0] if found else "quick_check gave no answer"))
+
+
+@contextmanager
+def reading(path: Path):
+    """An open store for reading (``with reading(path) as conn``), closed after; an SQLite error while
+    reading (a page damaged since it was opened) is the one-line HistoryError of a damaged store."""
+    conn = connect(path, create=False)
+    try:
+        yield conn
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, exc) from None
+    finally:
+        conn.close()
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -212,8 +249,10 @@ def add_records(path: Path, records: list[Record], *, series: str | None = None)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    except sqlite3.OperationalError as exc:  # "database is locked" after the busy timeout, a read-only file
+    except sqlite3.OperationalError as exc:  # "database is locked" after the busy timeout, a read-only file, a full disk
         raise HistoryError(f"{path}: cannot write the store ({exc}); nothing was added") from None
+    except sqlite3.DatabaseError as exc:  # a page found damaged while writing: the transaction was rolled back
+        raise damaged(path, exc) from None
     finally:
         conn.close()
     return out
@@ -269,14 +308,15 @@ def runs(conn: sqlite3.Connection) -> list[dict]:
     conn.row_factory = sqlite3.Row
     try:
         rows = conn.execute(f"SELECT id, series, source, added, datetime, commit_id, commit_time, branch, dirty, "
-                            f"commit_from, machine_id, machine, node, profile, settings, versions, cases "
-                            f"FROM runs ORDER BY {RUN_ORDER}").fetchall()
+                            f"commit_from, machine_id, machine, node, profile, settings, versions, cases, "
+                            f"json_extract(raw, '$.cnnbench') AS meta FROM runs ORDER BY {RUN_ORDER}").fetchall()
     finally:
         conn.row_factory = None
     out = []
     for row in rows:
         d = dict(row)
         d["settings"], d["versions"] = json.loads(d["settings"]), json.loads(d["versions"])
+        d["incomplete"] = incomplete_reason(json.loads(d.pop("meta") or "{}"))  # kept in the raw JSON: no new column
         out.append(d)
     return out
 
@@ -299,6 +339,8 @@ def remove_run(path: Path, run_id: int) -> dict:
             raise
     except sqlite3.OperationalError as exc:
         raise HistoryError(f"{path}: cannot write the store ({exc}); nothing was removed") from None
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, exc) from None
     finally:
         conn.close()
     return {"id": run_id, "source": found[0], "commit_id": found[1]}

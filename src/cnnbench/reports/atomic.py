@@ -30,6 +30,10 @@ def ensure_writable_dir(directory: Path, *, parents: bool = False) -> Path:
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
     """Replace ``path`` only once the new content is fully written and flushed (cnnbench.core.atomic);
-    a directory where nothing can be written is a one-line ReportError."""
-    return atomic.write_atomic(path, data, cannot_create=lambda exc: ReportError(
-        f"{path.parent}: cannot write there ({exc.strerror}); give a writable --out DIR"))
+    a write that fails (no space, read-only, a directory there) is a one-line ReportError, the old file kept."""
+    return atomic.write_or_fail(path, data, ReportError)
+
+
+def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
+    """Every file or none (cnnbench.core.atomic.write_all_atomic); a failure is a one-line ReportError."""
+    return atomic.write_all_atomic(files, failed=lambda path, exc: ReportError(atomic.write_failure(path, exc)))

@@ -62,16 +62,32 @@ def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cnnbench.reports.atomic import ensure_writable_dir
-    from cnnbench.reports.diagrams import diagrams_for
-    from cnnbench.reports.load import find_history, find_inputs
-    from cnnbench.reports.report import build_report
+    from cnnbench.reports.load import find_inputs
     from cnnbench.reports.rows import RUNTIMES
 
     thresholds = _thresholds(args)
     if args.reference not in RUNTIMES:
         raise ReportError(f"--reference must be one of {', '.join(RUNTIMES)}, got {args.reference!r}")
     inputs = find_inputs(args.runs)
+    new_folder = not Path(args.out).exists()
     out = ensure_writable_dir(Path(args.out), parents=args.out == DEFAULT_OUT)
+    try:
+        return _write_report(args, inputs, out, thresholds)
+    except ReportError:
+        if new_folder:  # a write failed (a full disk): no half-written folder of our own is left behind
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write_report(args: argparse.Namespace, inputs, out, thresholds) -> int:
+    from pathlib import Path
+
+    from cnnbench.reports.diagrams import diagrams_for
+    from cnnbench.reports.load import find_history
+    from cnnbench.reports.report import build_report
+
     history = None
     if not args.no_history and Path(args.history).is_dir():
         history = find_history(args.history)
@@ -84,6 +100,9 @@ def run_report(args: argparse.Namespace) -> int:
                          history=history.runs if history else None, paired=inputs.paired, reference=args.reference,
                          history_view=getattr(args, "history_view", None))  # `cnnbench report --store` (cnnbench/cli.py)
     print(f"read {len(inputs.runs)} run(s): {', '.join(str(r.path) for r in inputs.runs)}")
+    for doc in (*inputs.runs, *inputs.paired):
+        if doc.incomplete:
+            print(f"incomplete: {doc.path}: {doc.incomplete}")
     if inputs.paired:
         print(f"read {len(inputs.paired)} paired A/B result(s): {', '.join(str(p.path) for p in inputs.paired)}")
     for line in files.messages:
@@ -100,19 +119,14 @@ def run_report(args: argparse.Namespace) -> int:
 
 def _check_output_file(value: str):
     """``compare --output FILE``: refuse a directory or a missing parent before any work is done."""
-    import os
     from pathlib import Path
 
-    path = Path(value)
-    if path.is_dir():
-        raise ReportError(f"--output {value}: is a directory; give a file path such as {path / 'compare.md'}")
-    parent = path.parent
-    if not parent.is_dir():
-        raise ReportError(f"--output {value}: the directory {parent}/ does not exist; create it first "
-                          "or give a path in an existing directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ReportError(f"--output {value}: the directory {parent}/ is not writable")
-    return path
+    from cnnbench.core.atomic import output_file_problem
+
+    problem = output_file_problem(Path(value), "--output")
+    if problem:
+        raise ReportError(problem)
+    return Path(value)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -129,7 +143,11 @@ def run_compare(args: argparse.Namespace) -> int:
     text = render(comp, args.format)
     sys.stdout.write(text)
     if output is not None:
+        from cnnbench.core.atomic import wrote
+
+        existed = output.exists()
         write_atomic(output, text)
+        print(wrote(output, existed), file=sys.stderr)
     return comp.exit_status
 
 

@@ -44,10 +44,34 @@ class Run(_Document):
     def skipped(self) -> list[dict]:
         return list(self.cnnbench.get("skipped") or [])
 
+    @property
+    def incomplete(self) -> str | None:
+        """Why this run is not a whole record (None: it is): interrupted, cases not measured, or a journal
+        left by a run that never ended (SIGKILL), which says ``complete: false`` itself."""
+        return incomplete_reason(self.cnnbench)
+
+
+def incomplete_reason(meta: dict) -> str | None:
+    """The words for a run's ``cnnbench`` block that is not complete (None: it is)."""
+    unfinished, interrupted = meta.get("unfinished") or [], meta.get("interrupted")
+    if meta.get("complete") is not False and not unfinished and not interrupted:
+        return None
+    why = [f"interrupted by {interrupted}"] if interrupted else []
+    if meta.get("complete") is False and not interrupted and "running" in meta:
+        why.append("a journal of a run that never ended (killed?)")
+    if unfinished:
+        why.append(f"{len(unfinished)} case(s) not measured")
+    return "; ".join(why) or "marked incomplete"
+
 
 @dataclass(frozen=True)
 class PairedResult(_Document):
     """One paired A/B result (``cnnbench ab --format json``): its file and the validated document."""
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why the result is not whole (interrupted, pairs not measured); its top level has the run's keys."""
+        return incomplete_reason(self.data)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cnnbench.reports import plots
-from cnnbench.reports.atomic import ensure_writable_dir, write_atomic
+from cnnbench.reports.atomic import ensure_writable_dir, write_all_atomic
 from cnnbench.reports.compare import Thresholds, regressions_between_consecutive_runs
 from cnnbench.reports.diagrams import Diagrams
 from cnnbench.reports.errors import ReportError
@@ -218,6 +218,7 @@ def _runs_table(runs: list[Run], results: pd.DataFrame, settings: dict) -> list[
             "unfinished": meta.get("unfinished") or [],
             "interrupted": meta.get("interrupted"),
             "complete": meta.get("complete"),
+            "incomplete": run.incomplete,
         })
     return out
 
@@ -509,19 +510,17 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
         df.to_csv(buf, index=False)
         return buf.getvalue()
 
-    files = ReportFiles(
-        results_csv=write_atomic(out / "results.csv", csv(results.drop(columns=["timing_ok"]))),
-        comparison_csv=write_atomic(out / "comparison.csv", csv(comparison)),
-        skipped_csv=write_atomic(out / "skipped.csv", csv(skipped)),
-        parquet=None,
-        html=write_atomic(out / "report.html", html),
-        rows=len(results),
-        messages=_messages(results, settings),
-    )
+    contents = {out / "results.csv": csv(results.drop(columns=["timing_ok"])),
+                out / "comparison.csv": csv(comparison), out / "skipped.csv": csv(skipped)}
     if not modes.empty:
-        files.modes_csv = write_atomic(out / "modes.csv", csv(modes))
+        contents[out / "modes.csv"] = csv(modes)
     if importlib.util.find_spec("pyarrow") is not None:
         buf = io.BytesIO()
         results.drop(columns=["timing_ok"]).to_parquet(buf, index=False)
-        files.parquet = write_atomic(out / "results.parquet", buf.getvalue())
-    return files
+        contents[out / "results.parquet"] = buf.getvalue()
+    contents[out / "report.html"] = html  # last: a report.html always sits beside the tables it shows
+    write_all_atomic(contents)  # all of them or, on a full disk or a read-only folder, none (the old ones kept)
+    written = lambda name: out / name if out / name in contents else None  # noqa: E731
+    return ReportFiles(results_csv=out / "results.csv", comparison_csv=out / "comparison.csv",
+                       skipped_csv=out / "skipped.csv", parquet=written("results.parquet"), html=out / "report.html",
+                       rows=len(results), messages=_messages(results, settings), modes_csv=written("modes.csv"))

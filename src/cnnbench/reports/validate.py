@@ -8,7 +8,7 @@ what was found and what would be right.
 
 NaN and inf are not rejected in timings and measured figures: a real run can hold them (a broken
 clock, a zero-time step). They are flagged row by row later (cnnbench.reports.rows.problems), never
-shown as numbers. Identity fields (batch, input size, world size) and exact metrics (params, MACs,
+shown as numbers. A finite time no clock could measure (1e308 s, 1e-300 s) is a damaged file: refused. Identity fields (batch, input size, world size) and exact metrics (params, MACs,
 FLOPs, analytic memory) must be finite whole numbers.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnbench.reports.errors import ReportError
-from cnnbench.reports.rows import RUNTIMES, case_id, finite
+from cnnbench.reports.rows import RUNTIMES, TIMING_STATS, case_id, finite
 
 _MISSING = object()
 
@@ -194,6 +194,25 @@ def check_row(path: Path, index: int, bench) -> None:
                           " (an export runtime: its source, *-from-torch or *-from-keras)")
     stats = bench["stats"]
     _check(path, f"benchmark {cid!r}: stats.", stats, STAT_FIELDS, ("median",))
+    _check_magnitudes(path, cid, stats)
+
+
+# a finite time outside these bounds is no measurement but a damaged file: no step takes a picosecond or
+# four months, and figures derived from such a time (images/s, FLOP/s, plot scales) overflow or underflow
+MIN_TIME_S, MAX_TIME_S = 1e-12, 1e7
+
+
+def _check_magnitudes(path: Path, cid: str, stats: dict) -> None:
+    for key in TIMING_STATS:
+        v = stats.get(key)
+        if _is_num(v) and finite(v) and v > 0 and not MIN_TIME_S <= v <= MAX_TIME_S:
+            raise ReportError(f"{path}: benchmark {cid!r}: stats.{key} is {v!r} s, not a plausible time (expected "
+                              f"{MIN_TIME_S:g} to {MAX_TIME_S:g} s): a damaged file?")
+    data = stats.get("data")
+    for i, v in enumerate(data if isinstance(data, list) else ()):
+        if _is_num(v) and finite(v) and v > 0 and not MIN_TIME_S <= v <= MAX_TIME_S:
+            raise ReportError(f"{path}: benchmark {cid!r}: stats.data[{i}] is {v!r} s, not a plausible time "
+                              f"(expected {MIN_TIME_S:g} to {MAX_TIME_S:g} s): a damaged file?")
 
 
 def check_ab(path: Path, data: dict) -> None:
