@@ -469,7 +469,21 @@ def replicate(state: HarnessState, progress=None, journal=None) -> None:
             journal.write()
         if progress is not None:
             progress.process_done(case_id, measured, reason)
+        if journal is not None and journal.failed:  # a disk that filled up: measure nothing more into the void
+            raise _StopMeasuring(journal.failed)
 
+    try:
+        _passes(state, another, progress)
+    except _StopMeasuring:
+        if state.interrupted is None:
+            state.interrupted = "a failed write"
+
+
+class _StopMeasuring(Exception):
+    """The journal could not be written: what is measured next could not be kept."""
+
+
+def _passes(state: HarnessState, another, progress) -> None:
     ids = list(state.rows)
     if progress is not None:
         progress.plan_replication(ids * (state.processes_wanted - 1))
