@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------ case selection
 def test_default_profile_covers_its_models_both_frameworks_both_modes():
-    """The default profile names its models (`make bench` within 20 minutes: issue #30), each registered;
-    the full profile has every model."""
+    """The default profile names its models (`make bench` of two processes a case within 15 minutes: issue
+    #37), each registered, with three like-built VGGs and ResNets for the plausibility rules; the full
+    profile has every model."""
     cases = build_cases(profile="default", device="cpu")
     assert {(c.model, c.framework, c.mode) for c in cases} == {
         (m, f, mode) for m in PROFILES["default"].models for f in ("torch", "tf") for mode in ("inference", "train")
@@ -29,6 +30,7 @@ def test_default_profile_covers_its_models_both_frameworks_both_modes():
     assert {"resnet50", "mobilenet_v2", "efficientnet_b0", "regnet_y_400mf", "convnext_tiny"} <= set(
         PROFILES["default"].models)
     assert {"efficientnet_b3", "efficientnet_v2_s"}.isdisjoint(PROFILES["default"].models)  # 1.8 and 8.4 GMACs
+    assert {"vgg11", "vgg13", "vgg16", "resnet18", "resnet34", "resnet50"} <= set(PROFILES["default"].models)
     assert PROFILES["full"].models == tuple(cnnbench.list_models())
 
 
