@@ -124,8 +124,8 @@ def why_another(case_id: str, state: HarnessState, threshold: float | None, doub
     if len(quiet) < state.processes_wanted:
         if len(measured) < state.processes_wanted:
             return f"process {len(processes) + 1} of {state.processes_wanted}"
-        return (f"{len(measured) - len(quiet)} of its processes were timed while the machine was busy "
-                f"(other processes took more than {BUSY_CORES:g} cores)")
+        return (f"a process was timed while the machine was busy (other processes and the hypervisor took more "
+                f"than {BUSY_CORES:g} cores)")
     use = counted(processes, state.processes_wanted)
     gap = spread(use)
     if threshold is not None and gap is not None and gap > threshold:
