@@ -82,12 +82,13 @@ class Worker:
     """A worker process serving one runtime on one device under one set of settings.
 
     ``pythonpath`` puts another checkout first (the paired engine's baseline worktree), ``env``
-    adds variables, ``affinity`` pins the worker to those CPU cores.
+    adds variables, ``affinity`` pins the worker to those CPU cores, ``launcher`` starts its python under
+    another program (Valgrind: ``cnnbench.core.callgrind.valgrind_command``).
     """
 
     def __init__(self, runtime: str, device: str, settings, *, env: dict | None = None,
                  pythonpath: str | None = None, affinity: list[int] | None = None, cwd: str | None = None,
-                 start_timeout: float = 600.0, wait: bool = True):
+                 start_timeout: float = 600.0, wait: bool = True, launcher: list[str] | None = None):
         from cnnbench.core.case import split_runtime
         from cnnbench.core.settings import Settings, worker_env
 
@@ -104,7 +105,8 @@ class Worker:
         rep_r, rep_w = os.pipe()
         self.log = tempfile.NamedTemporaryFile(prefix=f"cnnbench-worker-{runtime}-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)], pass_fds=(cmd_r, rep_w),
+            [*(launcher or []), sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)],
+            pass_fds=(cmd_r, rep_w),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd,
             start_new_session=True)  # a Ctrl-C in the terminal reaches the harness, which ends its workers
         os.close(cmd_r)

@@ -17,12 +17,14 @@ import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
 
-from cnnbench.ab import ab_output, ab_pairs
+from cnnbench.ab import ab_instructions, ab_output, ab_pairs
 from cnnbench.harness import cases as cases_mod, machine
 from cnnbench.ab.paired import ORDERS, Plan
+from cnnbench.core import callgrind
 from cnnbench.core.errors import CnnbenchError
 
 DEFAULT_THRESHOLD = 0.05
+INSTRUCTIONS_THRESHOLD = callgrind.DEFAULT_THRESHOLD
 DEFAULT_TARGET = 0.02
 DEFAULT_BUDGET_S = 30.0
 
@@ -50,6 +52,7 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                       help="A: the run's setting; B: this one (precision=bf16, layout=nhwc, compile=on, xla=on, "
                            "math=fp32, threads=1, interop_threads=1, autotune=off, onednn=off; comma-separated)")
     add_measurement_arguments(p)
+    ab_instructions.add_arguments(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", default="table", help="table, json, csv or markdown")
     o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")
@@ -83,8 +86,9 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--target-precision", default=str(DEFAULT_TARGET), metavar="FRACTION",
                    help=f"stop once the interval is within about +-this (log half-width; default {DEFAULT_TARGET})")
     m.add_argument("--max-rounds", default="400", metavar="N")
-    m.add_argument("--threshold", default=str(DEFAULT_THRESHOLD), metavar="FRACTION",
-                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; docs/ab.md)")
+    m.add_argument("--threshold", default=None, metavar="FRACTION",
+                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; with --metric "
+                        f"instructions {INSTRUCTIONS_THRESHOLD}; docs/ab.md)")
     m.add_argument("--order", default="abba", help="abba (balanced, default) or random (seeded by --seed)")
     m.add_argument("--seed", default="0")
     m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; docs/ab.md)")
@@ -157,6 +161,9 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
     _choice("--math", args.math, ("tf32", "fp32"))
     _choice("--onednn", args.onednn, ("on", "off"))
     _choice("--bench-profile", args.bench_profile, tuple(cases_mod.PROFILES))
+    instructions = getattr(args, "metric", "time") == "instructions"
+    if args.threshold is None:
+        args.threshold = str(INSTRUCTIONS_THRESHOLD if instructions else DEFAULT_THRESHOLD)
     threshold = _number("--threshold", args.threshold)
     if threshold >= 1:
         raise BadInput(f"--threshold is a fraction (0.05 = 5%), got {args.threshold}")
@@ -188,6 +195,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
             tf_jit=args.tf_jit, torch_compile=args.torch_compile, **selection)
         delays = cases_mod.parse_delay(args.inject_delay)
         change = ab_pairs.parse_setting_change(args.compare_setting) if kind == "setting" else None
+        counts = ab_instructions.parse_options(args, cases) if instructions else {}
     except (CnnbenchError, ValueError) as exc:
         raise BadInput(str(exc)) from None
     for target, _, _ in delays:
@@ -214,7 +222,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
                        "comparison has none")
     return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
             "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha,
-            "confirm": confirm}
+            "confirm": confirm, **counts}
 
 
 def _cpus(value: str, threads: int | None) -> tuple[int, ...] | None:
@@ -404,6 +412,13 @@ def run_ab(args: argparse.Namespace) -> int:
         return 2
     opts["ref"] = args.baseline
     _sigterm_like_ctrl_c()
+    if getattr(args, "metric", "time") == "instructions":
+        try:
+            return ab_instructions.run_instructions(args, opts)
+        except KeyboardInterrupt as exc:
+            print(f"cnnbench ab: interrupted ({exc or 'SIGINT'}); workers and the baseline worktree removed",
+                  file=sys.stderr)
+            return 130
     when = datetime.now(timezone.utc).isoformat()
     try:
         with ExitStack() as stack:
