@@ -146,3 +146,70 @@ def test_one_real_count_of_lenet5_under_valgrind():
     injected = callgrind.relative_change(min(got.instructions), min(got.variants[0]["instructions"]))
     assert 0.04 < injected < 0.06
     assert got.info["valgrind"].startswith("valgrind-")
+
+
+def test_bisect_by_counts_finds_the_first_commit_above_the_threshold(monkeypatch, tmp_path, capsys):
+    """Deterministic bisection on fake counts: GOOD counted once, one count per commit, +2% from commit c3."""
+    from contextlib import nullcontext
+
+    from cnnbench.ab import bisect
+    from cnnbench.core.case import Case
+    from cnnbench.core.settings import Settings
+
+    case = Case(model="lenet5", framework="torch", mode="inference", batch=2, device="cpu", input_size=28)
+    counts = {"good": 2_022_201.0, "c1": 2_022_900.0, "c2": 2_023_000.0, "c3": 2_063_250.0, "c4": 2_063_300.0,
+              "bad": 2_064_000.0}
+    counted = []
+
+    def fake_count(self, cases, tree, label):
+        counted.append(tree)
+        return {c.id: counts[tree] for c in cases}
+
+    monkeypatch.setattr(ab_instructions.InstructionBisection, "_count", fake_count)
+    monkeypatch.setattr("cnnbench.ab.checkout.BaselineWorktree", lambda sha, repo=None: nullcontext(sha))
+    opts = {"settings": Settings(), "threshold": 0.01, "steps": 3, "repeats": 1, "cases": [case]}
+    b = ab_instructions.InstructionBisection(opts, "good", "good", tmp_path, log=lambda line: None)
+    assert bisect._bisect(b, opts, ["c1", "c2", "c3", "c4", "bad"], "good", "bad", tmp_path) == 0
+    assert "first slow commit: c3" in capsys.readouterr().out
+    assert counted.count("good") == 1 and len(counted) == 1 + 3  # GOOD once; BAD, then c2 and c3 (or c4)
+
+
+def test_counts_in_a_saved_run_become_the_history_series_instructions(monkeypatch, tmp_path):
+    """pytest bench --instructions writes extra_info["instructions"] (annotate_rows, with stand-in counts
+    here); the store keeps it as the metric ``instructions``."""
+    import json
+    from pathlib import Path
+
+    from cnnbench.harness import instructions
+    from cnnbench.history import store
+    from cnnbench.reports.load import load_run
+    from cnnbench.reports.rows import case_id
+
+    data = json.loads((Path(__file__).parent / "data" / "runs" / "cpu_smoke_2core.json").read_text())
+    rows = data["benchmarks"]
+    ids = [case_id(r) for r in rows]
+
+    class Fake:
+        id = None
+
+    def fake_count(cases, settings, **kw):
+        return [instructions.Counted(c.id, instructions=[2_022_201.0], steps=3,
+                                     info={"valgrind": "valgrind-3.19.0", "counted": "Ir"}) for c in cases]
+
+    monkeypatch.setattr(instructions, "count_cases", fake_count)
+    monkeypatch.setattr(callgrind, "missing", lambda: None)
+    by_id = {}
+    for cid in ids[:2]:
+        case = Fake()
+        case.id = cid
+        by_id[cid] = case
+    from cnnbench.core.settings import Settings
+
+    assert instructions.annotate_rows(rows, by_id, Settings()) is None
+    assert rows[0]["extra_info"]["instructions"] == 2_022_201.0
+    assert rows[0]["extra_info"]["instructions_valgrind"] == "valgrind-3.19.0"
+    assert "instructions" not in rows[2]["extra_info"]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(data))
+    found = [m for m in store.measurements_of(load_run(path)) if m[2] == "instructions"]
+    assert sorted(m[0] for m in found) == sorted(ids[:2]) and all(m[3] == 2_022_201.0 for m in found)

@@ -13,22 +13,16 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cnnbench.core import callgrind
-from cnnbench.harness.cases import parse_delay, delay_for
+from cnnbench.harness.cases import delay_for, parse_delay
+from cnnbench.harness.instructions import single_threaded
 
 DEFAULT_STEPS = 10
 DEFAULT_REPEATS = 2
 COLUMNS = ("case", "a_instructions", "b_instructions", "change", "decision")
-
-
-def single_threaded(settings):
-    """One intra-op and one inter-op thread, unless the run set them: Callgrind runs one thread at a time
-    anyway, and a second pool's spinning would be counted."""
-    return replace(settings, threads=settings.threads or 1, interop_threads=settings.interop_threads or 1)
 
 
 def add_arguments(p) -> None:
@@ -162,3 +156,45 @@ def run_instructions(args, opts: dict, *, log=None) -> int:
             log(callgrind.change_line(r["case"], r["a_instructions"], r["b_instructions"], threshold))
     log(f"cnnbench ab --metric instructions: {doc['seconds']:.0f} s")
     return exit_status(doc)
+
+
+class InstructionBisection:
+    """``cnnbench bisect --metric instructions``: a commit compared with GOOD by one count per case and
+    commit (GOOD's counted once and kept), decided as ``cnnbench ab --metric instructions`` decides;
+    the rows carry what ``cnnbench.ab.bisect`` reads (pair_id, ratio, decision)."""
+
+    def __init__(self, opts: dict, good_tree, good: str, repo, *, log=None):
+        self.opts, self.good_tree, self.good, self.repo = opts, good_tree, good, repo
+        self.settings = single_threaded(opts["settings"])
+        self.good_counts: dict = {}
+        self.unfinished: list = []
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+
+    def _count(self, cases, tree, label: str) -> dict:
+        from cnnbench.ab.checkout import package_root
+        from cnnbench.harness.instructions import count_cases
+
+        counted = count_cases(cases, self.settings, steps=self.opts["steps"], repeats=self.opts["repeats"],
+                              pythonpath=str(package_root(tree)), cwd=str(tree),
+                              log=lambda line: self.log(f"{label} {line}"))
+        for c in counted:
+            if c.per_step is None:
+                self.unfinished.append({"pair_id": c.case_id, "reason": f"{label}: {c.error}"})
+        return {c.case_id: c.per_step for c in counted}
+
+    def compare(self, sha: str, cases: list, label: str) -> list[dict]:
+        from cnnbench.ab.checkout import BaselineWorktree
+
+        todo = [c for c in cases if c.id not in self.good_counts]
+        if todo:
+            self.good_counts.update(self._count(todo, self.good_tree, f"GOOD ({self.good[:10]})"))
+        with BaselineWorktree(sha, self.repo) as tree:
+            counts = self._count(cases, tree, f"{label} ({sha[:10]})")
+        rows = []
+        for c in cases:
+            a, b = self.good_counts.get(c.id), counts.get(c.id)
+            if a is None or b is None:
+                continue
+            rows.append({"pair_id": c.id, "ratio": b / a, "ci_low": None, "a_instructions": a, "b_instructions": b,
+                         "decision": callgrind.decision(a, b, self.opts["threshold"])})
+        return rows

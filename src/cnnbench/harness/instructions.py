@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnbench.core import callgrind
@@ -17,6 +17,12 @@ from cnnbench.core.case import Case
 from cnnbench.core.settings import Settings
 
 DEFAULT_STEPS = 3
+
+
+def single_threaded(settings: Settings) -> Settings:
+    """One intra-op and one inter-op thread, unless the run set them: Callgrind runs one thread at a time
+    anyway, and a second pool's spinning would be counted."""
+    return replace(settings, threads=settings.threads or 1, interop_threads=settings.interop_threads or 1)
 
 
 @dataclass
@@ -40,11 +46,13 @@ class Counted:
         return ordered[len(ordered) // 2]
 
 
-def count_cases(cases: list[Case], settings: Settings, *, steps: int = DEFAULT_STEPS, repeats: int = 1,
+def count_cases(cases: list[Case], settings: Settings, *, steps: int | dict = DEFAULT_STEPS, repeats: int = 1,
                 work: dict | None = None, pythonpath: str | None = None, cwd: str | None = None,
                 timeout: float = 1800.0, log=None) -> list[Counted]:
     """Count every case, one Valgrind worker per runtime (in the order the runtimes first appear).
-    ``work``: case id -> list of TEST-ONLY work fractions. ``pythonpath``/``cwd``: another checkout's worker."""
+    ``steps``: steps a count, or a dict model -> steps (ResNet-18 at 64 px: ~100 million instructions a step,
+    ~12 s under Callgrind). ``work``: case id -> list of TEST-ONLY work fractions. ``pythonpath``/``cwd``:
+    another checkout's worker."""
     from cnnbench.worker import Worker, WorkerDied, WorkerError
 
     log = log or (lambda line: None)
@@ -67,7 +75,8 @@ def count_cases(cases: list[Case], settings: Settings, *, steps: int = DEFAULT_S
                             launcher=callgrind.valgrind_command(out_file), start_timeout=timeout)
             log(f"{runtime}: worker started under Callgrind in {time.perf_counter() - start:.0f} s")
             for case in group:
-                results[case.id] = _count_one(worker, case, steps, repeats, (work or {}).get(case.id), library,
+                n = steps.get(case.model, DEFAULT_STEPS) if isinstance(steps, dict) else steps
+                results[case.id] = _count_one(worker, case, n, repeats, (work or {}).get(case.id), library,
                                               out_file, timeout)
                 results[case.id].info.update(valgrind=version, counted=callgrind.COUNTED,
                                              versions=worker.info.get("versions"))
@@ -97,3 +106,26 @@ def _count_one(worker, case: Case, steps: int, repeats: int, work, library: str,
         return Counted(case.id, error=f"{exc.error_type}: {exc.message}")
     return Counted(case.id, instructions=got["instructions"], variants=got["variants"], steps=got["steps"],
                    seconds=round(time.perf_counter() - start, 1))
+
+
+def annotate_rows(rows: list[dict], by_id: dict[str, Case], settings: Settings, *, steps: int = DEFAULT_STEPS,
+                  log=None) -> str | None:
+    """``pytest bench --instructions``: count every measured case of the run (one Valgrind worker per
+    runtime) into its row's ``extra_info``: ``instructions`` (a step), ``instructions_steps``,
+    ``instructions_valgrind``, ``instructions_counted``, or ``instructions_error``. Returns the one line
+    that says Valgrind is missing (nothing counted), else None."""
+    from cnnbench.reports.rows import case_id
+
+    why = callgrind.missing()
+    if why:
+        return why
+    found = [(row, by_id[case_id(row)]) for row in rows if case_id(row) in by_id]
+    counted = count_cases([case for _, case in found], settings, steps=steps, repeats=1, log=log)
+    for (row, _), c in zip(found, counted):
+        info = row.setdefault("extra_info", {})
+        if c.per_step is None:
+            info["instructions_error"] = c.error
+            continue
+        info.update(instructions=c.per_step, instructions_steps=c.steps, instructions_valgrind=c.info["valgrind"],
+                    instructions_counted=c.info["counted"])
+    return None

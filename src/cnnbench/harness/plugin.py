@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pytest
 
@@ -73,6 +74,9 @@ def pytest_addoption(parser):
                 help="run CPU cases even when their analytic lower bound exceeds free memory")
     r.addoption("--worker-timeout", default="1800", metavar="SECONDS",
                 help="end a case whose worker has not answered for this long (default 1800)")
+    r.addoption("--instructions", action="store_true",
+                help="also count each case's instructions a step under Callgrind, after the run (one Valgrind "
+                     "worker per runtime, one thread; extra_info instructions; docs/instructions.md)")
     r.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
@@ -269,6 +273,12 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     from cnnbench.core.flops import FLOPS_RULE
 
     finalize_rows(output_json["benchmarks"], state)
+    if config.getoption("instructions") and output_json["benchmarks"]:  # docs/instructions.md
+        from cnnbench.harness.instructions import annotate_rows, single_threaded
+
+        why = annotate_rows(output_json["benchmarks"], state.by_id, single_threaded(state.settings))
+        if why:
+            print(f"--instructions: skipped: {why}", file=sys.stderr)
     output_json["cnnbench"] = {
         "profile": state.profile.name,
         "device": state.device,
