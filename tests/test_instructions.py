@@ -213,3 +213,24 @@ def test_counts_in_a_saved_run_become_the_history_series_instructions(monkeypatc
     path.write_text(json.dumps(data))
     found = [m for m in store.measurements_of(load_run(path)) if m[2] == "instructions"]
     assert sorted(m[0] for m in found) == sorted(ids[:2]) and all(m[3] == 2_022_201.0 for m in found)
+
+
+def test_compare_gates_counts_of_two_saved_runs_at_one_percent(tmp_path):
+    """Two saved runs whose rows carry Callgrind's counts: +2% fails compare, naming the counts."""
+    import json
+    from pathlib import Path
+
+    from cnnbench.reports.compare import compare_runs
+    from cnnbench.reports.load import load_run
+
+    data = json.loads((Path(__file__).parent / "data" / "runs" / "cpu_smoke_2core.json").read_text())
+    paths = []
+    for name, count in (("base", 2_022_201.0), ("cur", 2_063_250.0)):
+        for r in data["benchmarks"]:
+            r["extra_info"].update(instructions=count, instructions_valgrind="valgrind-3.19.0")
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(data))
+    comp = compare_runs([load_run(paths[0])], [load_run(paths[1])])
+    first = comp.cases[0]
+    assert first.instructions_status == "regression" and "instructions" in first.flagged_by
+    assert "instructions 2,022,201 -> 2,063,250 (+2.03%)" in first.notes and comp.exit_status == 1
