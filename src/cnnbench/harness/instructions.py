@@ -17,6 +17,9 @@ from cnnbench.core.case import Case
 from cnnbench.core.settings import Settings
 
 DEFAULT_STEPS = 3
+# Python's string hashes are seeded per process; a fixed seed gives every counting process the same dict
+# layouts, so that two processes differ only by what really differs between them
+COUNT_ENV = {"PYTHONHASHSEED": "0"}
 
 
 def single_threaded(settings: Settings) -> Settings:
@@ -71,7 +74,7 @@ def count_cases(cases: list[Case], settings: Settings, *, steps: int | dict = DE
         worker = None
         start = time.perf_counter()
         try:
-            worker = Worker(runtime, group[0].device, settings, pythonpath=pythonpath, cwd=cwd,
+            worker = Worker(runtime, group[0].device, settings, pythonpath=pythonpath, cwd=cwd, env=COUNT_ENV,
                             launcher=callgrind.valgrind_command(out_file), start_timeout=timeout)
             log(f"{runtime}: worker started under Callgrind in {time.perf_counter() - start:.0f} s")
             for case in group:
