@@ -81,6 +81,8 @@ def rows_from(cases, a_counts, b_counts, threshold: float, work: list) -> tuple[
                      "a_repeats": a.instructions, "b_repeats": b.instructions if not b.variants else
                      b.variants[0]["instructions"], "steps": a.steps, "a_seconds": a.seconds,
                      "b_seconds": b.seconds, "injected_work": injected[0] if injected else None,
+                     # TEST ONLY: B's own count without the injected work, against A's (an A/A pair)
+                     "b_uninjected_instructions": b.per_step if b.variants else None,
                      "valgrind": a.info.get("valgrind"), "a_versions": a.info.get("versions"),
                      "b_versions": b.info.get("versions")})
     return rows, missing
@@ -154,6 +156,9 @@ def run_instructions(args, opts: dict, *, log=None) -> int:
     for r in rows:
         if r["decision"] != "no change":
             log(callgrind.change_line(r["case"], r["a_instructions"], r["b_instructions"], threshold))
+        if r["b_uninjected_instructions"]:
+            log("without the injected work: " + callgrind.change_line(
+                r["case"], r["a_instructions"], r["b_uninjected_instructions"], threshold))
     log(f"cnnbench ab --metric instructions: {doc['seconds']:.0f} s")
     return exit_status(doc)
 
