@@ -5,7 +5,7 @@ pairs of the same code must not raise an alarm (docs/instructions.md).
     python tools/instructions_detector.py score .ci-out/instr-detector --result results/X.json
 
 ``measure``: for each runtime (PyTorch, Keras on TensorFlow), one Valgrind worker counts LeNet-5 and
-ResNet-18 (inference, batch 2, 64 px: the smoke profile) --repeats times, then with a TEST-ONLY extra
+ResNet-18 at 32 px (inference, batch 2) --repeats times, then with a TEST-ONLY extra
 elementwise op of 1%, 3% and 5% of the steps' instructions (``cnnbench.instruction_count``), the same
 number of times; a second worker per runtime counts the cases again, without injected work: the A/A
 pairs across processes. Raw counts go to ``<out>/<runtime>-<n>.json``.
@@ -37,11 +37,12 @@ def measure(out: Path, repeats: int, steps: dict, models: str) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     settings = Settings(threads=1, interop_threads=1)
-    for framework, keras_backend in RUNTIMES:
-        cases = build_cases(profile="smoke", models=models, frameworks=framework, keras_backends=keras_backend,
-                            modes="inference", device="cpu")
+    for (framework, keras_backend), model in ((r, m.strip()) for r in RUNTIMES for m in models.split(",")):
+        model, _, size = model.partition("@")
+        cases = build_cases(profile="smoke", models=model, frameworks=framework, keras_backends=keras_backend,
+                            modes="inference", device="cpu", input_size=int(size) if size else None)
         for n, (work, reps) in enumerate(((WORK, repeats), (None, 3)), 1):
-            path = out / f"{cases[0].runtime}-{n}.json"
+            path = out / f"{cases[0].runtime}-{model}-{n}.json"
             if path.exists():
                 continue
             counted = count_cases(cases, settings, steps=steps, repeats=reps,
@@ -100,7 +101,7 @@ def result_file(raw: Path, threshold: float, facts: dict | None = None) -> dict:
         "machine": {"description": "2-core VM shared with other engineers' jobs (instruction counts do not mind)",
                     "cpu": platform.processor() or None, "cores": 2, "ram": None, "gpu": None},
         "versions": versions,
-        "settings": "inference, batch 2, smoke profile inputs (LeNet-5 28 px, ResNet-18 64 px), one intra-op and "
+        "settings": "inference, batch 2, LeNet-5 at 28 px and ResNet-18 at 32 px, one intra-op and "
                     "one inter-op thread, CPU; Valgrind 3.19 callgrind, instrumentation on after the case is "
                     "prepared, collection around the counted steps only",
         "commit": None,
@@ -138,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("measure")
     m.add_argument("--out", required=True, type=Path)
     m.add_argument("--repeats", type=int, default=10)
-    m.add_argument("--steps", default="lenet5=10,resnet18=1", metavar="MODEL=N,...",
-                   help="steps a count, per model (ResNet-18 at 64 px: ~12 s a step under Callgrind)")
-    m.add_argument("--models", default="lenet5,resnet18")
+    m.add_argument("--steps", default="lenet5=10,resnet18=2", metavar="MODEL=N,...",
+                   help="steps a count, per model (ResNet-18 at 64 px: ~100 million instructions, ~15 s a step "
+                        "under Callgrind)")
+    m.add_argument("--models", default="lenet5,resnet18@32", metavar="MODEL[@SIZE],...")
     s = sub.add_parser("score")
     s.add_argument("raw", type=Path)
     s.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)

@@ -88,10 +88,11 @@ def _work_variants(req: _Requests, label: str, steps_with, steps: int, base: flo
 
     per_byte = req.count(f"{label}:calibrate:fill", fill(CALIBRATION_BYTES)) / CALIBRATION_BYTES
     per_call = req.count(f"{label}:calibrate:empty", steps_with(fill(0))) - base * steps
+    sizes = [round((fraction * base * steps - per_call) / per_byte) for fraction in work]
+    buf = ctypes.create_string_buffer(max(CALIBRATION_BYTES, *sizes))  # before any count of the variants
     variants = []
-    for fraction in work:
-        n = round((fraction * base * steps - per_call) / per_byte)
-        if not 0 < n <= CALIBRATION_BYTES:
+    for fraction, n in zip(work, sizes):
+        if n <= 0:
             raise ValueError(f"count_instructions: {fraction:.0%} of {base:,.0f} instructions needs a fill of "
                              f"{n} bytes (an empty one costs {per_call:,.0f}); not injected")
         counts = [req.count(f"{label}:work{fraction:g}:{r}", steps_with(fill(n))) / steps for r in range(repeats)]
