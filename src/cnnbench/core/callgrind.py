@@ -1,10 +1,10 @@
 """Instruction counts under Callgrind, without a framework: the Valgrind command line, the client-request
 library a worker toggles it with, the dump files' totals, and the verdict on two counts.
 
-A worker runs under ``valgrind --tool=callgrind --instr-atstart=no --collect-atstart=no``: the
-interpreter and the framework start uninstrumented (Valgrind's core only, ~5-10x slower than native
-instead of ~50x), and the worker switches instrumentation on after the case is prepared and collection
-on around the counted steps only, through Callgrind's client requests (``valgrind/callgrind.h``, compiled
+A worker runs under ``valgrind --tool=callgrind --instr-atstart=no``: the interpreter and the framework
+start uninstrumented (Valgrind's core only, ~5-10x slower than native instead of ~50x), and the worker
+switches instrumentation on after the case is prepared, zeroes the counts of every thread before the
+counted steps and dumps them after, through Callgrind's client requests (``valgrind/callgrind.h``, compiled
 here into a small shared library that ``ctypes`` loads; PyTorch's own ``torch._C._valgrind_toggle`` covers
 collection only, not instrumentation, and is not there in a TensorFlow-only install). Each counted block
 ends with a dump of its own (``CALLGRIND_DUMP_STATS_AT``), so that one Valgrind process counts many
@@ -27,8 +27,8 @@ from pathlib import Path
 DEFAULT_THRESHOLD = 0.007
 MISSING_VALGRIND = ("instruction counts need Valgrind (callgrind) and a C compiler: install the system "
                     "packages valgrind and gcc (Debian/Ubuntu: apt-get install valgrind gcc)")
-COUNTED = ("Ir (instructions executed, every thread of the worker process) of the counted steps only, "
-           "Callgrind's instrumentation on after the case was prepared and collection on around the steps")
+COUNTED = ("Ir (instructions executed, every thread of the worker process) between a zeroing before the counted "
+           "steps and a dump after them; Callgrind's instrumentation on only after the case was prepared")
 HEADER_DIRS = ("/usr/include", "/usr/local/include")
 _C_SOURCE = """\
 #include <valgrind/callgrind.h>
@@ -86,7 +86,7 @@ def client_library(cache: Path | None = None) -> Path:
 def valgrind_command(out_file: Path | str) -> list[str]:
     """What a worker's ``python`` is started under: Callgrind, nothing instrumented or collected until the
     worker asks, every dump into ``out_file.N``."""
-    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=yes",
             f"--callgrind-out-file={out_file}", "--dump-line=no", "--dump-instr=no", "--log-fd=2"]
 
 
