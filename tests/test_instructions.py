@@ -73,11 +73,11 @@ def _args(*argv):
     return p.parse_args(list(argv))
 
 
-def test_options_threshold_defaults_to_0_7_percent_with_instructions(monkeypatch):
+def test_options_threshold_defaults_to_half_a_percent_with_instructions(monkeypatch):
     monkeypatch.setattr("cnnbench.ab.checkout.resolve_baseline", lambda ref, repo=None: "0" * 40)
     opts = ab_cli.parse_options(_args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke",
                                       "--models", "lenet5", "--device", "cpu", "--inject-work", "lenet5=2%"))
-    assert opts["threshold"] == 0.007 and opts["steps"] == ab_instructions.DEFAULT_STEPS  # docs/instructions.md
+    assert opts["threshold"] == 0.005 and opts["steps"] == ab_instructions.DEFAULT_STEPS  # docs/instructions.md
     assert opts["work"] == [("lenet5", 0.02, "fraction")]
     timed = ab_cli.parse_options(_args("--baseline", "HEAD", "--bench-profile", "smoke", "--models", "lenet5",
                                        "--device", "cpu"))

@@ -103,7 +103,7 @@ def result_file(raw: Path, threshold: float, facts: dict | None = None) -> dict:
         "versions": versions,
         "settings": "inference, batch 2, LeNet-5 at 28 px and ResNet-18 at 32 px, one intra-op and "
                     "one inter-op thread, CPU; Valgrind 3.19 callgrind, instrumentation on after the case is "
-                    "prepared, collection around the counted steps only",
+                    "prepared, counts zeroed before the counted steps and dumped after (the notes say how the PyTorch rows differ)",
         "commit": None,
         "commands": [{"as_run": f"python tools/instructions_detector.py measure --out {raw}", "now": None},
                      {"as_run": f"python tools/instructions_detector.py score {raw} --threshold {threshold:g} "
@@ -128,6 +128,10 @@ def result_file(raw: Path, threshold: float, facts: dict | None = None) -> dict:
             "(instructions a byte; the empty call beside the steps) to that share of the steps' instructions; "
             "the realized share, measured, is in brackets. It adds instructions only: what caches, memory or "
             "threads would do to wall time is not modelled.",
+            "The PyTorch rows were counted with Callgrind's collection switched on around the steps in the "
+            "worker's Python thread, where PyTorch at one thread runs its kernels; the Keras rows with every "
+            "thread's count zeroed before the steps and dumped after (the method now used for both: the "
+            "collection switch is per thread, and Keras/TF runs its kernels on its pool's threads).",
         ],
     }
 

@@ -4,7 +4,7 @@ instructions of a step under Callgrind (docs/instructions.md), not by paired tim
 An instruction count is deterministic to ~0.3% (docs/instructions.md), so each side is counted once per
 case (``--repeats`` counts in the same process; their median) in one Valgrind worker per runtime, the
 baseline's on a ``git worktree`` of its commit. A case whose B count is above A's by more than the
-threshold (default ``cnnbench.core.callgrind.DEFAULT_THRESHOLD``, 0.7%) is a regression: exit 1, with a
+threshold (default ``cnnbench.core.callgrind.DEFAULT_THRESHOLD``, 0.5%) is a regression: exit 1, with a
 line naming the case, both counts and the change. Without Valgrind: one line naming the packages to
 install, exit 0, nothing compared (CI's other gates go on).
 """
@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("instruction counts (--metric instructions; docs/instructions.md)")
     g.add_argument("--metric", default="time", choices=("time", "instructions"),
                    help="time: paired wall time (default); instructions: Callgrind's count of a step, each side "
-                        "in one Valgrind worker per runtime (threshold default 0.7%%)")
+                        "in one Valgrind worker per runtime (threshold default 0.5%%)")
     g.add_argument("--steps", default=str(DEFAULT_STEPS), metavar="N", help=f"steps a count (default {DEFAULT_STEPS})")
     g.add_argument("--repeats", default=str(DEFAULT_REPEATS), metavar="R",
                    help=f"counts a side, their median compared (default {DEFAULT_REPEATS})")

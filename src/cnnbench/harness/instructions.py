@@ -42,7 +42,7 @@ class Counted:
 
     @property
     def per_step(self) -> float | None:
-        """The instructions a step (the median repeat: they agree to ~0.4%)."""
+        """The instructions a step (the median repeat: they agree to ~0.3%)."""
         if not self.instructions:
             return None
         ordered = sorted(self.instructions)

@@ -307,7 +307,7 @@ def _compare_memory(cc: CaseComparison, b, c, th: Thresholds) -> None:
 
 def _compare_instructions(cc: CaseComparison, b, c) -> None:
     """Callgrind's instructions a step, where both runs counted them under the same Valgrind: a rise
-    beyond ``cnnbench.core.callgrind.DEFAULT_THRESHOLD`` (0.7%) is a regression (docs/instructions.md)."""
+    beyond ``cnnbench.core.callgrind.DEFAULT_THRESHOLD`` (0.5%) is a regression (docs/instructions.md)."""
     ib, ic = _num(b.get("instructions")), _num(c.get("instructions"))
     if not ib or not ic:
         return
