@@ -205,7 +205,10 @@ def test_counts_in_a_saved_run_become_the_history_series_instructions(monkeypatc
         by_id[cid] = case
     from cnnbench.core.settings import Settings
 
-    assert instructions.annotate_rows(rows, by_id, Settings()) is None
+    cache = {}
+    assert instructions.annotate_rows(rows, by_id, Settings(), cache=cache) is None
+    monkeypatch.setattr(instructions, "count_cases", lambda *a, **k: pytest.fail("counted twice"))
+    assert instructions.annotate_rows(rows, by_id, Settings(), cache=cache) is None  # the autosaved copy
     assert rows[0]["extra_info"]["instructions"] == 2_022_201.0
     assert rows[0]["extra_info"]["instructions_valgrind"] == "valgrind-3.19.0"
     assert "instructions" not in rows[2]["extra_info"]

@@ -112,19 +112,24 @@ def _count_one(worker, case: Case, steps: int, repeats: int, work, library: str,
 
 
 def annotate_rows(rows: list[dict], by_id: dict[str, Case], settings: Settings, *, steps: int = DEFAULT_STEPS,
-                  log=None) -> str | None:
+                  log=None, cache: dict | None = None) -> str | None:
     """``pytest bench --instructions``: count every measured case of the run (one Valgrind worker per
     runtime) into its row's ``extra_info``: ``instructions`` (a step), ``instructions_steps``,
     ``instructions_valgrind``, ``instructions_counted``, or ``instructions_error``. Returns the one line
-    that says Valgrind is missing (nothing counted), else None."""
+    that says Valgrind is missing (nothing counted), else None. ``cache`` (case id -> Counted) keeps the
+    counts between calls: pytest-benchmark builds its JSON once per output (--benchmark-json, autosave)."""
     from cnnbench.reports.rows import case_id
 
     why = callgrind.missing()
     if why:
         return why
+    cache = {} if cache is None else cache
     found = [(row, by_id[case_id(row)]) for row in rows if case_id(row) in by_id]
-    counted = count_cases([case for _, case in found], settings, steps=steps, repeats=1, log=log)
-    for (row, _), c in zip(found, counted):
+    todo = [case for _, case in found if case.id not in cache]
+    if todo:
+        cache.update((c.case_id, c) for c in count_cases(todo, settings, steps=steps, repeats=1, log=log))
+    for row, case in found:
+        c = cache[case.id]
         info = row.setdefault("extra_info", {})
         if c.per_step is None:
             info["instructions_error"] = c.error

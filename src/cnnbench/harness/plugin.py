@@ -276,7 +276,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     if config.getoption("instructions") and output_json["benchmarks"]:  # docs/instructions.md
         from cnnbench.harness.instructions import annotate_rows, single_threaded
 
-        why = annotate_rows(output_json["benchmarks"], state.by_id, single_threaded(state.settings))
+        why = annotate_rows(output_json["benchmarks"], state.by_id, single_threaded(state.settings),
+                            cache=_SESSION.setdefault("instructions", {}))
         if why:
             print(f"--instructions: skipped: {why}", file=sys.stderr)
     output_json["cnnbench"] = {
