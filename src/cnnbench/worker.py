@@ -219,19 +219,21 @@ class Worker:
     """A worker process serving one runtime on one device under one set of settings.
 
     ``pythonpath`` puts another checkout first (the paired engine's baseline worktree), ``env``
-    adds variables, ``affinity`` pins the worker to those CPU cores. ``fork_server``: fork the worker
-    from that server (same runtime, device and settings; no ``env``, ``pythonpath``, ``affinity`` or
-    ``cwd`` of its own) instead of starting an interpreter.
+    adds variables, ``affinity`` pins the worker to those CPU cores, ``launcher`` starts its python under
+    another program (Valgrind: ``cnnbench.core.callgrind.valgrind_command``). ``fork_server``: fork the worker
+    from that server (same runtime, device and settings; no ``env``, ``pythonpath``, ``affinity``, ``cwd`` or
+    ``launcher`` of its own) instead of starting an interpreter.
     """
 
     def __init__(self, runtime: str, device: str, settings, *, env: dict | None = None,
                  pythonpath: str | None = None, affinity: list[int] | None = None, cwd: str | None = None,
-                 start_timeout: float = 600.0, wait: bool = True, fork_server: ForkServer | None = None):
+                 start_timeout: float = 600.0, wait: bool = True, fork_server: ForkServer | None = None,
+                 launcher: list[str] | None = None):
         from cnnbench.core.settings import Settings
 
         settings = settings if isinstance(settings, Settings) else Settings.from_dict(settings or {})
         self.runtime, self.device = runtime, device
-        if fork_server is not None and ((env, pythonpath, affinity, cwd) != (None, None, None, None)
+        if fork_server is not None and ((env, pythonpath, affinity, cwd, launcher) != (None,) * 5
                                         or fork_server.runtime != runtime):
             raise ValueError("a forked worker takes its runtime, environment and directory from its fork server")
         cmd_r, cmd_w = os.pipe()
@@ -244,8 +246,8 @@ class Worker:
                 raise WorkerDied(f"the {runtime} fork server could not fork a worker ({exc})", "") from None
         else:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)], pass_fds=(cmd_r, rep_w),
-                stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                [*(launcher or []), sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)],
+                pass_fds=(cmd_r, rep_w), stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                 env=_environment(runtime, device, settings, env, pythonpath, affinity), cwd=cwd,
                 start_new_session=True)  # a Ctrl-C in the terminal reaches the harness, which ends its workers
         os.close(cmd_r)

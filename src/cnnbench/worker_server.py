@@ -163,6 +163,15 @@ class _Server:
 
         return time_to_accuracy_round(self.backend, **kwargs)
 
+    def count_instructions(self, library: str, out_file: str, steps: int = 3, repeats: int = 1,
+                           work: list | None = None, label: str = "case") -> dict:
+        """Callgrind's instructions a step of the prepared case, in a worker started under Valgrind
+        (``cnnbench.instruction_count``; docs/instructions.md)."""
+        from cnnbench.instruction_count import count_steps
+
+        return count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
+                           work=work, label=label)
+
     def crash(self) -> dict:
         """TEST ONLY: die the way a framework's native crash does (SIGSEGV), to test who survives it."""
         os.kill(os.getpid(), signal.SIGSEGV)

@@ -17,13 +17,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from cnnbench.ab import ab_output, ab_pairs
+from cnnbench.ab import ab_instructions, ab_output, ab_pairs
 from cnnbench.harness import cases as cases_mod, machine
 from cnnbench.ab.paired import ORDERS, Plan
+from cnnbench.core import callgrind
 from cnnbench.core.errors import CnnbenchError
 from cnnbench.core.signals import SIGNAL_EXIT, stop_like_ctrl_c
 
 DEFAULT_THRESHOLD = 0.05
+INSTRUCTIONS_THRESHOLD = callgrind.DEFAULT_THRESHOLD
 DEFAULT_TARGET = 0.02
 DEFAULT_BUDGET_S = 30.0
 
@@ -51,6 +53,7 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                       help="A: the run's setting; B: this one (precision=bf16, layout=nhwc, compile=on, xla=on, "
                            "math=fp32, threads=1, interop_threads=1, autotune=off, onednn=off; comma-separated)")
     add_measurement_arguments(p)
+    ab_instructions.add_arguments(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", default="table", help="table, json, csv or markdown")
     o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")
@@ -84,8 +87,9 @@ def add_measurement_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--target-precision", default=str(DEFAULT_TARGET), metavar="FRACTION",
                    help=f"stop once the interval is within about +-this (log half-width; default {DEFAULT_TARGET})")
     m.add_argument("--max-rounds", default="400", metavar="N")
-    m.add_argument("--threshold", default=str(DEFAULT_THRESHOLD), metavar="FRACTION",
-                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; docs/ab.md)")
+    m.add_argument("--threshold", default=None, metavar="FRACTION",
+                   help=f"a change smaller than this is 'no change' (default {DEFAULT_THRESHOLD}; with --metric "
+                        f"instructions {INSTRUCTIONS_THRESHOLD}; docs/ab.md)")
     m.add_argument("--order", default="abba", help="abba (balanced, default) or random (seeded by --seed)")
     m.add_argument("--seed", default="0")
     m.add_argument("--settle-ms", default="0", metavar="MS", help="pause before each turn (default 0; docs/ab.md)")
@@ -159,6 +163,9 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
     _choice("--math", args.math, ("tf32", "fp32"))
     _choice("--onednn", args.onednn, ("on", "off"))
     _choice("--bench-profile", args.bench_profile, tuple(cases_mod.PROFILES))
+    instructions = getattr(args, "metric", "time") == "instructions"
+    if args.threshold is None:
+        args.threshold = str(INSTRUCTIONS_THRESHOLD if instructions else DEFAULT_THRESHOLD)
     threshold = _number("--threshold", args.threshold)
     if threshold >= 1:
         raise BadInput(f"--threshold is a fraction (0.05 = 5%), got {args.threshold}")
@@ -190,6 +197,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
             tf_jit=args.tf_jit, torch_compile=args.torch_compile, **selection)
         delays = cases_mod.parse_delay(args.inject_delay)
         change = ab_pairs.parse_setting_change(args.compare_setting) if kind == "setting" else None
+        counts = ab_instructions.parse_options(args, cases) if instructions else {}
     except (CnnbenchError, ValueError) as exc:
         raise BadInput(str(exc)) from None
     for target, _, _ in delays:
@@ -218,7 +226,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
     return {"kind": kind, "plan": plan, "threshold": threshold, "cases": cases, "settings": settings,
             "delays": delays, "change": change, "sides": sides, "device": device, "baseline_sha": baseline_sha,
             "baseline_repo": baseline_repo,
-            "confirm": confirm}
+            "confirm": confirm, **counts}
 
 
 def _cpus(value: str, threads: int | None) -> tuple[int, ...] | None:
@@ -412,6 +420,13 @@ def run_ab(args: argparse.Namespace) -> int:
     opts["ref"] = args.baseline
     signals: list[str] = []
     _sigterm_like_ctrl_c(signals.append)
+    if getattr(args, "metric", "time") == "instructions":
+        try:
+            return ab_instructions.run_instructions(args, opts)
+        except KeyboardInterrupt:
+            name = signals[0] if signals else "SIGINT"
+            print(f"cnnbench ab: interrupted ({name}); workers and the baseline worktree removed", file=sys.stderr)
+            return SIGNAL_EXIT[name]
     when = datetime.now(timezone.utc).isoformat()
     measured, pairs, a_label, b_label = Measured(), [], "", ""
     try:

@@ -21,10 +21,11 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from cnnbench.ab import ab_cli
+from cnnbench.ab import ab_cli, ab_instructions
 from cnnbench.ab.ab_pairs import Pair
 from cnnbench.ab.checkout import BaselineWorktree, git_toplevel, package_root, resolve_baseline
 from cnnbench.ab.paired import Side
+from cnnbench.core import callgrind
 from cnnbench.harness.cases import delay_for
 
 
@@ -43,6 +44,7 @@ def add_bisect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bad", metavar="BAD", help="a later commit, slower than GOOD (GOOD must be its ancestor)")
     p.add_argument("--repo", default=".", metavar="PATH", help="the git repository (default: the current directory's)")
     ab_cli.add_measurement_arguments(p)
+    ab_instructions.add_arguments(p)  # --metric instructions: one count per commit (docs/instructions.md)
     # what `cnnbench ab --baseline` would be given: bisect always compares commits
     p.set_defaults(func=run_bisect, baseline=None, compare_frameworks=False, compare_setting=None, sides=None,
                    format="table", out=None)
@@ -121,7 +123,13 @@ def run_bisect(args: argparse.Namespace) -> int:
     try:
         with ExitStack() as stack:
             good_tree = stack.enter_context(BaselineWorktree(good, repo))
-            bisection = Bisection(opts, good_tree, good, repo)
+            if args.metric == "instructions":
+                if callgrind.missing():
+                    print(f"cnnbench bisect: {callgrind.missing()}", file=sys.stderr)
+                    return 1
+                bisection = ab_instructions.InstructionBisection(opts, good_tree, good, repo)
+            else:
+                bisection = Bisection(opts, good_tree, good, repo)
             return _bisect(bisection, opts, commits, good, bad, repo)
     except KeyboardInterrupt:
         name = signals[0] if signals else "SIGINT"
@@ -158,7 +166,8 @@ def _bisect(bisection, opts: dict, commits: list[str], good: str, bad: str, repo
     bad_ratios = {r["pair_id"]: r["ratio"] for r in rows if r["decision"] == "regression"}
     if not bad_ratios:
         print(f"cnnbench bisect: the step is not reproducible: no case of BAD {bad[:10]} is slower than GOOD "
-              f"{good[:10]} in a paired comparison (threshold {opts['threshold']:.0%}); nothing to bisect",
+              f"{good[:10]} in a {'count' if opts.get('steps') else 'paired comparison'} (threshold "
+              f"{opts['threshold']:.1%}); nothing to bisect",
               file=sys.stderr)
         return 1
     cases = [c for c in opts["cases"] if c.id in bad_ratios]

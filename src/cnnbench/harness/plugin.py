@@ -6,6 +6,7 @@ The harness process itself imports no framework: every case runs in a worker pro
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -86,6 +87,9 @@ def pytest_addoption(parser):
     r.addoption("--no-fork-server", action="store_true",
                 help="start every worker as a fresh interpreter (default: fork it from a server that has imported "
                      "its framework; docs/benchmarks.md#start-up-from-a-fork-server)")
+    r.addoption("--instructions", action="store_true",
+                help="also count each case's instructions a step under Callgrind, after the run (one Valgrind "
+                     "worker per runtime, one thread; extra_info instructions; docs/instructions.md)")
     r.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
@@ -335,6 +339,13 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     from cnnbench.core.flops import FLOPS_RULE
 
     finalize_rows(output_json["benchmarks"], state)
+    if config.getoption("instructions") and output_json["benchmarks"]:  # docs/instructions.md
+        from cnnbench.harness.instructions import annotate_rows, single_threaded
+
+        why = annotate_rows(output_json["benchmarks"], state.by_id, single_threaded(state.settings),
+                            cache=_SESSION.setdefault("instructions", {}))
+        if why:
+            print(f"--instructions: skipped: {why}", file=sys.stderr)
     output_json["cnnbench"] = {
         "profile": state.profile.name,
         "device": state.device,

@@ -36,7 +36,8 @@ STORE_ENV = "CNNBENCH_HISTORY"
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_S = 60.0  # a second writer waits this long for the first one's transaction
 # the metrics a series is drawn for: the step time (lower is better) and the measured peak memory
-METRICS = {"median_s": "median step time (s)", "peak_memory_bytes": "measured peak memory (bytes)"}
+METRICS = {"median_s": "median step time (s)", "peak_memory_bytes": "measured peak memory (bytes)",
+           "instructions": "instructions a step under Callgrind (pytest bench --instructions; docs/instructions.md)"}
 VERSION_KEYS = ("python_version", "torch_version", "tf_version", "keras_version", "jax_version", "cuda_version",
                 "cudnn_version")
 
@@ -118,6 +119,9 @@ def measurements_of(run: Run) -> tuple[tuple[str, int, str, float], ...]:
         memory = info.get("peak_memory_bytes")
         if isinstance(memory, (int, float)) and not isinstance(memory, bool) and math.isfinite(memory) and memory > 0:
             out[(cid, size, "peak_memory_bytes")] = float(memory)
+        counted = info.get("instructions")
+        if isinstance(counted, (int, float)) and not isinstance(counted, bool) and math.isfinite(counted) and counted > 0:
+            out[(cid, size, "instructions")] = float(counted)
     return tuple((c, s, m, v) for (c, s, m), v in out.items())
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cnnbench.core import callgrind
 from cnnbench.core.stats import mann_whitney_p, ratio_of_medians
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.load import Run
@@ -67,12 +68,15 @@ class CaseComparison:
     time_status: str = "not compared"
     memory_change: float | None = None
     memory_status: str = "not compared"
+    instructions_change: float | None = None  # Callgrind's count of a step (pytest bench --instructions)
+    instructions_status: str = "not compared"
     notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         """A regression, or a timing/memory that cannot be rated (NaN/inf): a gate must not pass it."""
-        return bool(self.exact_failures) or bool({REGRESSION, INVALID} & {self.time_status, self.memory_status})
+        return bool(self.exact_failures) or bool(
+            {REGRESSION, INVALID} & {self.time_status, self.memory_status, self.instructions_status})
 
     @property
     def flagged_by(self) -> list[str]:
@@ -80,8 +84,8 @@ class CaseComparison:
         if self.status not in (REGRESSION, IMPROVEMENT, INVALID):
             return []
         exact = ["exact"] if self.status == REGRESSION and self.exact_failures else []
-        return exact + [kind for kind, st in (("time", self.time_status), ("memory", self.memory_status))
-                        if st == self.status]
+        return exact + [kind for kind, st in (("time", self.time_status), ("memory", self.memory_status),
+                                              ("instructions", self.instructions_status)) if st == self.status]
 
     @property
     def label(self) -> str:
@@ -196,7 +200,8 @@ def compare_frames(base_df: pd.DataFrame, cur_df: pd.DataFrame, *, thresholds: T
                           baseline=several.get(key) if same_machine else None)
             if same_machine:
                 _compare_memory(cc, b, c, thresholds)
-        statuses = (cc.time_status, cc.memory_status)
+        _compare_instructions(cc, b, c)
+        statuses = (cc.time_status, cc.memory_status, cc.instructions_status)
         cc.status = (REGRESSION if cc.exact_failures or REGRESSION in statuses else INVALID if cc.failed
                      else IMPROVEMENT if IMPROVEMENT in statuses
                      else "changed (allowed)" if cc.exact_changes else OK if timing else "exact ok")
@@ -298,6 +303,21 @@ def _compare_memory(cc: CaseComparison, b, c, th: Thresholds) -> None:
         return
     cc.memory_status = (REGRESSION if cc.memory_change > th.memory
                         else IMPROVEMENT if cc.memory_change < -th.memory else OK)
+
+
+def _compare_instructions(cc: CaseComparison, b, c) -> None:
+    """Callgrind's instructions a step, where both runs counted them under the same Valgrind: a rise
+    beyond ``cnnbench.core.callgrind.DEFAULT_THRESHOLD`` (0.5%) is a regression (docs/instructions.md)."""
+    ib, ic = _num(b.get("instructions")), _num(c.get("instructions"))
+    if not ib or not ic:
+        return
+    if b.get("instructions_valgrind") != c.get("instructions_valgrind"):
+        cc.notes.append("instructions counted under different Valgrind versions: not compared")
+        return
+    cc.instructions_change = callgrind.relative_change(ib, ic)
+    cc.instructions_status = {"regression": REGRESSION, "improvement": IMPROVEMENT}.get(
+        callgrind.decision(ib, ic), OK)
+    cc.notes.append(f"instructions {ib:,.0f} -> {ic:,.0f} ({cc.instructions_change:+.2%})")
 
 
 def regressions_between_consecutive_runs(results: pd.DataFrame, thresholds: Thresholds = Thresholds()

@@ -21,7 +21,9 @@ def comparison_rows(comp: Comparison) -> pd.DataFrame:
             "time_ratio": c.time_ratio, "ratio_ci_low": c.time_ci_low, "ratio_ci_high": c.time_ci_high,
             "p_value": c.time_p, "time": c.time_status,
             "memory_change_pct": None if c.memory_change is None else 100 * c.memory_change,
-            "memory": c.memory_status, "notes": "; ".join(c.notes),
+            "memory": c.memory_status,
+            "instructions_change_pct": None if c.instructions_change is None else 100 * c.instructions_change,
+            "instructions": c.instructions_status, "notes": "; ".join(c.notes),
         })
     for name in comp.only_in_baseline:
         rows.append({"case": name, "status": _missing_status(comp), "notes": comp.missing_reasons.get(name, "")})
