@@ -142,3 +142,17 @@ def test_a_real_run_measures_each_case_in_two_processes_and_pools_them(tmp_path)
     assert "each case in 2 fresh worker processes, interleaved" in proc.stdout
     assert "[p2 +1] lenet5-torch-inference-bs2-cpu" in proc.stdout
     assert "Each row from 2 worker process(es) per case" in proc.stdout
+
+
+def test_a_quorum_of_agreeing_processes_ends_the_re_measurement():
+    """Issue #37's clean-clone run: DenseNet-121's PyTorch inference measured 58.8 and 85.9 ms in two processes
+    (46% apart, the run's threshold 16%), then 77.0 ms: 85.9 / 77.0 = 1.116, two of three agree within 16%, so
+    a fourth process would not change the picture. Two processes alone never make a quorum of two out of more."""
+    p = [_process(58.8), _process(85.9)]
+    assert not replication.quorum(p, 2, 0.16)
+    assert replication.quorum(p + [_process(77.0)], 2, 0.16)
+    assert not replication.quorum(p + [_process(45.0)], 2, 0.16)  # 58.8 / 45.0 = 1.31: still no two agree
+    state = _state({"a": p + [_process(77.0)]})
+    assert replication.why_another("a", state, 0.16, {}) is None
+    state = _state({"a": p + [_process(45.0)]})
+    assert replication.why_another("a", state, 0.16, {}).startswith("its processes disagree")

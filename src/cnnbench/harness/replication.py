@@ -16,7 +16,8 @@ as asv's ``processes`` and pyperf's worker processes do:
   the machine does not count while enough quiet processes exist; the case is measured again instead.
 * **re-measured, then judged**: a case gets another process (up to ``--max-processes``) when its
   counted processes disagree by more than this run's per-process noise (NOISE_FACTOR times the median
-  spread between two processes of the run's cases, at least MIN_DISAGREEMENT), or when a plausibility
+  spread between two processes of the run's cases, at least MIN_DISAGREEMENT) and no ``--processes`` of
+  them agree within it yet (``quorum``: one outlying process out-voted), or when a plausibility
   rule doubts it (``cnnbench.reports.plausibility``: an inference step slower than its training step, a
   time per FLOP far from its like-built siblings'). Only what survives is flagged, with the processes'
   medians as evidence.
@@ -70,6 +71,16 @@ def spread(processes: list[dict]) -> float | None:
     """max / min - 1 of the processes' medians; None with fewer than two."""
     medians = [p["record"]["median_s"] for p in processes]
     return max(medians) / min(medians) - 1 if len(medians) > 1 else None
+
+
+def quorum(processes: list[dict], wanted: int, threshold: float) -> bool:
+    """Whether ``wanted`` of the processes agree within ``threshold`` (their medians' spread): then one
+    outlying process has been out-voted and another process would not change the picture; the row keeps
+    every counted process all the same, and the interval and the verdict see the outlier."""
+    medians = sorted(p["record"]["median_s"] for p in processes)
+    k = max(wanted, 2)  # agreeing processes needed; only once more than ``wanted`` were measured
+    return len(medians) > wanted and any(medians[i + k - 1] / medians[i] - 1 <= threshold
+                                         for i in range(len(medians) - k + 1))
 
 
 def row_fields(processes: list[dict], state: HarnessState, case_id: str) -> dict:
@@ -128,7 +139,8 @@ def why_another(case_id: str, state: HarnessState, threshold: float | None, doub
                 f"than {BUSY_CORES:g} cores)")
     use = counted(processes, state.processes_wanted)
     gap = spread(use)
-    if threshold is not None and gap is not None and gap > threshold:
+    if threshold is not None and gap is not None and gap > threshold and not quorum(use, state.processes_wanted,
+                                                                                    threshold):
         medians = ", ".join(f"{1e3 * p['record']['median_s']:.3g}" for p in use)
         return (f"its processes disagree: medians {medians} ms "
                 f"({100 * gap:.0f}% apart, this run's noise threshold {100 * threshold:.0f}%)")

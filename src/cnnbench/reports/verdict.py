@@ -111,8 +111,9 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
             notes.append(f"not finite, {e['id']}: {'; '.join(e['problems'])}")
         if e["timed_while_busy"]:
             notes.append(f"timed while busy, {e['id']}: {e['timed_while_busy']}")
-        if e["remeasured"]:
-            notes.append(f"measured again, {e['id']}: {'; '.join(dict.fromkeys(e['remeasured']))}")
+        if e["remeasured"]:  # the last reason is the one that still held when the case was judged
+            notes.append(f"measured again, {e['id']}: {e['processes']} processes counted; last because "
+                         f"{e['remeasured'][-1]}")
         mark = ""
         if e["id"] in doubts:
             mark = "!"
