@@ -269,22 +269,15 @@ _FLOPS = {"lenet5-inference": 1_666_080, "lenet5-train": 4_998_240,
           "resnet18-inference": 594_231_296, "resnet18-train": 1_782_693_888}
 
 
-def test_eta_is_what_the_cases_left_are_expected_to_cost():
-    """A fake machine whose cost is known: a torch step takes 1 ms plus 1 ns a FLOP and a worker 4 s to
-    start, a Keras-on-TensorFlow step 2 ms plus 0.5 ns a FLOP and 8 s; every case takes 2 warm-up + 10
-    timed + 1 memory steps; the GEMM peaks measured in the first workers are 5 and 10 GFLOP/s, so the
-    prior rate (20% of the peak, progress.PRIOR_FRACTION) is the true one. After three LeNet-5 cases the
-    time left is the five cases still to run, ResNet-18's among them: within 1% of the truth (the fixed
-    cost is read from LeNet-5 inference, whose step also computes a little), where the first three
-    cases' average said 5 x 5.4 s and LeNet-5's speed per FLOP, taken as the rate, several times the truth."""
+def _fake_machine():
+    """The fake machine of the ETA tests: a torch step takes 1 ms plus 1 ns a FLOP and a worker 4 s to start,
+    a Keras-on-TensorFlow step 2 ms plus 0.5 ns a FLOP and 8 s; every case 2 warm-up + 10 timed + 1 memory
+    steps. Returns (profile, the smoke cases of LeNet-5 and ResNet-18, step seconds, wall seconds of a case)."""
     from cnnbench.harness.cases import Profile
-    from cnnbench.harness.progress import PRIOR_FRACTION, Progress
 
     profile = Profile("fixed", ("lenet5", "resnet18"), {"cpu": (2,)}, 64, min_rounds=10, max_rounds=10,
                       target_seconds=1.0, warmup_rounds=2, warmup_seconds=0.0)
     cases = build_cases(profile="smoke", models="lenet5,resnet18", device="cpu")
-    assert [c.id for c in cases][:3] == ["lenet5-torch-inference-bs2-cpu", "lenet5-tf-inference-bs2-cpu",
-                                         "lenet5-torch-train-bs2-cpu"]
     fixed_s, ns_per_flop, start_s = {"torch": 1e-3, "keras-tf": 2e-3}, {"torch": 1.0, "keras-tf": 0.5}, \
         {"torch": 4.0, "keras-tf": 8.0}
 
@@ -293,6 +286,23 @@ def test_eta_is_what_the_cases_left_are_expected_to_cost():
 
     def wall_s(c):
         return start_s[c.runtime] + 13 * step_s(c)
+
+    return profile, cases, step_s, wall_s
+
+
+def test_eta_is_what_the_cases_left_are_expected_to_cost():
+    """A fake machine whose cost is known: a torch step takes 1 ms plus 1 ns a FLOP and a worker 4 s to
+    start, a Keras-on-TensorFlow step 2 ms plus 0.5 ns a FLOP and 8 s; every case takes 2 warm-up + 10
+    timed + 1 memory steps; the GEMM peaks measured in the first workers are 5 and 10 GFLOP/s, so the
+    prior rate (20% of the peak, progress.PRIOR_FRACTION) is the true one. After three LeNet-5 cases the
+    time left is the five cases still to run, ResNet-18's among them: within 1% of the truth (the fixed
+    cost is read from LeNet-5 inference, whose step also computes a little), where the first three
+    cases' average said 5 x 5.4 s and LeNet-5's speed per FLOP, taken as the rate, several times the truth."""
+    from cnnbench.harness.progress import PRIOR_FRACTION, Progress
+
+    profile, cases, step_s, wall_s = _fake_machine()
+    assert [c.id for c in cases][:3] == ["lenet5-torch-inference-bs2-cpu", "lenet5-tf-inference-bs2-cpu",
+                                         "lenet5-torch-train-bs2-cpu"]
 
     state = _state(cases, [], profile)
     state.gemm_peak.update({"torch:cpu:tf32": 5e9, "keras-tf:cpu:tf32": 10e9})
@@ -546,21 +556,9 @@ def test_eta_counts_every_later_process_and_survives_a_slow_first_case():
     cases still to run plus a second process of every case; within 30% of the truth, also when the first case
     ran while the machine was busy (its worker start and its steps 5x slower, and the GEMM peak measured in its
     worker a fifth of the true one). The fake machine is the one above; the second pass runs on a quiet machine."""
-    from cnnbench.harness.cases import Profile
     from cnnbench.harness.progress import Progress
 
-    profile = Profile("fixed", ("lenet5", "resnet18"), {"cpu": (2,)}, 64, min_rounds=10, max_rounds=10,
-                      target_seconds=1.0, warmup_rounds=2, warmup_seconds=0.0)
-    cases = build_cases(profile="smoke", models="lenet5,resnet18", device="cpu")
-    fixed_s, ns_per_flop, start_s = {"torch": 1e-3, "keras-tf": 2e-3}, {"torch": 1.0, "keras-tf": 0.5}, \
-        {"torch": 4.0, "keras-tf": 8.0}
-
-    def step_s(c):
-        return fixed_s[c.runtime] + ns_per_flop[c.runtime] * 1e-9 * _FLOPS[f"{c.model}-{c.mode}"]
-
-    def wall_s(c):
-        return start_s[c.runtime] + 13 * step_s(c)
-
+    profile, cases, step_s, wall_s = _fake_machine()
     for slow_first in (1.0, 5.0):
         state = _state(cases, [], profile, processes=2)
         state.gemm_peak.update({"torch:cpu:tf32": 5e9 / slow_first, "keras-tf:cpu:tf32": 10e9})

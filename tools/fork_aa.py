@@ -14,13 +14,20 @@ rounds (``cnnbench.core.stats.ratio_of_medians``), the spread between the fresh 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+
+NOTES = (
+    "{repeats} pairs of worker processes per case, fresh and forked measured back to back in alternating order, "
+    "each process with its own build, warm-up and timed rounds (the later one of a pair as many rounds as the "
+    "first of its kind). The ratio is forked / fresh with the hierarchical bootstrap (processes, then rounds); "
+    "'interval holds 1' is whether its 95% interval contains 1. Read it against the spread between the fresh "
+    "processes themselves: two fresh interpreters differ by that much.\n\n"
+    "Worker start is the worker's own start-up: for a fresh interpreter its imports, settings and the runtime's "
+    "warm-up; for a forked one only the settings and the warm-up (the server imported once).")
 
 
 def measure(repeats: int, models: str) -> tuple[list[dict], dict]:
@@ -94,41 +101,20 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(r))
     if not a.out:
         return 0
-    from cnnbench.harness import machine
+    from provenance import result, write
 
-    info = machine.describe()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     servers = "; ".join(f"{rt}: imported in {s['import_s']:.2f} s, {s['threads']} threads at the first fork"
                         for rt, s in meta["servers"].items())
-    result = {
-        "format": 1,
-        "title": "Forked workers against fresh interpreters: a paired A/A check of the fork server",
-        "dates": [datetime.now(timezone.utc).date().isoformat()],
-        "time": f"{datetime.fromtimestamp(began, timezone.utc):%H:%M}-{datetime.now(timezone.utc):%H:%M} UTC",
-        "machine": {"description": "the 2-core VM of this project", "cpu": info.get("cpu_model"),
-                    "cores": info.get("cpu_logical_cores"),
-                    "ram": f"{round((info.get('ram_bytes') or 0) / 2**30)} GiB", "gpu": None},
-        "versions": {k: v for k, v in meta["versions"].items() if v},
-        "settings": "the harness's defaults: every core, oneDNN on, batch 2, the smoke profile's rounds",
-        "commit": commit or None,
-        "commands": [{"as_run": f"python tools/fork_aa.py --repeats {a.repeats} --out {a.out}", "now": None}],
-        "source": "tools/fork_aa.py (this file's numbers are its output)",
-        "raw_files": [],
-        "tables": [{"caption": None, "columns": columns, "align": ["left"] + ["right"] * (len(columns) - 1),
-                    "rows": rows}],
-        "facts": {"fork servers": servers, "wall time": f"{time.time() - began:.0f} s"},
-        "notes": [
-            f"{a.repeats} pairs of worker processes per case, fresh and forked measured back to back in alternating "
-            "order, each process with its own build, warm-up and timed rounds (the later one of a pair as many "
-            "rounds as the first of its kind). The ratio is forked / fresh with the hierarchical bootstrap "
-            "(processes, then rounds); 'interval holds 1' is whether its 95% interval contains 1. Read it against "
-            "the spread between the fresh processes themselves: two fresh interpreters differ by that much.",
-            "Worker start is the worker's own start-up: for a fresh interpreter its imports, settings and the "
-            "runtime's warm-up; for a forked one only the settings and the warm-up (the server imported once).",
-        ],
-    }
-    Path(a.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {a.out}; render it with python tools/results_pages.py")
+    doc = result(
+        "Forked workers against fresh interpreters: a paired A/A check of the fork server", began, "fork_aa.py",
+        f"python tools/fork_aa.py --repeats {a.repeats} --out {a.out}",
+        versions={k: v for k, v in meta["versions"].items() if v},
+        settings="the harness's defaults: every core, oneDNN on, batch 2, the smoke profile's rounds",
+        tables=[{"caption": None, "columns": columns, "align": ["left"] + ["right"] * (len(columns) - 1),
+                 "rows": rows}],
+        facts={"fork servers": servers, "wall time": f"{time.time() - began:.0f} s"},
+        notes=NOTES.format(repeats=a.repeats).split("\n\n"))
+    write(doc, a.out)
     return 0
 
 

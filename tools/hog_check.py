@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,42 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"the same side named in {same} of {len(rows)} comparisons; {touched} touched by the hog")
     if not a.out:
         return 0
-    sys.path.insert(0, str(ROOT / "src"))
-    from cnnbench.harness import machine
+    from provenance import result, write
 
-    info = machine.describe()
     versions = json.loads((tmp / "hog.json").read_text())["machine_info"]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    result = {
-        "format": 1,
-        "title": "The verdict of a quiet run and of a run with a CPU hog started after its first case",
-        "dates": [datetime.now(timezone.utc).date().isoformat()],
-        "time": f"{datetime.fromtimestamp(began, timezone.utc):%H:%M}-{datetime.now(timezone.utc):%H:%M} UTC",
-        "machine": {"description": "the 2-core VM of this project", "cpu": info.get("cpu_model"),
-                    "cores": info.get("cpu_logical_cores"),
-                    "ram": f"{round((info.get('ram_bytes') or 0) / 2**30)} GiB", "gpu": None},
-        "versions": {k: versions.get(k) for k in ("torch_version", "tf_version", "keras_version") if versions.get(k)},
-        "settings": f"pytest bench --benchmark-only {a.options} (the harness's defaults otherwise: 2 processes per "
-                    "case, fork servers, every core, oneDNN on)",
-        "commit": commit or None,
-        "commands": [{"as_run": f"python tools/hog_check.py --hog-seconds {a.hog_seconds:g} --out {a.out}",
-                      "now": None}],
-        "source": "tools/hog_check.py (this file's numbers are its output)",
-        "raw_files": [],
-        "tables": [{"caption": None,
-                    "columns": ["model, mode", "quiet run: k-tf / torch [95% CI], faster",
-                                "hog run: k-tf / torch [95% CI], faster", "same side", "processes timed while busy",
-                                "measured again, and why (hog run)"],
-                    "align": ["left", "right", "right", "left", "right", "left"], "rows": rows}],
-        "facts": {"quiet run": f"{quiet_s:.0f} s", "hog run": f"{hog_s:.0f} s",
-                  "hog": f"one busy-looping process for {a.hog_seconds:g} s, started {hog_at:.0f} s into the run "
-                         "(when the first case's line appeared)",
-                  "same side named": f"{same} of {len(rows)}", "comparisons touched by the hog": str(touched)},
-        "notes": [],
-    }
-    Path(a.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {a.out}; add the notes, then render it with python tools/results_pages.py")
+    doc = result(
+        "The verdict of a quiet run and of a run with a CPU hog started after its first case", began, "hog_check.py",
+        f"python tools/hog_check.py --hog-seconds {a.hog_seconds:g} --out {a.out}",
+        versions={k: versions.get(k) for k in ("torch_version", "tf_version", "keras_version") if versions.get(k)},
+        settings=f"pytest bench --benchmark-only {a.options} (the harness's defaults otherwise: 2 processes per "
+                 "case, fork servers, every core, oneDNN on)",
+        tables=[{"caption": None,
+                 "columns": ["model, mode", "quiet run: k-tf / torch [95% CI], faster",
+                             "hog run: k-tf / torch [95% CI], faster", "same side", "processes timed while busy",
+                             "measured again, and why (hog run)"],
+                 "align": ["left", "right", "right", "left", "right", "left"], "rows": rows}],
+        facts={"quiet run": f"{quiet_s:.0f} s", "hog run": f"{hog_s:.0f} s",
+               "hog": f"one busy-looping process for {a.hog_seconds:g} s, started {hog_at:.0f} s into the run "
+                      "(when the first case's line appeared)",
+               "same side named": f"{same} of {len(rows)}", "comparisons touched by the hog": str(touched)})
+    write(doc, a.out)
     return 0
 
 

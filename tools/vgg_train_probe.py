@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -108,35 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(r))
     if not a.out:
         return 0
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from cnnbench.harness import machine
+    from provenance import result, write
 
-    info = machine.describe()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    result = {
-        "format": 1,
-        "title": "PyTorch VGG-11 and VGG-13 training on the CPU: step time, CPU time and page faults",
-        "dates": [datetime.now(timezone.utc).date().isoformat()],
-        "time": f"{datetime.fromtimestamp(began, timezone.utc):%H:%M}-{datetime.now(timezone.utc):%H:%M} UTC",
-        "machine": {"description": "the 2-core VM of this project", "cpu": info.get("cpu_model"),
-                    "cores": info.get("cpu_logical_cores"),
-                    "ram": f"{round((info.get('ram_bytes') or 0) / 2**30)} GiB", "gpu": None},
-        "versions": {"PyTorch": torch_version},
-        "settings": "batch 1, 224 px, every core (2 threads), SGD with momentum, zero_grad(set_to_none=True)",
-        "commit": commit or None,
-        "commands": [{"as_run": f"python tools/vgg_train_probe.py --repeats {a.repeats} --steps {a.steps} --out {a.out}",
-                      "now": None}],
-        "source": "tools/vgg_train_probe.py (this file's numbers are its output)",
-        "raw_files": [],
-        "tables": [{"caption": None,
-                    "columns": ["configuration", "model", "median step ms", "each process's median ms",
-                                "minor page faults a step", "user CPU ms a step", "system CPU ms a step"],
-                    "align": ["left", "left", "right", "right", "right", "right", "right"], "rows": rows}],
-        "facts": {"wall time": f"{time.time() - began:.0f} s"},
-        "notes": [],
-    }
-    Path(a.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {a.out}; add the notes, then render it with python tools/results_pages.py")
+    doc = result(
+        "PyTorch VGG-11 and VGG-13 training on the CPU: step time, CPU time and page faults", began,
+        "vgg_train_probe.py", f"python tools/vgg_train_probe.py --repeats {a.repeats} --steps {a.steps} --out {a.out}",
+        versions={"PyTorch": torch_version},
+        settings="batch 1, 224 px, every core (2 threads), SGD with momentum, zero_grad(set_to_none=True)",
+        tables=[{"caption": None,
+                 "columns": ["configuration", "model", "median step ms", "each process's median ms",
+                             "minor page faults a step", "user CPU ms a step", "system CPU ms a step"],
+                 "align": ["left", "left", "right", "right", "right", "right", "right"], "rows": rows}],
+        facts={"wall time": f"{time.time() - began:.0f} s"})
+    write(doc, a.out)
     return 0
 
 
