@@ -134,8 +134,11 @@ def precheck(case: Case, state: HarnessState) -> None:
 
 
 def start_worker(case: Case, state: HarnessState) -> Worker:
+    """A worker for ``case`` (forked from its runtime's fork server where there is one); a worker that cannot
+    start leaves the case unfinished, with why."""
     try:
-        return Worker(case.runtime, case.device, state.settings, start_timeout=state.worker_timeout)
+        return Worker(case.runtime, case.device, state.settings, start_timeout=state.worker_timeout,
+                      fork_server=fork_server_for(case, state))
     except WorkerError as exc:
         record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc.message}")
     except WorkerDied as exc:
@@ -418,20 +421,27 @@ def finalize_rows(rows: list[dict], state: HarnessState) -> None:
 
 
 def run_tta_case(benchmark, case: Case, state: HarnessState) -> None:
-    """Time to accuracy: whole LeNet-5 trainings on the shipped digits until the test target."""
+    """Time to accuracy: whole LeNet-5 trainings on the shipped digits until the test target, each round in
+    a worker process of its own (forked from the runtime's fork server), so that the row's rounds are
+    processes too (``process_rounds``: one each) and the interval resamples them as it does the steps'."""
+    from datetime import datetime, timezone
+
     from cnnbench.train import DEFAULTS
 
     precheck(case, state)
-    worker = start_worker(case, state)
-    info = worker.info
-    results = []
-    try:
-        for _ in range(state.profile.tta_rounds):
+    results, processes = [], []
+    for _ in range(state.profile.tta_rounds):
+        started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        worker = start_worker(case, state)
+        info = worker.info
+        try:
             results.append(worker.call("train_to_accuracy", model=case.model, timeout=state.worker_timeout))
-    except (WorkerError, WorkerDied) as exc:
-        fail_from_worker(case, state, exc)
-    finally:
-        worker.close()
+        except (WorkerError, WorkerDied) as exc:
+            fail_from_worker(case, state, exc)
+        finally:
+            worker.close()
+        processes.append({"started_at": started_at, "pid": info.get("pid"), "forked": bool(info.get("forked")),
+                          "round_s": results[-1]["round_s"]})
     state.results[case.id] = {"stepping_s": sum(r["round_s"] for r in results)}
     replay(benchmark, [r["round_s"] for r in results], "time_to_accuracy:lenet5:digits")
     reached = sorted(r["time_to_target_s"] for r in results if r["time_to_target_s"] is not None)
@@ -443,6 +453,7 @@ def run_tta_case(benchmark, case: Case, state: HarnessState) -> None:
         "epochs_to_target": last["epochs_to_target"], "test_accuracy_at_stop": last["test_accuracy"],
         "train_settings": last["settings"],
         **info["versions"], **info["settings"], "setting_cpu_affinity": info.get("cpu_affinity"),
+        "tta_processes": processes, "process_rounds": [1] * len(processes),
     })
     if len(reached) < len(results):
         pytest.fail(f"{case.id}: test accuracy stayed below {DEFAULTS['target']:.0%} after {DEFAULTS['epochs']} epochs "
