@@ -2,6 +2,8 @@
 worker its own resident memory (``/proc/self/status``), which it can reset and trim between steps."""
 from __future__ import annotations
 
+import functools
+
 
 def kib_field(path: str, field: str) -> int | None:
     """The ``Field:   1234 kB`` line of a /proc file, in bytes; None where the file or the line is
@@ -54,19 +56,15 @@ def reset_peak_rss() -> bool:
 
 
 # ---------------------------------------------------------------- how busy the machine is
-_CLK_TCK = None
-
-
+@functools.lru_cache(maxsize=None)
 def _clock_ticks() -> float:
-    global _CLK_TCK
-    if _CLK_TCK is None:
-        import os
+    """The kernel's clock ticks a second (the unit of /proc's CPU times); Linux's usual 100 where unknown."""
+    import os
 
-        try:
-            _CLK_TCK = float(os.sysconf("SC_CLK_TCK"))
-        except (ValueError, OSError, AttributeError):
-            _CLK_TCK = 100.0
-    return _CLK_TCK
+    try:
+        return float(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100.0
 
 
 def machine_cpu_seconds() -> dict | None:

@@ -133,15 +133,23 @@ def precheck(case: Case, state: HarnessState) -> None:
         record_skip(state, case, too_big)
 
 
-def start_worker(case: Case, state: HarnessState) -> Worker:
-    """A worker for ``case`` (forked from its runtime's fork server where there is one); a worker that cannot
-    start leaves the case unfinished, with why."""
+def open_worker(case: Case, state: HarnessState) -> Worker:
+    """A worker for ``case``, forked from its runtime's fork server where there is one; ``StartFailed``
+    when it cannot start."""
     try:
         return Worker(case.runtime, case.device, state.settings, start_timeout=state.worker_timeout,
                       fork_server=fork_server_for(case, state))
     except WorkerError as exc:
-        record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc.message}")
+        raise StartFailed(exc.message) from None
     except WorkerDied as exc:
+        raise StartFailed(str(exc)) from None
+
+
+def start_worker(case: Case, state: HarnessState) -> Worker:
+    """``open_worker``, or the case left unfinished with why."""
+    try:
+        return open_worker(case, state)
+    except StartFailed as exc:
         record_unfinished(state, case, f"the {case.runtime} worker could not start: {exc}")
 
 
@@ -231,13 +239,7 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
     profile, timeout = state.profile, state.worker_timeout
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wall = time.perf_counter()
-    try:
-        worker = Worker(case.runtime, case.device, state.settings, start_timeout=timeout,
-                        fork_server=fork_server_for(case, state))
-    except WorkerError as exc:
-        raise StartFailed(exc.message) from None
-    except WorkerDied as exc:
-        raise StartFailed(str(exc)) from None
+    worker = open_worker(case, state)
     try:
         info = worker.info
         if case.device == "cuda" and not info.get("device_available"):
