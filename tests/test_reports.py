@@ -193,6 +193,12 @@ def test_the_html_has_every_new_section(built_report):
     for rt in ("torch", "keras-tf", "keras-jax", "keras-torch"):
         assert f"<th>{rt} ms</th>" in html
     assert (built_report / "modes.csv").exists()
+    # several processes a case, the step's own memory and Callgrind's count: columns only where a run has them
+    table = html[html.index('id="measurements-table"'):html.index("</table>", html.index('id="measurements-table"'))]
+    for header in (">processes</th>", "<th>spread</th>", ">step MiB</th>", ">instructions</th>"):
+        assert header in table, header
+    assert "<td>4.3%</td>" in table and "31.65 M" in table
+    assert 'title="measured again: timed while busy: 1.1 other cores (first process)"' in table
     comp = pd.read_csv(built_report / "comparison.csv")
     assert {f"ratio_{rt}_over_torch" for rt in ("keras-tf", "keras-jax", "keras-torch")} <= set(comp.columns)
 

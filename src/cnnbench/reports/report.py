@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,6 +307,8 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             "ips": "invalid" if not r.get("timing_ok", True) else fmt_num(
                 None if _absent(r.get("images_per_s")) else r["images_per_s"], ",.1f", ""),
             "mem": "" if _absent(mem) else f"{mem / 2**20:,.1f}",
+            "step_mem": _mib(r.get("step_peak_memory_bytes")),
+            **_process_cells(r), "instructions": _instructions_cell(r),
             "method": _shown(r.get("peak_memory_method")), "kind": _shown(r.get("peak_memory_kind")),
             "pct": pct, "pct_flag": "" if _absent(flag) else str(flag),
             "compile": fmt_num(None if _absent(r.get("compile_s")) else r["compile_s"], ".2f", ""),
@@ -318,7 +321,33 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             **_export_cells(r),
         })
     show_export = "export_parity_rel" in results.columns and results["export_parity_rel"].notna().any()
-    return {"show_ws": show_ws, "rows": rows, "show_export": bool(show_export)}
+    return {"show_ws": show_ws, "rows": rows, "show_export": bool(show_export),
+            "show_step_mem": any(r["step_mem"] for r in rows), "show_processes": any(r["processes"] for r in rows),
+            "show_instructions": any(r["instructions"] for r in rows)}
+
+
+def _mib(value) -> str:
+    return "" if _absent(value) else f"{float(value) / 2**20:,.1f}"
+
+
+def _process_cells(r: dict) -> dict:
+    """How many worker processes a row's figures come from, and how far their medians spread
+    (docs/benchmarks.md, several processes per case); blank for a run saved before the field existed."""
+    counted, spread = r.get("processes_counted"), r.get("process_spread")
+    if _absent(counted):
+        return {"processes": "", "spread": "", "remeasured": ""}
+    again = r.get("remeasured")
+    again = json.loads(again) if isinstance(again, str) else again
+    return {"processes": str(int(counted)), "spread": "" if _absent(spread) else f"{100 * float(spread):.1f}%",
+            "remeasured": "; ".join(map(str, again)) if isinstance(again, list) else ""}
+
+
+def _instructions_cell(r: dict) -> str:
+    """Callgrind's instructions a step (pytest bench --instructions, docs/instructions.md), in millions."""
+    counted = r.get("instructions")
+    if _absent(counted):
+        return "" if _absent(r.get("instructions_error")) else "not counted"
+    return f"{float(counted) / 1e6:,.2f} M"
 
 
 def _export_cells(r: dict) -> dict:
