@@ -12,6 +12,8 @@ for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
     del os.environ[_key]
 
 import gc
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,49 +186,18 @@ def pytest_configure(config):
         config.pluginmanager.register(_Scheduling(), "cnnbench-scheduling")
 
 
-# About how many seconds each long group takes, for the order only: the longest groups start first, so
-# that no long group runs alone at the end (xdist hands groups out in this order with
-# --no-loadscope-reorder). Measured on the reference VM on 2026-11-23 under `make test` (two workers, one
-# compute thread each; setup + call + teardown from --durations=0), rounded; a group missing here counts
-# as 0 s and runs after these, in collection order. The MobileNets were measured on 2026-12-05 the same
-# way with `-n 2 -k mobilenet`, on this 2-core machine shared with other work (MobileNetV2's group took 9 s
-# in a quiet run, 21 s in a busy one); MobileNetV3-Small adds 17 s to the JAX backend's group, the two
-# MobileNets 1 s to the torch backend's (tests/keras_backend_parity.py, one thread). The RegNets: on
-# 2026-12-05, each group alone (`-n 1 -k regnet_y_400mf`, load average 7-8 on the 2 cores) took 60 / 53 s of
-# wall time but 30 / 29 s of CPU, about 8 s of it the imports of torch and TensorFlow: 22 / 21 s here;
-# RegNetY-400MF adds 5 s to the torch backend's group (measured on the same busy machine).
-# EfficientNet-B0..B3 and
-# ConvNeXt-Tiny the same way with `-n 2 -k efficientnet` / `-k convnext` on 2026-12-05 while the machine was busy
-# (wall time 3.4 and 2.8 x the CPU time, so these overstate a quiet run's); EfficientNet-B0 and ConvNeXt-Tiny
-# add 1 s each to the torch backend's group, ConvNeXt-Tiny 13 s of CPU time to the JAX backend's.
-# tests/test_faults.py with issue #41's fault cases (two short `pytest bench` runs, a disk filled mid-run):
-# 65 s of wall time, 50 s of CPU, alone on this busy 2-core machine on 2026-12-06 (41 s before them).
-GROUP_SECONDS: dict[str, float] = {
-    "tests/test_memory.py": 126, "tests/test_distributed.py:tf": 70, "tests/test_keras_backends.py:jax": 82,
-    "model-densenet201": 46, "tests/test_profile.py": 45, "model-densenet121": 42, "tests/test_faults.py": 66,
-    "model-densenet169": 35, "tests/test_keras_backends.py:torch": 43, "model-resnet152": 31,
-    "model-inception_v3": 30, "model-vgg19": 27, "tests/test_report_browser.py": 24, "tests/test_distributed.py": 24,
-    "model-vgg19_bn": 23, "tests/test_reports.py": 23, "model-vgg11_bn": 22, "model-vgg16": 22,
-    "tests/test_models.py": 22, "model-resnet101": 20, "model-vgg13_bn": 20, "model-alexnet": 20,
-    "tests/test_worker.py:keras-tf": 20, "tests/test_distributed.py:torch": 20, "model-vgg13": 19,
-    "tests/test_worker.py": 19, "model-vgg16_bn": 19, "model-googlenet": 18, "tests/test_bench_harness.py": 17,
-    "model-vgg11": 16, "tests/test_model_outputs.py": 4, "model-resnet50": 16, "tests/test_train.py": 12,
-    "tests/test_ab_cli.py": 11, "tests/test_worker.py:torch": 11, "tests/test_worker.py:keras-jax": 10,
-    "model-resnet34": 10, "tests/test_worker.py:keras-torch": 10, "model-resnet18": 9, "model-mobilenet_v2": 10,
-    "model-mobilenet_v3_small": 6, "model-mobilenet_v3_large": 5, "model-regnet_y_400mf": 22,
-    "model-regnet_y_1_6gf": 21, "model-efficientnet_b0": 59,
-    "model-efficientnet_b1": 59, "model-efficientnet_b2": 80, "model-efficientnet_b3": 108, "model-convnext_tiny": 97,
-    # 2026-12-05, alone (`-n 0 -k efficientnet_v2_s`, load average 5 on the 2 cores): 59 s of wall time, 45 s of CPU
-    # with the imports; in one process after EfficientNet-B3's group (that paid the first Keras builds) 28 s to B3's 26
-    "model-efficientnet_v2_s": 59,
-    "tests/test_bisect.py": 46,  # 2026-12-05, alone (pytest tests/test_bisect.py), not yet under `make test`
-    # 2026-12-05, alone (pytest tests/test_deploy.py --durations=0: calls, 37 s in all with the imports), not yet
-    # under `make test`; the same file under heavier load earlier that day: 26, 13, 10, 3, 2 and 19 s
-    "tests/test_deploy.py:ort-from-keras": 15, "tests/test_deploy.py:openvino-from-torch": 10,
-    "tests/test_deploy.py:ort-from-torch": 3, "tests/test_deploy.py:litert-from-keras": 1,
-    "tests/test_deploy.py:openvino-from-keras": 1,
-    "tests/test_deploy.py": 42,  # with one model of each other family from torch to ONNX Runtime: 37.5 s alone, 2026-12-05
-}
+# About how many seconds each group takes, for the order only: the longest groups start first, so that no
+# long group runs alone at the end (xdist hands groups out in this order with --no-loadscope-reorder). Read
+# from a real `make test` by tools/group_seconds.py (its junit XML), never typed: tests/data/group_seconds.json
+# says when and where. A model's group it does not know yet (a model added since) counts as the median
+# model's; any other group as 0 s, after the known ones, in collection order.
+GROUP_FILE = Path(__file__).parent / "data" / "group_seconds.json"
+GROUP_SECONDS: dict[str, float] = json.loads(GROUP_FILE.read_text())["groups"]
+_MODEL_MEDIAN = float(np.median([s for g, s in GROUP_SECONDS.items() if g.startswith("model-")] or [0.0]))
+
+
+def group_seconds(group: str) -> float:
+    return GROUP_SECONDS.get(group, _MODEL_MEDIAN if group.startswith("model-") else 0.0)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters
@@ -234,7 +205,7 @@ def pytest_collection_modifyitems(items):
     first_seen: dict[str, int] = {}
     for item in items:
         first_seen.setdefault(_group(item), len(first_seen))
-    items.sort(key=lambda item: (-GROUP_SECONDS.get(_group(item), 0.0), first_seen[_group(item)]))
+    items.sort(key=lambda item: (-group_seconds(_group(item)), first_seen[_group(item)]))
 
 
 def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:

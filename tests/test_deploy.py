@@ -1,6 +1,6 @@
 """The export runtimes (docs/deploy.md): each zoo's model exported with its ecosystem's own exporter and
 run in ONNX Runtime, OpenVINO and LiteRT, against the framework's own output; the case dimension that
-selects them; the one-line refusals. One xdist group per runtime (tests/conftest.py GROUP_SECONDS)."""
+selects them; the one-line refusals. One xdist group per runtime (tests/conftest.py, _group)."""
 from __future__ import annotations
 
 import importlib.util

@@ -16,3 +16,39 @@ def test_the_groups_reach_xdist(request):
         f"pytest-xdist did not apply this test's group (id {request.node.nodeid!r}): tests are handed out "
         "one by one and models are built on both workers; install the pinned versions "
         "(pip install -c constraints.txt pytest pytest-xdist)")
+
+
+def test_group_seconds_are_read_from_a_real_runs_junit_xml(tmp_path):
+    """tools/group_seconds.py sums setup, call and teardown per xdist group as pytest's junit XML records them
+    (hand arithmetic: 1.5 + 2.0 for model-vgg11, 0.5 for the file); a model the file does not know yet is
+    scheduled as the median model, a file as 0 s (after the known ones)."""
+    import json
+
+    from conftest import GROUP_SECONDS, group_seconds
+    from tools.group_seconds import main
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite>'
+                     '<testcase classname="tests.test_models" name="test_a[vgg11]@model-vgg11" time="1.5"/>'
+                     '<testcase classname="tests.test_profile" name="test_b[vgg11]@model-vgg11" time="2.0"/>'
+                     '<testcase classname="tests.test_layers" name="test_c@tests/test_layers.py" time="0.5"/>'
+                     '</testsuite></testsuites>')
+    out = tmp_path / "groups.json"
+    assert main([str(junit), "--note", "test", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["groups"] == {"model-vgg11": 3.5, "tests/test_layers.py": 0.5} and doc["total_s"] == 4.0
+    import statistics
+
+    models = [s for g, s in GROUP_SECONDS.items() if g.startswith("model-")]
+    assert group_seconds("model-not-registered-yet") == statistics.median(models)
+    assert group_seconds("tests/test_not_measured_yet.py") == 0.0
+
+
+def test_a_junit_xml_without_groups_is_one_line(tmp_path, capsys):
+    from tools.group_seconds import main
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite><testcase classname="tests.test_x" name="test_a" time="1"/>'
+                     '</testsuite></testsuites>')
+    assert main([str(junit), "--note", "x", "--out", str(tmp_path / "g.json")]) == 2
+    assert "no xdist groups" in capsys.readouterr().err
