@@ -6,9 +6,11 @@ Issue #37's acceptance: a run with a CPU hog started after its first case (a bus
 ``stress -c 1``, for ``--hog-seconds``) gives the same verdict as a quiet run for the cases the hog
 touched, because the harness measures how busy the machine was while each worker process timed its
 rounds and measures a case again when it was (docs/benchmarks.md#several-processes-per-case), and it
-says which cases those were. Both runs are ``pytest bench --benchmark-only`` with the same options
-(default: the smoke profile without time to accuracy), one after the other; the hog is a separate Python
-process spinning on one core, started when the first case's line appears.
+says which cases those were. Three runs of ``pytest bench --benchmark-only`` with the same options
+(default: the smoke profile without time to accuracy), one after the other: quiet, with the hog, quiet
+again. The hog is a separate Python process spinning on one core, started when the first case's line
+appears. The two quiet runs measure how often the verdict moves from one run to the next without any
+hog, so that a hog run that differs from one quiet run is judged against what quiet runs do.
 """
 from __future__ import annotations
 
@@ -81,24 +83,33 @@ def main(argv: list[str] | None = None) -> int:
     began = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="cnnbench-hog-"))
     options = a.options.split()
+    # quiet, hog, quiet: the hog run between two quiet ones, so that what the verdict does from one run to the
+    # next on this machine (without any hog) is measured too, and the hog run is judged against both
     quiet_s, _ = bench(tmp / "quiet.json", options, None)
     hog_s, hog_at = bench(tmp / "hog.json", options, a.hog_seconds)
-    quiet, hogged = verdicts(tmp / "quiet.json"), verdicts(tmp / "hog.json")
-    rows, same, touched = [], 0, 0
+    quiet2_s, _ = bench(tmp / "quiet2.json", options, None)
+    quiet, hogged, quiet2 = (verdicts(tmp / f"{n}.json") for n in ("quiet", "hog", "quiet2"))
+    rows, same, touched, settled, settled_same = [], 0, 0, 0, 0
     for key in quiet:
-        q, h = quiet[key], hogged.get(key)
-        if h is None:
+        q, h, q2 = quiet[key], hogged.get(key), quiet2.get(key)
+        if h is None or q2 is None:
             continue
         busy = h["busy_processes"]["torch"] + h["busy_processes"]["keras-tf"]
-        touched += busy > 0
-        same += q["faster"] == h["faster"]
+        agree = q["faster"] == q2["faster"]
+        if busy:
+            touched += 1
+            same += h["faster"] in (q["faster"], q2["faster"])
+            settled += agree
+            settled_same += agree and h["faster"] == q["faster"]
         why = "; ".join(f"{rt}: {w}" for rt, ws in h["remeasured"].items() for w in dict.fromkeys(ws)) or "-"
-        rows.append([key, f"{q['ratio']:.2f} [{q['low']:.2f}, {q['high']:.2f}] {q['faster']}",
-                     f"{h['ratio']:.2f} [{h['low']:.2f}, {h['high']:.2f}] {h['faster']}",
-                     "yes" if q["faster"] == h["faster"] else "no", str(busy), why])
+        shown = [f"{v['ratio']:.2f} [{v['low']:.2f}, {v['high']:.2f}] {v['faster']}" for v in (q, q2, h)]
+        rows.append([key, *shown, "yes" if agree else "no",
+                     "yes" if h["faster"] == q["faster"] and agree else
+                     ("as one quiet run" if h["faster"] in (q["faster"], q2["faster"]) else "no"), str(busy), why])
     for r in rows:
         print(" | ".join(r))
-    print(f"the same side named in {same} of {len(rows)} comparisons; {touched} touched by the hog")
+    print(f"{touched} comparisons touched by the hog: the side of a quiet run named in {same}; where both quiet "
+          f"runs agree ({settled}), the hog run agrees in {settled_same}")
     if not a.out:
         return 0
     from provenance import result, write
@@ -106,19 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     versions = json.loads((tmp / "hog.json").read_text())["machine_info"]
     doc = result(
         "The verdict of a quiet run and of a run with a CPU hog started after its first case", began, "hog_check.py",
-        f"python tools/hog_check.py --hog-seconds {a.hog_seconds:g} --out {a.out}",
+        f"python tools/hog_check.py --hog-seconds {a.hog_seconds:g} --options '{a.options}' --out {a.out}",
         versions={k: versions.get(k) for k in ("torch_version", "tf_version", "keras_version") if versions.get(k)},
         settings=f"pytest bench --benchmark-only {a.options} (the harness's defaults otherwise: 2 processes per "
                  "case, fork servers, every core, oneDNN on)",
         tables=[{"caption": None,
-                 "columns": ["model, mode", "quiet run: k-tf / torch [95% CI], faster",
-                             "hog run: k-tf / torch [95% CI], faster", "same side", "processes timed while busy",
-                             "measured again, and why (hog run)"],
-                 "align": ["left", "right", "right", "left", "right", "left"], "rows": rows}],
-        facts={"quiet run": f"{quiet_s:.0f} s", "hog run": f"{hog_s:.0f} s",
+                 "columns": ["model, mode", "quiet run 1: k-tf / torch [95% CI], faster",
+                             "quiet run 2", "hog run (between them)", "quiet runs agree",
+                             "hog run agrees", "processes timed while busy", "measured again, and why (hog run)"],
+                 "align": ["left", "right", "right", "right", "left", "left", "right", "left"], "rows": rows}],
+        facts={"quiet runs": f"{quiet_s:.0f} s, {quiet2_s:.0f} s", "hog run": f"{hog_s:.0f} s",
                "hog": f"one busy-looping process for {a.hog_seconds:g} s, started {hog_at:.0f} s into the run "
                       "(when the first case's line appeared)",
-               "same side named": f"{same} of {len(rows)}", "comparisons touched by the hog": str(touched)})
+               "comparisons touched by the hog": str(touched),
+               "touched, the side of a quiet run named": f"{same} of {touched}",
+               "touched and both quiet runs agree": f"{settled}; the hog run agrees in {settled_same}"})
     write(doc, a.out)
     return 0
 
