@@ -172,6 +172,12 @@ class _Server:
         return count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
                            work=work, label=label)
 
+    def loadgen(self, scenario: str, settings: dict, outdir: str) -> dict:
+        """One LoadGen test of the prepared case (cnnbench.loadgen.sut; docs/loadgen.md)."""
+        from cnnbench.loadgen.sut import run
+
+        return run(self, scenario, settings, outdir)
+
     def crash(self) -> dict:
         """TEST ONLY: die the way a framework's native crash does (SIGSEGV), to test who survives it."""
         os.kill(os.getpid(), signal.SIGSEGV)

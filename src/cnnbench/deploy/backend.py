@@ -335,8 +335,11 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     def cleanup():
         shutil.rmtree(folder, ignore_errors=True)
 
+    def feed(samples) -> None:  # every engine reads x at each step (ORT's run, OpenVINO's infer, set_tensor)
+        np.copyto(x, samples)
+
     return Prepared(step, lambda result: None, source_s + facts["export_s"] + load_s, first_step_s, params,
-                    trainable, cleanup, notes, extra=extra)
+                    trainable, cleanup, notes, extra=extra, feed=feed)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
