@@ -225,7 +225,9 @@ GROUP_SECONDS: dict[str, float] = {
     "tests/test_deploy.py:ort-from-keras": 15, "tests/test_deploy.py:openvino-from-torch": 10,
     "tests/test_deploy.py:ort-from-torch": 3, "tests/test_deploy.py:litert-from-keras": 1,
     "tests/test_deploy.py:openvino-from-keras": 1,
-    "tests/test_deploy.py": 42,  # with one model of each other family from torch to ONNX Runtime: 37.5 s alone, 2026-12-05
+    "tests/test_deploy.py": 42,
+    # 2026-12-06, alone (`-n 0 --durations=5`, load average 9 on the 2 cores): 51 s of wall time, 17 s of CPU
+    "tests/test_loadgen.py": 51,  # with one model of each other family from torch to ONNX Runtime: 37.5 s alone, 2026-12-05
 }
 
 
