@@ -420,3 +420,45 @@ class Trainer:
 
     def load(self, path: str) -> None:
         raise UnsupportedCaseError("inference only")
+
+
+# ------------------------------------------------------------------ the export process (cnnbench.deploy.export_process)
+def export_in_child(request_file: str) -> int:
+    """The export process's work: build the source model, run the reference, export, and write the cache entry's
+    files (the file, ``reference.npy``, ``meta.json``; ``error.json`` with the exporter's line when it refuses)
+    into the request's folder."""
+    import json
+    from pathlib import Path
+
+    from cnnbench.core.procfs import peak_rss_bytes
+
+    request = json.loads(Path(request_file).read_text())
+    out = Path(request["out"])
+    serve_runtime(request["runtime"])
+    case, seed = Case.from_dict(request["case"]), request["seed"]
+    _source().configure(Settings.from_dict(request["settings"]), "cpu")
+    fmt = request["made_from"]["format"]
+    x = _input(case, seed)
+    start = time.perf_counter()
+    model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
+    reference = run_source(SOURCE, model, x)
+    source_s = time.perf_counter() - start
+    params, trainable = _count(SOURCE, model)
+    file = f"{case.model}{exporters.SUFFIX[fmt]}"
+    try:
+        facts = export(SOURCE, model, x, fmt, str(out / file))
+    except exporters.ExportError as exc:
+        (out / "error.json").write_text(json.dumps({"message": str(exc)}))
+        return 1
+    np.save(out / "reference.npy", reference)
+    meta = {"file": file, "facts": facts, "weights": weights, "source_s": source_s, "params": params,
+            "trainable_params": trainable, "made_from": request["made_from"],
+            "export_process_peak_rss_bytes": peak_rss_bytes()}
+    (out / "meta.json").write_text(json.dumps(meta, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # python -m cnnbench.deploy.backend REQUEST: the export process
+    import sys
+
+    sys.exit(export_in_child(sys.argv[1]))

@@ -1,7 +1,7 @@
 """Export in a process of its own, cached: what keeps an export runtime's worker free of the source framework.
 
 An engine's worker (``ort-from-torch``, ...) asks ``exported`` for its case's file. On a cache miss a child
-process, ``python -m cnnbench.deploy.export_process REQUEST``, builds the source zoo's model from the seed, runs
+process, ``python -m cnnbench.deploy.backend REQUEST`` (``backend.export_in_child``), builds the source zoo's model from the seed, runs
 it once as the parity reference, exports it with its ecosystem's exporter and writes the file, the reference
 output and the export's facts into the cache; the worker then loads the file in the engine and never imports
 PyTorch or TensorFlow, so that its memory is the engine's own (issue #40; docs/deploy.md).
@@ -69,7 +69,7 @@ def exported(runtime: str, case, seed: int, settings: dict, timeout: float = 180
         (work / "request.json").write_text(json.dumps(request))
         start = time.perf_counter()
         with open(work / "log.txt", "w") as log:
-            code = subprocess.run([sys.executable, "-m", "cnnbench.deploy.export_process", str(work / "request.json")],
+            code = subprocess.run([sys.executable, "-m", "cnnbench.deploy.backend", str(work / "request.json")],
                                   stdout=log, stderr=subprocess.STDOUT, timeout=timeout).returncode
         process_s = time.perf_counter() - start
         failed = work / "error.json"
@@ -92,41 +92,3 @@ def _tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return ""
     return " | ".join(text[-lines:])[-500:]
-
-
-def main(argv: list[str]) -> int:
-    """The child: build, run the reference, export, write the entry's files into the request's folder."""
-    from cnnbench.core.case import Case
-    from cnnbench.core.procfs import peak_rss_bytes
-    from cnnbench.core.settings import Settings
-    from cnnbench.deploy import backend
-    from cnnbench.deploy.export import SUFFIX, ExportError
-
-    request = json.loads(Path(argv[0]).read_text())
-    out = Path(request["out"])
-    backend.serve_runtime(request["runtime"])
-    case, seed = Case.from_dict(request["case"]), request["seed"]
-    backend._source().configure(Settings.from_dict(request["settings"]), "cpu")
-    fmt = request["made_from"]["format"]
-    x = backend._input(case, seed)
-    start = time.perf_counter()
-    model, weights = backend.source_model(backend.SOURCE, case.model, case.input_size, dict(case.options), seed)
-    reference = backend.run_source(backend.SOURCE, model, x)
-    source_s = time.perf_counter() - start
-    params, trainable = backend._count(backend.SOURCE, model)
-    file = f"{case.model}{SUFFIX[fmt]}"
-    try:
-        facts = backend.export(backend.SOURCE, model, x, fmt, str(out / file))
-    except ExportError as exc:
-        (out / "error.json").write_text(json.dumps({"message": str(exc)}))
-        return 1
-    np.save(out / "reference.npy", reference)
-    meta = {"file": file, "facts": facts, "weights": weights, "source_s": source_s, "params": params,
-            "trainable_params": trainable, "made_from": request["made_from"],
-            "export_process_peak_rss_bytes": peak_rss_bytes()}
-    (out / "meta.json").write_text(json.dumps(meta, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
