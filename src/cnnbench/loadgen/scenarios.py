@@ -29,7 +29,7 @@ INSTALL = "pip install mlcommons-loadgen (or the extra: pip install -e '.[loadge
 # the server scenario's 99th-percentile bound per model when --server-bound names none: about 10x the model's batch-1
 # step on one core of the 2-core reference VM, the ratio of MLPerf's ResNet-50 bound (15 ms, mlperf.conf
 # resnet50.Server.target_latency) to a datacenter accelerator's batch-1 latency
-DEFAULT_BOUND_MS = {"lenet5": 20.0, "mobilenet_v2": 300.0, "resnet50": 1500.0}
+DEFAULT_BOUND_MS = {"lenet5": 20.0, "mobilenet_v2": 600.0, "resnet50": 2500.0}
 FALLBACK_BOUND_MS = 500.0
 OFFLINE_BATCHES = (1, 2, 4, 8, 16)  # the offline batch sweep's candidates (--offline-batches)
 SERVER_TRIALS = 4  # server search: LoadGen runs at most (--server-trials)
