@@ -163,6 +163,6 @@ def run(server, scenario: str, settings: dict, outdir: str) -> dict:
             "peak_memory_kind": ("process peak RSS during the LoadGen run, minus the framework runtime's own RSS "
                                  "measured before the model was built (includes the samples in memory)") if reset
             else "process peak RSS since the worker started, minus the runtime's own RSS",
-            "steady_rss_bytes": rss_bytes(), "logs": outdir,
+            "steady_rss_bytes": rss_bytes(), "process_peak_rss_bytes": peak, "runtime_rss_bytes": base, "logs": outdir,
             "sut": "one inference thread running the prepared step (Prepared.step) on the query's samples; "
                    "LoadGen's thread issues the queries; the last batch of a query padded"}
