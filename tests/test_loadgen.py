@@ -142,6 +142,16 @@ def test_pytest_bench_scenarios_end_to_end(tmp_path):
     assert Path(info["loadgen_logs"]["detail"]).is_file() and Path(info["loadgen_logs"]["summary"]).parent.parent == \
         out.with_suffix(".loadgen")
     assert data["cnnbench"]["loadgen"]["min_queries"] == {"single-stream": 64, "server": 459}
+    # the verdict's scenario table, the report's section and figure, and compare, read the row
+    assert "SingleStream p90 ms" in proc.stdout and "not MLPerf results" in proc.stdout
+    from cnnbench.reports.compare import compare_runs
+    from cnnbench.reports.load import find_runs
+    from cnnbench.reports.report import build_report
+
+    html = build_report(find_runs([str(out)]), tmp_path / "report").html.read_text()
+    assert '<section id="loadgen">' in html and 'id="fig-loadgen"' in html and "SingleStream p90 ms" in html
+    (case,) = compare_runs(find_runs([str(out)]), find_runs([str(out)])).cases
+    assert case.case_id == "lenet5-torch-loadgen_single_stream-cpu" and case.status == "ok"
     bad = subprocess.run([*cmd[:-6], "--scenarios", "single-stream,bogus"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 4 and bad.stderr.strip().splitlines() == [
         "ERROR: --scenarios: unknown scenario(s) bogus; choose from single-stream, multi-stream, offline, server or all"]

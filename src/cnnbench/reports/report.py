@@ -442,6 +442,13 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
     )
 
 
+def step_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The step cases' rows: LoadGen scenario rows (a ``scenario`` column) have their own section."""
+    if "scenario" not in results.columns:
+        return results
+    return results[results["scenario"].isna()].reset_index(drop=True)
+
+
 def _scenarios(runs: list[Run]) -> dict | None:
     """The LoadGen scenario rows of the runs, side by side per model, and their latency figure (None: none)."""
     from cnnbench.reports import loadgen
@@ -501,7 +508,7 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
     ``paired``: paired A/B results to list and to take framework verdicts from; ``history_view``: the
     results store's series and steps, as plain data (render_html)."""
     out = ensure_writable_dir(Path(out_dir))
-    results = results_frame(runs)
+    results = step_rows(results_frame(runs))
     skipped = skipped_frame(runs)
     present = runtimes_present(results)
     if reference not in present and not (results.empty and _scenarios(runs)):  # a scenarios-only run has no steps
@@ -516,7 +523,7 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
     if history:
         known = {r.path.resolve() for r in runs}
         extra = [r for r in history if r.path.resolve() not in known and r.data["benchmarks"]]
-        past = pd.concat([results_frame(extra), results], ignore_index=True) if extra else None
+        past = pd.concat([step_rows(results_frame(extra)), results], ignore_index=True) if extra else None
     html = render_html(runs, results, comparison, skipped, thresholds=thresholds, diagrams=diagrams, history=past,
                        paired=paired_df, reference=reference, settings=settings, scaling=scaling, modes=modes,
                        history_view=history_view)

@@ -89,8 +89,6 @@ def bench_rows(run: Run) -> list[dict]:
     rows = []
     for bench in run.data["benchmarks"]:
         info = dict(bench.get("extra_info") or {})
-        if "scenario" in info:  # a LoadGen scenario row: its own table (cnnbench.reports.loadgen), not a step's
-            continue
         stats = bench["stats"]
         case_id = bench.get("param") if isinstance(bench.get("param"), str) else bench["name"]
         row = {"case_id": case_id, "group": bench.get("group"), "name": bench.get("fullname", bench["name"])}
