@@ -26,6 +26,7 @@ from cnnbench.harness.harness import (StartFailed, case_info, fail_from_worker, 
 from cnnbench.loadgen import scenarios as sc
 from cnnbench.worker import WorkerDied, WorkerError
 
+COLUMNS_SHORT = {"single-stream": "p90 ms", "multi-stream": "p99 ms", "offline": "samples/s", "server": "q/s @ p99 ms"}
 PROCESSES_NOTE = ("one worker process per scenario case: the LoadGen run's own queries are its repeats (its "
                   "percentiles and early-stopping bound), and a Server search is already several runs")
 
@@ -259,6 +260,9 @@ def run_scenario_case(benchmark, case: ScenarioCase, state) -> None:
         "loadgen_process": {"started_at": started, "pid": info.get("pid"), "forked": bool(info.get("forked")),
                             "wall_s": time.perf_counter() - wall},
     })
+    from cnnbench.reports.loadgen import cell
+
+    state.results[case.id]["summary"] = f"{row['loadgen_validity']} {COLUMNS_SHORT[case.scenario]} {cell(row)}"
     if not valid:
         if case.scenario == "server":
             tried = "; ".join(f"{t['rate']:.3g} q/s: {', '.join(t['why']) or 'INVALID'}" for t in extra["server_trials"])
