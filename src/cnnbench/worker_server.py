@@ -57,6 +57,9 @@ class _Server:
         from cnnbench.core.case import Case
 
         self.case = Case.from_dict(case)
+        if self.prep is not None:  # a case prepared again (the LoadGen Offline sweep): the last one freed first
+            self.prep.cleanup()
+            self.prep = None
         self.prep = self.backend.prepare(self.case, seed)
         p = self.prep
         return {"build_s": p.build_s, "first_step_s": p.first_step_s, "params": p.params,
