@@ -245,6 +245,7 @@ def run_scenario_case(benchmark, case: ScenarioCase, state) -> None:
         "loadgen_min_queries": options.plan.min_queries(case.scenario),
         "loadgen_settings": chosen["settings"], "loadgen_version": result["loadgen_version"],
         "loadgen_samples": chosen["samples"], "loadgen_samples_bytes": chosen["samples_bytes"],
+        "loadgen_samples_rss_bytes": chosen.get("samples_rss_bytes"),
         "loadgen_sut": chosen["sut"],
         "loadgen_logs": {"summary": str(log_dir / "mlperf_log_summary.txt"), "detail": str(log_dir / "mlperf_log_detail.txt")},
         "loadgen_step_s": step_s,

@@ -21,15 +21,17 @@ from cnnbench.loadgen import scenarios
 
 SAMPLE_SEED = 0
 LARGE_SAMPLES = 256  # images of the fixed set for models above 28 px (MLPerf's ResNet-50 QSL: 1024)
-_SAMPLES: dict = {}  # (model, input size, channels, layout) -> (array, description): loaded once per process
+_SAMPLES: dict = {}  # (model, input size, channels, layout) -> (array, description, RSS they added): once a process
 
 
-def load_samples(model: str, input_size: int, channels: int, channels_last: bool) -> tuple[np.ndarray, str]:
+def load_samples(model: str, input_size: int, channels: int, channels_last: bool) -> tuple[np.ndarray, str, int]:
     """Real images, in memory before the run: the digits test set for LeNet-5 (1 channel, 28 px); for larger
     inputs a fixed set of ``LARGE_SAMPLES`` of those digits drawn with seed ``SAMPLE_SEED``, scaled up by nearest
-    neighbour to the input size and repeated over the channels. NCHW, or NHWC where the runtime takes it."""
+    neighbour to the input size and repeated over the channels. NCHW, or NHWC where the runtime takes it. The
+    third value is the RSS that loading them added (the images, and scikit-learn and SciPy, which read them)."""
     key = (model, input_size, channels, channels_last)
     if key not in _SAMPLES:
+        before = rss_bytes()
         from cnnbench import digits
 
         x = digits.load().x_test  # (N, 1, 28, 28) in [0, 1]
@@ -41,7 +43,8 @@ def load_samples(model: str, input_size: int, channels: int, channels_last: bool
             what = (f"{len(x)} digits of the test set (seed {SAMPLE_SEED}) scaled to {input_size} px by nearest "
                     f"neighbour, {channels} channels")
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1) if channels_last else x, dtype=np.float32)
-        _SAMPLES[key] = (x, what)
+        after = rss_bytes()
+        _SAMPLES[key] = (x, what, max(0, after - before) if after is not None and before is not None else 0)
     return _SAMPLES[key]
 
 
@@ -116,7 +119,8 @@ def run(server, scenario: str, settings: dict, outdir: str) -> dict:
     from cnnbench.core.specs import get_spec
 
     channels_last = case.framework == "tf"  # the Keras models and their exports take NHWC
-    samples, what = load_samples(case.model, case.input_size, get_spec(case.model).in_channels, channels_last)
+    samples, what, samples_rss = load_samples(case.model, case.input_size, get_spec(case.model).in_channels,
+                                              channels_last)
     os.makedirs(outdir, exist_ok=True)
     sut = SystemUnderTest(prep, samples, case.batch)
     settings_ = lg.TestSettings()
@@ -159,10 +163,12 @@ def run(server, scenario: str, settings: dict, outdir: str) -> dict:
     return {"result": result, "settings": settings, "wall_s": wall, "step_times": sut.step_times,
             "query_times": sut.query_times, "samples": what, "sample_count": len(samples),
             "samples_bytes": int(samples.nbytes),
-            "peak_memory_bytes": peak - base if peak is not None and base is not None else None,
+            "peak_memory_bytes": peak - base - samples_rss if peak is not None and base is not None else None,
+            "samples_rss_bytes": samples_rss,
             "peak_memory_kind": ("process peak RSS during the LoadGen run, minus the framework runtime's own RSS "
-                                 "measured before the model was built (includes the samples in memory)") if reset
-            else "process peak RSS since the worker started, minus the runtime's own RSS",
+                                 "measured before the model was built and minus what loading the samples added (the "
+                                 "images, and the modules that read them)") if reset
+            else "process peak RSS since the worker started, minus the runtime's own RSS and the samples'",
             "steady_rss_bytes": rss_bytes(), "process_peak_rss_bytes": peak, "runtime_rss_bytes": base, "logs": outdir,
             "sut": "one inference thread running the prepared step (Prepared.step) on the query's samples; "
                    "LoadGen's thread issues the queries; the last batch of a query padded"}
