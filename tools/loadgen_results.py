@@ -51,19 +51,15 @@ def rows_of(runs: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
         scenario_rows.append([i["model"], i["runtime"], i["scenario"], i["loadgen_validity"], figure,
                               _ms(lat.get("p50")), _ms(lat.get("p90")), _ms(lat.get("p99")),
                               f"{i['loadgen_query_count']:,} ({i['loadgen_sample_count']:,})",
-                              f"{i['loadgen_run_s']:.0f}", _mib(i.get("peak_memory_bytes")), trials])
-        key = (i["model"], i["runtime"])
-        got = memory.setdefault(key, {"peak": [], "runtime": [], "process": [], "export": i.get("export_process")})
-        for field, name in (("peak_memory_bytes", "peak"), ("runtime_rss_bytes", "runtime"),
-                            ("process_peak_rss_bytes", "process")):
-            if i.get(field) is not None:
-                got[name].append(i[field])
-    memory_rows = [[m, rt, _mib(max(v["runtime"]) if v["runtime"] else None),
-                    _mib(max(v["peak"]) if v["peak"] else None), _mib(max(v["process"]) if v["process"] else None),
-                    "the engine only (exported by a child process)" if v["export"] and "child" in v["export"]
-                    else "the engine and the source framework (exported in the worker)" if "-from-" in rt
-                    else "the framework"]
-                   for (m, rt), v in memory.items()]
+                              f"{i['loadgen_run_s']:.0f}", trials])
+    steps = [b["extra_info"] for run in runs for b in run["benchmarks"]
+             if "scenario" not in b["extra_info"] and b["extra_info"].get("mode") == "inference"]
+    steps.sort(key=lambda i: (i["model"], order.get(i["runtime"], 99)))
+    memory_rows = [[i["model"], i["runtime"], _mib(i.get("runtime_rss_bytes")), _mib(i.get("peak_memory_bytes")),
+                    _mib(i.get("process_peak_rss_bytes")),
+                    "the engine only (exported by a child process)" if "child" in str(i.get("export_process"))
+                    else "the engine and the source framework (exported in the worker)" if "-from-" in i["runtime"]
+                    else "the framework"] for i in steps]
     return scenario_rows, memory_rows
 
 
@@ -117,13 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         "tables": [
             {"caption": "Each scenario's LoadGen run (Server: the search's chosen trial); latencies in ms",
              "columns": ["model", "runtime", "scenario", "LoadGen", "figure", "p50", "p90", "p99",
-                         "queries (samples)", "run s", "peak MiB", "sweep / trials"],
-             "align": ["left", "left", "left", "left", "left", "right", "right", "right", "right", "right", "right",
-                       "left"],
+                         "queries (samples)", "run s", "sweep (samples/s) / Server trials (q/s)"],
+             "align": ["left", "left", "left", "left", "left", "right", "right", "right", "right", "right", "left"],
              "rows": scenario_rows},
-            {"caption": "Memory: the worker's own RSS before the model (the runtime), the largest peak above it "
-                        "during a scenario run (samples included), and the process's peak RSS",
-             "columns": ["model", "runtime", "runtime MiB", "peak above it MiB", "process peak MiB", "the worker holds"],
+            {"caption": "Memory, from the step cases of the same runtimes (batch 1, the suite's method): the "
+                        "worker's own RSS before the model is built (the runtime), the peak RSS of one steady step "
+                        "above it, and the process's peak RSS",
+             "columns": ["model", "runtime", "runtime MiB", "step peak above it MiB", "process peak MiB",
+                         "the worker holds"],
              "align": ["left", "left", "right", "right", "right", "left"],
              "rows": memory_rows}],
         "facts": {"wall time": a.wall},
