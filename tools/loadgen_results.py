@@ -26,6 +26,17 @@ def _mib(value) -> str:
     return "-" if value is None else f"{value / 2**20:,.0f}"
 
 
+def _plan(lg: dict) -> str:
+    """One run's LoadGen settings, as its saved ``cnnbench.loadgen`` block states them."""
+    text = (f"{', '.join(lg['scenarios'])}: at least {lg['min_duration_s']:g} s and "
+            + ", ".join(f"{n} queries ({s})" for s, n in lg["min_queries"].items()) + f" ({lg['query_counts']})")
+    if "server" in lg["scenarios"]:
+        text += f", {lg['server_trials']} Server trials, bounds {lg['server_bounds_ms']} ms"
+    if "offline" in lg["scenarios"]:
+        text += f", Offline batches {', '.join(map(str, lg['offline_batches']))}"
+    return text
+
+
 def rows_of(runs: list[dict]) -> tuple[list[list[str]], list[list[str]]]:
     from cnnbench.reports.rows import RUNTIMES
 
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loadgen_results: not a pytest bench --scenarios run ({exc})", file=sys.stderr)
         return 2
     first, last = runs[0], runs[-1]
-    mi, ci, lg = first["machine_info"], first["commit_info"], first["cnnbench"].get("loadgen") or {}
+    mi, ci = first["machine_info"], first["commit_info"]
     info = next(b["extra_info"] for run in runs for b in run["benchmarks"] if "scenario" in b["extra_info"])
     versions = {"Python": mi.get("python_version"), "LoadGen": info.get("loadgen_version")}
     for run in runs:
@@ -99,10 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                     "cores": mi.get("cpu_logical_cores"), "ram": f"{round((mi.get('ram_bytes') or 0) / 2**30)} GiB",
                     "gpu": None},
         "versions": {k: v for k, v in versions.items() if v},
-        "settings": (f"--threads {info.get('setting_intra_op_threads')} in every runtime; LoadGen runs of at least "
-                     f"{lg.get('min_duration_s')} s and {lg.get('min_queries')} queries ({lg.get('query_counts')}); "
-                     f"Server: {lg.get('server_trials')} trials, bounds {lg.get('server_bounds_ms')} ms; Offline "
-                     f"batches {lg.get('offline_batches')}"),
+        "settings": f"--threads {info.get('setting_intra_op_threads')} in every runtime; " + "; ".join(
+            _plan(run["cnnbench"]["loadgen"]) for run in runs if run["cnnbench"].get("loadgen")),
         "commit": (ci.get("id") or "")[:7] or None,
         "commands": [{"as_run": c, "now": None} for c in a.command]
         + [{"as_run": f"python tools/loadgen_results.py {' '.join(a.runs)} --command ... --wall \"{a.wall}\" "
