@@ -57,9 +57,6 @@ class _Server:
         from cnnbench.core.case import Case
 
         self.case = Case.from_dict(case)
-        if self.prep is not None:  # a case prepared again (the LoadGen Offline sweep): the last one freed first
-            self.prep.cleanup()
-            self.prep = None
         self.prep = self.backend.prepare(self.case, seed)
         p = self.prep
         return {"build_s": p.build_s, "first_step_s": p.first_step_s, "params": p.params,
@@ -174,6 +171,13 @@ class _Server:
 
         return count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
                            work=work, label=label)
+
+    def release(self) -> dict:
+        """Free the prepared case (its cleanup), before another is prepared (the LoadGen Offline sweep)."""
+        if self.prep is not None:
+            self.prep.cleanup()
+            self.prep = None
+        return {}
 
     def loadgen(self, scenario: str, settings: dict, outdir: str) -> dict:
         """One LoadGen test of the prepared case (cnnbench.loadgen.sut; docs/loadgen.md)."""

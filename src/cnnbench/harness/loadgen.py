@@ -133,6 +133,7 @@ def scenario_cases(cases: list[Case], options: LoadgenOptions) -> list[ScenarioC
 def _prepare(worker, case: Case, state) -> dict:
     """Prepare ``case`` in the worker, warm it up, time a few steps: (prep, the median step time)."""
     timeout = state.worker_timeout
+    worker.call("release", timeout=timeout)  # the sweep's last batch freed before the next is built
     prep = worker.call("prepare", case=case.to_dict(), timeout=timeout)
     warm = worker.call("warmup", rounds=state.profile.warmup_rounds, seconds=state.profile.warmup_seconds,
                        timeout=timeout)
