@@ -140,8 +140,6 @@ def results_frame(runs: list[Run]) -> pd.DataFrame:
             df[col] = None
     first = (["run", "run_datetime", "case_id", "group"] + CASE_COLUMNS
              + [f"{k}_s" for k in STAT_COLUMNS] + ["rounds", "iterations", "ops"] + MEASURE_COLUMNS + ENV_COLUMNS)
-    if df.empty:  # no step row (a run of LoadGen scenarios only): the columns every reader groups on, empty
-        df = pd.DataFrame(columns=list(dict.fromkeys(first + ["timing_ok", "machine", "run"])))
     ordered = [c for c in dict.fromkeys(first) if c in df.columns]
     rest = sorted(c for c in df.columns if c not in ordered and c != "data_s")
     return df[ordered + rest + (["data_s"] if "data_s" in df.columns else [])]
