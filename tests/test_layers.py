@@ -190,7 +190,7 @@ def test_checkout_has_no_second_copy_of_the_package():
     assert not (ROOT / "cnnbench").exists()
     assert not (ROOT / "bench" / "__init__.py").exists()
     assert sorted(p.name for p in (ROOT / "bench").glob("*.py")) == [
-        "conftest.py", "test_step.py", "test_time_to_accuracy.py"]
+        "conftest.py", "test_loadgen.py", "test_step.py", "test_time_to_accuracy.py"]
 
 
 @pytest.mark.slow

@@ -172,6 +172,19 @@ class _Server:
         return count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
                            work=work, label=label)
 
+    def release(self) -> dict:
+        """Free the prepared case (its cleanup), before another is prepared (the LoadGen Offline sweep)."""
+        if self.prep is not None:
+            self.prep.cleanup()
+            self.prep = None
+        return {}
+
+    def loadgen(self, scenario: str, settings: dict, outdir: str) -> dict:
+        """One LoadGen test of the prepared case (cnnbench.loadgen.sut; docs/loadgen.md)."""
+        from cnnbench.loadgen.sut import run
+
+        return run(self, scenario, settings, outdir)
+
     def crash(self) -> dict:
         """TEST ONLY: die the way a framework's native crash does (SIGSEGV), to test who survives it."""
         os.kill(os.getpid(), signal.SIGSEGV)

@@ -25,3 +25,7 @@ class Prepared:
     # layer name (``cnnbench profile --layer-times``); None where the runtime cannot attribute its ops
     layer_times: Callable[[int], dict] | None = None
     extra: dict = field(default_factory=dict)  # row fields a runtime knows only once prepared (an export's facts)
+    # ``feed(x)``: the next steps run on ``x`` (a numpy array of the step's input shape and layout) in place of
+    # the prepared input; what the LoadGen SUT calls before each step (cnnbench.loadgen.sut). None: inference
+    # cases of runtimes that cannot take samples, and training cases
+    feed: Callable[[Any], None] | None = None

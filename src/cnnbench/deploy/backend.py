@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -39,6 +40,9 @@ SOURCE: str | None = None  # the zoo exported: "torch" | "tf" (Keras on TensorFl
 PARITY_TOLERANCE = 1e-4
 ALLOCATOR_PEAK_KIND = "not measured: the deployment engines expose no allocator peak"
 _SETTINGS = Settings().resolved()
+# the worker (warm_runtime) exports in a child process, cached (cnnbench.deploy.export_process), so that it imports
+# only the engine; a direct caller of prepare (the tests) exports in its own process, as before
+_SEPARATE = False
 
 
 def serve_runtime(runtime: str) -> None:
@@ -58,29 +62,23 @@ def _source():
 
 # ------------------------------------------------------------------ settings and versions
 def configure(settings: Settings, device: str) -> None:
-    """The source framework takes the run's settings (it builds and exports); the engine takes the threads
-    when its session is made, in prepare."""
+    """The engine takes the threads when its session is made, in prepare; the source framework takes the run's
+    settings in the export process (cnnbench.deploy.export_process), or here when prepare exports in-process."""
     global _SETTINGS
     _SETTINGS = settings.resolved()
-    _source().configure(settings, device)
 
 
 def warm_runtime() -> None:
-    """Start the source framework (its tiny step) and import the exporter and the engine, so that neither
-    import reaches a case and the runtime's own memory is measured with them."""
-    _source().warm_runtime()
+    """The worker's start: import the engine alone (the export runs in a child process, cached), so that the
+    runtime's own memory, and each case's, is the engine's."""
+    global _SEPARATE
+    _SEPARATE = True
     if ENGINE == "ort":
         import onnxruntime  # noqa: F401
     elif ENGINE == "openvino":
         import openvino  # noqa: F401
     else:
         import ai_edge_litert.interpreter  # noqa: F401
-    if ENGINE != "litert":
-        import onnx  # noqa: F401
-    if SOURCE == "tf" and ENGINE != "litert":
-        import tf2onnx  # noqa: F401
-    if SOURCE == "tf" and _torch_installed():
-        import torch  # noqa: F401  (the PyTorch twin's weights, see prepare)
 
 
 def _torch_installed() -> bool:
@@ -105,13 +103,24 @@ def engine_version() -> tuple[str, str]:
 def versions(device: str) -> dict:
     """The source framework's versions, the engine's and the exporter's."""
     field, version = engine_version()
-    out = {**_source().versions(device), field: version}
+    out = {**_source_versions(), field: version}
     out["backend_version"] = f"{ENGINE} {version} (from {out.get('backend_version')})"
     if ENGINE != "litert":
         out["onnx_version"] = distribution_version("onnx")
         exporter = "onnxscript" if SOURCE == "torch" else "tf2onnx"  # under torch.onnx.export; under Keras' export
         out["onnx_exporter_version"] = distribution_version(exporter)
     return out
+
+
+def _source_versions() -> dict:
+    """The source framework's versions as its backend reports them, read from the installed distributions (the
+    engine's worker never imports the framework)."""
+    if SOURCE == "torch":
+        torch = distribution_version("torch")
+        return {"torch_version": torch, "backend_version": f"torch {torch}"}
+    tf = distribution_version("tensorflow") or distribution_version("tensorflow-cpu")
+    return {"keras_version": distribution_version("keras"), "keras_backend": "tensorflow",
+            "backend_version": f"tensorflow {tf}", "tf_version": tf}
 
 
 def effective_settings(device: str) -> dict:
@@ -294,6 +303,43 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
                else f"{ENGINE} runs on the CPU here")
         raise UnsupportedCaseError(f"{RUNTIME}: {why}")
     x = _input(case, seed)
+    if _SEPARATE:
+        path, reference, facts, weights, source_s, params, trainable, folder = _export_elsewhere(case, seed)
+    else:
+        path, reference, facts, weights, source_s, params, trainable, folder = _export_here(case, seed, x)
+    start = time.perf_counter()
+    try:
+        step, settings = _ENGINES[ENGINE](path, x, case.device)
+    except Exception as exc:  # noqa: BLE001  (an engine that cannot load the file: a skipped case)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise UnsupportedCaseError(f"{RUNTIME}: {ENGINE} cannot load the export: {exporters.one_line(exc)}") from None
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    first = np.array(step())
+    first_step_s = time.perf_counter() - start
+    diff = float(np.max(np.abs(first.astype(np.float64) - reference))) if first.shape == reference.shape else math.inf
+    scale = float(np.max(np.abs(reference)))
+    rel = diff / scale if scale > 0 else diff
+    extra = {**settings, **facts, "export_weights": weights, "export_source_s": source_s, "runtime_load_s": load_s,
+             "export_parity_max_abs": diff, "export_parity_scale": scale, "export_parity_rel": rel,
+             "export_parity_tolerance": PARITY_TOLERANCE, "export_parity_ok": rel <= PARITY_TOLERANCE}
+    notes = [] if rel <= PARITY_TOLERANCE else [
+        f"{RUNTIME}: output differs from {SOURCE}'s by {rel:.2e} of its scale (tolerance {PARITY_TOLERANCE:g})"]
+
+    def cleanup():
+        if folder is not None:  # an in-process export's temporary folder (the cache keeps its entries)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def feed(samples) -> None:  # every engine reads x at each step (ORT's run, OpenVINO's infer, set_tensor)
+        np.copyto(x, samples)
+
+    return Prepared(step, lambda result: None, source_s + facts["export_s"] + load_s, first_step_s, params,
+                    trainable, cleanup, notes, extra=extra, feed=feed)
+
+
+def _export_here(case: Case, seed: int, x: np.ndarray) -> tuple:
+    """Build, run the reference and export in this process (its framework then stays imported here)."""
     start = time.perf_counter()
     model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
     reference = run_source(SOURCE, model, x)
@@ -313,30 +359,27 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
 
         keras.backend.clear_session()  # and the graphs Keras and the exporters traced
     gc.collect()
-    start = time.perf_counter()
+    return path, reference, {**facts, "export_process": "in the worker (imported the source framework)"}, \
+        weights, source_s, params, trainable, folder
+
+
+def _export_elsewhere(case: Case, seed: int) -> tuple:
+    """The export from the cache, made in a child process on a miss (cnnbench.deploy.export_process)."""
+    from cnnbench.deploy.export_process import exported
+
     try:
-        step, settings = _ENGINES[ENGINE](path, x, case.device)
-    except Exception as exc:  # noqa: BLE001  (an engine that cannot load the file: a skipped case)
-        shutil.rmtree(folder, ignore_errors=True)
-        raise UnsupportedCaseError(f"{RUNTIME}: {ENGINE} cannot load the export: {exporters.one_line(exc)}") from None
-    load_s = time.perf_counter() - start
-    start = time.perf_counter()
-    first = np.array(step())
-    first_step_s = time.perf_counter() - start
-    diff = float(np.max(np.abs(first.astype(np.float64) - reference))) if first.shape == reference.shape else math.inf
-    scale = float(np.max(np.abs(reference)))
-    rel = diff / scale if scale > 0 else diff
-    extra = {**settings, **facts, "export_weights": weights, "export_source_s": source_s, "runtime_load_s": load_s,
-             "export_parity_max_abs": diff, "export_parity_scale": scale, "export_parity_rel": rel,
-             "export_parity_tolerance": PARITY_TOLERANCE, "export_parity_ok": rel <= PARITY_TOLERANCE}
-    notes = [] if rel <= PARITY_TOLERANCE else [
-        f"{RUNTIME}: output differs from {SOURCE}'s by {rel:.2e} of its scale (tolerance {PARITY_TOLERANCE:g})"]
-
-    def cleanup():
-        shutil.rmtree(folder, ignore_errors=True)
-
-    return Prepared(step, lambda result: None, source_s + facts["export_s"] + load_s, first_step_s, params,
-                    trainable, cleanup, notes, extra=extra)
+        got = exported(RUNTIME, case, seed, _SETTINGS.to_dict())
+    except exporters.ExportError as exc:
+        raise UnsupportedCaseError(f"{RUNTIME}: {exc}") from None
+    meta = got["meta"]
+    facts = {**meta["facts"], "export_process": "a child process (the worker imports only the engine)",
+             "export_cache": got["cache"], "export_cache_entry": os.path.basename(got["entry"]),
+             "export_process_s": got["process_s"],
+             "export_process_peak_rss_bytes": meta.get("export_process_peak_rss_bytes")}
+    if got["cache"] == "hit":
+        facts["export_s"] = 0.0  # made by an earlier process: this case spent no time exporting
+    return (got["path"], got["reference"], facts, meta["weights"], meta["source_s"] if got["cache"] == "miss" else 0.0,
+            meta["params"], meta["trainable_params"], None)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:
@@ -377,3 +420,45 @@ class Trainer:
 
     def load(self, path: str) -> None:
         raise UnsupportedCaseError("inference only")
+
+
+# ------------------------------------------------------------------ the export process (cnnbench.deploy.export_process)
+def export_in_child(request_file: str) -> int:
+    """The export process's work: build the source model, run the reference, export, and write the cache entry's
+    files (the file, ``reference.npy``, ``meta.json``; ``error.json`` with the exporter's line when it refuses)
+    into the request's folder."""
+    import json
+    from pathlib import Path
+
+    from cnnbench.core.procfs import peak_rss_bytes
+
+    request = json.loads(Path(request_file).read_text())
+    out = Path(request["out"])
+    serve_runtime(request["runtime"])
+    case, seed = Case.from_dict(request["case"]), request["seed"]
+    _source().configure(Settings.from_dict(request["settings"]), "cpu")
+    fmt = request["made_from"]["format"]
+    x = _input(case, seed)
+    start = time.perf_counter()
+    model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
+    reference = run_source(SOURCE, model, x)
+    source_s = time.perf_counter() - start
+    params, trainable = _count(SOURCE, model)
+    file = f"{case.model}{exporters.SUFFIX[fmt]}"
+    try:
+        facts = export(SOURCE, model, x, fmt, str(out / file))
+    except exporters.ExportError as exc:
+        (out / "error.json").write_text(json.dumps({"message": str(exc)}))
+        return 1
+    np.save(out / "reference.npy", reference)
+    meta = {"file": file, "facts": facts, "weights": weights, "source_s": source_s, "params": params,
+            "trainable_params": trainable, "made_from": request["made_from"],
+            "export_process_peak_rss_bytes": peak_rss_bytes()}
+    (out / "meta.json").write_text(json.dumps(meta, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # python -m cnnbench.deploy.backend REQUEST: the export process
+    import sys
+
+    sys.exit(export_in_child(sys.argv[1]))

@@ -93,6 +93,9 @@ def pytest_addoption(parser):
     r.addoption("--inject-delay", default=None, metavar="MODEL=SECONDS|PCT%",
                 help="TEST ONLY: slow MODEL's (or a case id's) timed step by SECONDS or by PCT%% of its own step time "
                      "(proves the regression detector)")
+    from cnnbench.harness.loadgen import add_options as add_loadgen_options
+
+    add_loadgen_options(parser.getgroup("cnnbench-loadgen", "cnnbench: LoadGen scenarios (docs/loadgen.md)"))
 
 
 def _resolve_device(requested: str) -> tuple[str, str]:
@@ -206,9 +209,15 @@ def pytest_configure(config):
         )
         delays = parse_delay(opt.inject_delay)
         wanted, most = process_counts(opt)
+        from cnnbench.harness import loadgen
+
+        loadgen_options = loadgen.options_from(opt)  # --scenarios: the scenario cases replace the step cases
+        scenario_cases = loadgen.scenario_cases(selected, loadgen_options) if loadgen_options else []
+        selected = [] if loadgen_options else selected
     except (CnnbenchError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    _check_space(opt, len(selected) + len(cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy)))
+    _check_space(opt, len(selected) + len(scenario_cases)
+                 + len(cases_mod.tta_cases(selected, enabled=not opt.no_time_to_accuracy)))
     settings = Settings(math=opt.math, autotune=not opt.no_autotune, threads=threads, interop_threads=interop,
                         onednn=opt.onednn == "on")
     state = HarnessState(
@@ -217,6 +226,7 @@ def pytest_configure(config):
         worker_timeout=timeout, rendezvous=rendezvous, no_memory_check=opt.no_memory_check, delay=delays,
         threads_per_worker=threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
         processes_wanted=wanted, max_processes=most, fork_workers=not opt.no_fork_server,
+        scenario_cases=scenario_cases, loadgen=loadgen_options,
     )
     config.stash[STATE] = state
     config.stash[PROGRESS] = Progress(state, quiet=config.option.verbose < 0)
@@ -292,7 +302,10 @@ def pytest_generate_tests(metafunc):
     if "case" not in metafunc.fixturenames:
         return
     state = metafunc.config.stash[STATE]
-    chosen = state.tta_cases if metafunc.function.__name__ == "test_time_to_accuracy" else state.cases
+    chosen = {"test_time_to_accuracy": state.tta_cases, "test_loadgen_scenario": state.scenario_cases}.get(
+        metafunc.function.__name__, state.cases)
+    if not chosen and (state.loadgen is not None or metafunc.function.__name__ == "test_loadgen_scenario"):
+        return  # --scenarios: only the scenario cases; without it, none (deselected at collection)
     metafunc.parametrize(list(_PARAMS), [case_params(c) for c in chosen], ids=[c.id for c in chosen])
 
 
@@ -365,6 +378,10 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
                          for rt, srv in state.fork_servers.items()} or None,
         "fork_servers_failed": state.fork_servers_failed or None,
     }
+    if state.loadgen is not None:
+        from cnnbench.harness.loadgen import summary_block
+
+        output_json["cnnbench"]["loadgen"] = summary_block(state.loadgen)
 
 
 def pytest_runtest_logreport(report):
@@ -407,6 +424,12 @@ def _stop_if_a_write_failed() -> None:
 
 def pytest_collection_modifyitems(session, config, items):
     progress = config.stash.get(PROGRESS, None)
+    state = config.stash.get(STATE, None)
+    if state is not None:  # a test left unparametrized (the step test under --scenarios, the scenario test
+        left = [i for i in items if "case" in getattr(i, "fixturenames", ()) and not hasattr(i, "callspec")]
+        if left:  # without it): deselected, rather than an "empty parameter set" skip
+            config.hook.pytest_deselected(items=left)
+            items[:] = [i for i in items if i not in left]
     for item in items:
         if "case" in getattr(item, "fixturenames", ()):  # pytest-benchmark's timer: the worker's own clock
             item.add_marker(pytest.mark.benchmark(timer=WORKER_CLOCK), append=False)

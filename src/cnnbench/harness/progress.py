@@ -230,7 +230,7 @@ class Progress:
         if outcome == "passed" and "median_s" in result:
             what = f"{1e3 * result['median_s']:9.2f} ms  {result.get('images_per_s', 0):10.1f} img/s"
         elif outcome == "passed":
-            what = "done"
+            what = result.get("summary", "done")  # a LoadGen scenario case's: its validity and figure
         else:
             reason = report.longrepr[2] if outcome == "skipped" and isinstance(report.longrepr, tuple) else \
                 str(getattr(report, "longreprtext", "") or "").strip().splitlines()[-1:] or [""]

@@ -32,6 +32,8 @@ class HarnessState:
     processes_wanted: int = 2  # --processes: worker processes per single-device case (cnnbench.harness.replication)
     max_processes: int = 4  # --max-processes: at most this many, re-measurements included
     fork_workers: bool = True  # workers forked from a fork server per runtime (--no-fork-server: fresh interpreters)
+    scenario_cases: list[Case] = field(default_factory=list)  # --scenarios: LoadGen scenario cases (harness.loadgen)
+    loadgen: object = None  # --scenarios: the session's harness.loadgen.LoadgenOptions; None: no LoadGen cases
     # ---- derived from the cases
     by_id: dict[str, Case] = field(init=False)  # every case, step and time to accuracy, by its id
     distributed_index: dict[str, int] = field(init=False)  # data-parallel case -> its number (ports on several hosts)
@@ -50,7 +52,7 @@ class HarnessState:
     fork_servers_failed: dict[str, str] = field(default_factory=dict)  # runtime -> why its server could not start
 
     def __post_init__(self) -> None:
-        self.by_id = {c.id: c for c in (*self.cases, *self.tta_cases)}
+        self.by_id = {c.id: c for c in (*self.cases, *self.tta_cases, *self.scenario_cases)}
         self.distributed_index = {c.id: i for i, c in enumerate(c for c in self.cases if c.distributed)}
 
     @property

@@ -108,11 +108,17 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     if case.mode == "inference":
         infer = make_inference_step(model, device=case.device, compile=compile_)
 
+        inputs = [x]  # feed() replaces the step's input tensor (Keras tensors are immutable)
+
         def step():
             with device_scope(case.device):
-                out = infer(x)
+                out = infer(inputs[0])
             sync(case.device, out)
             return out
+
+        def feed(samples) -> None:
+            with device_scope(case.device):
+                inputs[0] = keras.ops.convert_to_tensor(samples)
     else:
         train = make_train_step(model, device=case.device, precision=case.precision, compile=compile_,
                                 strategy=strategy, **BENCH_SGD)
@@ -144,7 +150,8 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         return profile_steps(step, model, steps)
 
     return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup,
-                    layer_times=layer_times if KERAS_BACKEND == "tensorflow" else None)
+                    layer_times=layer_times if KERAS_BACKEND == "tensorflow" else None,
+                    feed=feed if case.mode == "inference" else None)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:

@@ -277,7 +277,11 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
 
         return profile_steps(step, model, steps)
 
-    return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup, layer_times=layer_times)
+    def feed(samples) -> None:  # the next steps' input, copied into the step's own tensor (its device, format)
+        x.copy_(torch.from_numpy(samples))
+
+    return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup, layer_times=layer_times,
+                    feed=feed if case.mode == "inference" else None)
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:

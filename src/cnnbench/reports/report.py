@@ -467,7 +467,30 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
         diagrams_left_out=diagrams.left_out if diagrams is not None else "",
         colors=plots.RUNTIME_COLORS,
         native=NATIVE_LAYOUT,
+        scenarios=_scenarios(runs),
     )
+
+
+def step_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The step cases' rows: LoadGen scenario rows (a ``scenario`` column) have their own section."""
+    if "scenario" not in results.columns:
+        return results
+    return results[results["scenario"].isna()].reset_index(drop=True)
+
+
+def _scenarios(runs: list[Run]) -> dict | None:
+    """The LoadGen scenario rows of the runs, side by side per model, and their latency figure (None: none)."""
+    from cnnbench.reports import loadgen
+
+    rows = [b for run in runs for b in run.data["benchmarks"] if loadgen.is_scenario(b)]
+    if not rows:
+        return None
+    head, by_model = loadgen.table(rows)
+    svg = loadgen.latency_figure(rows)
+    fig = Figure("loadgen", "LoadGen latency percentiles", "Per model and scenario, each runtime's latency at "
+                 "LoadGen's percentiles (log scale; dotted: an INVALID run; dashed: the Server bound); Offline: "
+                 "samples/s.", svg) if svg else None
+    return {"note": loadgen.NOTE, "head": head, "models": list(by_model.items()), "fig": fig}
 
 
 def _diagram_uris(diagrams: dict[str, Path]) -> list[dict]:
@@ -514,10 +537,10 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
     ``paired``: paired A/B results to list and to take framework verdicts from; ``history_view``: the
     results store's series and steps, as plain data (render_html)."""
     out = ensure_writable_dir(Path(out_dir))
-    results = results_frame(runs)
+    results = step_rows(results_frame(runs))
     skipped = skipped_frame(runs)
     present = runtimes_present(results)
-    if reference not in present:
+    if reference not in present and not (results.empty and _scenarios(runs)):  # a scenarios-only run has no steps
         raise ReportError(f"--reference {reference}: no {reference} case in the runs (runtimes measured: "
                           f"{', '.join(present)}); give --reference with one of them")
     paired_df = paired_frame(paired or [])
@@ -529,7 +552,7 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
     if history:
         known = {r.path.resolve() for r in runs}
         extra = [r for r in history if r.path.resolve() not in known and r.data["benchmarks"]]
-        past = pd.concat([results_frame(extra), results], ignore_index=True) if extra else None
+        past = pd.concat([step_rows(results_frame(extra)), results], ignore_index=True) if extra else None
     html = render_html(runs, results, comparison, skipped, thresholds=thresholds, diagrams=diagrams, history=past,
                        paired=paired_df, reference=reference, settings=settings, scaling=scaling, modes=modes,
                        history_view=history_view)

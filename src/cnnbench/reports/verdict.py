@@ -136,8 +136,12 @@ def _line(cells: list[str], widths: list[int], sep: str, indent: str) -> str:
 
 
 def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, reference: str = REFERENCE_RUNTIME) -> str:
-    """The verdict table of one run's pytest-benchmark rows (``stats["data"]`` holds the raw rounds)."""
+    """The verdict table of one run's pytest-benchmark rows (``stats["data"]`` holds the raw rounds); LoadGen
+    scenario rows get their own table, per model side by side (cnnbench.reports.loadgen)."""
+    from cnnbench.reports import loadgen
+
     width = max(int(width), 60)
+    benchmarks, scenario_rows = loadgen.split(benchmarks)
     entries, left_out = [], []
     for i, bench in enumerate(benchmarks):
         try:
@@ -196,6 +200,8 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
                      f"{max(exports):.1e} of the output scale (docs/deploy.md)")
     for note in notes + [f"left out: {m}" for m in left_out]:
         lines += wrap(note, "  ")
+    if scenario_rows:
+        lines = (lines + [""] if entries or left_out else []) + loadgen.render(scenario_rows, width).splitlines()
     if skipped:
         lines += ["", f"Skipped ({len(skipped)}):"]
         for s in skipped:
