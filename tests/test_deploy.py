@@ -226,7 +226,7 @@ def test_an_export_that_fails_is_a_skip_with_the_exporters_line(monkeypatch):
     case (cnnbench.harness.harness.fail_from_worker): the run goes on."""
     pytest.importorskip("onnxscript")
     from cnnbench.deploy import backend, export
-    from cnnbench.worker_server import _classify
+    from cnnbench.worker.server import _classify
 
     def refuse(*args, **kwargs):
         raise export.ExportError("torch.onnx.export (dynamo) cannot export it: UnsupportedOperatorError: aten::foo")

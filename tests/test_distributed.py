@@ -14,7 +14,7 @@ import pytest
 from cnnbench.harness.distributed import Job
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.settings import Settings
-from cnnbench.worker import WorkerDied, WorkerError
+from cnnbench.worker.client import WorkerDied, WorkerError
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_THREAD = Settings(threads=1, interop_threads=1)

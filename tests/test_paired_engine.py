@@ -63,7 +63,7 @@ class FakeWorker:
         try:
             if cmd == "prepare":
                 if self.fail_prepare == self.name:
-                    from cnnbench.worker import WorkerError
+                    from cnnbench.worker.client import WorkerError
 
                     raise WorkerError("error", "build failed")
                 return {"build_s": 0.0, "first_step_s": 0.0}
@@ -132,7 +132,7 @@ def test_builds_sets_how_often_each_side_builds_its_case_before_it_is_measured()
 def test_both_sides_workers_are_pinned_to_the_plan_cpus(monkeypatch):
     """start_worker hands plan.cpus to each side's Worker (it pins the process before its framework starts,
     through CNNBENCH_CPU_AFFINITY, which CI's baseline commit efa5114 reads too)."""
-    import cnnbench.worker
+    import cnnbench.worker.client
     from cnnbench.ab.paired import start_worker
 
     seen = []
@@ -141,7 +141,7 @@ def test_both_sides_workers_are_pinned_to_the_plan_cpus(monkeypatch):
         def __init__(self, runtime, device, settings, **kw):
             seen.append(kw["affinity"])
 
-    monkeypatch.setattr(cnnbench.worker, "Worker", Recorder)
+    monkeypatch.setattr(cnnbench.worker.client, "Worker", Recorder)
     start_worker(Side(CASE, label="a"), Plan(cpus=(1,)))
     start_worker(Side(CASE, label="b", pythonpath="/elsewhere", cwd="/elsewhere"), Plan(cpus=(1,)))
     start_worker(Side(CASE, label="a"), Plan())
@@ -244,7 +244,7 @@ def test_measured_builds_share_the_time_budget():
 
 
 def test_a_side_that_fails_to_build_closes_both():
-    from cnnbench.worker import WorkerError
+    from cnnbench.worker.client import WorkerError
 
     timeline = Timeline()
     a, b = Side(CASE, label="a"), Side(CASE, label="b")

@@ -28,7 +28,7 @@ def measure_layer_times(name: str, framework: str = "both", *, mode: str = "infe
     """Per-layer time of ``steps`` profiled steps of each framework, after ``warmup`` untraced ones and
     ``steps`` timed untraced ones; the result of ``combine`` with the run's parameters and each worker's
     versions and settings."""
-    from cnnbench.worker import Worker, WorkerError
+    from cnnbench.worker.client import Worker, WorkerError
 
     options = options or {}
     if mode not in MODES:

@@ -206,7 +206,7 @@ def measured_memory(name: str, framework: str, mode: str, batch: int, input_size
     allocator's peak (CUDA)."""
     from cnnbench.core.case import NATIVE_LAYOUT, Case
     from cnnbench.core.settings import Settings
-    from cnnbench.worker import Worker
+    from cnnbench.worker.client import Worker
 
     case = Case(name, framework, mode, batch, device, input_size, layout=NATIVE_LAYOUT[framework],
                 options=tuple(sorted(options.items())))

@@ -378,7 +378,7 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,
                  label: str | None = None):
     from cnnbench.ab.paired import measure_pair
-    from cnnbench.worker import WorkerDied, WorkerError
+    from cnnbench.worker.client import WorkerDied, WorkerError
 
     label = label or pair.pair_id  # what the progress line names
     why = _why_not(pair)

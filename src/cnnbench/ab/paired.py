@@ -151,7 +151,7 @@ def start_worker(side: Side, plan: Plan):
     hold another one). A baseline checkout's worker reads the pinning from the same variable (since
     efa5114, CI's baseline)."""
     from cnnbench.ab.checkout import checkout_root, import_root
-    from cnnbench.worker import Worker
+    from cnnbench.worker.client import Worker
 
     cwd = side.cwd or str(checkout_root())
     pythonpath = side.pythonpath or str(import_root())
