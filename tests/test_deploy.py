@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cnnbench
-from cnnbench.backends import runtime_missing
+from cnnbench.zoo.dispatch import runtime_missing
 from cnnbench.core.case import EXPORT_RUNTIMES, Case, export_of, runtime_of, split_runtime
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings

@@ -42,7 +42,7 @@ def parity(request, torch_mod, keras_mod):
     """One 2-worker job per framework (worker start-up and the engine's rendezvous once) takes two training
     steps: LeNet-5 on a global batch of 8 (4 images each) and a small ResNet-18; the step of one worker on
     LeNet-5's whole batch is taken in this process, by the same backend function without a job."""
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
 
     framework = request.param
     lenet, resnet = _case(framework, "lenet5", 4, 28, 2), _case(framework, "resnet18", 2, 32, 2)

@@ -104,7 +104,7 @@ def test_list_models_with_wildcards():
 
 def test_core_imports_no_framework():
     code = (
-        "import sys, cnnbench, cnnbench.core.analytic, cnnbench.transfer; "
+        "import sys, cnnbench, cnnbench.core.analytic, cnnbench.zoo.transfer; "
         "print(cnnbench.list_models()); "
         "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
         "sys.exit(f'imported {bad}' if bad else 0)"

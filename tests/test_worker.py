@@ -91,7 +91,7 @@ def test_a_worker_that_does_not_answer_is_killed_in_bounded_time(torch_mod):
 
 
 def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
 
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     with pytest.raises(RuntimeError, match="run it in a worker process"):

@@ -30,7 +30,7 @@ _API = {
     "get_model": "cnnbench.registry",
     "get_spec": "cnnbench.registry",
     "list_models": "cnnbench.registry",
-    "transfer_weights": "cnnbench.transfer",
+    "transfer_weights": "cnnbench.zoo.transfer",
 }
 
 __all__ = sorted(_API)

@@ -74,7 +74,7 @@ def build(name: str, framework: str, seed: int, *, init_from=None):
     keras.utils.set_random_seed(seed)
     model = get_model(name, framework="tf")
     if init_from is not None:
-        from cnnbench.transfer import transfer_weights
+        from cnnbench.zoo.transfer import transfer_weights
 
         transfer_weights(init_from, model)
     return model
@@ -82,7 +82,7 @@ def build(name: str, framework: str, seed: int, *, init_from=None):
 
 def trainer_for(framework: str, model, lr: float, momentum: float):
     """A Trainer on the framework's one training step (its backend's ``make_train_step``)."""
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
     from cnnbench.core.case import runtime_of
 
     return runtime_backend(runtime_of(framework)).Trainer(model, lr=lr, momentum=momentum)
@@ -302,7 +302,7 @@ def transferred_agreement(torch_model, data) -> int:
     import torch
 
     from cnnbench.registry import get_model
-    from cnnbench.transfer import transfer_weights
+    from cnnbench.zoo.transfer import transfer_weights
 
     keras_model = get_model(torch_model.cnnbench_name, framework="tf")
     transfer_weights(torch_model, keras_model)

@@ -282,7 +282,7 @@ def _pairs(opts: dict, worktree) -> tuple[list, str, str]:
 
 def _why_not(pair) -> str | None:
     """Why a pair cannot run here (a missing runtime, too small an input), checked before starting it."""
-    from cnnbench.backends import runtime_missing
+    from cnnbench.zoo.dispatch import runtime_missing
     from cnnbench.core.errors import InputTooSmallError
     from cnnbench.core.build_args import check_build_args
 

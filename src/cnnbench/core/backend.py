@@ -1,11 +1,11 @@
 """The backend contract: what a framework backend module provides, written down once.
 
 A backend is a module (``cnnbench.models_torch.backend``, ``cnnbench.models_tf.backend``) that serves
-one runtime in this process. ``cnnbench.backends.runtime_backend`` picks it; a worker process
+one runtime in this process. ``cnnbench.zoo.dispatch.runtime_backend`` picks it; a worker process
 (``cnnbench.worker``) configures it before anything is built, reads back what is in force, prepares
 a case and steps it; ``cnnbench train`` trains with its ``Trainer``. Nothing else reaches into a
 backend, so a new framework is a new module that satisfies ``Backend`` (a module satisfies a
-``typing.Protocol`` by its functions, PEP 544) and one line in ``cnnbench.backends``.
+``typing.Protocol`` by its functions, PEP 544) and one line in ``cnnbench.zoo.dispatch``.
 
 Framework-free: the types below say what goes in and out (``Settings``, ``Case``, ``Prepared``, plain
 dicts and numbers), never a framework's tensor or model.

@@ -2,10 +2,10 @@
 and stepped by the worker like any other runtime (inference only; docs/deploy.md).
 
 One module serves every export runtime (``ort-from-torch``, ``openvino-from-keras``, ...): the worker's
-``cnnbench.backends.runtime_backend`` calls ``serve_runtime`` first, and the source zoo's own backend
+``cnnbench.zoo.dispatch.runtime_backend`` calls ``serve_runtime`` first, and the source zoo's own backend
 (``cnnbench.models_torch.backend`` or ``cnnbench.models_tf.backend`` on TensorFlow) builds the model, so
 that the exported model is the one the framework rows measure. ``prepare`` builds it from the seed (the
-Keras model takes the PyTorch twin's weights through ``cnnbench.transfer`` when PyTorch is installed, so
+Keras model takes the PyTorch twin's weights through ``cnnbench.zoo.transfer`` when PyTorch is installed, so
 that both ONNX files compute the same function), runs it once as the reference, exports it
 (``cnnbench.deploy.export``), frees it, loads the file in the engine ONCE with the run's threads, and
 checks the engine's first output against the reference. A fair measurement as the engines' own tools
@@ -235,11 +235,11 @@ def source_model(framework: str, name: str, input_size: int, options: dict, seed
     import torch
 
     from cnnbench.models_torch.backend import build as build_torch
-    from cnnbench.transfer import transfer_weights
+    from cnnbench.zoo.transfer import transfer_weights
 
     torch.manual_seed(seed)
     transfer_weights(build_torch(name, input_size=input_size, **options), model)
-    return model, f"the PyTorch twin's (seed {seed}), transferred by cnnbench.transfer"
+    return model, f"the PyTorch twin's (seed {seed}), transferred by cnnbench.zoo.transfer"
 
 
 def run_source(framework: str, model, x: np.ndarray) -> np.ndarray:

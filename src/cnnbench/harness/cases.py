@@ -8,7 +8,7 @@ import fnmatch
 import math
 from dataclasses import dataclass
 
-from cnnbench.backends import FRAMEWORKS
+from cnnbench.zoo.dispatch import FRAMEWORKS
 from cnnbench.core.case import (EXPORT_RUNTIMES, KERAS_BACKENDS, LAYOUTS, MODES, NATIVE_LAYOUT, PRECISIONS, RUNTIMES,
                                 Case, export_of, split_runtime)
 from cnnbench.core.specs import list_models

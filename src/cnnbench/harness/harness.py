@@ -118,7 +118,7 @@ def too_big_for_the_cpu(case: Case) -> str | None:
 
 def precheck(case: Case, state: HarnessState) -> None:
     """Skip, with the reason, what cannot run here: a missing framework, too small an input, no room."""
-    from cnnbench.backends import runtime_missing
+    from cnnbench.zoo.dispatch import runtime_missing
 
     missing = runtime_missing(case.runtime)
     if missing:

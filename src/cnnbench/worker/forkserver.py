@@ -69,7 +69,7 @@ def serve_forks(path: str, runtime: str, protocol: int) -> int:
     import time
 
     start = time.perf_counter()
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
 
     runtime_backend(runtime)  # the backend module imports its framework; nothing runs yet
     import_s = time.perf_counter() - start

@@ -26,7 +26,7 @@ def busy_wait(seconds: float) -> None:
 
 class _Server:
     def __init__(self, runtime: str, device: str, settings: dict, protocol: int, forked: bool = False):
-        from cnnbench.backends import runtime_backend
+        from cnnbench.zoo.dispatch import runtime_backend
         from cnnbench.core.settings import Settings
 
         self.device, self.protocol, self.forked = device, protocol, forked
