@@ -118,7 +118,7 @@ def test_zero_classes_is_named_as_such(torch_mod):
 
 
 def test_a_damaged_profile_cache_entry_is_recomputed_not_trusted(tmp_path, torch_mod, monkeypatch):
-    from cnnbench.profile import profile_model
+    from cnnbench.inspection.profile import profile_model
 
     monkeypatch.setenv("CNNBENCH_CACHE", str(tmp_path))
     good = profile_model("lenet5", "torch")["fvcore"]["total"]

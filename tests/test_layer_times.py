@@ -115,7 +115,7 @@ def test_tf_overlapping_ops_share_the_wall_time():
 
 @pytest.fixture(scope="module", params=["inference", "train"])
 def measured(request):
-    from cnnbench.layer_times import measure_layer_times
+    from cnnbench.inspection.layer_times import measure_layer_times
 
     # batch 2 in training: ResNet-18's last BatchNorm sees 1x1 maps at 32 px and needs two values per channel
     return measure_layer_times("resnet18", "both", mode=request.param, batch=2 if request.param == "train" else 1,

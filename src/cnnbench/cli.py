@@ -68,7 +68,7 @@ _LAYER_TIMES_ONLY = (("mode", "--mode"), ("steps", "--steps"), ("threads", "--th
 
 def _cmd_layer_times(args: argparse.Namespace) -> int:
     """``cnnbench profile MODEL --layer-times``: each framework's step per layer, matched by name."""
-    from cnnbench.layer_times import measure_layer_times
+    from cnnbench.inspection.layer_times import measure_layer_times
     from cnnbench.reports.layer_times import render
 
     for flag, on in (("--per-layer", args.per_layer), ("--memory", args.memory)):
@@ -129,7 +129,7 @@ def _write_layer_times_result(args: argparse.Namespace, result: dict) -> None:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from cnnbench.profile import profile_model
+    from cnnbench.inspection.profile import profile_model
 
     if args.layer_times:
         return _cmd_layer_times(args)
@@ -230,7 +230,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from cnnbench.summary import identical, render, render_both, summarize
+    from cnnbench.inspection.summary import identical, render, render_both, summarize
 
     opts = _options(args)
     frameworks = ("torch", "tf") if args.framework == "both" else (args.framework,)
@@ -244,7 +244,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
-    from cnnbench.diagram import draw
+    from cnnbench.inspection.diagram import draw
 
     fmt = args.format
     out = args.out or f"{args.model}{'-' + args.framework if args.framework != 'both' else ''}.{fmt}"

@@ -1,6 +1,6 @@
 """``cnnbench profile --layer-times`` output: the measured per-layer times as tables (no framework).
 
-``tables`` turns the result of ``cnnbench.layer_times.measure_layer_times`` (plain JSON) into tables in the
+``tables`` turns the result of ``cnnbench.inspection.layer_times.measure_layer_times`` (plain JSON) into tables in the
 results-page format (caption, columns, align, rows): a per-kind summary first (where each framework's step
 goes: "depthwise convs take 41% of one step and 18% of the other's"), the rows outside any layer, then one
 row per layer grouped by kind. ``render`` prints them as text, Markdown or CSV; ``result_file`` wraps them

@@ -16,7 +16,7 @@ from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.layer_times import combine
 from cnnbench.core.settings import Settings
 from cnnbench.core.validate import positive_int
-from cnnbench.profile import frameworks_for
+from cnnbench.inspection.profile import frameworks_for
 from cnnbench.registry import check_build_args
 
 MODES = ("inference", "train")
