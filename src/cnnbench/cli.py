@@ -296,7 +296,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cnnbench.train import run_cli
+    from cnnbench.train.loop import run_cli
 
     return run_cli(args)
 
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=None, help="square input (default: the model's); batch 1")
     p.set_defaults(func=_cmd_export)
 
-    from cnnbench.train import add_train_arguments
+    from cnnbench.train.loop import add_train_arguments
 
     add_train_arguments(sub.add_parser("train", help="train LeNet-5 on real handwritten digits (scikit-learn)"))
 

@@ -319,7 +319,7 @@ def tta_cases(cases: list[Case], enabled: bool = True) -> list[Case]:
     """Time-to-accuracy cases (LeNet-5 on the digits, CPU), one per framework whose LeNet-5 training is selected."""
     if not enabled:
         return []
-    from cnnbench.train import DEFAULTS
+    from cnnbench.train.loop import DEFAULTS
 
     fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train" and not c.distributed
            and c.runtime in ("torch", "keras-tf")]

@@ -428,7 +428,7 @@ def run_tta_case(benchmark, case: Case, state: HarnessState) -> None:
     processes too (``process_rounds``: one each) and the interval resamples them as it does the steps'."""
     from datetime import datetime, timezone
 
-    from cnnbench.train import DEFAULTS
+    from cnnbench.train.loop import DEFAULTS
 
     precheck(case, state)
     results, processes = [], []

@@ -159,7 +159,7 @@ class _Server:
 
     def train_to_accuracy(self, **kwargs) -> dict:
         """One time-to-accuracy round (``cnnbench train`` until the target); see bench's tta cases."""
-        from cnnbench.train import time_to_accuracy_round
+        from cnnbench.train.loop import time_to_accuracy_round
 
         return time_to_accuracy_round(self.backend, **kwargs)
 

@@ -144,7 +144,7 @@ def time_to_accuracy_round(backend, model: str) -> dict:
     starts from the PyTorch initialisation when PyTorch is installed, as in ``cnnbench train``."""
     import importlib.util
 
-    from cnnbench import digits
+    from cnnbench.train import digits
 
     framework = "torch" if backend.RUNTIME == "torch" else "tf"
     data = digits.load()
@@ -243,7 +243,7 @@ def _check_arguments(args) -> None:
 
 
 def run_cli(args) -> int:
-    from cnnbench import digits
+    from cnnbench.train import digits
 
     check_model(args.model)
     _check_arguments(args)
