@@ -17,6 +17,7 @@ It keeps the backend contract, ``cnnbench.core.backend.Backend`` (tests/test_bac
 from __future__ import annotations
 
 import gc
+import importlib
 import math
 import shutil
 import tempfile
@@ -24,13 +25,14 @@ import time
 
 import numpy as np
 
-from cnnbench.core.case import Case, export_of, split_runtime
+from cnnbench.core.case import Case, export_of, runtime_of, split_runtime, to_layout
 from cnnbench.core.deps import distribution_version
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
 from cnnbench.core.specs import get_spec
 from cnnbench.core.step import Prepared
 from cnnbench.deploy import export as exporters
+from cnnbench.zoo.dispatch import framework_backend, runtime_missing
 
 RUNTIME = "export"  # which export runtime this process serves: set by serve_runtime before configure
 ENGINE: str | None = None  # "ort" | "openvino" | "litert"
@@ -49,11 +51,7 @@ def serve_runtime(runtime: str) -> None:
 
 def _source():
     """The source zoo's backend module: it builds the model, and its framework starts in this process."""
-    if SOURCE == "torch":
-        from cnnbench.models_torch import backend
-    else:
-        from cnnbench.models_tf import backend
-    return backend
+    return framework_backend(SOURCE)
 
 
 # ------------------------------------------------------------------ settings and versions
@@ -75,18 +73,21 @@ def warm_runtime() -> None:
         import openvino  # noqa: F401
     else:
         import ai_edge_litert.interpreter  # noqa: F401
-    if ENGINE != "litert":
-        import onnx  # noqa: F401
-    if SOURCE == "tf" and ENGINE != "litert":
-        import tf2onnx  # noqa: F401
-    if SOURCE == "tf" and _torch_installed():
-        import torch  # noqa: F401  (the PyTorch twin's weights, see prepare)
+    for module in exporters.EXPORTERS[(SOURCE, _format())].imports:
+        importlib.import_module(module)
+    twin = _twin()
+    if twin is not None:
+        framework_backend(twin)  # the twin's framework (its initial weights, see prepare)
 
 
-def _torch_installed() -> bool:
-    import importlib.util
+def _format() -> str:
+    return "tflite" if ENGINE == "litert" else "onnx"
 
-    return importlib.util.find_spec("torch") is not None
+
+def _twin() -> str | None:
+    """The zoo whose initial weights the source zoo's model takes (PyTorch's, for Keras), if installed."""
+    twin = _source().INITIAL_WEIGHTS_FROM
+    return twin if twin is not None and runtime_missing(runtime_of(twin)) is None else None
 
 
 def engine_version() -> tuple[str, str]:
@@ -109,8 +110,7 @@ def versions(device: str) -> dict:
     out["backend_version"] = f"{ENGINE} {version} (from {out.get('backend_version')})"
     if ENGINE != "litert":
         out["onnx_version"] = distribution_version("onnx")
-        exporter = "onnxscript" if SOURCE == "torch" else "tf2onnx"  # under torch.onnx.export; under Keras' export
-        out["onnx_exporter_version"] = distribution_version(exporter)
+        out["onnx_exporter_version"] = distribution_version(exporters.EXPORTERS[(SOURCE, "onnx")].converter)
     return out
 
 
@@ -217,53 +217,35 @@ _ENGINES = {"ort": _ort, "openvino": _openvino, "litert": _litert}
 
 # ------------------------------------------------------------------ the source model, the export
 def source_model(framework: str, name: str, input_size: int, options: dict, seed: int = 0):
-    """The zoo's model in eval mode, from ``seed``; the Keras model takes the PyTorch twin's weights when
-    PyTorch is installed (so ONNX files from both zoos compute the same function). (model, weights note)."""
-    if framework == "torch":
-        import torch
-
-        from cnnbench.models_torch.backend import build
-
-        torch.manual_seed(seed)
-        return build(name, input_size=input_size, **options).eval(), f"PyTorch's initializers, seed {seed}"
-    from cnnbench.models_tf.backend import build, set_seed
-
-    set_seed(seed)
-    model = build(name, input_size=input_size, **options)
-    if not _torch_installed():
-        return model, f"Keras' initializers, seed {seed} (PyTorch not installed: no twin's weights)"
-    import torch
-
-    from cnnbench.models_torch.backend import build as build_torch
+    """The zoo's model from ``seed``; the Keras model takes the PyTorch twin's weights when PyTorch is
+    installed (so ONNX files from both zoos compute the same function). (model, weights note)."""
+    backend = framework_backend(framework)
+    backend.set_seed(seed)
+    model = backend.build(name, input_size=input_size, **options)
+    twin = backend.INITIAL_WEIGHTS_FROM
+    own = f"{backend.NAME}{chr(39) if backend.NAME.endswith('s') else chr(39) + 's'} initializers, seed {seed}"
+    if twin is None:
+        return model, own
+    if runtime_missing(runtime_of(twin)) is not None:
+        return model, f"{own} ({twin} not installed: no twin's weights)"
     from cnnbench.zoo.transfer import transfer_weights
 
-    torch.manual_seed(seed)
-    transfer_weights(build_torch(name, input_size=input_size, **options), model)
-    return model, f"the PyTorch twin's (seed {seed}), transferred by cnnbench.zoo.transfer"
+    source = framework_backend(twin)
+    source.set_seed(seed)
+    transfer_weights(source.build(name, input_size=input_size, **options), model)
+    return model, f"the {source.NAME} twin's (seed {seed}), transferred by cnnbench.zoo.transfer"
 
 
 def run_source(framework: str, model, x: np.ndarray) -> np.ndarray:
-    """The framework's own inference output for ``x`` (NCHW for PyTorch, NHWC for Keras)."""
-    if framework == "torch":
-        import torch
-
-        with torch.inference_mode():
-            out = model(torch.from_numpy(x))
-        return (out[0] if isinstance(out, tuple) else out).numpy()
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    """The framework's own inference output for ``x`` (in its zoo's layout: NCHW for PyTorch, NHWC for Keras)."""
+    return framework_backend(framework).run_inference(model, x)
 
 
 def export(framework: str, model, x: np.ndarray, fmt: str, path: str, opset: int | None = None) -> dict:
     """``model`` exported by its ecosystem's exporter to ``fmt`` at ``path``; the export's facts."""
     exporters.check_request(framework, fmt, opset)
-    if framework == "torch":
-        return exporters.export_torch_onnx(model, x, path, opset)
-    run_source(framework, model, x)  # Keras exports only a model that has been called
-    if fmt == "onnx":
-        return exporters.export_keras_onnx(model, path, opset)
-    return exporters.export_keras_tflite(model, path)
+    run_source(framework, model, x)  # Keras exports only a model that has been called (and the trace is warm)
+    return exporters.EXPORTERS[(framework, fmt)].export(model, x, path, opset)
 
 
 def _input(case: Case, seed: int) -> np.ndarray:
@@ -271,16 +253,7 @@ def _input(case: Case, seed: int) -> np.ndarray:
     spec = get_spec(case.model)
     x = np.random.default_rng(seed).random((case.batch, spec.in_channels, case.input_size, case.input_size),
                                            dtype=np.float32)
-    return x if SOURCE == "torch" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-
-
-def _count(framework: str, model) -> tuple[int, int]:
-    """(params with BN statistics, trainable params) as the framework rows count them: their backend's count."""
-    if framework == "torch":
-        from cnnbench.models_torch.backend import param_counts
-    else:
-        from cnnbench.models_tf.backend import param_counts
-    return param_counts(model)
+    return to_layout(x, _source().INPUT_LAYOUT)
 
 
 def prepare(case: Case, seed: int = 0) -> Prepared:
@@ -298,9 +271,9 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
     model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
     reference = run_source(SOURCE, model, x)
     source_s = time.perf_counter() - start
-    params, trainable = _count(SOURCE, model)
+    params, trainable = _source().param_counts(model)  # as the framework rows count them
     folder = tempfile.mkdtemp(prefix="cnnbench-export-")
-    fmt = "tflite" if ENGINE == "litert" else "onnx"
+    fmt = _format()
     path = f"{folder}/{case.model}{exporters.SUFFIX[fmt]}"
     try:
         facts = export(SOURCE, model, x, fmt, path)
@@ -308,10 +281,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         shutil.rmtree(folder, ignore_errors=True)
         raise UnsupportedCaseError(f"{RUNTIME}: {exc}") from None
     model = None  # the engine runs the file alone: the framework's model is freed before it loads
-    if SOURCE == "tf":
-        import keras
-
-        keras.backend.clear_session()  # and the graphs Keras and the exporters traced
+    _source().release_models()  # and the graphs Keras and the exporters traced
     gc.collect()
     start = time.perf_counter()
     try:

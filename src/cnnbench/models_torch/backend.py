@@ -20,6 +20,9 @@ from cnnbench.core.settings import Settings
 from cnnbench.core.specs import get_spec
 from cnnbench.core.step import NonFiniteLoss, Prepared
 from cnnbench.core.training import BENCH_SGD
+from cnnbench.models_torch.zoo import (FRAMEWORK, INITIAL_WEIGHTS_FROM, INPUT_LAYOUT, NAME, OP_COUNTER,  # noqa: F401
+                                       framework_version, layer_output_shapes, layer_params, op_counter_version,
+                                       op_counts, release_models, run_inference, set_seed)
 
 RUNTIME = "torch"
 _DTYPE = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
