@@ -184,11 +184,11 @@ def test_export_command_writes_the_file_and_refuses_bad_input_in_one_line(tmp_pa
 def test_ab_pairs_a_framework_with_its_export():
     """`cnnbench ab --compare-frameworks --sides torch,ort-from-torch`: the sides come from the runtimes;
     only inference is paired (the export runtime has no training case)."""
-    from cnnbench.ab import ab_pairs
+    from cnnbench.ab import pairing
 
-    sides = ab_pairs.parse_sides("torch,ort-from-torch")
-    cases = build_cases(profile="smoke", models="lenet5", device="cpu", **ab_pairs.framework_selection(sides))
-    pairs = ab_pairs.framework_pairs(cases, sides, Settings(), [])
+    sides = pairing.parse_sides("torch,ort-from-torch")
+    cases = build_cases(profile="smoke", models="lenet5", device="cpu", **pairing.framework_selection(sides))
+    pairs = pairing.framework_pairs(cases, sides, Settings(), [])
     assert [p.pair_id for p in pairs] == ["inference:lenet5:bs2:cpu:torch~ort-from-torch"]
     assert pairs[0].b.case.to_dict()["export"] == "ort"
 

@@ -265,8 +265,8 @@ def test_a_disk_that_fills_during_a_run_stops_it_and_keeps_every_measured_case(f
 def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, capsys):
     """Defect 3: `cnnbench ab` ended by SIGTERM after one pair: --out holds that pair, marked incomplete,
     the other listed as not measured; exit 143."""
-    from cnnbench.ab import paired
-    from cnnbench.ab.paired import PairOutcome
+    from cnnbench.ab import engine
+    from cnnbench.ab.engine import PairOutcome
     from cnnbench.cli import main
     from cnnbench.core.paired import paired_ratio
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from cnnbench.ab.bisect import add_bisect_arguments  # the first slow commit, by paired comparisons
-from cnnbench.ab.ab_cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
+from cnnbench.ab.cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 from cnnbench.core.errors import CnnbenchError
 from cnnbench.deploy.cli import add_export_arguments
 from cnnbench.history.cli import add_history_arguments  # the results store and its steps (argparse only)

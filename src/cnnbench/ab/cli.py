@@ -4,7 +4,7 @@
     cnnbench ab --compare-frameworks --sides torch,keras-jax --models resnet18 --modes train
     cnnbench ab --compare-setting threads=1 --models lenet5 --frameworks torch
 
-Each case's two sides run in two worker processes, stepped alternately (``cnnbench.ab.paired``);
+Each case's two sides run in two worker processes, stepped alternately (``cnnbench.ab.engine``);
 exit 0: no regression, 1: a regression (or a pair that could not be measured), 2: bad input.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from cnnbench.ab import ab_instructions, ab_output, ab_pairs
+from cnnbench.ab import instruction_counts, output, pairing
 from cnnbench.harness import cases as cases_mod, machine
-from cnnbench.ab.paired import ORDERS, Plan
+from cnnbench.ab.engine import ORDERS, Plan
 from cnnbench.core import callgrind
 from cnnbench.core.errors import CnnbenchError
 from cnnbench.core.signals import SIGNAL_EXIT, stop_like_ctrl_c
@@ -53,7 +53,7 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                       help="A: the run's setting; B: this one (precision=bf16, layout=nhwc, compile=on, xla=on, "
                            "math=fp32, threads=1, interop_threads=1, autotune=off, onednn=off; comma-separated)")
     add_measurement_arguments(p)
-    ab_instructions.add_arguments(p)
+    instruction_counts.add_arguments(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", default="table", help="table, json, csv or markdown")
     o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")
@@ -158,7 +158,7 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
     if kind == "frameworks" and (args.frameworks or args.keras_backends):
         raise BadInput("--compare-frameworks: choose the two runtimes with --sides (e.g. torch,keras-jax), "
                        "not --frameworks/--keras-backends")
-    _choice("--format", args.format, ab_output.FORMATS)
+    _choice("--format", args.format, output.FORMATS)
     _choice("--order", args.order, ORDERS)
     _choice("--math", args.math, ("tf32", "fp32"))
     _choice("--onednn", args.onednn, ("on", "off"))
@@ -188,16 +188,16 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
             raise ValueError(f"--threads {threads}: this process may use {cores_available()} core(s); "
                              f"give at most {cores_available()}")
         input_size = None if args.input_size is None else _number("--input-size", args.input_size, int)
-        sides = ab_pairs.parse_sides(args.sides) if kind == "frameworks" else None
-        selection = ab_pairs.framework_selection(sides) if sides else {
+        sides = pairing.parse_sides(args.sides) if kind == "frameworks" else None
+        selection = pairing.framework_selection(sides) if sides else {
             "frameworks": args.frameworks, "keras_backends": args.keras_backends}
         cases = cases_mod.build_cases(
             profile=args.bench_profile, models=args.models, modes=args.modes, batch_sizes=args.batch_sizes,
             device=device, input_size=input_size, precision=args.precision, layout=args.layout,
             tf_jit=args.tf_jit, torch_compile=args.torch_compile, **selection)
         delays = cases_mod.parse_delay(args.inject_delay)
-        change = ab_pairs.parse_setting_change(args.compare_setting) if kind == "setting" else None
-        counts = ab_instructions.parse_options(args, cases) if instructions else {}
+        change = pairing.parse_setting_change(args.compare_setting) if kind == "setting" else None
+        counts = instruction_counts.parse_options(args, cases) if instructions else {}
     except (CnnbenchError, ValueError) as exc:
         raise BadInput(str(exc)) from None
     for target, _, _ in delays:
@@ -271,13 +271,13 @@ def _pairs(opts: dict, worktree) -> tuple[list, str, str]:
         sha, info = opts["baseline_sha"], commit_info()
         a_label = f"baseline {opts['ref']} ({sha[:10]})"
         b_label = f"working tree ({(info['id'] or '?')[:10]}{', with uncommitted changes' if info['dirty'] else ''})"
-        return ab_pairs.baseline_pairs(cases, settings, worktree=str(worktree), baseline_label=a_label,
+        return pairing.baseline_pairs(cases, settings, worktree=str(worktree), baseline_label=a_label,
                                        candidate_label=b_label, delays=delays), a_label, b_label
     if kind == "frameworks":
         a, b = opts["sides"]
-        return ab_pairs.framework_pairs(cases, opts["sides"], settings, delays), a, b
-    text = ab_pairs.change_text(opts["change"])
-    return ab_pairs.setting_pairs(cases, settings, opts["change"], delays), "the run's settings", text
+        return pairing.framework_pairs(cases, opts["sides"], settings, delays), a, b
+    text = pairing.change_text(opts["change"])
+    return pairing.setting_pairs(cases, settings, opts["change"], delays), "the run's settings", text
 
 
 def _why_not(pair) -> str | None:
@@ -314,7 +314,7 @@ class Measured:
 def measure_all(opts: dict, pairs: list, *, log=None, into: Measured | None = None) -> tuple[list, list, list]:
     """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished); ``into``
     receives them as they come (an interrupt leaves there what was measured)."""
-    from cnnbench.ab.paired import WorkerPool, side_key
+    from cnnbench.ab.engine import WorkerPool, side_key
     from cnnbench.core.paired import may_have_regressed, stored_estimate
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -352,7 +352,7 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
     percent for their whole life, every round agreeing, which no interval over rounds sees. The row keeps
     its first measurement, lists the others and their ``pooled_ratio``; its decision is
     ``confirmed_decision``'s. No more pairs are run once the verdict is settled (``confirmation_settled``)."""
-    from cnnbench.ab.paired import WorkerPool
+    from cnnbench.ab.engine import WorkerPool
     from cnnbench.core.paired import confirmation_settled, confirmed_decision, pooled_ratio, stored_estimate
 
     row["first_decision"], row["confirmations"] = row["decision"], []
@@ -377,14 +377,14 @@ def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
 
 def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfinished: list, log,
                  label: str | None = None):
-    from cnnbench.ab.paired import measure_pair
+    from cnnbench.ab.engine import measure_pair
     from cnnbench.worker.client import WorkerDied, WorkerError
 
     label = label or pair.pair_id  # what the progress line names
     why = _why_not(pair)
     if why:
         skipped.append({"pair_id": pair.pair_id, "reason": why})
-        log(ab_output.progress_line(i, total, None, label, f"skipped: {why}"))
+        log(output.progress_line(i, total, None, label, f"skipped: {why}"))
         return None
     start = time.perf_counter()
     try:
@@ -393,15 +393,15 @@ def _measure_one(opts: dict, pair, i: int, total: int, pool, skipped: list, unfi
         reason = f"{exc.error_type}: {exc.message}"
         (skipped if exc.kind in ("oom", "input_too_small", "unsupported") else unfinished).append(
             {"pair_id": pair.pair_id, "reason": reason})
-        log(ab_output.progress_line(i, total, None, label, f"not measured: {reason[:200]}"))
+        log(output.progress_line(i, total, None, label, f"not measured: {reason[:200]}"))
         return None
     except WorkerDied as exc:
         unfinished.append({"pair_id": pair.pair_id, "reason": str(exc)})
-        log(ab_output.progress_line(i, total, None, label, f"not measured: {str(exc)[:200]}"))
+        log(output.progress_line(i, total, None, label, f"not measured: {str(exc)[:200]}"))
         return None
-    row = ab_output.case_row(pair, outcome, opts["kind"], opts["threshold"])
+    row = output.case_row(pair, outcome, opts["kind"], opts["threshold"])
     row["seconds"] = round(time.perf_counter() - start, 2)
-    log(ab_output.progress_line(i, total, row, label))
+    log(output.progress_line(i, total, row, label))
     return row
 
 
@@ -422,7 +422,7 @@ def run_ab(args: argparse.Namespace) -> int:
     _sigterm_like_ctrl_c(signals.append)
     if getattr(args, "metric", "time") == "instructions":
         try:
-            return ab_instructions.run_instructions(args, opts)
+            return instruction_counts.run_instructions(args, opts)
         except KeyboardInterrupt:
             name = signals[0] if signals else "SIGINT"
             print(f"cnnbench ab: interrupted ({name}); workers and the baseline worktree removed", file=sys.stderr)
@@ -472,25 +472,25 @@ def _write_result(args, opts: dict, a_label: str, b_label: str, when: str, measu
 
     rows, skipped, unfinished = measured.in_order(), measured.skipped, measured.unfinished
     info = {**machine.describe(), "cnnbench_device": opts["device"]}
-    doc = ab_output.document(kind=opts["kind"], a_label=a_label, b_label=b_label, plan=opts["plan"],
+    doc = output.document(kind=opts["kind"], a_label=a_label, b_label=b_label, plan=opts["plan"],
                              threshold=opts["threshold"], cases=rows, machine_info=info, commit_info=commit_info(),
                              datetime=when, skipped=skipped, unfinished=unfinished, interrupted=interrupted)
-    text = ab_output.render(doc, args.format)
+    text = output.render(doc, args.format)
     if args.out:
         existed = Path(args.out).exists()
         try:
             write_atomic(Path(args.out), text)
         except ReportError as exc:
-            sys.stdout.write(ab_output.render(doc, "table"))
-            copy = rescue(ab_output.render(doc, "json"))
+            sys.stdout.write(output.render(doc, "table"))
+            copy = rescue(output.render(doc, "json"))
             print(f"cnnbench ab: error: {exc}" + (f"; the result was written to {copy}" if copy else ""),
                   file=sys.stderr)
             return 2
-        sys.stdout.write(ab_output.render(doc, "table"))
+        sys.stdout.write(output.render(doc, "table"))
         print(wrote(Path(args.out), existed), file=sys.stderr)
     else:
         sys.stdout.write(text)
-    status = ab_output.exit_status(doc)
+    status = output.exit_status(doc)
     if status:
         regressed = [r["pair_id"] for r in rows if r["decision"] == "regression"]
         what = [f"regression: {', '.join(regressed)}"] if regressed else []

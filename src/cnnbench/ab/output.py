@@ -8,8 +8,8 @@ import io
 import json
 import math
 
-from cnnbench.ab.ab_pairs import Pair
-from cnnbench.ab.paired import Plan, PairOutcome
+from cnnbench.ab.pairing import Pair
+from cnnbench.ab.engine import Plan, PairOutcome
 from cnnbench.core.paired import decide_change, decide_frameworks
 
 FORMATS = ("table", "json", "csv", "markdown")
