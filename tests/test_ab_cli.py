@@ -162,15 +162,15 @@ def _doc(kind="baseline", b_factor=1.2):
 
 
 def test_cpus_auto_pins_both_sides_to_the_last_threads_cpus(monkeypatch):
-    from cnnbench.ab import cli
+    from cnnbench.ab import options
     from cnnbench.core import settings
 
     monkeypatch.setattr(settings, "allowed_cpus", lambda: [0, 1, 2, 3])
-    assert cli._cpus("auto", 1) == (3,) and cli._cpus("auto", 2) == (2, 3)
-    assert cli._cpus("auto", None) is None and cli._cpus("none", 1) is None  # no --threads: not pinned
-    assert cli._cpus("0,2,2", 2) == (0, 2)
-    with pytest.raises(cli.BadInput, match="1 CPU\\(s\\) for --threads 2; give at least 2"):
-        cli._cpus("3", 2)
+    assert options._cpus("auto", 1) == (3,) and options._cpus("auto", 2) == (2, 3)
+    assert options._cpus("auto", None) is None and options._cpus("none", 1) is None  # no --threads: not pinned
+    assert options._cpus("0,2,2", 2) == (0, 2)
+    with pytest.raises(options.BadInput, match="1 CPU\\(s\\) for --threads 2; give at least 2"):
+        options._cpus("3", 2)
 
 
 def test_json_has_the_design_fields():
@@ -231,7 +231,7 @@ def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decisio
     """--confirm N: the flagged pair measured up to N more times, each in new worker processes (a process's
     own bias lasts its life, so only a new process is a new sample of it); the regression stands if every
     pair measured B slower and the pairs' geometric mean is above the threshold."""
-    from cnnbench.ab import cli, engine
+    from cnnbench.ab import engine, measure
 
     pools = []
     results = iter(again)
@@ -241,12 +241,12 @@ def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decisio
         pools.append(pool)
         return _outcome(next(results))
 
-    monkeypatch.setattr(paired, "measure_pair", fake_measure)
+    monkeypatch.setattr(engine, "measure_pair", fake_measure)
     doc = _doc()
     row = doc["cases"][0]
     pair = pairing.Pair(row["pair_id"], Side(TORCH), Side(TORCH))
     unfinished = []
-    cli._confirm({"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}, pair, row, unfinished,
+    measure._confirm({"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}, pair, row, unfinished,
                     log=lambda line: None)
     assert len(pools) == runs and unfinished == []
     assert row["first_decision"] == "regression" and row["decision"] == decision
@@ -268,7 +268,7 @@ def test_a_first_pass_that_may_have_regressed_is_measured_again(monkeypatch):
     re-measured too (one pair's bias can pull a true slowdown under the threshold: 1.050 [0.999, 1.108]
     for a 15% slowdown on 2026-12-04), and becomes a regression when the pairs pooled say so; a first pass
     inside the no-change band is not re-measured."""
-    from cnnbench.ab import cli, engine
+    from cnnbench.ab import engine, measure
 
     noisy = _noisy_outcome([1.00, 1.09, 1.03, 1.11, 0.99, 1.06, 1.02, 1.10, 1.04, 1.08])
     first = noisy.estimate
@@ -278,9 +278,9 @@ def test_a_first_pass_that_may_have_regressed_is_measured_again(monkeypatch):
                                       ([_outcome(1.01)], 1, "no change")):
         results = iter(outcomes)
         seen = []
-        monkeypatch.setattr(paired, "measure_pair", lambda a, b, plan, pool: seen.append(1) or next(results))
+        monkeypatch.setattr(engine, "measure_pair", lambda a, b, plan, pool: seen.append(1) or next(results))
         opts = {"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}
-        rows, _, unfinished = cli.measure_all(opts, [pairing.Pair("p", Side(TORCH), Side(TORCH))],
+        rows, _, unfinished = measure.measure_all(opts, [pairing.Pair("p", Side(TORCH), Side(TORCH))],
                                                  log=lambda line: None)
         (row,) = rows
         assert len(seen) == calls and unfinished == [] and row["decision"] == decision

@@ -280,7 +280,7 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
         return PairOutcome(a_samples=a, b_samples=a, blocks=[0] * 10, steps_per_round=2, estimate=paired_ratio(a, a),
                            stopped="precision", seconds=1.0, rounds_s=1.0, injected_delay_s=0.0)
 
-    monkeypatch.setattr(paired, "measure_pair", measure)
+    monkeypatch.setattr(engine, "measure_pair", measure)
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     out = tmp_path / "ab.json"
     try:

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from cnnbench.ab import cli, instruction_counts
+from cnnbench.ab import cli, instruction_counts, options
 from cnnbench.core import callgrind
 from tools import instructions_detector
 
@@ -75,13 +75,13 @@ def _args(*argv):
 
 def test_options_threshold_defaults_to_half_a_percent_with_instructions(monkeypatch):
     monkeypatch.setattr("cnnbench.ab.checkout.resolve_baseline", lambda ref, repo=None: "0" * 40)
-    opts = cli.parse_options(_args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke",
+    opts = options.parse_options(_args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke",
                                       "--models", "lenet5", "--device", "cpu", "--inject-work", "lenet5=2%"))
     assert opts["threshold"] == 0.005 and opts["steps"] == instruction_counts.DEFAULT_STEPS  # docs/instructions.md
     assert opts["work"] == [("lenet5", 0.02, "fraction")]
-    timed = cli.parse_options(_args("--baseline", "HEAD", "--bench-profile", "smoke", "--models", "lenet5",
+    timed = options.parse_options(_args("--baseline", "HEAD", "--bench-profile", "smoke", "--models", "lenet5",
                                        "--device", "cpu"))
-    assert timed["threshold"] == cli.DEFAULT_THRESHOLD
+    assert timed["threshold"] == options.DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -94,8 +94,8 @@ def test_bad_instruction_options_are_refused_in_one_line(monkeypatch, extra, mes
     monkeypatch.setattr("cnnbench.ab.checkout.resolve_baseline", lambda ref, repo=None: "0" * 40)
     args = _args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke", "--models", "lenet5",
                  "--device", "cpu", *extra)
-    with pytest.raises(cli.BadInput, match=message):
-        cli.parse_options(args)
+    with pytest.raises(options.BadInput, match=message):
+        options.parse_options(args)
 
 
 def _doc(b_count):
