@@ -66,7 +66,7 @@ def test_saved_weights_reproduce_the_test_accuracy_exactly(short_run, capsys):
     history = json.loads((out / "history.json").read_text())
     assert cli_main(["train", "lenet5", "--load", str(out), "--target", "0.5"]) == 0
     loaded = capsys.readouterr().out
-    for fw, label in (("torch", "PyTorch"), ("tf", "TensorFlow")):
+    for fw, label in (("torch", "PyTorch"), ("tf", "Keras")):
         assert f"test accuracy {history[fw]['test_accuracy']:.4f}" in [
             line.split(": ", 1)[1] for line in loaded.splitlines() if line.startswith(label)][0]
 
