@@ -14,7 +14,7 @@ from cnnbench.ab import output, pairing
 from cnnbench.harness.cases import build_cases
 from cnnbench.ab.engine import PairOutcome, Plan, Side
 from cnnbench.core.case import Case
-from cnnbench.core.paired import paired_ratio
+from cnnbench.core.paired_stats import paired_ratio
 from cnnbench.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -268,7 +268,7 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
     from cnnbench.ab import engine
     from cnnbench.ab.engine import PairOutcome
     from cnnbench.cli import main
-    from cnnbench.core.paired import paired_ratio
+    from cnnbench.core.paired_stats import paired_ratio
 
     a = [0.010, 0.011, 0.0105, 0.0102, 0.0099, 0.0101, 0.0103, 0.0100, 0.0104, 0.0098]
     calls = []

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from cnnbench.core.analytic import build_graph
-from cnnbench.core.layer_times import KINDS, OUTSIDE, UNTRACED, combine, layer_kind
-from cnnbench.reports.layer_times import render, tables
+from cnnbench.core.layer_time_match import KINDS, OUTSIDE, UNTRACED, combine, layer_kind
+from cnnbench.reports.layer_time_tables import render, tables
 
 # The rows of a framework (layers + rows outside any layer) cover this share of the profiled step's wall
 # time, by the method (docs/profiling.md, "Per-layer step time"): TensorFlow's cover its executor threads,

@@ -16,7 +16,7 @@ HAS_DOT = shutil.which("dot") is not None
 
 def test_summary_totals_and_rows_match_across_frameworks(small_pair):
     from cnnbench.core.analytic import build_graph
-    from cnnbench.inspection.summary import identical, summarize
+    from cnnbench.inspection.model_summary import identical, summarize
 
     # the models built once at a small input and class count: the rows' shapes must agree at any size
     # (the default-size shapes and counts against the references are tests/test_models.py's)

@@ -47,7 +47,7 @@ def measure_all(opts: dict, pairs: list, *, log=None, into: Measured | None = No
     """Measure every pair in turn; one progress line each. Returns (rows, skipped, unfinished); ``into``
     receives them as they come (an interrupt leaves there what was measured)."""
     from cnnbench.ab.engine import WorkerPool, side_key
-    from cnnbench.core.paired import may_have_regressed, stored_estimate
+    from cnnbench.core.paired_stats import may_have_regressed, stored_estimate
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     found = into if into is not None else Measured()
@@ -79,14 +79,14 @@ CONFIRMATION_FIELDS = ("rounds", "steps_per_round", "a_median_s", "b_median_s", 
 
 
 def _confirm(opts: dict, pair, row: dict, unfinished: list, log) -> None:
-    """A case that may have regressed (``cnnbench.core.paired.may_have_regressed``) measured again, up to
+    """A case that may have regressed (``cnnbench.core.paired_stats.may_have_regressed``) measured again, up to
     ``opts["confirm"]`` times, each in a fresh pair of worker processes (the first pass shares its workers
     between the cases of a runtime): two processes, or two builds, of the same code can differ by several
     percent for their whole life, every round agreeing, which no interval over rounds sees. The row keeps
     its first measurement, lists the others and their ``pooled_ratio``; its decision is
     ``confirmed_decision``'s. No more pairs are run once the verdict is settled (``confirmation_settled``)."""
     from cnnbench.ab.engine import WorkerPool
-    from cnnbench.core.paired import confirmation_settled, confirmed_decision, pooled_ratio, stored_estimate
+    from cnnbench.core.paired_stats import confirmation_settled, confirmed_decision, pooled_ratio, stored_estimate
 
     row["first_decision"], row["confirmations"] = row["decision"], []
     first = stored_estimate(row)

@@ -40,13 +40,13 @@ _LAYER_TIMES_ONLY = (("mode", "--mode"), ("steps", "--steps"), ("threads", "--th
 def _cmd_layer_times(args: argparse.Namespace) -> int:
     """``cnnbench profile MODEL --layer-times``: each framework's step per layer, matched by name."""
     from cnnbench.inspection.layer_times import measure_layer_times
-    from cnnbench.reports.layer_times import render
+    from cnnbench.reports.layer_time_tables import render
 
     for flag, on in (("--per-layer", args.per_layer), ("--memory", args.memory)):
         if on:
             raise ValueError(f"{flag} and --layer-times are two different profiles: ask for one")
     from cnnbench.core.settings import Settings
-    from cnnbench.core.validate import positive_int
+    from cnnbench.core.user_values import positive_int
 
     if args.threads is not None:
         positive_int("threads", args.threads)
@@ -69,7 +69,7 @@ def _write_layer_times_result(args: argparse.Namespace, result: dict) -> None:
     from pathlib import Path
 
     from cnnbench.harness.machine import describe
-    from cnnbench.reports.layer_times import result_file
+    from cnnbench.reports.layer_time_tables import result_file
 
     info = describe()
     ram = f"{info['ram_bytes'] / 2**30:.0f} GiB" if info.get("ram_bytes") else None
@@ -189,7 +189,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from cnnbench.inspection.summary import identical, render, render_both, summarize
+    from cnnbench.inspection.model_summary import identical, render, render_both, summarize
     from cnnbench.registry import FRAMEWORKS
 
     opts = _options(args)

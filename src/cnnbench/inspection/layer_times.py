@@ -4,7 +4,7 @@ Each framework runs in its own worker process under the suite's settings (``cnnb
 threads, oneDNN on, read back and recorded), exactly as a benchmark case does: the case is prepared,
 warmed up, timed untraced (the step time the benchmark would report), then profiled for a few more
 steps by the framework's own profiler (the worker's ``layer_times`` command). The replies are matched
-by layer name on the analytic graph (``cnnbench.core.layer_times.combine``).
+by layer name on the analytic graph (``cnnbench.core.layer_time_match.combine``).
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.case import NATIVE_LAYOUT, Case
-from cnnbench.core.layer_times import combine
+from cnnbench.core.layer_time_match import combine
 from cnnbench.core.settings import Settings
-from cnnbench.core.validate import positive_int
+from cnnbench.core.user_values import positive_int
 from cnnbench.inspection.profile import frameworks_for
 from cnnbench.registry import check_build_args
 

@@ -158,7 +158,7 @@ def result_file(result: dict, *, title: str, date: str, machine: dict, command: 
                          for fw in result["frameworks"])
     return {"format": FORMAT, "title": title, "dates": [date], "machine": machine, "versions": versions,
             "settings": settings, "commit": commit, "commands": [{"as_run": command, "now": None}],
-            "source": "the command's JSON output (--format json), rendered by cnnbench.reports.layer_times",
+            "source": "the command's JSON output (--format json), rendered by cnnbench.reports.layer_time_tables",
             "raw_files": [], "tables": tables(result),
             "facts": {f"{NAMES.get(fw, fw)} method": result["totals"][fw]["method"] for fw in result["frameworks"]},
             "notes": check_lines(result) + notes}
