@@ -120,7 +120,8 @@ class Zoo(Protocol):
         """The version the FLOP counter's results depend on (a cache key)."""
 
     def op_counts(self, model, *, input_size: int, batch: int, in_channels: int, frozen: bool = True) -> dict:
-        """The FLOP counter's report fields, and per layer its FLOPs (``layers``) and MACs (``layer_macs``)."""
+        """The FLOP counter's report fields, per layer and op what it counted (``per_layer``), and per layer
+        its FLOPs (``layers``) and MACs (``layer_macs``)."""
 
 
 def members(protocol: type) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def profile_model(
         counts = _cached(counter["name"], {**key, fw: backend.op_counter_version(), "frozen": tf_frozen},
                          lambda: backend.op_counts(model, input_size=size, batch=batch,
                                                    in_channels=spec.in_channels, frozen=tf_frozen),
-                         use_cache, required=(*counter["report"], "layers", "layer_macs"))
+                         use_cache, required=(*counter["report"], "per_layer", "layers", "layer_macs"))
         for lname, flops in counts["layers"].items():
             if lname in by_name:
                 by_name[lname][counter["name"]] = flops

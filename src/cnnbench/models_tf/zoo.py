@@ -57,7 +57,7 @@ def op_counts(model, *, input_size: int, batch: int, in_channels: int, frozen: b
     from cnnbench.models_tf.profile import TF_MAC_OPS, tf_profiler_counts
 
     tfp = tf_profiler_counts(getattr(model, "main", model), batch, frozen)  # an aux-logits model's inference graph
-    return {**{k: tfp[k] for k in OP_COUNTER["report"]},
+    return {**{k: tfp[k] for k in OP_COUNTER["report"]}, "per_layer": tfp["per_layer"],  # as counted: layer -> op -> FLOPs
             "layers": {name: sum(ops.values()) for name, ops in tfp["per_layer"].items()},
             "layer_macs": {name: sum(v for op, v in ops.items() if op in TF_MAC_OPS) // 2
                            for name, ops in tfp["per_layer"].items()}}

@@ -59,7 +59,7 @@ def op_counts(model, *, input_size: int, batch: int, in_channels: int, frozen: b
     from cnnbench.models_torch.profile import FVCORE_CATEGORY, fvcore_counts
 
     fv = fvcore_counts(model, input_size, batch, in_channels)
-    return {**{k: fv[k] for k in OP_COUNTER["report"]},
+    return {**{k: fv[k] for k in OP_COUNTER["report"]}, "per_layer": fv["per_layer"],  # as counted: layer -> op -> FLOPs
             "layers": {name: sum(ops.values()) for name, ops in fv["per_layer"].items()},
             "layer_macs": {name: sum(v for op, v in ops.items() if FVCORE_CATEGORY.get(op) in ("conv", "dense"))
                            for name, ops in fv["per_layer"].items()}}
