@@ -18,7 +18,6 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -141,19 +140,22 @@ def export_keras_tflite(model, x: np.ndarray, path: str, opset: int | None = Non
 
 @dataclass(frozen=True)
 class Exporter:
-    """One zoo's exporter to one format: the function (``model``, an input it was called on, the path, the
-    opset), what it imports (the worker imports it before any case) and the converter whose version a row
-    records."""
+    """One zoo's exporter to one format: the function of this module that exports (``model``, an input it was
+    called on, the path, the opset), what it imports (the worker imports it before any case) and the
+    converter whose version a row records."""
 
-    export: Callable[..., dict]
+    function: str
     imports: tuple[str, ...]
     converter: str | None
 
+    def export(self, model, x: np.ndarray, path: str, opset: int | None = None) -> dict:
+        return globals()[self.function](model, x, path, opset)  # looked up when called (tests replace it)
+
 
 # what each zoo exports to: data, read by check_request, `cnnbench export` and the export runtimes' backend
-EXPORTERS = {("torch", "onnx"): Exporter(export_torch_onnx, ("onnx",), "onnxscript"),  # under torch.onnx.export
-             ("tf", "onnx"): Exporter(export_keras_onnx, ("onnx", "tf2onnx"), "tf2onnx"),  # under Keras' export
-             ("tf", "tflite"): Exporter(export_keras_tflite, (), None)}
+EXPORTERS = {("torch", "onnx"): Exporter("export_torch_onnx", ("onnx",), "onnxscript"),  # under torch.onnx.export
+             ("tf", "onnx"): Exporter("export_keras_onnx", ("onnx", "tf2onnx"), "tf2onnx"),  # under Keras' export
+             ("tf", "tflite"): Exporter("export_keras_tflite", (), None)}
 NO_EXPORT = {("torch", "tflite"): "PyTorch exports to onnx here (torch -> TFLite is the separate ai-edge-torch "
                                   "project); export the Keras model with --framework tf"}
 # the packages `cnnbench export` needs for each export, and the extras that install them
