@@ -232,7 +232,7 @@ def randomize_torch_bn(model, seed: int = 0) -> None:
 def randomize_keras_bn(model, seed: int = 0) -> None:
     import keras
 
-    from cnnbench.transfer import keras_layers
+    from cnnbench.zoo.transfer import keras_layers
 
     rng = np.random.default_rng(seed)
     for layer in keras_layers(model).values():

@@ -169,7 +169,7 @@ def variants_run() -> dict:
 
 
 def ab_frameworks(decision: str = "tie") -> dict:
-    """A paired A/B file (the format of cnnbench/ab/ab_output.py) deciding resnet18 inference, torch (A) vs keras-tf (B),
+    """A paired A/B file (the format of cnnbench/ab/output.py) deciding resnet18 inference, torch (A) vs keras-tf (B),
     on the CPU run's machine. Its rounds are the CPU run's own rounds; its ratio, interval and
     decision are CONSTRUCTED (not measured) so that the report's override is visible."""
     run = load()

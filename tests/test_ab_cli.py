@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench.ab import ab_output, ab_pairs
+from cnnbench.ab import output, pairing
 from cnnbench.harness.cases import build_cases
-from cnnbench.ab.paired import PairOutcome, Plan, Side
+from cnnbench.ab.engine import PairOutcome, Plan, Side
 from cnnbench.core.case import Case
-from cnnbench.core.paired import paired_ratio
+from cnnbench.core.paired_stats import paired_ratio
 from cnnbench.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +114,7 @@ CHANGES = [  # (case, --compare-setting, B's case id or None, B's settings diffe
 @pytest.mark.parametrize("case, text, b_id, settings_differ, skip", CHANGES,
                          ids=[f"{c.runtime}-{c.device}-{t}" for c, t, *_ in CHANGES])
 def test_setting_pairs(case, text, b_id, settings_differ, skip):
-    pair = ab_pairs.setting_pairs([case], Settings(threads=2), ab_pairs.parse_setting_change(text), [])[0]
+    pair = pairing.setting_pairs([case], Settings(threads=2), pairing.parse_setting_change(text), [])[0]
     assert pair.pair_id == f"{case.id}~{text}" and pair.a.case == case
     if skip:
         assert pair.skip and skip in pair.skip
@@ -125,8 +125,8 @@ def test_setting_pairs(case, text, b_id, settings_differ, skip):
 
 def test_framework_pairs_pair_the_same_step_in_two_runtimes():
     cases = build_cases(profile="smoke", models="lenet5,resnet18", modes="train", device="cpu",
-                        **ab_pairs.framework_selection(("torch", "keras-jax")))
-    pairs = ab_pairs.framework_pairs(cases, ("torch", "keras-jax"), Settings(), [])
+                        **pairing.framework_selection(("torch", "keras-jax")))
+    pairs = pairing.framework_pairs(cases, ("torch", "keras-jax"), Settings(), [])
     assert [p.pair_id for p in pairs] == ["train:lenet5:bs2:cpu:torch~keras-jax",
                                           "train:resnet18:bs2:cpu:torch~keras-jax"]
     assert [(p.a.case.runtime, p.b.case.runtime) for p in pairs] == [("torch", "keras-jax")] * 2
@@ -136,13 +136,13 @@ def test_framework_pairs_pair_the_same_step_in_two_runtimes():
 def test_baseline_pairs_delay_only_the_candidate():
     cases = build_cases(profile="smoke", models="lenet5,resnet18", frameworks="torch", modes="inference",
                         device="cpu")
-    pairs = ab_pairs.baseline_pairs(cases, Settings(), worktree="/tmp/wt", baseline_label="A", candidate_label="B",
+    pairs = pairing.baseline_pairs(cases, Settings(), worktree="/tmp/wt", baseline_label="A", candidate_label="B",
                                     delays=[("resnet18", 0.15, "fraction")])
     assert [(p.a.delay, p.b.delay) for p in pairs] == [(None, None), (None, (0.15, "fraction"))]
     assert all(p.a.pythonpath == p.a.cwd == "/tmp/wt" and p.b.pythonpath is None for p in pairs)
 
 
-DESIGN_CASE_KEYS = {  # the paired A/B JSON: cnnbench/ab/ab_output.py, case_row
+DESIGN_CASE_KEYS = {  # the paired A/B JSON: cnnbench/ab/output.py, case_row
     "pair_id", "model", "mode", "batch", "device", "input_size", "precision", "a_case", "b_case", "a_runtime",
     "b_runtime", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio", "ci_low", "ci_high", "p_value",
     "stopped", "seconds", "decision", "a_rounds_s", "b_rounds_s", "injected_delay_s"}
@@ -153,28 +153,28 @@ def _doc(kind="baseline", b_factor=1.2):
     b = [x * b_factor for x in a]
     outcome = PairOutcome(a_samples=a, b_samples=b, blocks=[0] * 10, steps_per_round=2, estimate=paired_ratio(a, b),
                           stopped="precision", seconds=12.3, rounds_s=4.0, injected_delay_s=0.002)
-    pair = ab_pairs.Pair("resnet18-torch-train-bs2-cpu", Side(TORCH), Side(TORCH))
-    row = ab_output.case_row(pair, outcome, kind, 0.05)
-    return ab_output.document(kind=kind, a_label="baseline HEAD", b_label="working tree", plan=Plan(),
+    pair = pairing.Pair("resnet18-torch-train-bs2-cpu", Side(TORCH), Side(TORCH))
+    row = output.case_row(pair, outcome, kind, 0.05)
+    return output.document(kind=kind, a_label="baseline HEAD", b_label="working tree", plan=Plan(),
                               threshold=0.05, cases=[row], machine_info={"cpu_model": "x"}, commit_info={"id": "abc"},
                               datetime="2026-01-01T00:00:00+00:00", skipped=[{"pair_id": "p", "reason": "why"}],
                               unfinished=[])
 
 
 def test_cpus_auto_pins_both_sides_to_the_last_threads_cpus(monkeypatch):
-    from cnnbench.ab import ab_cli
+    from cnnbench.ab import options
     from cnnbench.core import settings
 
     monkeypatch.setattr(settings, "allowed_cpus", lambda: [0, 1, 2, 3])
-    assert ab_cli._cpus("auto", 1) == (3,) and ab_cli._cpus("auto", 2) == (2, 3)
-    assert ab_cli._cpus("auto", None) is None and ab_cli._cpus("none", 1) is None  # no --threads: not pinned
-    assert ab_cli._cpus("0,2,2", 2) == (0, 2)
-    with pytest.raises(ab_cli.BadInput, match="1 CPU\\(s\\) for --threads 2; give at least 2"):
-        ab_cli._cpus("3", 2)
+    assert options._cpus("auto", 1) == (3,) and options._cpus("auto", 2) == (2, 3)
+    assert options._cpus("auto", None) is None and options._cpus("none", 1) is None  # no --threads: not pinned
+    assert options._cpus("0,2,2", 2) == (0, 2)
+    with pytest.raises(options.BadInput, match="1 CPU\\(s\\) for --threads 2; give at least 2"):
+        options._cpus("3", 2)
 
 
 def test_json_has_the_design_fields():
-    doc = json.loads(ab_output.render(_doc(), "json"))
+    doc = json.loads(output.render(_doc(), "json"))
     assert doc["cnnbench_ab"] == 1 and doc["kind"] == "baseline"
     assert {"datetime", "machine_info", "commit_info", "kind", "a_label", "b_label", "method", "thresholds",
             "cases"} <= set(doc)
@@ -182,15 +182,15 @@ def test_json_has_the_design_fields():
     assert doc["plan"]["builds"] == 2 and doc["plan"]["cpus"] is None  # Plan's defaults: built twice, not pinned
     assert "each case built 2 times, the last build measured" in doc["method"]
     assert doc["plan"]["measured_builds"] == 1 and "measured in turn" not in doc["method"]
-    three = ab_output.method_text(Plan(measured_builds=3))
+    three = output.method_text(Plan(measured_builds=3))
     assert "each case built 2 times, the last build measured, then built again before each further share of the " \
            "rounds: 3 builds measured in turn, rounds pooled" in three
     row = doc["cases"][0]
     assert set(row) == DESIGN_CASE_KEYS
     assert row["ratio"] == pytest.approx(1.2) and row["decision"] == "regression" and row["rounds"] == 10
     assert len(row["a_rounds_s"]) == len(row["b_rounds_s"]) == 10 and row["a_median_s"] == pytest.approx(0.01015)
-    assert ab_output.exit_status(doc) == 1
-    assert ab_output.exit_status(_doc(b_factor=1.0)) == 0
+    assert output.exit_status(doc) == 1
+    assert output.exit_status(_doc(b_factor=1.0)) == 0
 
 
 @pytest.mark.parametrize("fmt, must_have", [
@@ -199,14 +199,14 @@ def test_json_has_the_design_fields():
     ("csv", ["pair_id,a_case,b_case,rounds", "resnet18-torch-train-bs2-cpu,resnet18-torch-train-bs2-cpu"]),
 ])
 def test_renderings(fmt, must_have):
-    text = ab_output.render(_doc(), fmt)
+    text = output.render(_doc(), fmt)
     for part in must_have:
         assert part in text
 
 
 def test_frameworks_kind_decides_which_is_faster():
     doc = _doc(kind="frameworks")
-    assert doc["cases"][0]["decision"] == "a faster" and ab_output.exit_status(doc) == 0
+    assert doc["cases"][0]["decision"] == "a faster" and output.exit_status(doc) == 0
 
 
 def _outcome(b_factor: float) -> PairOutcome:
@@ -231,7 +231,7 @@ def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decisio
     """--confirm N: the flagged pair measured up to N more times, each in new worker processes (a process's
     own bias lasts its life, so only a new process is a new sample of it); the regression stands if every
     pair measured B slower and the pairs' geometric mean is above the threshold."""
-    from cnnbench.ab import ab_cli, paired
+    from cnnbench.ab import engine, measure
 
     pools = []
     results = iter(again)
@@ -241,19 +241,19 @@ def test_a_regression_stands_only_if_every_fresh_pair_confirms_it(again, decisio
         pools.append(pool)
         return _outcome(next(results))
 
-    monkeypatch.setattr(paired, "measure_pair", fake_measure)
+    monkeypatch.setattr(engine, "measure_pair", fake_measure)
     doc = _doc()
     row = doc["cases"][0]
-    pair = ab_pairs.Pair(row["pair_id"], Side(TORCH), Side(TORCH))
+    pair = pairing.Pair(row["pair_id"], Side(TORCH), Side(TORCH))
     unfinished = []
-    ab_cli._confirm({"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}, pair, row, unfinished,
+    measure._confirm({"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}, pair, row, unfinished,
                     log=lambda line: None)
     assert len(pools) == runs and unfinished == []
     assert row["first_decision"] == "regression" and row["decision"] == decision
     assert [c["ratio"] for c in row["confirmations"]] == pytest.approx(again[:runs])
     assert row["pooled_ratio"] == pytest.approx(math.prod([1.2, *again[:runs]]) ** (1 / (runs + 1)))
-    assert shown in ab_output.render(doc, "table")
-    assert ab_output.exit_status(doc) == (1 if decision == "regression" else 0)
+    assert shown in output.render(doc, "table")
+    assert output.exit_status(doc) == (1 if decision == "regression" else 0)
 
 
 def _noisy_outcome(factors: list[float]) -> PairOutcome:
@@ -268,19 +268,19 @@ def test_a_first_pass_that_may_have_regressed_is_measured_again(monkeypatch):
     re-measured too (one pair's bias can pull a true slowdown under the threshold: 1.050 [0.999, 1.108]
     for a 15% slowdown on 2026-12-04), and becomes a regression when the pairs pooled say so; a first pass
     inside the no-change band is not re-measured."""
-    from cnnbench.ab import ab_cli, paired
+    from cnnbench.ab import engine, measure
 
     noisy = _noisy_outcome([1.00, 1.09, 1.03, 1.11, 0.99, 1.06, 1.02, 1.10, 1.04, 1.08])
     first = noisy.estimate
-    assert ab_output.case_row(ab_pairs.Pair("x", Side(TORCH), Side(TORCH)), noisy, "baseline", 0.05)[
+    assert output.case_row(pairing.Pair("x", Side(TORCH), Side(TORCH)), noisy, "baseline", 0.05)[
         "decision"] == "inconclusive" and first.ratio > 1 and first.high > 1.05
     for outcomes, calls, decision in (([noisy, _outcome(1.2), _outcome(1.2)], 3, "regression"),
                                       ([_outcome(1.01)], 1, "no change")):
         results = iter(outcomes)
         seen = []
-        monkeypatch.setattr(paired, "measure_pair", lambda a, b, plan, pool: seen.append(1) or next(results))
+        monkeypatch.setattr(engine, "measure_pair", lambda a, b, plan, pool: seen.append(1) or next(results))
         opts = {"confirm": 2, "plan": Plan(), "kind": "baseline", "threshold": 0.05}
-        rows, _, unfinished = ab_cli.measure_all(opts, [ab_pairs.Pair("p", Side(TORCH), Side(TORCH))],
+        rows, _, unfinished = measure.measure_all(opts, [pairing.Pair("p", Side(TORCH), Side(TORCH))],
                                                  log=lambda line: None)
         (row,) = rows
         assert len(seen) == calls and unfinished == [] and row["decision"] == decision
@@ -288,8 +288,8 @@ def test_a_first_pass_that_may_have_regressed_is_measured_again(monkeypatch):
             # (first x 1.2 x 1.2)^(1/3), the first pass inconclusive and both fresh pairs regressions
             assert row["first_decision"] == "inconclusive" and len(row["confirmations"]) == 2
             assert row["pooled_ratio"] == pytest.approx((first.ratio * 1.2 * 1.2) ** (1 / 3))
-            assert "(first pair: inconclusive at" in ab_output._confirmed(row)
-            assert "; a regression with 2 fresh pairs: 1.200" in ab_output._confirmed(row)
+            assert "(first pair: inconclusive at" in output._confirmed(row)
+            assert "; a regression with 2 fresh pairs: 1.200" in output._confirmed(row)
         else:
             assert "confirmations" not in row
 
@@ -333,9 +333,9 @@ def test_a_one_round_pair_is_written_so_that_the_report_reads_it(tmp_path):
     outcome = PairOutcome(a_samples=[0.01], b_samples=[0.011], blocks=[0], steps_per_round=2,
                           estimate=paired_ratio([0.01], [0.011]), stopped="budget", seconds=1.0, rounds_s=1.0,
                           injected_delay_s=0.0)
-    row = ab_output.case_row(ab_pairs.Pair("p", Side(TORCH), Side(TORCH)), outcome, "setting", 0.05)
+    row = output.case_row(pairing.Pair("p", Side(TORCH), Side(TORCH)), outcome, "setting", 0.05)
     assert row["ci_low"] is None and row["ci_high"] is None
-    doc = json.loads(ab_output.render(_doc(), "json"))
+    doc = json.loads(output.render(_doc(), "json"))
     doc["cases"] = [{**doc["cases"][0], **{k: row[k] for k in ("ci_low", "ci_high", "rounds", "a_rounds_s",
                                                                  "b_rounds_s", "ratio", "p_value")}}]
     path = tmp_path / "ab.json"

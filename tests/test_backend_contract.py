@@ -8,9 +8,9 @@ import types
 
 import pytest
 
-from cnnbench.core.backend import Backend, Trainer, conformance, members
+from cnnbench.core.backend import Backend, Trainer, Zoo, conformance, members
 
-# what cnnbench.worker, cnnbench.backends and cnnbench.train call on a backend (read in those files)
+# what cnnbench.worker, cnnbench.zoo.dispatch and cnnbench.train.loop call on a backend (read in those files)
 USED = {"RUNTIME", "ALLOCATOR_PEAK_KIND", "Trainer", "configure", "warm_runtime", "versions", "effective_settings",
         "device_available", "distributed_info", "gather", "prepare", "parity_step", "gemm_peak_flops",
         "reset_allocator_peak", "allocator_peak_bytes"}
@@ -28,6 +28,17 @@ def test_both_backends_keep_the_contract(module, needs):
     for name in needs:
         pytest.importorskip(name)
     assert conformance(importlib.import_module(module)) == []
+
+
+@pytest.mark.parametrize("module,needs", [("cnnbench.models_torch.backend", ("torch",)),
+                                          ("cnnbench.models_tf.backend", ("keras", "tensorflow"))])
+def test_both_framework_backends_keep_the_zoo_contract(module, needs):
+    """What train, profile, summary, export and the export runtimes need of a zoo: on its backend."""
+    for name in needs:
+        pytest.importorskip(name)
+    backend = importlib.import_module(module)
+    assert conformance(backend, Zoo) == []
+    assert (backend.FRAMEWORK, backend.INPUT_LAYOUT) in {("torch", "nchw"), ("tf", "nhwc")}
 
 
 def _like(fn):

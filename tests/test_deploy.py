@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cnnbench
-from cnnbench.backends import runtime_missing
+from cnnbench.zoo.dispatch import runtime_missing
 from cnnbench.core.case import EXPORT_RUNTIMES, Case, export_of, runtime_of, split_runtime
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
@@ -184,11 +184,11 @@ def test_export_command_writes_the_file_and_refuses_bad_input_in_one_line(tmp_pa
 def test_ab_pairs_a_framework_with_its_export():
     """`cnnbench ab --compare-frameworks --sides torch,ort-from-torch`: the sides come from the runtimes;
     only inference is paired (the export runtime has no training case)."""
-    from cnnbench.ab import ab_pairs
+    from cnnbench.ab import pairing
 
-    sides = ab_pairs.parse_sides("torch,ort-from-torch")
-    cases = build_cases(profile="smoke", models="lenet5", device="cpu", **ab_pairs.framework_selection(sides))
-    pairs = ab_pairs.framework_pairs(cases, sides, Settings(), [])
+    sides = pairing.parse_sides("torch,ort-from-torch")
+    cases = build_cases(profile="smoke", models="lenet5", device="cpu", **pairing.framework_selection(sides))
+    pairs = pairing.framework_pairs(cases, sides, Settings(), [])
     assert [p.pair_id for p in pairs] == ["inference:lenet5:bs2:cpu:torch~ort-from-torch"]
     assert pairs[0].b.case.to_dict()["export"] == "ort"
 
@@ -226,7 +226,7 @@ def test_an_export_that_fails_is_a_skip_with_the_exporters_line(monkeypatch):
     case (cnnbench.harness.harness.fail_from_worker): the run goes on."""
     pytest.importorskip("onnxscript")
     from cnnbench.deploy import backend, export
-    from cnnbench.worker_server import _classify
+    from cnnbench.worker.server import _classify
 
     def refuse(*args, **kwargs):
         raise export.ExportError("torch.onnx.export (dynamo) cannot export it: UnsupportedOperatorError: aten::foo")

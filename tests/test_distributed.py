@@ -14,7 +14,7 @@ import pytest
 from cnnbench.harness.distributed import Job
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.settings import Settings
-from cnnbench.worker import WorkerDied, WorkerError
+from cnnbench.worker.client import WorkerDied, WorkerError
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_THREAD = Settings(threads=1, interop_threads=1)
@@ -42,7 +42,7 @@ def parity(request, torch_mod, keras_mod):
     """One 2-worker job per framework (worker start-up and the engine's rendezvous once) takes two training
     steps: LeNet-5 on a global batch of 8 (4 images each) and a small ResNet-18; the step of one worker on
     LeNet-5's whole batch is taken in this process, by the same backend function without a job."""
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
 
     framework = request.param
     lenet, resnet = _case(framework, "lenet5", 4, 28, 2), _case(framework, "resnet18", 2, 32, 2)

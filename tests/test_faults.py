@@ -118,7 +118,7 @@ def test_zero_classes_is_named_as_such(torch_mod):
 
 
 def test_a_damaged_profile_cache_entry_is_recomputed_not_trusted(tmp_path, torch_mod, monkeypatch):
-    from cnnbench.profile import profile_model
+    from cnnbench.inspection.profile import profile_model
 
     monkeypatch.setenv("CNNBENCH_CACHE", str(tmp_path))
     good = profile_model("lenet5", "torch")["fvcore"]["total"]
@@ -265,10 +265,10 @@ def test_a_disk_that_fills_during_a_run_stops_it_and_keeps_every_measured_case(f
 def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, capsys):
     """Defect 3: `cnnbench ab` ended by SIGTERM after one pair: --out holds that pair, marked incomplete,
     the other listed as not measured; exit 143."""
-    from cnnbench.ab import paired
-    from cnnbench.ab.paired import PairOutcome
+    from cnnbench.ab import engine
+    from cnnbench.ab.engine import PairOutcome
     from cnnbench.cli import main
-    from cnnbench.core.paired import paired_ratio
+    from cnnbench.core.paired_stats import paired_ratio
 
     a = [0.010, 0.011, 0.0105, 0.0102, 0.0099, 0.0101, 0.0103, 0.0100, 0.0104, 0.0098]
     calls = []
@@ -280,7 +280,7 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
         return PairOutcome(a_samples=a, b_samples=a, blocks=[0] * 10, steps_per_round=2, estimate=paired_ratio(a, a),
                            stopped="precision", seconds=1.0, rounds_s=1.0, injected_delay_s=0.0)
 
-    monkeypatch.setattr(paired, "measure_pair", measure)
+    monkeypatch.setattr(engine, "measure_pair", measure)
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     out = tmp_path / "ab.json"
     try:

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from cnnbench.ab import ab_cli, ab_instructions
+from cnnbench.ab import cli, instruction_counts, options
 from cnnbench.core import callgrind
 from tools import instructions_detector
 
@@ -69,19 +69,19 @@ def test_missing_valgrind_is_one_line_naming_the_packages(monkeypatch):
 
 def _args(*argv):
     p = argparse.ArgumentParser()
-    ab_cli.add_ab_arguments(p)
+    cli.add_ab_arguments(p)
     return p.parse_args(list(argv))
 
 
 def test_options_threshold_defaults_to_half_a_percent_with_instructions(monkeypatch):
     monkeypatch.setattr("cnnbench.ab.checkout.resolve_baseline", lambda ref, repo=None: "0" * 40)
-    opts = ab_cli.parse_options(_args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke",
+    opts = options.parse_options(_args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke",
                                       "--models", "lenet5", "--device", "cpu", "--inject-work", "lenet5=2%"))
-    assert opts["threshold"] == 0.005 and opts["steps"] == ab_instructions.DEFAULT_STEPS  # docs/instructions.md
+    assert opts["threshold"] == 0.005 and opts["steps"] == instruction_counts.DEFAULT_STEPS  # docs/instructions.md
     assert opts["work"] == [("lenet5", 0.02, "fraction")]
-    timed = ab_cli.parse_options(_args("--baseline", "HEAD", "--bench-profile", "smoke", "--models", "lenet5",
+    timed = options.parse_options(_args("--baseline", "HEAD", "--bench-profile", "smoke", "--models", "lenet5",
                                        "--device", "cpu"))
-    assert timed["threshold"] == ab_cli.DEFAULT_THRESHOLD
+    assert timed["threshold"] == options.DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -94,8 +94,8 @@ def test_bad_instruction_options_are_refused_in_one_line(monkeypatch, extra, mes
     monkeypatch.setattr("cnnbench.ab.checkout.resolve_baseline", lambda ref, repo=None: "0" * 40)
     args = _args("--baseline", "HEAD", "--metric", "instructions", "--bench-profile", "smoke", "--models", "lenet5",
                  "--device", "cpu", *extra)
-    with pytest.raises(ab_cli.BadInput, match=message):
-        ab_cli.parse_options(args)
+    with pytest.raises(options.BadInput, match=message):
+        options.parse_options(args)
 
 
 def _doc(b_count):
@@ -108,13 +108,13 @@ def _doc(b_count):
 
 def test_render_and_exit_status():
     changed, same = _doc(2_063_250.0), _doc(2_023_045.0)
-    assert ab_instructions.exit_status(changed) == 1 and ab_instructions.exit_status(same) == 0
-    table = ab_instructions.render(changed, "table")
+    assert instruction_counts.exit_status(changed) == 1 and instruction_counts.exit_status(same) == 0
+    table = instruction_counts.render(changed, "table")
     assert "2,022,201" in table and "2,063,250" in table and "+2.03%" in table and "regression" in table
     assert "| lenet5-torch-inference-bs2-cpu | 2,022,201 | 2,023,045 | +0.04% | no change |" in \
-        ab_instructions.render(same, "markdown")
+        instruction_counts.render(same, "markdown")
     same["not_counted"] = [{"case": "x", "reason": "A: AttributeError"}]
-    assert ab_instructions.exit_status(same) == 1
+    assert instruction_counts.exit_status(same) == 1
 
 
 def test_detector_scoring_on_saved_counts():
@@ -165,10 +165,10 @@ def test_bisect_by_counts_finds_the_first_commit_above_the_threshold(monkeypatch
         counted.append(tree)
         return {c.id: counts[tree] for c in cases}
 
-    monkeypatch.setattr(ab_instructions.InstructionBisection, "_count", fake_count)
+    monkeypatch.setattr(instruction_counts.InstructionBisection, "_count", fake_count)
     monkeypatch.setattr("cnnbench.ab.checkout.BaselineWorktree", lambda sha, repo=None: nullcontext(sha))
     opts = {"settings": Settings(), "threshold": 0.01, "steps": 3, "repeats": 1, "cases": [case]}
-    b = ab_instructions.InstructionBisection(opts, "good", "good", tmp_path, log=lambda line: None)
+    b = instruction_counts.InstructionBisection(opts, "good", "good", tmp_path, log=lambda line: None)
     assert bisect._bisect(b, opts, ["c1", "c2", "c3", "c4", "bad"], "good", "bad", tmp_path) == 0
     assert "first slow commit: c3" in capsys.readouterr().out
     assert counted.count("good") == 1 and len(counted) == 1 + 3  # GOOD once; BAD, then c2 and c3 (or c4)

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from cnnbench.core.analytic import build_graph
-from cnnbench.core.layer_times import KINDS, OUTSIDE, UNTRACED, combine, layer_kind
-from cnnbench.reports.layer_times import render, tables
+from cnnbench.core.layer_time_match import KINDS, OUTSIDE, UNTRACED, combine, layer_kind
+from cnnbench.reports.layer_time_tables import render, tables
 
 # The rows of a framework (layers + rows outside any layer) cover this share of the profiled step's wall
 # time, by the method (docs/profiling.md, "Per-layer step time"): TensorFlow's cover its executor threads,
@@ -115,7 +115,7 @@ def test_tf_overlapping_ops_share_the_wall_time():
 
 @pytest.fixture(scope="module", params=["inference", "train"])
 def measured(request):
-    from cnnbench.layer_times import measure_layer_times
+    from cnnbench.inspection.layer_times import measure_layer_times
 
     # batch 2 in training: ResNet-18's last BatchNorm sees 1x1 maps at 32 px and needs two values per channel
     return measure_layer_times("resnet18", "both", mode=request.param, batch=2 if request.param == "train" else 1,

@@ -1,17 +1,35 @@
 """The package's layers, bottom-up, with no cycle and no upward import; one installed package.
 
-    core     (cnnbench.core)                       specs, analytic graph, arithmetic, statistics: no framework
-    models   (cnnbench.models_torch, .models_tf)   builders and one backend per framework: only the core below
-    app      (cnnbench.<module>)                   registry, transfer, profile, summary, diagram, train, worker,
-                                                   worker_server, worker_forkserver
-    reports  (cnnbench.reports)                    saved JSON -> tables, HTML: no framework
-    history  (cnnbench.history)                    the results store, series and their steps: no framework
-    harness  (cnnbench.harness)                    the pytest-benchmark harness, data-parallel cases
-    ab       (cnnbench.ab)                         the paired A/B engine and its command
-    cli      (cnnbench.cli, cnnbench.__main__)     the command line, on top
+    core        (cnnbench.core)                      specs, analytic graph, arithmetic, statistics: no framework
+    models      (cnnbench.models_torch, .models_tf)  builders and one backend per framework: only the core below
+    zoo         (cnnbench.zoo, cnnbench.registry,    framework dispatch (the one place that picks a framework's
+                 cnnbench: the façade)               package by name), weight transfer, the model registry
+    deploy      (cnnbench.deploy)                    the export runtimes: exporters, their backend
+    train       (cnnbench.train)                     the training loop, the digits data
+    loadgen     (cnnbench.loadgen)                   LoadGen scenarios: settings, the Server search, the SUT
+    worker      (cnnbench.worker)                    one measuring process per case: client, server, fork server
+    inspection  (cnnbench.inspection)                looking inside a model: profile, summary, diagram, layer times
+    reports     (cnnbench.reports)                   saved JSON -> tables, HTML: no framework
+    history     (cnnbench.history)                   the results store, series and their steps: no framework
+    harness     (cnnbench.harness)                   the pytest-benchmark harness, data-parallel cases: no framework
+    ab          (cnnbench.ab)                        the paired A/B engine, bisect: no framework
+    cli         (cnnbench.cli, cnnbench.__main__,    the command line, on top: cnnbench.cli registers the commands,
+                 every <package>.cli, reports'        each package's ``cli`` module holds its commands' bodies
+                 __main__)
 
 Every import statement counts, at module level or inside a function: an import inside a function
 hides a dependency from a reader and from structure tools as well as a top-level one would show it.
+
+Above the models layer no module chooses a framework by its name: ``test_no_framework_branch_above_the_models``
+reads every module's syntax tree for the two ways of doing it, an import of a framework package
+(``cnnbench.models_torch``/``cnnbench.models_tf``; only ``cnnbench.zoo`` may, the one place that dispatches)
+and a comparison with a framework's name (``framework == "torch"``, ``fw in ("torch", "tf")``) in a layer
+that may import a framework (zoo, deploy, train, worker, inspection, cli): what a command needs of a
+framework is on its backend (``cnnbench.core.backend.Zoo``). The framework-free layers (core, reports,
+history, harness, ab) cannot run a framework's code at all (``test_layers_that_must_not_touch_a_framework``);
+a name there is data (which runtime a row or a case is, how a report labels it). Tables keyed by a
+framework's name (the layouts in ``cnnbench.core.case``, the exporters in ``cnnbench.deploy.export``) are
+data too, and allowed.
 """
 from __future__ import annotations
 
@@ -25,9 +43,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-LAYERS = ("core", "models", "app", "reports", "history", "harness", "ab", "cli")
+LAYERS = ("core", "models", "zoo", "deploy", "train", "loadgen", "worker", "inspection", "reports", "history", "harness",
+          "ab", "cli")
 RANK = {name: i for i, name in enumerate(LAYERS)}
 FRAMEWORKS = {"torch", "tensorflow", "keras", "jax", "fvcore"}
+# the package root holds only these; every other module lives in the package of its layer
+ROOT_MODULES = {"cnnbench", "cnnbench.__main__", "cnnbench.cli", "cnnbench.registry"}
+PACKAGES = {"core": "core", "models_torch": "models", "models_tf": "models", "zoo": "zoo", "deploy": "deploy",
+            "train": "train", "loadgen": "loadgen", "worker": "worker", "inspection": "inspection", "reports": "reports",
+            "history": "history", "harness": "harness", "ab": "ab"}
+FRAMEWORK_FREE = ("core", "reports", "history", "harness", "ab")
+FRAMEWORK_NAMES = {"torch", "tf", "tensorflow", "keras", "jax"}  # as the suite spells a framework or its zoo
 
 
 def modules() -> dict[str, Path]:
@@ -38,15 +64,12 @@ def modules() -> dict[str, Path]:
 
 def layer(module: str) -> str:
     parts = module.split(".")
-    if len(parts) == 1:
-        return "app"  # the package's lazy façade (cnnbench/__init__.py)
-    if parts[1] in ("cli", "__main__"):
-        return "cli"
-    if parts[1] in ("models_torch", "models_tf"):
-        return "models"
-    if parts[1] in ("core", "reports", "history", "harness", "ab"):
-        return parts[1]
-    return "app"
+    if module in ("cnnbench.cli", "cnnbench.__main__", "cnnbench.reports.__main__") or (
+            len(parts) == 3 and parts[2] == "cli"):
+        return "cli"  # the command line and each package's commands
+    if module in ("cnnbench", "cnnbench.registry"):
+        return "zoo"  # the façade and the registry: get_model, transfer_weights, the errors
+    return PACKAGES[parts[1]]  # a KeyError: a module outside every named package (test_every_module_has_a_home)
 
 
 def imports(module: str, path: Path) -> list[tuple[str, int]]:
@@ -85,6 +108,15 @@ def graph() -> dict[str, dict[str, int]]:
     return out
 
 
+def test_every_module_has_a_home():
+    """Only the façade, the entry point, the command line and the registry at the package root; every
+    package is named above with its layer."""
+    known = modules()
+    package = SRC / "cnnbench"
+    assert not [m for m, path in known.items() if path.parent == package and m not in ROOT_MODULES]
+    assert {path.relative_to(package).parts[0] for path in known.values() if path.parent != package} == set(PACKAGES)
+
+
 def test_every_layer_is_populated():
     found = {layer(m) for m in modules()}
     assert found == set(LAYERS), f"layers without a module: {set(LAYERS) - found}"
@@ -101,7 +133,7 @@ def test_layers_that_must_not_touch_a_framework():
     known = modules()
     bad = []
     for module, path in known.items():
-        if layer(module) in ("core", "reports", "history", "harness", "ab"):
+        if layer(module) in FRAMEWORK_FREE:
             for name, line in imports(module, path):
                 if name.split(".")[0] in FRAMEWORKS:
                     bad.append(f"{path.relative_to(ROOT)}:{line}: {module} imports {name}")
@@ -167,15 +199,54 @@ def test_no_import_cycle_between_modules():
     assert not found, "\n".join(lines)
 
 
-def test_framework_dispatch_happens_in_one_place():
-    """Only cnnbench.backends chooses between the framework packages by name."""
-    offenders = []
-    for module, path in modules().items():
-        text = path.read_text()
-        if module != "cnnbench.backends" and layer(module) != "models" and (
-                '"cnnbench.models_torch.backend"' in text or "'cnnbench.models_torch.backend'" in text):
-            offenders.append(module)
-    assert not offenders
+def _where(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def framework_branches(module: str, path: Path) -> list[str]:
+    """Where ``module`` chooses a framework by name: an import of a framework package, or (in a layer that
+    may import a framework) a comparison of anything with a framework's name."""
+    out = []
+    for name, line in imports(module, path):
+        if name.startswith(("cnnbench.models_torch", "cnnbench.models_tf")) and not module.startswith("cnnbench.zoo"):
+            out.append(f"{_where(path)}:{line}: imports {name}")
+    if layer(module) in FRAMEWORK_FREE:
+        return out
+
+    def names(node: ast.AST) -> set[str]:
+        if isinstance(node, ast.Constant) and node.value in FRAMEWORK_NAMES:
+            return {node.value}
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return set().union(*map(names, node.elts)) if node.elts else set()
+        return set()
+
+    for node in sorted(ast.walk(ast.parse(path.read_text())), key=lambda n: getattr(n, "lineno", 0)):
+        if isinstance(node, ast.Compare) and not all(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
+            found = set().union(*map(names, [node.left, *node.comparators]))
+            if found:
+                out.append(f"{_where(path)}:{node.lineno}: compares with {', '.join(sorted(found))}: "
+                           f"{ast.unparse(node)}")
+    return out
+
+
+def test_no_framework_branch_above_the_models():
+    """Everything a command needs of a framework is on its backend (cnnbench.core.backend: Backend, Zoo),
+    reached through cnnbench.zoo.dispatch."""
+    bad = [b for m, path in modules().items() if RANK[layer(m)] > RANK["models"] for b in framework_branches(m, path)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_guard_sees_each_way_of_choosing_a_framework(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text('from cnnbench.models_torch import backend\nimport cnnbench.models_tf.profile\n'
+                   'def f(framework, fw, rt):\n    if framework == "torch": pass\n'
+                   '    x = 1 if fw != "tf" else 2\n    y = rt in ("keras", "jax")\n    z = "tensorflow" not in rt\n'
+                   '    ok = framework is None or fw in FRAMEWORKS or rt == "keras-jax"\n')
+    found = framework_branches("cnnbench.train.m", src)
+    assert [f.split(": ", 1)[1].split(":")[0] for f in found] == [
+        "imports cnnbench.models_torch", "imports cnnbench.models_torch.backend", "imports cnnbench.models_tf.profile",
+        "compares with torch", "compares with tf", "compares with jax, keras", "compares with tensorflow"]
+    assert len(framework_branches("cnnbench.reports.m", src)) == 3  # a framework-free layer: the imports only
 
 
 def test_every_folder_of_the_package_is_a_package():

@@ -163,7 +163,7 @@ def test_an_export_runtimes_worker_imports_only_its_engine(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     from cnnbench.core.settings import Settings
-    from cnnbench.worker import Worker
+    from cnnbench.worker.client import Worker
 
     case = Case("lenet5", "torch", "inference", 1, "cpu", 28, export="ort")
     with Worker("ort-from-torch", "cpu", Settings(threads=1), env={"CNNBENCH_EXPORT_CACHE": str(tmp_path)}) as w:

@@ -13,7 +13,7 @@ from cnnbench.harness.cases import PROFILES
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.core.memory import analytic_memory
 from cnnbench.core.settings import Settings
-from cnnbench.worker import Worker
+from cnnbench.worker.client import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 

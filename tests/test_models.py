@@ -43,7 +43,7 @@ def test_parameter_counts(default_pair):
 
 
 def test_layer_names_line_up(default_pair):
-    from cnnbench.transfer import keras_layers
+    from cnnbench.zoo.transfer import keras_layers
 
     name, tm, km = default_pair
     torch_leaves = {n for n, m in tm.named_modules() if n and not list(m.children())}

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from cnnbench.ab.paired import Plan, Side, measure_pair, steps_per_turn, turn_order
+from cnnbench.ab.engine import Plan, Side, measure_pair, steps_per_turn, turn_order
 from cnnbench.core.case import Case
 
 CASE = Case("lenet5", "torch", "inference", 2, "cpu", 28)
@@ -63,7 +63,7 @@ class FakeWorker:
         try:
             if cmd == "prepare":
                 if self.fail_prepare == self.name:
-                    from cnnbench.worker import WorkerError
+                    from cnnbench.worker.client import WorkerError
 
                     raise WorkerError("error", "build failed")
                 return {"build_s": 0.0, "first_step_s": 0.0}
@@ -112,7 +112,7 @@ def test_abba_order_strict_alternation_and_never_two_at_once():
     assert _turns(t) == "abbaabbaabbaabba"
     # warm-up: each side alone, then the probe, then the rounds; nothing before both are prepared
     cmds = [(s, c) for s, c, _ in t.events]
-    # each side builds its case twice (the first build of a case in a process is biased: cnnbench/ab/paired.py)
+    # each side builds its case twice (the first build of a case in a process is biased: cnnbench/ab/engine.py)
     assert sorted(cmds[:4]) == [("a", "prepare")] * 2 + [("b", "prepare")] * 2
     assert cmds[4:10] == [("a", "warmup"), ("b", "warmup")] + [("a", "time"), ("b", "time")] * 2  # warm-up, probe
     assert sorted(t.closed) == ["a", "b"] and out.stopped == "max_rounds"
@@ -132,8 +132,8 @@ def test_builds_sets_how_often_each_side_builds_its_case_before_it_is_measured()
 def test_both_sides_workers_are_pinned_to_the_plan_cpus(monkeypatch):
     """start_worker hands plan.cpus to each side's Worker (it pins the process before its framework starts,
     through CNNBENCH_CPU_AFFINITY, which CI's baseline commit efa5114 reads too)."""
-    import cnnbench.worker
-    from cnnbench.ab.paired import start_worker
+    import cnnbench.worker.client
+    from cnnbench.ab.engine import start_worker
 
     seen = []
 
@@ -141,7 +141,7 @@ def test_both_sides_workers_are_pinned_to_the_plan_cpus(monkeypatch):
         def __init__(self, runtime, device, settings, **kw):
             seen.append(kw["affinity"])
 
-    monkeypatch.setattr(cnnbench.worker, "Worker", Recorder)
+    monkeypatch.setattr(cnnbench.worker.client, "Worker", Recorder)
     start_worker(Side(CASE, label="a"), Plan(cpus=(1,)))
     start_worker(Side(CASE, label="b", pythonpath="/elsewhere", cwd="/elsewhere"), Plan(cpus=(1,)))
     start_worker(Side(CASE, label="a"), Plan())
@@ -244,7 +244,7 @@ def test_measured_builds_share_the_time_budget():
 
 
 def test_a_side_that_fails_to_build_closes_both():
-    from cnnbench.worker import WorkerError
+    from cnnbench.worker.client import WorkerError
 
     timeline = Timeline()
     a, b = Side(CASE, label="a"), Side(CASE, label="b")
@@ -256,7 +256,7 @@ def test_a_side_that_fails_to_build_closes_both():
 
 
 def test_a_pool_reuses_both_workers_for_pairs_that_start_alike():
-    from cnnbench.ab.paired import WorkerPool
+    from cnnbench.ab.engine import WorkerPool
 
     timeline = Timeline()
 

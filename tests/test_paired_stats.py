@@ -1,4 +1,4 @@
-"""Statistics of the paired A/B engine (cnnbench.core.paired) against scipy and against hand arithmetic."""
+"""Statistics of the paired A/B engine (cnnbench.core.paired_stats) against scipy and against hand arithmetic."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from cnnbench.core.paired import (PairedEstimate, confirmation_settled, confirmed_decision, decide_change,
+from cnnbench.core.paired_stats import (PairedEstimate, confirmation_settled, confirmed_decision, decide_change,
                                   decide_frameworks, hodges_lehmann, may_have_regressed, paired_ratio, pooled_ratio,
                                   signed_rank_interval, signed_rank_p, stop_reason, stored_estimate, walsh_averages)
 

@@ -10,7 +10,7 @@ import cnnbench
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.analytic.conventions import CATEGORIES
 from cnnbench.core.memory import analytic_memory
-from cnnbench.profile import profile_model
+from cnnbench.inspection.profile import profile_model
 from conftest import per_family
 from model_outputs import CLASSES, small_size
 from references import TORCHVISION_GMACS

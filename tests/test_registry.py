@@ -104,7 +104,7 @@ def test_list_models_with_wildcards():
 
 def test_core_imports_no_framework():
     code = (
-        "import sys, cnnbench, cnnbench.core.analytic, cnnbench.transfer; "
+        "import sys, cnnbench, cnnbench.core.analytic, cnnbench.zoo.transfer; "
         "print(cnnbench.list_models()); "
         "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
         "sys.exit(f'imported {bad}' if bad else 0)"
@@ -395,7 +395,7 @@ def test_adaptive_pooling_bins():
     (lambda v: v.choice("kernel", True, (3, 5)), "kernel must be one of 3, 5, got True (a bool)"),
 ])
 def test_validators_say_what_was_given_and_what_would_be_right(check, message):
-    from cnnbench.core import validate
+    from cnnbench.core import user_values as validate
 
     with pytest.raises(cnnbench.InvalidValueError) as err:
         check(validate)
@@ -404,7 +404,7 @@ def test_validators_say_what_was_given_and_what_would_be_right(check, message):
 
 
 def test_validators_return_the_canonical_value():
-    from cnnbench.core import validate
+    from cnnbench.core import user_values as validate
 
     assert validate.choice("pool", "MAX", ("max", "avg")) == "max"
     assert validate.finite_float("dropout", 0, 0, 1, hi_open=True) == 0.0

@@ -270,9 +270,9 @@ def test_history_leaves_out_foreign_and_damaged_runs_with_one_line_each(tmp_path
 
 
 def test_missing_graphviz_is_said_in_stdout_and_in_the_html(tmp_path, monkeypatch, capsys, no_bar_plots):
-    import cnnbench.diagram
+    import cnnbench.inspection.diagram
 
-    monkeypatch.setattr(cnnbench.diagram.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cnnbench.inspection.diagram.shutil, "which", lambda name: None)
     assert reports_main(["report", str(SAME1), "--out", str(tmp_path / "o"), "--no-history"]) == 0
     said = capsys.readouterr().out
     assert "diagrams left out: Graphviz's `dot` program is not installed" in said

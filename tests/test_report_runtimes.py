@@ -19,7 +19,7 @@ import new_fields as nf
 from cnnbench.reports.frameworks import comparison_frame
 from cnnbench.reports.load import PairedResult, find_runs
 from cnnbench.reports.modes import mode_frame
-from cnnbench.reports.paired import paired_frame
+from cnnbench.reports.paired_rows import paired_frame
 from cnnbench.reports.scaling import scaling_frame
 from cnnbench.reports.settings import settings_by_run
 from cnnbench.reports.tidy import results_frame, skipped_frame
@@ -178,7 +178,7 @@ def test_a_paired_verdict_decides_the_faster_column_and_says_so(files):
 def test_a_regression_measured_again_shows_both_measurements():
     """`cnnbench ab --confirm 1` keeps the first pass's numbers, lists the fresh pair's, and the report's
     paired table says both (the case is a regression only if the fresh pair agrees)."""
-    from cnnbench.reports.paired import display_rows
+    from cnnbench.reports.paired_rows import display_rows
 
     doc = nf.ab_frameworks()
     doc["kind"] = "baseline"

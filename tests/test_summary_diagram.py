@@ -16,7 +16,7 @@ HAS_DOT = shutil.which("dot") is not None
 
 def test_summary_totals_and_rows_match_across_frameworks(small_pair):
     from cnnbench.core.analytic import build_graph
-    from cnnbench.summary import identical, summarize
+    from cnnbench.inspection.model_summary import identical, summarize
 
     # the models built once at a small input and class count: the rows' shapes must agree at any size
     # (the default-size shapes and counts against the references are tests/test_models.py's)
@@ -123,7 +123,7 @@ def test_diagram_expand_and_formats(tmp_path):
 
 
 def test_diagram_without_graphviz_says_how_to_install(tmp_path, monkeypatch, capsys):
-    import cnnbench.diagram as diagram
+    import cnnbench.inspection.diagram as diagram
 
     monkeypatch.setattr(diagram.shutil, "which", lambda _: None)
     assert cli_main(["diagram", "lenet5", "--out", str(tmp_path / "x.svg")]) == 2

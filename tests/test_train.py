@@ -10,7 +10,7 @@ from cnnbench.cli import main as cli_main
 
 
 def test_digits_split_and_framing():
-    from cnnbench import digits
+    from cnnbench.train import digits
 
     d = digits.load()
     # load_digits: 1,797 images; a stratified 25% split gives ceil(0.25 * 1797) = 450 test images
@@ -66,15 +66,15 @@ def test_saved_weights_reproduce_the_test_accuracy_exactly(short_run, capsys):
     history = json.loads((out / "history.json").read_text())
     assert cli_main(["train", "lenet5", "--load", str(out), "--target", "0.5"]) == 0
     loaded = capsys.readouterr().out
-    for fw, label in (("torch", "PyTorch"), ("tf", "TensorFlow")):
+    for fw, label in (("torch", "PyTorch"), ("tf", "Keras")):
         assert f"test accuracy {history[fw]['test_accuracy']:.4f}" in [
             line.split(": ", 1)[1] for line in loaded.splitlines() if line.startswith(label)][0]
 
 
 def test_torch_trained_lenet5_predicts_the_same_labels_in_tf(short_run, torch_mod, keras_mod):
-    from cnnbench import digits
+    from cnnbench.train import digits
     from cnnbench.registry import get_model
-    from cnnbench.train import transferred_agreement
+    from cnnbench.train.loop import transferred_agreement
 
     _, _, out = short_run
     model = get_model("lenet5", framework="torch")

@@ -7,7 +7,7 @@ import pytest
 
 from cnnbench.core.case import Case
 from cnnbench.core.settings import Settings
-from cnnbench.worker import Worker, WorkerDied, WorkerError
+from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 
 LENET = Case("lenet5", "torch", "train", 2, "cpu", 28)
 
@@ -91,7 +91,7 @@ def test_a_worker_that_does_not_answer_is_killed_in_bounded_time(torch_mod):
 
 
 def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
 
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     with pytest.raises(RuntimeError, match="run it in a worker process"):
@@ -115,10 +115,10 @@ def test_gpu_settings_are_the_same_in_every_runtime(runtime, settings, torch_mod
 
 
 def test_a_forked_worker_is_a_worker_and_dies_alone(torch_mod):
-    """Workers forked from a fork server (cnnbench.worker_forkserver): the same settings read back as a fresh
+    """Workers forked from a fork server (cnnbench.worker.forkserver): the same settings read back as a fresh
     worker's, a case measured, a native crash reported as the signal that ended it (the server, their parent,
     reaps them and tells), and the server still forks after one of its children died."""
-    from cnnbench.worker import ForkServer
+    from cnnbench.worker.client import ForkServer
 
     settings = Settings(threads=1, interop_threads=1)
     server = ForkServer("torch", "cpu", settings)

@@ -67,10 +67,10 @@ def _wall(doc: dict) -> float:
 def decision(case: dict, threshold: float | None) -> str:
     """The case's stored decision, or re-decided at ``threshold`` from its stored ratio and interval; a case
     measured with ``--confirm`` is a regression only if its re-measurements, pooled with it, say so too (as
-    `cnnbench ab`: ``cnnbench.core.paired.confirmed_decision``)."""
+    `cnnbench ab`: ``cnnbench.core.paired_stats.confirmed_decision``)."""
     if threshold is None:
         return case["decision"]
-    from cnnbench.core.paired import confirmed_decision, stored_estimate
+    from cnnbench.core.paired_stats import confirmed_decision, stored_estimate
 
     return confirmed_decision(stored_estimate(case), [stored_estimate(c) for c in case.get("confirmations") or []],
                               threshold)

@@ -6,7 +6,7 @@ pairs of the same code must not raise an alarm (docs/instructions.md).
 
 ``measure``: for each runtime (PyTorch, Keras on TensorFlow), one Valgrind worker counts LeNet-5 and
 ResNet-18 at 32 px (inference, batch 2) --repeats times, then with a TEST-ONLY extra
-elementwise op of 1%, 3% and 5% of the steps' instructions (``cnnbench.instruction_count``), the same
+elementwise op of 1%, 3% and 5% of the steps' instructions (``cnnbench.worker.instruction_count``), the same
 number of times; a second worker per runtime counts the cases again, without injected work: the A/A
 pairs across processes. Raw counts go to ``<out>/<runtime>-<n>.json``.
 

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "Instruction counts in every Keras backend and PyTorch", began, "instructions_runtimes.py",
         f"python tools/instructions_runtimes.py --out {args.out}", tables=[table(rows)],
         facts={"wall time": f"{time.time() - began:.0f} s", "steps a count": args.steps,
-               "counts a process": f"{args.repeats}, after one dropped (cnnbench.instruction_count)"}, versions=versions(rows))
+               "counts a process": f"{args.repeats}, after one dropped (cnnbench.worker.instruction_count)"}, versions=versions(rows))
     provenance.write(doc, args.out)
     return 0
 

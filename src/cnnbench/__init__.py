@@ -5,11 +5,13 @@ names below are loaded on first use, so importing a lower layer (``cnnbench.core
 in the application layer.
 
 Layout (bottom-up; ``tests/test_layers.py`` enforces it): ``cnnbench.core`` (specs, analytic graph,
-FLOP and memory arithmetic, statistics, validation, errors; no framework) <- ``cnnbench.models_torch``,
-``cnnbench.models_tf`` (builders and one backend object per framework) <- the application modules in
-``cnnbench`` (registry, transfer, profile, summary, diagram, train, worker) <- ``cnnbench.reports``
-(saved JSON -> tables and HTML; no framework) <- ``cnnbench.harness`` (the pytest-benchmark harness)
-<- ``cnnbench.ab`` (the paired A/B engine) <- ``cnnbench.cli``.
+FLOP and memory arithmetic, statistics, validation, errors, the backend contracts; no framework) <-
+``cnnbench.models_torch``, ``cnnbench.models_tf`` (builders and one backend object per framework) <-
+``cnnbench.zoo`` (framework dispatch, weight transfer) and ``cnnbench.registry`` <- ``cnnbench.deploy``
+(the export runtimes) <- ``cnnbench.train`` <- ``cnnbench.worker`` (one measuring process per case) <-
+``cnnbench.inspection`` (profile, summary, diagram, per-layer times) <- ``cnnbench.reports`` (saved JSON
+-> tables and HTML; no framework) <- ``cnnbench.history`` <- ``cnnbench.harness`` (the pytest-benchmark
+harness) <- ``cnnbench.ab`` (the paired A/B engine) <- ``cnnbench.cli`` and each package's ``cli`` module.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ _API = {
     "get_model": "cnnbench.registry",
     "get_spec": "cnnbench.registry",
     "list_models": "cnnbench.registry",
-    "transfer_weights": "cnnbench.transfer",
+    "transfer_weights": "cnnbench.zoo.transfer",
 }
 
 __all__ = sorted(_API)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnbench.backends import FRAMEWORKS, check_framework, framework_module, model_builder
+from cnnbench.zoo.dispatch import FRAMEWORKS, check_framework, framework_module, model_builder
 from cnnbench.core.build_args import check_build_args
 from cnnbench.core.specs import get_spec, list_models, register
 

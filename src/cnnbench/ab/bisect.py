@@ -2,7 +2,7 @@
 
     cnnbench bisect v1.2 main --models lenet5 --frameworks torch --modes inference --threads 1
 
-Like ``asv find``, but every verdict is paired (cnnbench.ab.paired): a commit's worker and GOOD's,
+Like ``asv find``, but every verdict is paired (cnnbench.ab.engine): a commit's worker and GOOD's,
 each on a ``git worktree`` of its commit, step alternately in the same minutes, so a verdict is never
 two runs at two times compared. First BAD is compared with GOOD; if no case is a regression there the
 step is not reproducible and nothing is bisected (exit 1). Otherwise the first-parent commits of
@@ -21,11 +21,13 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from cnnbench.ab import ab_cli, ab_instructions
-from cnnbench.ab.ab_pairs import Pair
+from cnnbench.ab import instruction_counts, options
+from cnnbench.ab.measure import measure_all
+from cnnbench.ab.pairing import Pair
 from cnnbench.ab.checkout import BaselineWorktree, git_toplevel, package_root, resolve_baseline
-from cnnbench.ab.paired import Side
+from cnnbench.ab.engine import Side
 from cnnbench.core import callgrind
+from cnnbench.core.signals import SIGNAL_EXIT
 from cnnbench.harness.cases import delay_for
 
 
@@ -43,8 +45,8 @@ def add_bisect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("good", metavar="GOOD", help="a commit (git ref) whose speed is the reference")
     p.add_argument("bad", metavar="BAD", help="a later commit, slower than GOOD (GOOD must be its ancestor)")
     p.add_argument("--repo", default=".", metavar="PATH", help="the git repository (default: the current directory's)")
-    ab_cli.add_measurement_arguments(p)
-    ab_instructions.add_arguments(p)  # --metric instructions: one count per commit (docs/instructions.md)
+    options.add_measurement_arguments(p)
+    instruction_counts.add_arguments(p)  # --metric instructions: one count per commit (docs/instructions.md)
     # what `cnnbench ab --baseline` would be given: bisect always compares commits
     p.set_defaults(func=run_bisect, baseline=None, compare_frameworks=False, compare_setting=None, sides=None,
                    format="table", out=None)
@@ -89,7 +91,7 @@ class Bisection:
                                      pythonpath=str(package_root(self.good_tree)), cwd=str(self.good_tree)),
                           Side(c, self.opts["settings"], f"{label} ({sha[:10]})", pythonpath=str(package_root(tree)),
                                cwd=str(tree), delay=delay_for(self.opts["delays"], c))) for c in cases]
-            rows, skipped, unfinished = ab_cli.measure_all(self.opts, pairs)
+            rows, skipped, unfinished = measure_all(self.opts, pairs)
         self.unfinished += unfinished + skipped
         return rows
 
@@ -112,12 +114,12 @@ def run_bisect(args: argparse.Namespace) -> int:
         good, bad = resolve("GOOD", args.good, repo), resolve("BAD", args.bad, repo)
         commits = first_parent_commits(good, bad, repo)
         args.baseline = good
-        opts = ab_cli.parse_options(args, repo)
-    except (BisectError, ab_cli.BadInput) as exc:
+        opts = options.parse_options(args, repo)
+    except (BisectError, options.BadInput) as exc:
         print(f"cnnbench bisect: error: {exc}", file=sys.stderr)
         return 2
     signals: list[str] = []
-    ab_cli._sigterm_like_ctrl_c(signals.append)
+    options.sigterm_like_ctrl_c(signals.append)
     print(f"cnnbench bisect: GOOD {good[:10]}, BAD {bad[:10]}: {len(commits)} first-parent commit(s), "
           f"{len(opts['cases'])} case(s) on {opts['device']}", flush=True)
     try:
@@ -127,14 +129,14 @@ def run_bisect(args: argparse.Namespace) -> int:
                 if callgrind.missing():
                     print(f"cnnbench bisect: {callgrind.missing()}", file=sys.stderr)
                     return 1
-                bisection = ab_instructions.InstructionBisection(opts, good_tree, good, repo)
+                bisection = instruction_counts.InstructionBisection(opts, good_tree, good, repo)
             else:
                 bisection = Bisection(opts, good_tree, good, repo)
             return _bisect(bisection, opts, commits, good, bad, repo)
     except KeyboardInterrupt:
         name = signals[0] if signals else "SIGINT"
         print(f"cnnbench bisect: interrupted ({name}); workers and worktrees removed", file=sys.stderr)
-        return ab_cli.SIGNAL_EXIT[name]
+        return SIGNAL_EXIT[name]
 
 
 def slow_verdict(rows: list[dict], bad_ratios: dict[str, float]) -> tuple[bool, bool]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import cnnbench
 from cnnbench.worker import PROTOCOL
 
-# where the worker (and its PROTOCOL) is in a commit: the src layout first, the layout before it second
-WORKER_PATHS = ("src/cnnbench/worker.py", "cnnbench/worker.py")
+# where the worker's PROTOCOL is in a commit: the worker package, the src layout's worker.py, the layout before it
+WORKER_PATHS = ("src/cnnbench/worker/__init__.py", "src/cnnbench/worker.py", "cnnbench/worker.py")
 
 
 def import_root() -> Path:

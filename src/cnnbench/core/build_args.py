@@ -9,7 +9,7 @@ from __future__ import annotations
 from cnnbench.core.analytic import min_input_size
 from cnnbench.core.errors import InputTooSmallError
 from cnnbench.core.specs import ModelSpec, get_spec
-from cnnbench.core.validate import positive_int
+from cnnbench.core.user_values import positive_int
 
 __all__ = ["check_build_args"]
 

@@ -49,6 +49,16 @@ def runtime_of(framework: str, keras_backend: str | None = None, export: str | N
         raise ValueError(f"no runtime for framework {framework!r} with Keras backend {keras_backend!r}") from None
 
 
+def layout_shape(layout: str, batch: int, channels: int, size: int) -> tuple:
+    """A batch of square images' shape in ``layout`` (``"nchw"`` or ``"nhwc"``)."""
+    return (batch, channels, size, size) if layout == "nchw" else (batch, size, size, channels)
+
+
+def to_layout(x_nchw, layout: str):
+    """A NumPy batch drawn NCHW, in ``layout``: itself, or a contiguous NHWC copy."""
+    return x_nchw if layout == "nchw" else x_nchw.transpose(0, 2, 3, 1).copy()
+
+
 def split_runtime(runtime: str) -> tuple[str, str | None]:
     """``"keras-jax"`` -> ``("tf", "jax")``; an export runtime -> its source zoo's (``"ort-from-keras"`` ->
     ``("tf", "tensorflow")``: the worker runs Keras on TensorFlow to export)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnbench.core.analytic import build_graph
-from cnnbench.core.validate import choice, positive_int
+from cnnbench.core.user_values import choice, positive_int
 
 TRAIN_FACTOR = 3
 FLOPS_RULE = "FLOPs = 2 x conv/dense MACs; train step = 3 x forward (fwd + grad input + grad weights)"

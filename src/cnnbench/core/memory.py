@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from cnnbench.core.analytic import build_graph
-from cnnbench.core.validate import positive_int
+from cnnbench.core.user_values import positive_int
 
 _NEW_OUTPUT = {"conv", "linear", "maxpool", "avgpool", "concat"}
 

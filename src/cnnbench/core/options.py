@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnbench.core.errors import InvalidValueError
-from cnnbench.core.validate import boolean, choice, finite_float, number_range
+from cnnbench.core.user_values import boolean, choice, finite_float, number_range
 
 
 class Option(ABC):

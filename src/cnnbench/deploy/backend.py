@@ -2,10 +2,10 @@
 and stepped by the worker like any other runtime (inference only; docs/deploy.md).
 
 One module serves every export runtime (``ort-from-torch``, ``openvino-from-keras``, ...): the worker's
-``cnnbench.backends.runtime_backend`` calls ``serve_runtime`` first, and the source zoo's own backend
+``cnnbench.zoo.dispatch.runtime_backend`` calls ``serve_runtime`` first, and the source zoo's own backend
 (``cnnbench.models_torch.backend`` or ``cnnbench.models_tf.backend`` on TensorFlow) builds the model, so
 that the exported model is the one the framework rows measure. ``prepare`` builds it from the seed (the
-Keras model takes the PyTorch twin's weights through ``cnnbench.transfer`` when PyTorch is installed, so
+Keras model takes the PyTorch twin's weights through ``cnnbench.zoo.transfer`` when PyTorch is installed, so
 that both ONNX files compute the same function), runs it once as the reference, exports it
 (``cnnbench.deploy.export``), frees it, loads the file in the engine ONCE with the run's threads, and
 checks the engine's first output against the reference. A fair measurement as the engines' own tools
@@ -25,13 +25,14 @@ import time
 
 import numpy as np
 
-from cnnbench.core.case import Case, export_of, split_runtime
+from cnnbench.core.case import Case, export_of, runtime_of, split_runtime, to_layout
 from cnnbench.core.deps import distribution_version
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
 from cnnbench.core.specs import get_spec
 from cnnbench.core.step import Prepared
 from cnnbench.deploy import export as exporters
+from cnnbench.zoo.dispatch import framework_backend, runtime_missing
 
 RUNTIME = "export"  # which export runtime this process serves: set by serve_runtime before configure
 ENGINE: str | None = None  # "ort" | "openvino" | "litert"
@@ -53,11 +54,7 @@ def serve_runtime(runtime: str) -> None:
 
 def _source():
     """The source zoo's backend module: it builds the model, and its framework starts in this process."""
-    if SOURCE == "torch":
-        from cnnbench.models_torch import backend
-    else:
-        from cnnbench.models_tf import backend
-    return backend
+    return framework_backend(SOURCE)
 
 
 # ------------------------------------------------------------------ settings and versions
@@ -81,10 +78,8 @@ def warm_runtime() -> None:
         import ai_edge_litert.interpreter  # noqa: F401
 
 
-def _torch_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
+def _format() -> str:
+    return "tflite" if ENGINE == "litert" else "onnx"
 
 
 def engine_version() -> tuple[str, str]:
@@ -107,20 +102,28 @@ def versions(device: str) -> dict:
     out["backend_version"] = f"{ENGINE} {version} (from {out.get('backend_version')})"
     if ENGINE != "litert":
         out["onnx_version"] = distribution_version("onnx")
-        exporter = "onnxscript" if SOURCE == "torch" else "tf2onnx"  # under torch.onnx.export; under Keras' export
-        out["onnx_exporter_version"] = distribution_version(exporter)
+        out["onnx_exporter_version"] = distribution_version(exporters.EXPORTERS[(SOURCE, "onnx")].converter)
     return out
 
 
-def _source_versions() -> dict:
-    """The source framework's versions as its backend reports them, read from the installed distributions (the
-    engine's worker never imports the framework)."""
-    if SOURCE == "torch":
-        torch = distribution_version("torch")
-        return {"torch_version": torch, "backend_version": f"torch {torch}"}
+def _torch_versions() -> dict:
+    torch = distribution_version("torch")
+    return {"torch_version": torch, "backend_version": f"torch {torch}"}
+
+
+def _keras_tf_versions() -> dict:
     tf = distribution_version("tensorflow") or distribution_version("tensorflow-cpu")
     return {"keras_version": distribution_version("keras"), "keras_backend": "tensorflow",
             "backend_version": f"tensorflow {tf}", "tf_version": tf}
+
+
+# the source framework's versions as its backend reports them, read from the installed distributions (the
+# engine's worker never imports the framework, so its zoo backend cannot be asked): a table, per source zoo
+_SOURCE_VERSIONS = {"torch": _torch_versions, "tf": _keras_tf_versions}
+
+
+def _source_versions() -> dict:
+    return _SOURCE_VERSIONS[SOURCE]()
 
 
 def effective_settings(device: str) -> dict:
@@ -226,53 +229,35 @@ _ENGINES = {"ort": _ort, "openvino": _openvino, "litert": _litert}
 
 # ------------------------------------------------------------------ the source model, the export
 def source_model(framework: str, name: str, input_size: int, options: dict, seed: int = 0):
-    """The zoo's model in eval mode, from ``seed``; the Keras model takes the PyTorch twin's weights when
-    PyTorch is installed (so ONNX files from both zoos compute the same function). (model, weights note)."""
-    if framework == "torch":
-        import torch
+    """The zoo's model from ``seed``; the Keras model takes the PyTorch twin's weights when PyTorch is
+    installed (so ONNX files from both zoos compute the same function). (model, weights note)."""
+    backend = framework_backend(framework)
+    backend.set_seed(seed)
+    model = backend.build(name, input_size=input_size, **options)
+    twin = backend.INITIAL_WEIGHTS_FROM
+    own = f"{backend.NAME}{chr(39) if backend.NAME.endswith('s') else chr(39) + 's'} initializers, seed {seed}"
+    if twin is None:
+        return model, own
+    if runtime_missing(runtime_of(twin)) is not None:
+        return model, f"{own} ({twin} not installed: no twin's weights)"
+    from cnnbench.zoo.transfer import transfer_weights
 
-        from cnnbench.models_torch.backend import build
-
-        torch.manual_seed(seed)
-        return build(name, input_size=input_size, **options).eval(), f"PyTorch's initializers, seed {seed}"
-    from cnnbench.models_tf.backend import build, set_seed
-
-    set_seed(seed)
-    model = build(name, input_size=input_size, **options)
-    if not _torch_installed():
-        return model, f"Keras' initializers, seed {seed} (PyTorch not installed: no twin's weights)"
-    import torch
-
-    from cnnbench.models_torch.backend import build as build_torch
-    from cnnbench.transfer import transfer_weights
-
-    torch.manual_seed(seed)
-    transfer_weights(build_torch(name, input_size=input_size, **options), model)
-    return model, f"the PyTorch twin's (seed {seed}), transferred by cnnbench.transfer"
+    source = framework_backend(twin)
+    source.set_seed(seed)
+    transfer_weights(source.build(name, input_size=input_size, **options), model)
+    return model, f"the {source.NAME} twin's (seed {seed}), transferred by cnnbench.zoo.transfer"
 
 
 def run_source(framework: str, model, x: np.ndarray) -> np.ndarray:
-    """The framework's own inference output for ``x`` (NCHW for PyTorch, NHWC for Keras)."""
-    if framework == "torch":
-        import torch
-
-        with torch.inference_mode():
-            out = model(torch.from_numpy(x))
-        return (out[0] if isinstance(out, tuple) else out).numpy()
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    """The framework's own inference output for ``x`` (in its zoo's layout: NCHW for PyTorch, NHWC for Keras)."""
+    return framework_backend(framework).run_inference(model, x)
 
 
 def export(framework: str, model, x: np.ndarray, fmt: str, path: str, opset: int | None = None) -> dict:
     """``model`` exported by its ecosystem's exporter to ``fmt`` at ``path``; the export's facts."""
     exporters.check_request(framework, fmt, opset)
-    if framework == "torch":
-        return exporters.export_torch_onnx(model, x, path, opset)
-    run_source(framework, model, x)  # Keras exports only a model that has been called
-    if fmt == "onnx":
-        return exporters.export_keras_onnx(model, path, opset)
-    return exporters.export_keras_tflite(model, path)
+    run_source(framework, model, x)  # Keras exports only a model that has been called (and the trace is warm)
+    return exporters.EXPORTERS[(framework, fmt)].export(model, x, path, opset)
 
 
 def _input(case: Case, seed: int) -> np.ndarray:
@@ -280,16 +265,7 @@ def _input(case: Case, seed: int) -> np.ndarray:
     spec = get_spec(case.model)
     x = np.random.default_rng(seed).random((case.batch, spec.in_channels, case.input_size, case.input_size),
                                            dtype=np.float32)
-    return x if SOURCE == "torch" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-
-
-def _count(framework: str, model) -> tuple[int, int]:
-    """(params with BN statistics, trainable params) as the framework rows count them: their backend's count."""
-    if framework == "torch":
-        from cnnbench.models_torch.backend import param_counts
-    else:
-        from cnnbench.models_tf.backend import param_counts
-    return param_counts(model)
+    return to_layout(x, _source().INPUT_LAYOUT)
 
 
 def prepare(case: Case, seed: int = 0) -> Prepared:
@@ -344,9 +320,9 @@ def _export_here(case: Case, seed: int, x: np.ndarray) -> tuple:
     model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
     reference = run_source(SOURCE, model, x)
     source_s = time.perf_counter() - start
-    params, trainable = _count(SOURCE, model)
+    params, trainable = _source().param_counts(model)  # as the framework rows count them
     folder = tempfile.mkdtemp(prefix="cnnbench-export-")
-    fmt = "tflite" if ENGINE == "litert" else "onnx"
+    fmt = _format()
     path = f"{folder}/{case.model}{exporters.SUFFIX[fmt]}"
     try:
         facts = export(SOURCE, model, x, fmt, path)
@@ -354,10 +330,7 @@ def _export_here(case: Case, seed: int, x: np.ndarray) -> tuple:
         shutil.rmtree(folder, ignore_errors=True)
         raise UnsupportedCaseError(f"{RUNTIME}: {exc}") from None
     model = None  # the engine runs the file alone: the framework's model is freed before it loads
-    if SOURCE == "tf":
-        import keras
-
-        keras.backend.clear_session()  # and the graphs Keras and the exporters traced
+    _source().release_models()  # and the graphs Keras and the exporters traced
     gc.collect()
     return path, reference, {**facts, "export_process": "in the worker (imported the source framework)"}, \
         weights, source_s, params, trainable, folder

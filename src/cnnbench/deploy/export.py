@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,9 +40,8 @@ def one_line(exc: BaseException) -> str:
 
 def check_request(framework: str, fmt: str, opset: int | None) -> None:
     """What each zoo exports to, and where an opset applies: one line (ExportError) before anything is built."""
-    if framework == "torch" and fmt != "onnx":
-        raise ExportError(f"--format {fmt}: PyTorch exports to onnx here (torch -> TFLite is the separate "
-                          "ai-edge-torch project); export the Keras model with --framework tf")
+    if (framework, fmt) not in EXPORTERS:
+        raise ExportError(f"--format {fmt}: {NO_EXPORT.get((framework, fmt), f'{framework} does not export to {fmt}')}")
     if opset is not None and fmt != "onnx":
         raise ExportError("--opset applies to --format onnx; a TFLite file has no opset")
     if opset is not None and opset <= 0:
@@ -106,7 +106,7 @@ def export_torch_onnx(model, x: np.ndarray, path: str, opset: int | None = None)
             "exporter_version": f"torch {torch.__version__}", "export_s": seconds, **facts}
 
 
-def export_keras_onnx(model, path: str, opset: int | None = None) -> dict:
+def export_keras_onnx(model, x: np.ndarray, path: str, opset: int | None = None) -> dict:
     """A Keras model (TensorFlow backend, already called once: Keras exports only a model that has been
     called) to ONNX at ``path`` with its own exporter."""
     import tf2onnx
@@ -122,7 +122,7 @@ def export_keras_onnx(model, path: str, opset: int | None = None) -> dict:
             "export_s": seconds, **onnx_facts(path)}
 
 
-def export_keras_tflite(model, path: str) -> dict:
+def export_keras_tflite(model, x: np.ndarray, path: str, opset: int | None = None) -> dict:
     """A Keras model (TensorFlow backend) to a float32 TFLite flatbuffer at ``path``."""
     import tensorflow as tf
 
@@ -136,3 +136,29 @@ def export_keras_tflite(model, path: str) -> dict:
     seconds = time.perf_counter() - start
     return {"export_format": "tflite", "exporter": "tf.lite.TFLiteConverter.from_keras_model (float32)",
             "exporter_version": f"tensorflow {tf.__version__}", "export_s": seconds, **tflite_facts(path)}
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """One zoo's exporter to one format: the function of this module that exports (``model``, an input it was
+    called on, the path, the opset), what it imports (the worker imports it before any case) and the
+    converter whose version a row records."""
+
+    function: str
+    imports: tuple[str, ...]
+    converter: str | None
+
+    def export(self, model, x: np.ndarray, path: str, opset: int | None = None) -> dict:
+        return globals()[self.function](model, x, path, opset)  # looked up when called (tests replace it)
+
+
+# what each zoo exports to: data, read by check_request, `cnnbench export` and the export runtimes' backend
+EXPORTERS = {("torch", "onnx"): Exporter("export_torch_onnx", ("onnx",), "onnxscript"),  # under torch.onnx.export
+             ("tf", "onnx"): Exporter("export_keras_onnx", ("onnx", "tf2onnx"), "tf2onnx"),  # under Keras' export
+             ("tf", "tflite"): Exporter("export_keras_tflite", (), None)}
+NO_EXPORT = {("torch", "tflite"): "PyTorch exports to onnx here (torch -> TFLite is the separate ai-edge-torch "
+                                  "project); export the Keras model with --framework tf"}
+# the packages `cnnbench export` needs for each export, and the extras that install them
+EXPORT_NEEDS = {("torch", "onnx"): (("torch", "onnx", "onnxscript"), "torch,onnx"),
+                ("tf", "onnx"): (("tensorflow", "keras", "onnx", "tf2onnx"), "tf,onnx"),
+                ("tf", "tflite"): (("tensorflow", "keras"), "tf")}

@@ -8,7 +8,7 @@ import fnmatch
 import math
 from dataclasses import dataclass
 
-from cnnbench.backends import FRAMEWORKS
+from cnnbench.zoo.dispatch import FRAMEWORKS
 from cnnbench.core.case import (EXPORT_RUNTIMES, KERAS_BACKENDS, LAYOUTS, MODES, NATIVE_LAYOUT, PRECISIONS, RUNTIMES,
                                 Case, export_of, split_runtime)
 from cnnbench.core.specs import list_models
@@ -319,7 +319,7 @@ def tta_cases(cases: list[Case], enabled: bool = True) -> list[Case]:
     """Time-to-accuracy cases (LeNet-5 on the digits, CPU), one per framework whose LeNet-5 training is selected."""
     if not enabled:
         return []
-    from cnnbench.train import DEFAULTS
+    from cnnbench.train.loop import DEFAULTS
 
     fws = [c.framework for c in cases if c.model == TTA_MODEL and c.mode == "train" and not c.distributed
            and c.runtime in ("torch", "keras-tf")]

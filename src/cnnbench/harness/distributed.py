@@ -33,7 +33,7 @@ from cnnbench.harness.harness import (
     apply_peak, case_info, fail_from_worker, gemm_peak, gemm_peak_key, precheck, record_skip, record_unfinished,
     replay, rounds_for,
 )
-from cnnbench.worker import WorkerDied, WorkerError
+from cnnbench.worker.client import WorkerDied, WorkerError
 from cnnbench.core.settings import Settings, cores_available
 from cnnbench.harness.state import HarnessState
 
@@ -64,7 +64,7 @@ class Job:
     """This host's workers of one data-parallel case, started together and stepped in lockstep."""
 
     def __init__(self, case: Case, settings: Settings, placement: dict, rendezvous: dict, timeout: float):
-        from cnnbench.worker import Worker, WorkerDied, WorkerError
+        from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 
         self.case, self.timeout = case, timeout
         self.workers: list = []
@@ -107,7 +107,7 @@ class Job:
     def call(self, cmd: str, **args) -> list[dict]:
         """Send ``cmd`` to every worker, then read every reply; a failure anywhere ends the whole job
         (the others would wait forever in the next all-reduce)."""
-        from cnnbench.worker import WorkerDied, WorkerError
+        from cnnbench.worker.client import WorkerDied, WorkerError
 
         for w in self.workers:
             w.send(cmd, **args)

@@ -26,7 +26,7 @@ from cnnbench.core.errors import InputTooSmallError, out_of_memory_reason
 from cnnbench.core.flops import step_cost
 from cnnbench.core.memory import analytic_memory
 from cnnbench.core.build_args import check_build_args
-from cnnbench.worker import Worker, WorkerDied, WorkerError
+from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 from cnnbench.harness.state import HarnessState
 
 _GEMM_TRIALS, _GEMM_RECHECK_TRIALS = 7, 21
@@ -38,7 +38,7 @@ class WorkerClock:
     the clock again (that time), so each round's duration is exactly one worker-measured step."""
 
     __name__ = "perf_counter_in_the_worker_process"  # the saved JSON's options.timer
-    __module__ = "cnnbench.worker"
+    __module__ = "cnnbench.worker.client"
 
     def __init__(self, times: list[float] = ()):
         self.load(times)
@@ -118,7 +118,7 @@ def too_big_for_the_cpu(case: Case) -> str | None:
 
 def precheck(case: Case, state: HarnessState) -> None:
     """Skip, with the reason, what cannot run here: a missing framework, too small an input, no room."""
-    from cnnbench.backends import runtime_missing
+    from cnnbench.zoo.dispatch import runtime_missing
 
     missing = runtime_missing(case.runtime)
     if missing:
@@ -199,7 +199,7 @@ def fork_server_for(case: Case, state: HarnessState):
     """The fork server of the case's runtime (started on first use), or None: fork servers off
     (``--no-fork-server``), a data-parallel case, or a server that could not start (its reason is kept
     in ``state.fork_servers_failed``, and that runtime's workers start as fresh interpreters)."""
-    from cnnbench.worker import ForkServer
+    from cnnbench.worker.client import ForkServer
 
     if not state.fork_workers or case.distributed or case.runtime in state.fork_servers_failed:
         return None
@@ -428,7 +428,7 @@ def run_tta_case(benchmark, case: Case, state: HarnessState) -> None:
     processes too (``process_rounds``: one each) and the interval resamples them as it does the steps'."""
     from datetime import datetime, timezone
 
-    from cnnbench.train import DEFAULTS
+    from cnnbench.train.loop import DEFAULTS
 
     precheck(case, state)
     results, processes = [], []

@@ -1,7 +1,7 @@
 """Instruction counts of cases: one worker per runtime started under Callgrind, counting case after case.
 
 The worker's imports and each case's build and first step run uninstrumented; only the counted steps
-are collected (``cnnbench.core.callgrind``, ``cnnbench.instruction_count``). One Valgrind process serves
+are collected (``cnnbench.core.callgrind``, ``cnnbench.worker.instruction_count``). One Valgrind process serves
 every case of its runtime, so the cost of starting a framework under Valgrind is paid once.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def count_cases(cases: list[Case], settings: Settings, *, steps: int | dict = DE
     ``steps``: steps a count, or a dict model -> steps (ResNet-18 at 64 px: ~100 million instructions a step,
     ~12 s under Callgrind). ``work``: case id -> list of TEST-ONLY work fractions. ``pythonpath``/``cwd``:
     another checkout's worker."""
-    from cnnbench.worker import Worker, WorkerDied, WorkerError
+    from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 
     log = log or (lambda line: None)
     why = callgrind.missing()
@@ -98,7 +98,7 @@ def count_cases(cases: list[Case], settings: Settings, *, steps: int | dict = DE
 
 def _count_one(worker, case: Case, steps: int, repeats: int, work, library: str, out_file: Path,
                timeout: float) -> Counted:
-    from cnnbench.worker import WorkerError
+    from cnnbench.worker.client import WorkerError
 
     start = time.perf_counter()
     try:

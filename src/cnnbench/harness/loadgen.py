@@ -24,7 +24,7 @@ from cnnbench.core.case import Case
 from cnnbench.harness.harness import (StartFailed, case_info, fail_from_worker, open_worker, precheck, record_skip,
                                       record_unfinished, replay)
 from cnnbench.loadgen import scenarios as sc
-from cnnbench.worker import WorkerDied, WorkerError
+from cnnbench.worker.client import WorkerDied, WorkerError
 
 COLUMNS_SHORT = {"single-stream": "p90 ms", "multi-stream": "p99 ms", "offline": "samples/s", "server": "q/s @ p99 ms"}
 PROCESSES_NOTE = ("one worker process per scenario case: the LoadGen run's own queries are its repeats (its "

@@ -504,6 +504,6 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = config.stash.get(STATE, None)
     if state:
-        from cnnbench.harness.summary import write_summary
+        from cnnbench.harness.run_summary import write_summary
 
         write_summary(terminalreporter, config, state, config.stash[PROGRESS].journal)

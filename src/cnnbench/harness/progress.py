@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from cnnbench.harness.journal import Journal
     from cnnbench.harness.state import HarnessState
 
-TTA_TRAIN_IMAGES = 1347  # cnnbench.digits: the fixed split's training images (its docstring)
+TTA_TRAIN_IMAGES = 1347  # cnnbench.train.digits: the fixed split's training images (its docstring)
 PRIOR_FRACTION = 0.2  # of the GEMM peak: a large CNN step's rate before one has been measured
 FLOP_BOUND = 10  # a step this many times the runtime's fixed cost is taken to be FLOP-bound
 
@@ -110,7 +110,7 @@ class Progress:
 
         profile = self.state.profile
         if case.mode not in ("inference", "train"):  # time to accuracy: every epoch, at most
-            from cnnbench.train import DEFAULTS
+            from cnnbench.train.loop import DEFAULTS
 
             per_epoch = math.ceil(TTA_TRAIN_IMAGES / DEFAULTS["batch"])
             return profile.tta_rounds * DEFAULTS["epochs"] * per_epoch

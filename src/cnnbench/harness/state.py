@@ -48,7 +48,7 @@ class HarnessState:
     rows: dict[str, object] = field(default_factory=dict)  # case id -> its pytest-benchmark row (Metadata), rewritten
     remeasured: dict[str, list[str]] = field(default_factory=dict)  # case id -> why it was measured again
     process_noise: dict | None = None  # replication.noise: this run's per-process spread and threshold
-    fork_servers: dict[str, object] = field(default_factory=dict)  # runtime -> its cnnbench.worker.ForkServer
+    fork_servers: dict[str, object] = field(default_factory=dict)  # runtime -> its cnnbench.worker.client.ForkServer
     fork_servers_failed: dict[str, str] = field(default_factory=dict)  # runtime -> why its server could not start
 
     def __post_init__(self) -> None:

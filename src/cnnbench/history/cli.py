@@ -93,7 +93,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     if args.series is not None and not args.series.strip():
         raise HistoryError("--series: give a non-empty name")
     commit = (*resolve_commit(args.commit), args.commit) if args.commit else None
-    runs = find_runs(args.runs)  # every file validated (cnnbench.reports.validate) before the store is opened
+    runs = find_runs(args.runs)  # every file validated (cnnbench.reports.schema) before the store is opened
     records = [store.record_of(run, commit=commit) for run in runs]
     added = store.add_records(path, records, series=args.series)
     for a in added:

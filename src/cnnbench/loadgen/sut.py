@@ -32,7 +32,7 @@ def load_samples(model: str, input_size: int, channels: int, channels_last: bool
     key = (model, input_size, channels, channels_last)
     if key not in _SAMPLES:
         before = rss_bytes()
-        from cnnbench import digits
+        from cnnbench.train import digits
 
         x = digits.load().x_test  # (N, 1, 28, 28) in [0, 1]
         what = f"the digits test set ({len(x)} images, 28 px)"
@@ -109,16 +109,17 @@ def apply(settings, fields: dict) -> None:
 
 
 def run(server, scenario: str, settings: dict, outdir: str) -> dict:
-    """One LoadGen test of ``server``'s prepared case (``cnnbench.worker_server._Server``), its logs in
+    """One LoadGen test of ``server``'s prepared case (``cnnbench.worker.server._Server``), its logs in
     ``outdir``: the result read from them, the SUT's own step and query times, the process's peak memory."""
     import mlperf_loadgen as lg
 
     case, prep = server.case, server.prep
     if prep is None:
         raise RuntimeError("loadgen: no case is prepared in this worker")
+    from cnnbench.core.case import NATIVE_LAYOUT
     from cnnbench.core.specs import get_spec
 
-    channels_last = case.framework == "tf"  # the Keras models and their exports take NHWC
+    channels_last = NATIVE_LAYOUT[case.framework] == "nhwc"  # the Keras models and their exports take NHWC
     samples, what, samples_rss = load_samples(case.model, case.input_size, get_spec(case.model).in_channels,
                                               channels_last)
     os.makedirs(outdir, exist_ok=True)

@@ -15,8 +15,8 @@ pairs with the PyTorch twin's on any backend. It keeps the backend contract,
 This module is the contract and what it prepares (a case's model, inputs and step); the parts live
 beside it, one job each: ``runtime`` (which backend, device scope, sync, seeding), ``settings``
 (applied and read back), ``distribute`` (the tf.distribute strategy of a data-parallel rank),
-``steps`` (the training and inference step on each engine), ``measure`` (GEMM peak, allocator peak)
-and ``trainer`` (``cnnbench train``).
+``steps`` (the training and inference step on each engine), ``measure`` (GEMM peak, allocator peak),
+``trainer`` (``cnnbench train``) and ``zoo`` (seed, layout, inference, per-layer hooks, FLOP counter).
 """
 from __future__ import annotations
 
@@ -39,11 +39,18 @@ from cnnbench.models_tf.runtime import KERAS_BACKEND, RUNTIME, device_available,
 from cnnbench.models_tf.settings import configure, effective_settings, versions
 from cnnbench.models_tf.steps import classification_loss, make_inference_step, make_train_step
 from cnnbench.models_tf.trainer import Trainer
+from cnnbench.models_tf.zoo import (FRAMEWORK, INITIAL_WEIGHTS_FROM, INPUT_LAYOUT, NAME, OP_COUNTER, framework_version,
+                                    layer_output_shapes, layer_params, op_counter_version, op_counts,
+                                    release_models, run_inference)
 
 __all__ = ["ALLOCATOR_PEAK_KIND", "KERAS_BACKEND", "RUNTIME", "Trainer", "allocator_peak_bytes", "build",
            "classification_loss", "configure", "device_available", "distributed_info", "effective_settings",
            "gather", "gemm_peak_flops", "make_inference_step", "make_train_step", "parity_step", "prepare",
-           "reset_allocator_peak", "set_seed", "sync", "versions", "warm_runtime"]
+           "reset_allocator_peak", "set_seed", "sync", "versions", "warm_runtime",
+           # the zoo's side (cnnbench.core.backend.Zoo)
+           "FRAMEWORK", "INITIAL_WEIGHTS_FROM", "INPUT_LAYOUT", "NAME", "OP_COUNTER", "framework_version",
+           "layer_output_shapes", "layer_params", "op_counter_version", "op_counts", "param_counts",
+           "release_models", "run_inference"]
 _POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 

@@ -30,7 +30,7 @@ from collections import defaultdict
 
 import keras
 
-from cnnbench.core.layer_times import per_step
+from cnnbench.core.layer_time_match import per_step
 from cnnbench.models_tf.profile import layer_of_node
 from cnnbench.models_tf.walk import keras_layers
 

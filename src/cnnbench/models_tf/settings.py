@@ -73,7 +73,7 @@ def effective_settings(device: str) -> dict:
             "setting_intra_op_threads": threads, "setting_inter_op_threads": threads,
             "setting_onednn": None, "jax_default_matmul_precision": precision,
         }
-    from cnnbench.models_torch.backend import setting_fields  # Keras on torch: PyTorch's settings are in force
+    from cnnbench.models_torch.settings import setting_fields  # Keras on torch: PyTorch's settings are in force
 
     return setting_fields(device)
 

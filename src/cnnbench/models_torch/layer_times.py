@@ -24,7 +24,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from cnnbench.core.layer_times import per_step
+from cnnbench.core.layer_time_match import per_step
 from cnnbench.models_torch.profile import leaf_modules
 
 SCOPE = "cnnbench.layer::"  # prefix of the record_function scopes this module opens

@@ -1,7 +1,7 @@
 """Present saved benchmark runs: tidy tables, runtimes side by side, HTML report, run-to-run compare.
 
 Reads pytest-benchmark JSON (and paired A/B JSON of ``cnnbench ab``), each file checked before use
-(cnnbench.reports.validate); imports neither PyTorch, TensorFlow, Keras nor JAX, so a report can be
+(cnnbench.reports.schema); imports neither PyTorch, TensorFlow, Keras nor JAX, so a report can be
 built on a laptop from results measured elsewhere. cnnbench.reports.verdict, the table the harness
 prints at the end of a run, needs neither pandas nor matplotlib.
 """

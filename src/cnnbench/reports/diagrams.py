@@ -1,4 +1,4 @@
-"""Model structure diagrams for the report (drawn by cnnbench.diagram from the spec table, no framework)."""
+"""Model structure diagrams for the report (drawn by cnnbench.inspection.diagram from the spec table, no framework)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ def diagrams_for(runs: list[Run], out_dir: str | Path) -> Diagrams:
     """An SVG diagram per model in the runs. Where Graphviz is missing there are none, and ``left_out``
     says so (the report must not drop a section silently)."""
     try:
-        from cnnbench.diagram import DiagramError, draw
+        from cnnbench.inspection.diagram import DiagramError, draw
     except ImportError as exc:
         return Diagrams(left_out=f"the diagram module cannot be imported ({exc})")
     models = sorted({(b.get("extra_info") or {}).get("model") for r in runs for b in r.data["benchmarks"]} - {None})

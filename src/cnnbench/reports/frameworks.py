@@ -85,7 +85,7 @@ def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None,
     """One row per case group: each runtime's figures and its time ratio over ``reference``.
 
     ``faster_{r}_vs_{ref}`` names a runtime only when the 95% interval excludes 1; otherwise ``tie``.
-    With a matching paired A/B verdict (``paired``, from cnnbench.reports.paired.paired_frame) the
+    With a matching paired A/B verdict (``paired``, from cnnbench.reports.paired_rows.paired_frame) the
     faster column takes the paired decision, and ``verdict_{r}_vs_{ref}`` says where it came from.
     A disagreement in params or MACs between runtimes is a bug in the zoo and is flagged in ``note``.
     """

@@ -1,6 +1,6 @@
 """Find, parse and validate saved documents: pytest-benchmark runs and paired A/B results.
 
-Nothing is used before cnnbench.reports.validate has checked it; a bad file raises ReportError with
+Nothing is used before cnnbench.reports.schema has checked it; a bad file raises ReportError with
 one line naming the file and the problem. Readers of a history (the trend's saved runs) leave a bad
 file out and say so instead of failing.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbench.reports.errors import ReportError
-from cnnbench.reports.validate import check_ab, check_run
+from cnnbench.reports.schema import check_ab, check_run
 
 DEFAULT_STORAGE = Path(".benchmarks")
 

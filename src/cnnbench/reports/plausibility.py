@@ -61,11 +61,11 @@ _SAME = ("runtime", "mode", "batch", "device", "input_size", "precision", "compi
 
 @functools.lru_cache(maxsize=None)
 def op_mix(model: str, input_size: int | None) -> frozenset[str] | None:
-    """The kinds of the model's layers (``cnnbench.core.layer_times.layer_kind``: conv, depthwise conv, SE,
+    """The kinds of the model's layers (``cnnbench.core.layer_time_match.layer_kind``: conv, depthwise conv, SE,
     BN, LayerNorm, ...) and its activation functions: what its time per FLOP depends on beyond the FLOPs.
     None for a model this checkout cannot build."""
     from cnnbench.core.analytic import build_graph
-    from cnnbench.core.layer_times import layer_kind
+    from cnnbench.core.layer_time_match import layer_kind
 
     try:
         layers = build_graph(model, input_size=input_size).layers
@@ -91,7 +91,7 @@ def _number(value) -> float | None:
 
 
 def entry(bench: dict) -> dict:
-    """What ``implausible`` reads of one pytest-benchmark row of a validated run (cnnbench.reports.validate):
+    """What ``implausible`` reads of one pytest-benchmark row of a validated run (cnnbench.reports.schema):
     the terminal verdict and the report (results.csv, report.html) build their entries here, so that both
     flag the same rows. A row whose timing is unusable has no ``median_s``."""
     info = bench["extra_info"]

@@ -20,7 +20,7 @@ from cnnbench.reports.errors import ReportError
 from cnnbench.reports.frameworks import comparison_frame, headline, ratio_col, runtimes_present
 from cnnbench.reports.load import PairedResult, Run
 from cnnbench.reports.modes import mode_frame, variant_label
-from cnnbench.reports.paired import display_rows, paired_frame
+from cnnbench.reports.paired_rows import display_rows, paired_frame
 from cnnbench.reports.plausibility import MEMORY_FIGURE, TIME_FIGURE, doubted, reasons
 from cnnbench.reports.rows import NATIVE_LAYOUT, REFERENCE_RUNTIME, fmt_num
 from cnnbench.reports.scaling import scaling_frame

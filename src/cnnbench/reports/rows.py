@@ -1,7 +1,7 @@
 """What one benchmark row of a saved run means, in plain Python (no pandas: the terminal verdict uses it).
 
 A row is one entry of a pytest-benchmark JSON's ``benchmarks`` list, already validated
-(cnnbench.reports.validate). Runs saved before the runtime field existed are read the same way:
+(cnnbench.reports.schema). Runs saved before the runtime field existed are read the same way:
 their runtime is derived from the framework (docs/keras-runtimes.md).
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from cnnbench.core.stats import faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.plausibility import entry, held_from_the_build, implausible
 from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, problems
-from cnnbench.reports.validate import check_row
+from cnnbench.reports.schema import check_row
 
 _SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch",
           "ort-from-torch": "ort<t", "ort-from-keras": "ort<k", "openvino-from-torch": "ov<t",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from cnnbench.harness.cases import delay_for
 from cnnbench.ab.checkout import package_root
-from cnnbench.ab.paired import Side
+from cnnbench.ab.engine import Side
 from cnnbench.core.case import LAYOUTS, PRECISIONS, RUNTIMES, Case
 from cnnbench.core.settings import MATH_MODES, Settings, cores_available
 

@@ -24,8 +24,9 @@ from cnnbench.core.analytic import build_graph
 from cnnbench.core.analytic.conventions import CATEGORIES, COUNTERS, category
 from cnnbench.core.flops import FLOPS_RULE, TRAIN_FACTOR
 from cnnbench.core.memory import analytic_memory, achieved_rate  # noqa: F401  (re-exported: the profile API)
-from cnnbench.core.validate import positive_int
+from cnnbench.core.user_values import positive_int
 from cnnbench.registry import check_build_args, check_framework, framework_module, get_spec
+from cnnbench.zoo.dispatch import framework_backend
 
 CONVENTION = (
     "MACs = multiply-accumulates of conv and dense layers (a grouped or depthwise conv: out elements x "
@@ -73,25 +74,6 @@ def _cached(kind: str, key: dict, compute, use_cache: bool = True, required: tup
     except OSError:
         pass  # an unwritable cache only costs time
     return value
-
-
-def _import(framework: str):
-    framework_module(framework)  # clear error if the framework is missing
-    if framework == "torch":
-        import cnnbench.models_torch.profile as prof
-    else:
-        import cnnbench.models_tf.profile as prof
-    return prof
-
-
-def _version(framework: str) -> str:
-    if framework == "torch":
-        import torch
-
-        return torch.__version__
-    import tensorflow as tf
-
-    return tf.__version__
 
 
 def frameworks_for(framework: str) -> list[str]:
@@ -152,46 +134,27 @@ def profile_model(
     key = {"model": name, "spec": result["spec_fingerprint"], "size": size, "batch": batch,
            **({"classes": num_classes} if num_classes is not None else {})}
 
-    if "torch" in fws:
-        from cnnbench.core.deps import require
+    import cnnbench
 
-        require("fvcore", feature="cnnbench profile's fvcore counts", extra="profile")
-        tp = _import("torch")
-        import cnnbench
-
-        model = models.get("torch")
+    for fw in fws:  # each framework's own counts: its layers' parameters and its FLOP counter (fvcore, TF profiler)
+        backend = framework_backend(fw)
+        model = models.get(fw)
         if model is None:
-            model = cnnbench.get_model(name, "torch", input_size=size, num_classes=num_classes, **options)
-        for lname, p in tp.layer_params(model).items():
-            by_name.get(lname, {}).update(torch_params=p["trainable"], torch_buffers=p["buffers"],
-                                          torch_type=p["type"])
-        fv = _cached("fvcore", {**key, "torch": _version("torch")},
-                     lambda: tp.fvcore_counts(model, size, batch, spec.in_channels), use_cache,
-                     required=("total", "by_operator", "per_layer", "skipped_ops", "ignored_ops"))
-        for lname, ops in fv["per_layer"].items():
+            model = cnnbench.get_model(name, fw, input_size=size, num_classes=num_classes, **options)
+        for lname, p in backend.layer_params(model).items():
             if lname in by_name:
-                by_name[lname]["fvcore"] = sum(ops.values())
-                by_name[lname]["fvcore_macs"] = sum(v for op, v in ops.items() if tp.FVCORE_CATEGORY.get(op) in ("conv", "dense"))
-        result["fvcore"] = {k: fv[k] for k in ("total", "by_operator", "skipped_ops", "ignored_ops")}
-    if "tf" in fws:
-        kp = _import("tf")
-        import cnnbench
-
-        kmodel = models.get("tf")
-        if kmodel is None:
-            kmodel = cnnbench.get_model(name, "tf", input_size=size, num_classes=num_classes, **options)
-        for lname, p in kp.layer_params(kmodel).items():
+                by_name[lname].update({f"{fw}_params": p["trainable"], f"{fw}_buffers": p["buffers"],
+                                       f"{fw}_type": p["type"]})
+        counter = backend.OP_COUNTER
+        counts = _cached(counter["name"], {**key, fw: backend.op_counter_version(), "frozen": tf_frozen},
+                         lambda: backend.op_counts(model, input_size=size, batch=batch,
+                                                   in_channels=spec.in_channels, frozen=tf_frozen),
+                         use_cache, required=(*counter["report"], "per_layer", "layers", "layer_macs"))
+        for lname, flops in counts["layers"].items():
             if lname in by_name:
-                by_name[lname].update(tf_params=p["trainable"], tf_buffers=p["buffers"], tf_type=p["type"])
-        main = getattr(kmodel, "main", kmodel)  # inference graph of an aux-logits model
-        tfp = _cached("tf_profiler", {**key, "tf": _version("tf"), "frozen": tf_frozen},
-                      lambda: kp.tf_profiler_counts(main, batch, tf_frozen), use_cache,
-                      required=("total", "by_op_type", "per_layer", "unattributed"))
-        for lname, ops in tfp["per_layer"].items():
-            if lname in by_name:
-                by_name[lname]["tf_profiler"] = sum(ops.values())
-                by_name[lname]["tf_macs"] = sum(v for op, v in ops.items() if op in kp.TF_MAC_OPS) // 2
-        result["tf_profiler"] = {k: tfp[k] for k in ("total", "by_op_type", "unattributed")}
+                by_name[lname][counter["name"]] = flops
+                by_name[lname][counter["macs_field"]] = counts["layer_macs"][lname]
+        result[counter["name"]] = {k: counts[k] for k in counter["report"]}
     if memory:
         for fw in fws:
             result[f"{fw}_memory"] = {m: measured_memory(name, fw, m, batch, size, options) for m in ("inference", "train")}
@@ -206,7 +169,7 @@ def measured_memory(name: str, framework: str, mode: str, batch: int, input_size
     allocator's peak (CUDA)."""
     from cnnbench.core.case import NATIVE_LAYOUT, Case
     from cnnbench.core.settings import Settings
-    from cnnbench.worker import Worker
+    from cnnbench.worker.client import Worker
 
     case = Case(name, framework, mode, batch, device, input_size, layout=NATIVE_LAYOUT[framework],
                 options=tuple(sorted(options.items())))
@@ -220,7 +183,7 @@ def _totals(rows: list[dict], fws: list[str]) -> dict:
     """Per counter and category: what the analytic graph predicts it reports, and what it reported.
     The analytic counter is the prediction itself (our convention): it has no "measured" side; the
     frameworks' counters are what reconcile with it."""
-    counters = ["analytic"] + (["fvcore"] if "torch" in fws else []) + (["tf_profiler"] if "tf" in fws else [])
+    counters = ["analytic"] + [framework_backend(fw).OP_COUNTER["name"] for fw in fws]
     out = {}
     for c in counters:
         predicted = dict.fromkeys(CATEGORIES, 0)

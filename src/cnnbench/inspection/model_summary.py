@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnbench.core.analytic import build_graph
+from cnnbench.core.case import layout_shape
 from cnnbench.registry import check_build_args, check_framework, get_model, get_spec
+from cnnbench.zoo.dispatch import framework_backend
 
 
 @dataclass
@@ -60,22 +62,11 @@ def summarize(name: str, framework: str, *, input_size: int | None = None, num_c
     size = graph.input_size
     if model is None:
         model = get_model(name, framework=framework, num_classes=num_classes, input_size=input_size, **options)
-    if framework == "torch":
-        import torch
-
-        from cnnbench.models_torch.profile import layer_output_shapes, layer_params
-
-        shapes = layer_output_shapes(model, size, spec.in_channels)
-        params = layer_params(model)
-        layout, input_shape, version = "NCHW", (None, spec.in_channels, size, size), torch.__version__
-    else:
-        import keras
-
-        from cnnbench.models_tf.profile import layer_output_shapes, layer_params
-
-        shapes = layer_output_shapes(model)
-        params = layer_params(model)
-        layout, input_shape, version = "NHWC", (None, size, size, spec.in_channels), keras.__version__
+    backend = framework_backend(framework)
+    shapes = backend.layer_output_shapes(model, size, spec.in_channels)
+    params = backend.layer_params(model)
+    layout, version = backend.INPUT_LAYOUT.upper(), backend.framework_version()
+    input_shape = layout_shape(backend.INPUT_LAYOUT, None, spec.in_channels, size)
     rows = []
     for layer in graph.layers:
         p = params.get(layer.name)

@@ -8,9 +8,9 @@ import io
 import json
 import math
 
-from cnnbench.ab.ab_pairs import Pair
-from cnnbench.ab.paired import Plan, PairOutcome
-from cnnbench.core.paired import decide_change, decide_frameworks
+from cnnbench.ab.pairing import Pair
+from cnnbench.ab.engine import Plan, PairOutcome
+from cnnbench.core.paired_stats import decide_change, decide_frameworks
 
 FORMATS = ("table", "json", "csv", "markdown")
 COLUMNS = ("pair_id", "a_case", "b_case", "rounds", "steps_per_round", "a_median_s", "b_median_s", "ratio",

@@ -6,7 +6,7 @@ one worker process per case, starting workers was the largest single cost (395 s
 the runtime's backend module (and with it the framework) under the worker's environment (threads,
 oneDNN, ``KERAS_BACKEND``: read at import), and does nothing else: no settings applied, no op run, no
 thread pool started. Each forked child then starts as a fresh worker would after its imports
-(``cnnbench.worker_server``: settings, the runtime's warm-up, its own memory baseline) and serves the
+(``cnnbench.worker.server``: settings, the runtime's warm-up, its own memory baseline) and serves the
 client on two pipes of its own. That a forked worker measures what a fresh interpreter measures is
 checked, paired, by ``tools/fork_aa.py`` (docs/benchmarks.md#start-up-from-a-fork-server).
 
@@ -47,7 +47,7 @@ def _child(fds: list[int], listener: socket.socket, conn: socket.socket, protoco
         os.close(log_fd)
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        from cnnbench.worker_server import serve
+        from cnnbench.worker.server import serve
 
         code = serve(cmd_fd, reply_fd, protocol, forked=True)
     except BaseException:  # noqa: BLE001  (a child must never return into the server's loop)
@@ -69,7 +69,7 @@ def serve_forks(path: str, runtime: str, protocol: int) -> int:
     import time
 
     start = time.perf_counter()
-    from cnnbench.backends import runtime_backend
+    from cnnbench.zoo.dispatch import runtime_backend
 
     runtime_backend(runtime)  # the backend module imports its framework; nothing runs yet
     import_s = time.perf_counter() - start

@@ -1,7 +1,7 @@
 """The worker process's side: one framework runtime, one prepared case, stepped on command.
 
-``python -m cnnbench.worker`` runs ``serve`` (through ``cnnbench.worker.main``, where the protocol's
-number is kept); the client, ``cnnbench.worker.Worker``, starts it and sends the commands below, one
+``python -m cnnbench.worker`` runs ``serve`` (through ``cnnbench.worker.__main__``; the protocol's
+number is ``cnnbench.worker.PROTOCOL``); the client, ``cnnbench.worker.client.Worker``, starts it and sends the commands below, one
 JSON object a line. Each command is a method of ``_Server`` returning a JSON-able dict.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ def busy_wait(seconds: float) -> None:
 
 class _Server:
     def __init__(self, runtime: str, device: str, settings: dict, protocol: int, forked: bool = False):
-        from cnnbench.backends import runtime_backend
+        from cnnbench.zoo.dispatch import runtime_backend
         from cnnbench.core.settings import Settings
 
         self.device, self.protocol, self.forked = device, protocol, forked
@@ -159,15 +159,15 @@ class _Server:
 
     def train_to_accuracy(self, **kwargs) -> dict:
         """One time-to-accuracy round (``cnnbench train`` until the target); see bench's tta cases."""
-        from cnnbench.train import time_to_accuracy_round
+        from cnnbench.train.loop import time_to_accuracy_round
 
         return time_to_accuracy_round(self.backend, **kwargs)
 
     def count_instructions(self, library: str, out_file: str, steps: int = 3, repeats: int = 1,
                            work: list | None = None, label: str = "case") -> dict:
         """Callgrind's instructions a step of the prepared case, in a worker started under Valgrind
-        (``cnnbench.instruction_count``; docs/instructions.md)."""
-        from cnnbench.instruction_count import count_steps
+        (``cnnbench.worker.instruction_count``; docs/instructions.md)."""
+        from cnnbench.worker.instruction_count import count_steps
 
         return count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
                            work=work, label=label)
@@ -210,7 +210,7 @@ def _classify(exc: BaseException) -> str:
 def serve(cmd_fd: int, reply_fd: int, protocol: int, forked: bool = False) -> int:
     """Answer the client's commands on two pipes until it says quit; ``protocol`` is reported in the
     start-up reply, which the client checks against its own; ``forked``: started from a fork server
-    (cnnbench.worker_forkserver), whose imports this process inherited."""
+    (cnnbench.worker.forkserver), whose imports this process inherited."""
     cmds = os.fdopen(cmd_fd, "r", buffering=1)
     replies = os.fdopen(reply_fd, "w", buffering=1)
 

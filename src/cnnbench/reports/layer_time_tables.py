@@ -1,6 +1,6 @@
 """``cnnbench profile --layer-times`` output: the measured per-layer times as tables (no framework).
 
-``tables`` turns the result of ``cnnbench.layer_times.measure_layer_times`` (plain JSON) into tables in the
+``tables`` turns the result of ``cnnbench.inspection.layer_times.measure_layer_times`` (plain JSON) into tables in the
 results-page format (caption, columns, align, rows): a per-kind summary first (where each framework's step
 goes: "depthwise convs take 41% of one step and 18% of the other's"), the rows outside any layer, then one
 row per layer grouped by kind. ``render`` prints them as text, Markdown or CSV; ``result_file`` wraps them
@@ -158,7 +158,7 @@ def result_file(result: dict, *, title: str, date: str, machine: dict, command: 
                          for fw in result["frameworks"])
     return {"format": FORMAT, "title": title, "dates": [date], "machine": machine, "versions": versions,
             "settings": settings, "commit": commit, "commands": [{"as_run": command, "now": None}],
-            "source": "the command's JSON output (--format json), rendered by cnnbench.reports.layer_times",
+            "source": "the command's JSON output (--format json), rendered by cnnbench.reports.layer_time_tables",
             "raw_files": [], "tables": tables(result),
             "facts": {f"{NAMES.get(fw, fw)} method": result["totals"][fw]["method"] for fw in result["frameworks"]},
             "notes": check_lines(result) + notes}

@@ -25,6 +25,15 @@ def check_framework(framework: str) -> str:
     return framework
 
 
+def framework_backend(framework: str):
+    """The backend module of ``framework``'s zoo in this process (``cnnbench.models_torch.backend``,
+    ``cnnbench.models_tf.backend``): what a command needs of a framework (the ``Zoo`` contract of
+    ``cnnbench.core.backend``: seed, build, layout, inference, parameter counts, per-layer hooks, FLOP
+    counter, version) besides the runtime's ``Backend``; a missing framework gives install advice."""
+    framework_module(framework)
+    return importlib.import_module(_PACKAGES[framework] + ".backend")
+
+
 def framework_module(framework: str):
     """Import ``cnnbench.models_torch`` or ``cnnbench.models_tf``; a missing framework gives install advice."""
     check_framework(framework)

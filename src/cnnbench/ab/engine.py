@@ -16,7 +16,7 @@ compares measurements taken at different times (pyperf, asv ``--interleave-round
    threads, 3-4x with a 50 ms pause: the other side's pool still spinning, this one's parked) and
    the side's sample is the median of the other k; k makes a turn last at least ``turn_s`` on a
    CPU (a fixed ``gpu_steps`` on a GPU);
-4. after every round the ratio B/A and its interval are re-estimated (``cnnbench.core.paired``) and
+4. after every round the ratio B/A and its interval are re-estimated (``cnnbench.core.paired_stats``) and
    the rounds stop once the interval is narrow enough, the time budget is spent or the round limit
    is reached.
 
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from cnnbench.core.case import Case
-from cnnbench.core.paired import PairedEstimate, paired_ratio, stop_reason
+from cnnbench.core.paired_stats import PairedEstimate, paired_ratio, stop_reason
 from cnnbench.core.settings import Settings
 
 ORDERS = ("abba", "random")
@@ -151,7 +151,7 @@ def start_worker(side: Side, plan: Plan):
     hold another one). A baseline checkout's worker reads the pinning from the same variable (since
     efa5114, CI's baseline)."""
     from cnnbench.ab.checkout import checkout_root, import_root
-    from cnnbench.worker import Worker
+    from cnnbench.worker.client import Worker
 
     cwd = side.cwd or str(checkout_root())
     pythonpath = side.pythonpath or str(import_root())

@@ -4,7 +4,7 @@ Each framework runs in its own worker process under the suite's settings (``cnnb
 threads, oneDNN on, read back and recorded), exactly as a benchmark case does: the case is prepared,
 warmed up, timed untraced (the step time the benchmark would report), then profiled for a few more
 steps by the framework's own profiler (the worker's ``layer_times`` command). The replies are matched
-by layer name on the analytic graph (``cnnbench.core.layer_times.combine``).
+by layer name on the analytic graph (``cnnbench.core.layer_time_match.combine``).
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.case import NATIVE_LAYOUT, Case
-from cnnbench.core.layer_times import combine
+from cnnbench.core.layer_time_match import combine
 from cnnbench.core.settings import Settings
-from cnnbench.core.validate import positive_int
-from cnnbench.profile import frameworks_for
+from cnnbench.core.user_values import positive_int
+from cnnbench.inspection.profile import frameworks_for
 from cnnbench.registry import check_build_args
 
 MODES = ("inference", "train")
@@ -28,7 +28,7 @@ def measure_layer_times(name: str, framework: str = "both", *, mode: str = "infe
     """Per-layer time of ``steps`` profiled steps of each framework, after ``warmup`` untraced ones and
     ``steps`` timed untraced ones; the result of ``combine`` with the run's parameters and each worker's
     versions and settings."""
-    from cnnbench.worker import Worker, WorkerError
+    from cnnbench.worker.client import Worker, WorkerError
 
     options = options or {}
     if mode not in MODES:

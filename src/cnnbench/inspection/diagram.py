@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbench.core.analytic import build_graph
+from cnnbench.core.case import NATIVE_LAYOUT
 from cnnbench.core.errors import CnnbenchError
 from cnnbench.registry import get_spec
 
@@ -157,7 +158,7 @@ def to_dot(model: str, *, input_size: int | None = None, expand: bool = False, f
             for n, rep in zip(by_unit[unit], by_unit[first]):
                 drawn[n.name] = rep.name
 
-    layout = "hwc" if framework == "tf" else "chw"
+    layout = "hwc" if NATIVE_LAYOUT.get(framework) == "nhwc" else "chw"  # "both": PyTorch's order
     who = {"torch": "PyTorch, shapes C x H x W", "tf": "Keras, shapes H x W x C",
            "both": "PyTorch and Keras (same layers), shapes C x H x W"}[framework]
     title = (f"{spec.name} ({who}): {g.params:,} params + {g.buffers:,} BN statistics; "

@@ -2,7 +2,7 @@
 
 Two kinds of document reach the reports: a pytest-benchmark run written by ``pytest bench`` and a
 paired A/B result written by ``cnnbench ab --format json`` (top-level key ``cnnbench_ab``; format:
-cnnbench/ab/ab_output.py). Every field the reports compute with is checked for presence and type here, so
+cnnbench/ab/output.py). Every field the reports compute with is checked for presence and type here, so
 the code after this point can rely on it. A problem raises ReportError with one line: the file, where in it,
 what was found and what would be right.
 
@@ -216,7 +216,7 @@ def _check_magnitudes(path: Path, cid: str, stats: dict) -> None:
 
 
 def check_ab(path: Path, data: dict) -> None:
-    """Raise ReportError unless ``data`` is a paired A/B result of the format of cnnbench/ab/ab_output.py."""
+    """Raise ReportError unless ``data`` is a paired A/B result of the format of cnnbench/ab/output.py."""
     version = data.get("cnnbench_ab")
     if version != 1:
         raise ReportError(f"{path}: cnnbench_ab is {_shown(version)}; this cnnbench reads paired A/B files "

@@ -16,7 +16,7 @@ distributed cases (one worker per rank). A worker
 
 Protocol: one JSON object per line on two pipes (commands in, replies out); stdout and stderr are the
 framework's, written to a log file whose tail explains a crash. ``python -m cnnbench.worker`` starts
-the server (its commands: ``cnnbench.worker_server``); ``Worker`` here is the client; the memory
+the server (its commands: ``cnnbench.worker.server``); ``Worker`` here is the client; the memory
 probes are ``cnnbench.core.procfs``'s.
 """
 from __future__ import annotations
@@ -30,25 +30,7 @@ import sys
 import tempfile
 import time
 
-# The wire protocol's number, on a line of its own: the paired engine reads it from a baseline commit's
-# worker.py with `git show` (cnnbench.ab.checkout) and refuses a baseline whose workers speak another.
-PROTOCOL = 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cnnbench.worker CMD_FD REPLY_FD``: pin the CPU cores, then serve the client."""
-    argv = sys.argv[1:] if argv is None else argv
-    cores = os.environ.get("CNNBENCH_CPU_AFFINITY")
-    if cores and hasattr(os, "sched_setaffinity"):  # before any thread pool exists
-        os.sched_setaffinity(0, {int(c) for c in cores.split(",")})
-    if argv[0] == "--fork-server":  # python -m cnnbench.worker --fork-server SOCKET RUNTIME
-        from cnnbench.worker_forkserver import serve_forks
-
-        return serve_forks(argv[1], argv[2], PROTOCOL)
-    cmd_fd, reply_fd = int(argv[0]), int(argv[1])
-    from cnnbench.worker_server import serve
-
-    return serve(cmd_fd, reply_fd, PROTOCOL)
+from cnnbench.worker import PROTOCOL
 
 
 # ------------------------------------------------------------------ the client
@@ -101,7 +83,7 @@ def _environment(runtime: str, device: str, settings, env: dict | None, pythonpa
 
 
 class ForkServer:
-    """A fork server of one runtime under one set of settings (cnnbench.worker_forkserver): give it as
+    """A fork server of one runtime under one set of settings (cnnbench.worker.forkserver): give it as
     ``Worker(..., fork_server=server)`` and the worker is forked from it instead of a new interpreter."""
 
     def __init__(self, runtime: str, device: str, settings, *, start_timeout: float = 600.0):
@@ -356,6 +338,3 @@ class Worker:
     def __exit__(self, *exc):
         self.close()
 
-
-if __name__ == "__main__":
-    sys.exit(main())
