@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 import cnnbench
 from cnnbench.core.analytic import build_graph, min_input_size
-from conftest import VARIANTS
+from conftest import VARIANTS, per_family
 from references import MIN_INPUT, REGNET_STAGES
 
 ALL = cnnbench.list_models()
@@ -280,10 +281,32 @@ def test_a_bad_option_value_is_one_line_naming_the_rule(name, option, value, mes
         assert str(err.value) == message
 
 
+def _rule(message: str) -> str:
+    """"resnet50: option bn_eps must be a finite number > 0, got 'x' (a string)" -> "a finite number > 0"."""
+    return re.fullmatch(r"\S+: option \S+ must be (.*?), got .*", message).group(1)
+
+
 def test_every_option_has_bad_values_in_the_table():
-    covered = {(cnnbench.get_spec(name).family, option) for name, option, _, _ in BAD_OPTIONS}
-    every = {(cnnbench.get_spec(name).family, option) for name in ALL for option in cnnbench.get_spec(name).options}
+    """Each option name with each rule (its text written by hand above) has a row: a new family that reuses
+    MobileNet's ``width_mult`` or the shared ``dropout`` needs none, a new option or a new rule does."""
+    covered = {(option, _rule(message)) for _, option, _, message in BAD_OPTIONS}
+    every = {(option, rule.describe()) for name in ALL for option, rule in cnnbench.get_spec(name).options.items()}
     assert every - covered == set()
+
+
+@pytest.mark.parametrize("name", per_family())
+def test_every_familys_options_refuse_a_bad_value_in_one_line(name):
+    """Every option of one model of each family, with a value no option takes (a list), refused with one line
+    naming the model, the option and its rule (the rule's text is one of the table's, by the test above),
+    before any framework builds a layer: spec.resolve, the analytic graph and both builders."""
+    spec = cnnbench.get_spec(name)
+    for option, rule in spec.options.items():
+        for call in (lambda: spec.resolve(**{option: []}), lambda: build_graph(name, **{option: []}),
+                     lambda: cnnbench.get_model(name, "torch", **{option: []}),
+                     lambda: cnnbench.get_model(name, "tf", **{option: []})):
+            with pytest.raises(cnnbench.InvalidValueError) as err:
+                call()
+            assert str(err.value) == f"{name}: option {option} must be {rule.describe()}, got [] (a list)"
 
 
 @pytest.mark.parametrize("name,pairs,expected", [
