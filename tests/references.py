@@ -44,7 +44,9 @@ MIN_INPUT = {"inception_v3": 75, "vgg16": 32, "vgg11_bn": 32, "lenet5": 12, "mob
 # (RegNet_Y_400MF_Weights 0.402, RegNet_Y_1_6GF_Weights 1.612; an older regnet.py, @ 07a929e8, rounded
 # them to 0.4 and 1.6), efficientnet.py (EfficientNet_B0..B3_Weights.IMAGENET1K_V1: 0.386, 0.687, 1.088,
 # 1.827; EfficientNet_V2_S_Weights.IMAGENET1K_V1: 8.366, which the docs' table rounds to 8.37 and an older
-# efficientnet.py, @ 07a929e8, to 8.4), convnext.py (ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4.456) (pytorch/vision).
+# efficientnet.py, @ 07a929e8, to 8.4), convnext.py (ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4.456), mnasnet.py
+# @ 8c118f16 (MNASNet0_5_Weights 0.104, MNASNet1_0_Weights 0.314; the docs' table rounds them to 0.1 and 0.31)
+# (pytorch/vision).
 # Given to three decimals, as published. torchvision counts each at its weights' crop size: the paper's
 # resolution for EfficientNet-B0, B1 and B3 (224, 240, 300), 288 for B2 (whose paper and default input here
 # are 260 px: 0.994 GMACs), 384 for EfficientNetV2-S (its default input here).
@@ -62,6 +64,7 @@ TORCHVISION_GMACS = [
     ("regnet_y_400mf", {}, 0.402), ("regnet_y_1_6gf", {}, 1.612),
     ("efficientnet_b0", {}, 0.386), ("efficientnet_b1", {}, 0.687), ("efficientnet_b2", {"input_size": 288}, 1.088),
     ("efficientnet_b3", {}, 1.827), ("efficientnet_v2_s", {}, 8.366), ("convnext_tiny", {}, 4.456),
+    ("mnasnet0_5", {}, 0.104), ("mnasnet1_0", {}, 0.314),
 ]
 
 # RegNet-Y's stages (width, depth, group width), as published outside the code that generates them from
