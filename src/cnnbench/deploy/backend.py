@@ -416,7 +416,7 @@ def export_in_child(request_file: str) -> int:
     model, weights = source_model(SOURCE, case.model, case.input_size, dict(case.options), seed)
     reference = run_source(SOURCE, model, x)
     source_s = time.perf_counter() - start
-    params, trainable = _count(SOURCE, model)
+    params, trainable = _source().param_counts(model)  # as the framework rows count them
     file = f"{case.model}{exporters.SUFFIX[fmt]}"
     try:
         facts = export(SOURCE, model, x, fmt, str(out / file))
