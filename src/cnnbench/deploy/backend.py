@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from cnnbench.core.case import Case, export_of, runtime_of, split_runtime, to_layout
+from cnnbench.core.case import NATIVE_LAYOUT, Case, export_of, runtime_of, split_runtime, to_layout
 from cnnbench.core.deps import distribution_version
 from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
@@ -265,7 +265,9 @@ def _input(case: Case, seed: int) -> np.ndarray:
     spec = get_spec(case.model)
     x = np.random.default_rng(seed).random((case.batch, spec.in_channels, case.input_size, case.input_size),
                                            dtype=np.float32)
-    return to_layout(x, _source().INPUT_LAYOUT)
+    # the layout from the table in cnnbench.core.case, not from the zoo's backend, whose import would start the
+    # source framework in the engine's worker (its memory is then no longer the engine's own)
+    return to_layout(x, NATIVE_LAYOUT[SOURCE])
 
 
 def prepare(case: Case, seed: int = 0) -> Prepared:
