@@ -31,7 +31,9 @@ def _plan(lg: dict) -> str:
     text = (f"{', '.join(lg['scenarios'])}: at least {lg['min_duration_s']:g} s and "
             + ", ".join(f"{n} queries ({s})" for s, n in lg["min_queries"].items()) + f" ({lg['query_counts']})")
     if "server" in lg["scenarios"]:
-        text += f", {lg['server_trials']} Server trials, bounds {lg['server_bounds_ms']} ms"
+        bounds = lg["server_bounds_ms"]
+        text += f", {lg['server_trials']} Server trials, " + (
+            f"bounds {bounds} ms" if bounds else "each model's default bound (its rows say which)")
     if "offline" in lg["scenarios"]:
         text += f", Offline batches {', '.join(map(str, lg['offline_batches']))}"
     return text
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
              "columns": ["model", "runtime", "runtime MiB", "step peak above it MiB", "process peak MiB",
                          "the worker holds"],
              "align": ["left", "left", "right", "right", "right", "left"],
-             "rows": memory_rows}],
+             "rows": memory_rows}][: 2 if memory_rows else 1],  # no memory table without step cases
         "facts": {"wall time": a.wall},
         "notes": [],
     }
