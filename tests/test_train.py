@@ -106,3 +106,34 @@ def test_training_loss_adds_weighted_aux_heads(framework, request):
         with_aux = float(classification_loss([tf.constant(zeros, tf.float16)] * 3, tf.constant(y), 0.3))
     assert main == pytest.approx(np.log(k), rel=1e-6)
     assert with_aux == pytest.approx(np.log(k) * 1.6, rel=1e-6)
+
+
+def test_saved_weights_are_replaced_whole_or_not_at_all(tmp_path):
+    """train --save writes each framework's weights to a temporary file beside the target and renames it into
+    place: a write that fails half-way (here: a disk that fills after 10 bytes) leaves the weights saved before,
+    whole, no temporary file, and one line naming the file."""
+    import errno
+
+    from cnnbench.core.errors import CnnbenchError
+    from cnnbench.train.cli import _save_atomic
+
+    class Trainer:
+        def __init__(self, data: bytes, fail: bool = False):
+            self.data, self.fail = data, fail
+
+        def save(self, path: str) -> None:
+            assert path.endswith(".weights.h5")  # Keras requires the suffix of the temporary file too
+            with open(path, "wb") as f:
+                f.write(self.data[:10])
+                if self.fail:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                f.write(self.data[10:])
+
+    target = tmp_path / "lenet5-tf.weights.h5"
+    _save_atomic(Trainer(b"first weights, whole"), target)
+    assert target.read_bytes() == b"first weights, whole"
+    with pytest.raises(CnnbenchError, match=r"could not write .*lenet5-tf.weights.h5: No space left on device; "
+                                            r"the weights saved before are unchanged"):
+        _save_atomic(Trainer(b"second weights, never whole", fail=True), target)
+    assert target.read_bytes() == b"first weights, whole"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet5-tf.weights.h5"]

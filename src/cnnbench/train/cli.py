@@ -138,11 +138,28 @@ def _save(args, trainers, results) -> None:
     out.mkdir(exist_ok=True)  # its parent was checked before training
     for fw, trainer in trainers.items():
         path = out / WEIGHT_FILES[fw].format(model=args.model)
-        trainer.save(str(path))
+        _save_atomic(trainer, path)
         print(f"saved {_name(fw)} weights to {path}")
     log = {fw: r.to_json() for fw, r in results.items()}
     write_or_fail(out / f"{args.model}-train.json", json.dumps(log, indent=2), CnnbenchError)
 
+
+
+def _save_atomic(trainer, path: Path) -> None:
+    """The framework writes the weights to a temporary file beside ``path`` (its name keeps the suffix Keras
+    requires), flushed to disk, then renamed over ``path``: a full disk or an interruption leaves the weights
+    saved before, whole, and no partial file (docs/reliability.md)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{''.join(path.suffixes[-2:])}")
+    try:
+        trainer.save(str(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as a RuntimeError
+        raise CnnbenchError(f"train --save: could not write {path}: {getattr(exc, 'strerror', None) or exc}; the weights saved "
+                            "before are unchanged") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _evaluate_saved(args, frameworks, data) -> int:
