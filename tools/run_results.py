@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                                                   f"{100 * noise['threshold']:.1f}%") if noise else "-"},
         "notes": [],
     }
-    Path(a.out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {a.out}; add the notes, then render it with python tools/results_pages.py")
+    from provenance import write  # tools/provenance.py: every measuring tool's result file, written one way
+
+    write(result, a.out)
     return 0
 
 
