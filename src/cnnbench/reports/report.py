@@ -306,7 +306,7 @@ def _measurements_table(results: pd.DataFrame) -> dict:
             "ms": "invalid" if not r.get("timing_ok", True) else fmt_num(1e3 * r["median_s"], ".3f", ""),
             "ips": "invalid" if not r.get("timing_ok", True) else fmt_num(
                 None if _absent(r.get("images_per_s")) else r["images_per_s"], ",.1f", ""),
-            "mem": "" if _absent(mem) else f"{mem / 2**20:,.1f}",
+            "mem": _mib(mem),
             "step_mem": _mib(r.get("step_peak_memory_bytes")),
             **_process_cells(r), "instructions": _instructions_cell(r),
             "method": _shown(r.get("peak_memory_method")), "kind": _shown(r.get("peak_memory_kind")),
