@@ -66,3 +66,35 @@ def test_bad_slowdowns_are_one_line(capsys):
     with pytest.raises(SystemExit) as stop:
         dc.main(["--slowdowns", "15,x", "--out", "/tmp/unused-detector"])
     assert stop.value.code == 2 and "--slowdowns: whole percentages" in capsys.readouterr().err
+
+
+def test_a_threshold_scan_names_the_smallest_slowdown_every_case_caught(tmp_path):
+    def doc(cases):
+        return {"cases": cases, "unfinished": [], "detector_check": {"wall_s": 60.0}}
+
+    # ten A/A comparisons of two cases, the largest ratio 1.015 (interval above 1): a false alarm at 1%, not at 2%
+    for i in range(1, 11):
+        aa = 1.015 if i == 1 else 1.0
+        (tmp_path / f"aa_{i}.json").write_text(json.dumps(doc([_case("lenet5", aa, aa - 0.005, aa + 0.005),
+                                                               _case("resnet18", 1.0, 0.99, 1.01)])))
+        # 3%: lenet5 measured 1.03 in nine comparisons of ten, resnet18 in all; 1%: 1.01 everywhere
+        l3 = 1.03 if i < 10 else 1.01
+        (tmp_path / f"slow3_{i}.json").write_text(json.dumps(doc([_case("lenet5", l3, l3 - 0.004, l3 + 0.004),
+                                                                  _case("resnet18", 1.03, 1.026, 1.034)])))
+        (tmp_path / f"slow1_{i}.json").write_text(json.dumps(doc([_case("lenet5", 1.01, 1.006, 1.014),
+                                                                  _case("resnet18", 1.01, 1.006, 1.014)])))
+    scan = dc.scan_thresholds(tmp_path, "lenet5,resnet18", [0.005, 0.02], (1, 3))
+    at_half, at_two = scan["rows"]
+    # at 0.5%: the 1.015 A/A pair is a false alarm (interval above 1, ratio above 1.005): nothing is named
+    assert at_half["aa_false_alarms"] == 1 and at_half["smallest_caught"] is None
+    # at 2%: no A/A alarm; 1% is never caught (1.01 < 1.02); 3% caught 9/10 (lenet5) and 10/10 (resnet18)
+    assert at_two["aa_false_alarms"] == 0 and at_two["detected"] == {1: [0, 20], 3: [19, 20]}
+    assert at_two["smallest_caught"] == 3
+    text = dc.markdown_scan(scan)
+    assert "| 2.0% | 0 / 20 | 0 / 20 (0/10) | 19 / 20 (9/10) | 3% |" in text
+
+
+def test_a_scan_of_confirmed_comparisons_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        dc.main(["--scan", "0.01", "--confirm", "3", "--out", "/tmp/unused-detector"])
+    assert stop.value.code == 2 and "--scan: comparisons measured with --confirm" in capsys.readouterr().err

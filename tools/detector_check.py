@@ -82,6 +82,8 @@ def _range(values: list[float]) -> list[float] | None:
 
 def summarize_detector(out: Path, slow_model: str, threshold: float | None = None,
                        slowdowns: tuple[int, ...] = SLOWDOWNS) -> dict:
+    """``slow_model``: the model whose steps were slowed, or several, comma-separated."""
+    slowed_models = {m.strip() for m in slow_model.split(",")}
     rows = []
     groups = [("A/A (same commit)", "aa_*.json", None)] + [
         (f"{p}% slowdown of {slow_model}", f"slow{p}_*.json", p) for p in slowdowns]
@@ -97,7 +99,7 @@ def summarize_detector(out: Path, slow_model: str, threshold: float | None = Non
             for c in doc["cases"]:
                 verdict = decision(c, threshold)
                 remeasured += bool(c.get("confirmations"))
-                if pct is not None and c["model"] == slow_model:
+                if pct is not None and c["model"] in slowed_models:
                     slowed += 1
                     slowed_ratios.append(c["ratio"])
                     if verdict == "regression":
@@ -123,6 +125,60 @@ def summarize_detector(out: Path, slow_model: str, threshold: float | None = Non
                      "ratios": {stem: {c["pair_id"]: round(c["ratio"], 4) for c in doc["cases"]}
                                 for stem, doc in runs}})
     return {"slow_model": slow_model, "threshold": threshold, "rows": rows}
+
+
+def scan_thresholds(out: Path, slow_model: str, thresholds: list[float], slowdowns: tuple[int, ...],
+                    need: float = 0.9) -> dict:
+    """The same comparisons scored at several thresholds (comparisons measured without ``--confirm``
+    only: with it, a case below the measured threshold was never re-measured). Per threshold: the A/A
+    false alarms, and per slowdown the detections of every slowed case; ``smallest`` is the smallest
+    slowdown that every slowed case (model, framework) caught in at least ``need`` of its comparisons
+    with no A/A false alarm at that threshold."""
+    rows = []
+    for t in thresholds:
+        summary = summarize_detector(out, slow_model, t, slowdowns)
+        by_pct = {r["slowdown_pct"]: r for r in summary["rows"]}
+        aa = by_pct.get(None)
+        row = {"threshold": t, "aa_false_alarms": aa["false_alarms"] if aa else None,
+               "aa_cases": aa["unslowed_cases"] if aa else 0, "detected": {}, "per_case": {}}
+        smallest = None
+        for pct in sorted(slowdowns):
+            r = by_pct.get(pct)
+            if r is None:
+                continue
+            per_case: dict[str, list[int]] = {}
+            for stem, doc in _load(out, f"slow{pct}_*.json"):
+                for c in doc["cases"]:
+                    if c["model"] in {m.strip() for m in slow_model.split(",")}:
+                        hit = decision(c, t) == "regression"
+                        per_case.setdefault(c["pair_id"], [0, 0])[0] += hit
+                        per_case[c["pair_id"]][1] += 1
+            row["detected"][pct] = [r["detected"], r["slowed_cases"]]
+            row["per_case"][pct] = per_case
+            if smallest is None and per_case and aa and aa["false_alarms"] == 0 and all(
+                    hit >= need * n for hit, n in per_case.values()):
+                smallest = pct
+        row["smallest_caught"] = smallest
+        rows.append(row)
+    return {"slow_model": slow_model, "need": need, "rows": rows}
+
+
+def markdown_scan(scan: dict) -> str:
+    pcts = sorted({int(p) for r in scan["rows"] for p in r["detected"]})
+    lines = ["| threshold | A/A false alarms | " + " | ".join(f"{p}% caught (worst case)" for p in pcts)
+             + f" | smallest caught in {scan['need']:.0%} of comparisons by every case |",
+             "|---:|---:|" + "---:|" * len(pcts) + "---:|"]
+    for r in scan["rows"]:
+        cells = []
+        for p in pcts:
+            d, per = r["detected"].get(p), r["per_case"].get(p) or {}
+            worst = min((hit for hit, _ in per.values()), default=0)
+            n = max((n for _, n in per.values()), default=0)
+            cells.append(f"{d[0]} / {d[1]} ({worst}/{n})" if d else "-")
+        aa = "-" if r["aa_false_alarms"] is None else f"{r['aa_false_alarms']} / {r['aa_cases']}"
+        small = f"{r['smallest_caught']}%" if r["smallest_caught"] is not None else "none"
+        lines.append(f"| {r['threshold']:.1%} | {aa} | " + " | ".join(cells) + f" | {small} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown_detector(summary: dict) -> str:
@@ -171,9 +227,18 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--frameworks", action="store_true", help="TF-vs-PyTorch agreement instead of A/A and slowdowns")
-    p.add_argument("--slow-model", default="resnet18")
+    p.add_argument("--slow-model", default="resnet18", metavar="MODEL[,MODEL...]",
+                   help="the model(s) whose B steps are slowed (default resnet18); the others are A/A controls")
     p.add_argument("--models", default=None, help="default: the smoke profile's")
     p.add_argument("--modes", default=None)
+    p.add_argument("--input-size", default=None, help="cnnbench ab's --input-size (default: each model's)")
+    p.add_argument("--process-pairs", default=None, metavar="N",
+                   help="cnnbench ab's --process-pairs: fresh pairs of worker processes per case, pooled")
+    p.add_argument("--measured-builds", default=None, metavar="R", help="cnnbench ab's --measured-builds")
+    p.add_argument("--scan", default=None, metavar="T,...",
+                   help="also score the comparisons at these thresholds (fractions, e.g. 0.01,0.02,0.03) and "
+                        "name the smallest slowdown every slowed case caught 9 times in 10 with no A/A "
+                        "false alarm (comparisons without --confirm only)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", default="1", help="threads per worker (default 1: docs/ab.md)")
     p.add_argument("--time-budget", default="12", help="seconds of rounds per case (default 12, as CI)")
@@ -195,12 +260,24 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--slowdowns: whole percentages separated by commas (e.g. 15,10,5), got {a.slowdowns!r}")
     if any(x <= 0 for x in slowdowns):
         p.error(f"--slowdowns: each must be a positive percentage, got {a.slowdowns!r}")
+    thresholds: list[float] = []
+    if a.scan:
+        if a.confirm != "0":
+            p.error("--scan: comparisons measured with --confirm can be scored at their own threshold only")
+        try:
+            thresholds = [float(x) for x in a.scan.split(",") if x.strip()]
+        except ValueError:
+            p.error(f"--scan: fractions separated by commas (e.g. 0.01,0.02,0.03), got {a.scan!r}")
+        if not thresholds or any(not 0 < t < 1 for t in thresholds):
+            p.error(f"--scan: each threshold a fraction between 0 and 1 (e.g. 0.01,0.02,0.03), got {a.scan!r}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     common = ["--bench-profile", "smoke", "--device", a.device, "--threads", a.threads, "--threshold", a.threshold]
     if a.confirm != "0":
         common += ["--confirm", a.confirm]
-    for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget)):
+    for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget),
+                       ("--input-size", a.input_size), ("--process-pairs", a.process_pairs),
+                       ("--measured-builds", a.measured_builds)):
         if value is not None:
             common += [opt, value]
     if a.frameworks:
@@ -219,18 +296,25 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(1, a.repeats + 1):
         _ab(out / f"aa_{i}.json", ["--baseline", "HEAD", *common])
         for pct in slowdowns:
-            _ab(out / f"slow{pct}_{i}.json",
-                ["--baseline", "HEAD", *common, "--inject-delay", f"{a.slow_model}={pct}%"])
+            slowed = ",".join(f"{m.strip()}={pct}%" for m in a.slow_model.split(","))
+            _ab(out / f"slow{pct}_{i}.json", ["--baseline", "HEAD", *common, "--inject-delay", slowed])
     summary = summarize_detector(out, a.slow_model, float(a.threshold), slowdowns)
     text = markdown_detector(summary)
     (out / "detector_check.json").write_text(json.dumps(summary, indent=1))
     (out / "detector_check.md").write_text(text)
     print(text)
+    if a.scan:
+        scan = scan_thresholds(out, a.slow_model, thresholds, slowdowns)
+        (out / "detector_scan.json").write_text(json.dumps(scan, indent=1))
+        (out / "detector_scan.md").write_text(markdown_scan(scan))
+        print(markdown_scan(scan))
     for r in summary["rows"]:
         for m in r["missed"]:
             print(f"missed: {m}")
     clean = all(r["false_alarms"] == 0 for r in summary["rows"])
     found = all(r["detected"] == r["slowed_cases"] for r in summary["rows"] if r["slowdown_pct"] == 15)
+    if a.scan:  # the scan is the check: the smallest slowdown caught, whatever it is
+        return 0 if any(r["smallest_caught"] is not None for r in scan["rows"]) else 1
     return 0 if clean and found else 1
 
 
