@@ -468,6 +468,8 @@ def pytest_sessionfinish(session, exitstatus):
     """Mark what never ran; save a run in which every case was skipped (pytest-benchmark saves nothing
     then, which would lose the record of why); drop the journal once the final file is written."""
     state = session.config.stash.get(STATE, None)
+    if state and session.config.option.collectonly:
+        return (yield)  # nothing was to run: no case is "unfinished", and there is no run to save
     if state:
         session.config.stash[PROGRESS].mark_not_run()
         from cnnbench.harness.harness import close_fork_servers
