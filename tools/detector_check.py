@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 SLOWDOWNS = (15, 10, 5)
@@ -222,6 +223,41 @@ def markdown_frameworks(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _result_file(a, out: Path, summary: dict, scan: dict, thresholds: list[float]) -> None:
+    """The scan and the comparisons at the stored threshold as a format-1 result file (tools/provenance)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from provenance import result, write
+
+    docs = [doc for pattern in ("aa_*.json", "slow*_*.json") for _, doc in _load(out, pattern)]
+    began = min(datetime.fromisoformat(d["datetime"]).timestamp() for d in docs)
+    info = docs[0]["machine_info"]
+    pcts = sorted({int(p) for r in scan["rows"] for p in r["detected"]})
+    scan_rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in markdown_scan(scan).splitlines()[2:]]
+    level_rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in markdown_detector(summary).splitlines()[4:]]
+    argv = " ".join(sys.argv[1:])
+    doc = result(
+        "Paired wall time, replicated: injected slowdowns of " + "/".join(f"{p}%" for p in pcts)
+        + " and A/A pairs (the wall-time half of the detector check)", began, "detector_check.py",
+        f"python tools/detector_check.py {argv}",
+        versions={k: info[k] for k in ("torch_version", "tf_version", "keras_version") if info.get(k)},
+        settings=docs[0]["method"],
+        tables=[{"caption": "Every comparison scored at each threshold: A/A false alarms (cases decided "
+                            "'regression' in the same-code comparisons), and per injected slowdown the slowed cases "
+                            "decided 'regression' (the worst case's count of its comparisons in brackets)",
+                 "columns": ["threshold", "A/A false alarms", *(f"{p}% caught (worst case)" for p in pcts),
+                             f"smallest caught in {scan['need']:.0%} by every case"],
+                 "align": ["right"] * (len(pcts) + 3), "rows": scan_rows},
+                {"caption": f"The comparisons at the measured threshold ({float(a.threshold):.0%}), first pass "
+                            "B/A ranges and wall time per comparison",
+                 "columns": ["comparison", "runs", "detected (slowed cases)", "runs that found every slowed case",
+                             "false alarms (unslowed cases)", "verdicts of unslowed cases", "cases measured again",
+                             "B/A: slowed; unslowed", "wall time per comparison (median, max)"],
+                 "align": ["left", "right", "right", "right", "right", "left", "right", "left", "right"],
+                 "rows": level_rows}],
+        facts={"comparisons": str(len(docs)), "thresholds scanned": ", ".join(f"{t:.1%}" for t in thresholds)})
+    write(doc, a.result)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python tools/detector_check.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -235,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--process-pairs", default=None, metavar="N",
                    help="cnnbench ab's --process-pairs: fresh pairs of worker processes per case, pooled")
     p.add_argument("--measured-builds", default=None, metavar="R", help="cnnbench ab's --measured-builds")
+    p.add_argument("--target-precision", default=None, metavar="FRACTION",
+                   help="cnnbench ab's --target-precision (a small one spends the whole --time-budget)")
+    p.add_argument("--result", default=None, metavar="FILE",
+                   help="with --scan: write the scan and the comparisons as a result file (results/*.json)")
     p.add_argument("--scan", default=None, metavar="T,...",
                    help="also score the comparisons at these thresholds (fractions, e.g. 0.01,0.02,0.03) and "
                         "name the smallest slowdown every slowed case caught 9 times in 10 with no A/A "
@@ -277,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--confirm", a.confirm]
     for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget),
                        ("--input-size", a.input_size), ("--process-pairs", a.process_pairs),
-                       ("--measured-builds", a.measured_builds)):
+                       ("--measured-builds", a.measured_builds), ("--target-precision", a.target_precision)):
         if value is not None:
             common += [opt, value]
     if a.frameworks:
@@ -308,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         (out / "detector_scan.json").write_text(json.dumps(scan, indent=1))
         (out / "detector_scan.md").write_text(markdown_scan(scan))
         print(markdown_scan(scan))
+        if a.result:
+            _result_file(a, out, summary, scan, thresholds)
     for r in summary["rows"]:
         for m in r["missed"]:
             print(f"missed: {m}")
