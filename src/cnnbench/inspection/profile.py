@@ -9,7 +9,7 @@ PyTorch and Keras) and per-category totals for each counter:
 
 For every counter, the per-layer prediction of ``cnnbench.core.analytic.conventions``
 must equal what the counter reports, to the unit: that is the reconciliation.
-Framework results are cached on disk (freezing VGG-16 takes over 30 s), keyed by
+Framework results are cached on disk (freezing VGG-16 takes seconds), keyed by
 model, spec hash, input shape, batch and framework version.
 """
 from __future__ import annotations

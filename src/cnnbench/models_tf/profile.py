@@ -59,16 +59,28 @@ def _grouped_convs_as_plain_ops():
 
 
 def inference_graph(model: keras.Model, batch: int, frozen: bool = True):
-    """The traced inference graph; ``frozen`` turns variables into constants (slow for big models:
-    about 30 s for VGG-11). Float-op counts do not depend on it: they come from shapes."""
+    """The traced inference graph; ``frozen`` turns variables into constants. Float-op counts do not
+    depend on it: they come from shapes (tests/test_profile.py checks that they are the same)."""
     spec = tf.TensorSpec([batch, *model.input_shape[1:]], tf.float32)
     with _grouped_convs_as_plain_ops():
         concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     if not frozen:
         return concrete.graph
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    # convert_variables_to_constants_v2's own steps, less its last: it wraps the frozen GraphDef in a new
+    # ConcreteFunction (wrap_function, prune, lift_to_graph), which copies every constant several times and
+    # which a profile, never run, does not need (19 of its 22 s for AlexNet's 61 M parameters under cProfile).
+    # The GraphDef imported as it is, under its own node names, profiles to the same counts, per op type and
+    # per layer (measured on 2026-12-06 on the loaded 2-core VM, whole frozen profile: AlexNet 13-15 s -> 5-6 s,
+    # VGG-11 21-34 s -> 12 s; tests/test_profile.py compares it with the unfrozen graph for every family).
+    from tensorflow.python.framework.convert_to_constants import (_FunctionConverterDataInEager,
+                                                                  _replace_variables_by_constants)
 
-    return convert_variables_to_constants_v2(concrete).graph
+    graph_def, _ = _replace_variables_by_constants(converter_data=_FunctionConverterDataInEager(
+        func=concrete, lower_control_flow=True, aggressive_inlining=False))
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return graph
 
 
 def layer_of_node(node: str, names: set[str]) -> str | None:
