@@ -62,9 +62,10 @@ def test_analytic_macs_hand_arithmetic():
 def test_three_counters_reconcile_exactly(small_pair):
     """analytic conv+dense MACs == fvcore conv+linear == TF (Conv2D+DepthwiseConv2dNative+MatMul)/2, and every
     counter's total is explained per category, to the unit."""
-    # the traced graph unfrozen: the same counts as frozen (test below), without ~30 s per VGG; on the
-    # models built once at a small input and class count (the conventions are per element and per
-    # window, so any valid size proves them; the published totals above are checked at the default sizes)
+    # the traced graph unfrozen: the same counts as frozen (test below), without freezing every weight into
+    # the graph (the largest cost of a VGG's profile); on the models built once at a small input and class
+    # count (the conventions are per element and per window, so any valid size proves them; the published
+    # totals above are checked at the default sizes)
     name, tm, km = small_pair
     result = profile_model(name, "both", tf_frozen=False, input_size=small_size(name), num_classes=CLASSES,
                            models={"torch": tm, "tf": km})
