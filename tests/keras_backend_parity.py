@@ -24,9 +24,40 @@ def rel(a, b) -> float:
     return float(np.abs(np.asarray(a) - np.asarray(b)).max() / max(float(np.abs(b).max()), 1e-12))
 
 
+def numpy_initializers(backend: str) -> None:
+    """Keras draws each initial weight with the backend's RNG: on JAX a jax.random kernel that XLA compiles anew
+    for every weight shape (57 compilations for MobileNetV3-Small, 60% of this script's time on JAX), on torch
+    about 50 ms a weight in Keras' seeding (6 of DenseNet-121's 27 s of build and forward under load; cProfile,
+    2026-12-06). Every weight drawn here is then overwritten: transfer_weights copies all of them from the
+    PyTorch twin (a weight it missed would keep a random value and fail the parity, whichever RNG drew it), so
+    NumPy draws them, from the same distributions. The forward passes, eager and compiled, and the training
+    step stay the backend's own."""
+    import importlib
+
+    br = importlib.import_module(f"keras.src.backend.{backend}.random")
+    rng = np.random.default_rng(0)
+
+    def cast(sample, dtype):
+        return np.asarray(sample, dtype=dtype or "float32")
+
+    def truncated(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):  # as Keras' own: within 2 stddev
+        out = rng.standard_normal(shape)
+        while (bad := np.abs(out) > 2).any():
+            out[bad] = rng.standard_normal(int(bad.sum()))
+        return cast(out * stddev + mean, dtype)
+
+    br.uniform = lambda shape, minval=0.0, maxval=1.0, dtype=None, seed=None: cast(
+        rng.uniform(minval, maxval, shape), dtype)
+    br.normal = lambda shape, mean=0.0, stddev=1.0, dtype=None, seed=None: cast(
+        rng.normal(mean, stddev, shape), dtype)
+    br.truncated_normal = truncated
+
+
 def main() -> int:
     import keras
     import torch
+
+    numpy_initializers(keras.backend.backend())
 
     sys.path.insert(0, os.path.dirname(__file__))
     import cnnbench
