@@ -29,12 +29,8 @@ BUSY_WAIT = '''
             pass
         return super().forward(x)
 '''
-# One build a worker, measured whole (--builds 1 --measured-builds 1): a build's few-percent bias (docs/ab.md)
-# neither hides the injected slowdown (several times the step) nor makes a note-only commit look 5% slower,
-# and the default's extra builds and warm-ups are about a fifth of each comparison.
 SELECTION = ["--models", "lenet5", "--frameworks", "torch", "--modes", "inference", "--device", "cpu",
-             "--bench-profile", "smoke", "--threads", "1", "--time-budget", "3", "--builds", "1",
-             "--measured-builds", "1"]
+             "--bench-profile", "smoke", "--threads", "1", "--time-budget", "3"]
 
 needs_git = pytest.mark.skipif(not IS_GIT, reason="bisect needs a git checkout")
 
