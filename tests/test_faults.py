@@ -132,10 +132,8 @@ def test_a_damaged_profile_cache_entry_is_recomputed_not_trusted(tmp_path, torch
 # A real full disk where root may mount a tmpfs; elsewhere the same ENOSPC, simulated in the subprocess by
 # a sitecustomize that makes cnnbench's atomic writes into the "full" folder fail once a flag file exists.
 DATA = ROOT / "tests" / "data"
-# --fast (one worker process per case): what these runs check (journals, a full disk) is written per case,
-# whatever the processes per case; the default's second, interleaved process only delays the first case.
 SMALLEST = ["--models", "lenet5", "--frameworks", "torch", "--bench-profile", "smoke", "--no-time-to-accuracy",
-            "--modes", "inference", "--fast"]
+            "--modes", "inference"]
 _SHIM = '''
 import errno, os
 _flag = os.environ.get("CNNBENCH_TEST_FULL_FLAG")
