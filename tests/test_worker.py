@@ -73,6 +73,18 @@ def test_failures_come_back_as_kinds_and_the_worker_goes_on(torch_worker, case, 
     assert torch_worker.call("prepare", case=LENET.to_dict())["params"] == 61_706  # still serving
 
 
+@pytest.fixture(scope="module")
+def fork_server(torch_mod):
+    """One PyTorch fork server for the tests below that are not about a worker's start-up (a forked worker
+    starts in a fraction of a fresh interpreter's time); closed, it is gone."""
+    from cnnbench.worker.client import ForkServer
+
+    server = ForkServer("torch", "cpu", Settings(threads=1, interop_threads=1))
+    yield server
+    server.close()
+    assert server.proc.poll() is not None
+
+
 def test_a_native_crash_kills_only_the_worker(torch_mod):
     w = Worker("torch", "cpu", Settings())
     with pytest.raises(WorkerDied, match="killed by SIGSEGV"):
@@ -80,8 +92,8 @@ def test_a_native_crash_kills_only_the_worker(torch_mod):
     w.close()
 
 
-def test_a_worker_that_does_not_answer_is_killed_in_bounded_time(torch_mod):
-    w = Worker("torch", "cpu", Settings())
+def test_a_worker_that_does_not_answer_is_killed_in_bounded_time(fork_server):
+    w = Worker("torch", "cpu", Settings(threads=1, interop_threads=1), fork_server=fork_server)
     w.call("prepare", case=Case("resnet18", "torch", "train", 2, "cpu", 64).to_dict())
     start = time.monotonic()
     with pytest.raises(WorkerDied, match="did not answer within 0 s"):
@@ -114,29 +126,23 @@ def test_gpu_settings_are_the_same_in_every_runtime(runtime, settings, torch_mod
         assert s["setting_autotune"] is settings.autotune  # JAX: XLA's GPU autotuning flag in XLA_FLAGS
 
 
-def test_a_forked_worker_is_a_worker_and_dies_alone(torch_mod):
+def test_a_forked_worker_is_a_worker_and_dies_alone(fork_server):
     """Workers forked from a fork server (cnnbench.worker.forkserver): the same settings read back as a fresh
     worker's, a case measured, a native crash reported as the signal that ended it (the server, their parent,
-    reaps them and tells), and the server still forks after one of its children died."""
-    from cnnbench.worker.client import ForkServer
-
-    settings = Settings(threads=1, interop_threads=1)
-    server = ForkServer("torch", "cpu", settings)
-    try:
-        assert server.info["import_s"] > 0
-        with Worker("torch", "cpu", settings, fork_server=server) as w:
-            assert w.info["forked"] is True and w.pid != server.proc.pid
-            assert w.info["settings"]["setting_intra_op_threads"] == 1
-            w.call("prepare", case=LENET.to_dict())
-            assert len(w.call("time", rounds=3)["times"]) == 3
-        crashed = Worker("torch", "cpu", settings, fork_server=server)
-        with pytest.raises(WorkerDied, match="killed by SIGSEGV"):
-            crashed.call("crash", timeout=60)
-        crashed.close()
-        with Worker("torch", "cpu", settings, fork_server=server) as again:
-            assert again.info["forked"] is True
-        with pytest.raises(ValueError, match="from its fork server"):
-            Worker("keras-tf", "cpu", settings, fork_server=server)
-    finally:
-        server.close()
-    assert server.proc.poll() is not None
+    reaps them and tells), and the server still forks after one of its children died (here also after the
+    worker killed for not answering, above). Closing the server ends it: the fixture's teardown checks."""
+    server, settings = fork_server, Settings(threads=1, interop_threads=1)
+    assert server.info["import_s"] > 0
+    with Worker("torch", "cpu", settings, fork_server=server) as w:
+        assert w.info["forked"] is True and w.pid != server.proc.pid
+        assert w.info["settings"]["setting_intra_op_threads"] == 1
+        w.call("prepare", case=LENET.to_dict())
+        assert len(w.call("time", rounds=3)["times"]) == 3
+    crashed = Worker("torch", "cpu", settings, fork_server=server)
+    with pytest.raises(WorkerDied, match="killed by SIGSEGV"):
+        crashed.call("crash", timeout=60)
+    crashed.close()
+    with Worker("torch", "cpu", settings, fork_server=server) as again:
+        assert again.info["forked"] is True
+    with pytest.raises(ValueError, match="from its fork server"):
+        Worker("keras-tf", "cpu", settings, fork_server=server)

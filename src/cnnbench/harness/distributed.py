@@ -60,6 +60,9 @@ def threads_per_worker(world_sizes: list[int], nnodes: int = 1, threads: int | N
     return min(share, threads) if threads else share
 
 
+STARTUP_S = 20.0  # a worker's start-up (imports, settings) allowed on top of the rendezvous timeout
+
+
 class Job:
     """This host's workers of one data-parallel case, started together and stepped in lockstep."""
 
@@ -89,8 +92,11 @@ class Job:
                 affinity = list(range(i * threads, (i + 1) * threads)) if case.device == "cpu" else None
                 self.workers.append(Worker(case.runtime, case.device, per_worker, env=env, affinity=affinity,
                                            wait=False))
+            # TensorFlow waits for its cluster without a timeout: the job waits for the rendezvous timeout plus
+            # the workers' start-up (STARTUP_S; a test that only checks the bound may give a shorter one)
+            startup = rendezvous.get("startup_s", STARTUP_S)
             for w in self.workers:  # each waits at the rendezvous until every rank has joined
-                w.wait_ready(rendezvous["timeout"] + 20)  # TensorFlow waits for its cluster without a timeout
+                w.wait_ready(rendezvous["timeout"] + startup)
         except (WorkerDied, WorkerError) as exc:
             self.close()
             where = f"{rendezvous['master_addr']}:{rendezvous['master_port']}"
