@@ -47,26 +47,14 @@ def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2, min_size: i
 
 
 # one model of every other family, exported from PyTorch and run in ONNX Runtime (the exporter every other
-# runtime from torch shares), at its smallest input of at least 32 px; but a family whose every block type an
-# export here already runs: the exporter translates ops, not families, and each export took 5-11 s in CI
-# (2026-12-06: VGG-11-BN 7.0 s, DenseNet-121 9.0 s, MNASNet 5.0 s). A new family is exported until it is named here.
-COVERED_BY = {
-    "vgg": "AlexNet (conv, ReLU, max pool, the adaptive average pool of a 1x1 map to a grid: 6x6 there, 7x7 "
-           "in VGG at 32 px; Linear, dropout) and ResNet-18 (BatchNorm)",
-    "densenet": "GoogLeNet through openvino-from-torch (the same torch.onnx export; concatenated branches), "
-                "Inception v3 (average pool) and ResNet-18 (BatchNorm, ReLU, conv)",
-    "mnasnet": "MobileNetV3-Small and EfficientNet-B0 (inverted residuals of depthwise convs, BatchNorm) and "
-               "ResNet-18 (ReLU)",
-}
+# runtime from torch shares), at its smallest input of at least 32 px
 _ABOVE = {cnnbench.get_spec(m).family for m in ("lenet5", *(m for ms in FAMILY.values() for m in ms))}
-OTHER_FAMILIES = tuple(m for m in per_family("mobilenet_v3_small")
-                       if cnnbench.get_spec(m).family not in _ABOVE | set(COVERED_BY))
+OTHER_FAMILIES = tuple(m for m in per_family("vgg11_bn", "mobilenet_v3_small") if cnnbench.get_spec(m).family not in _ABOVE)
 
 
 @pytest.mark.parametrize("model", OTHER_FAMILIES)
 def test_every_family_exports_from_torch_with_parity(model, monkeypatch):
-    """Issue #31: export + parity for one model per family. LeNet-5, ResNet-18 and GoogLeNet run above; the
-    families of COVERED_BY consist of block types that these exports run."""
+    """Issue #31: export + parity for one model per family. LeNet-5, ResNet-18 and GoogLeNet run above."""
     case, prep = _prepared("ort-from-torch", model, monkeypatch, batch=1, min_size=32)
     try:
         e = prep.extra
