@@ -570,3 +570,15 @@ def test_eta_counts_every_later_process_and_survives_a_slow_first_case():
             progress.case_done(_Report(c.id, slow * wall_s(c)))
         truth = sum(wall_s(c) for c in cases[5:]) + sum(wall_s(c) for c in cases)
         assert progress.eta() == pytest.approx(truth, rel=0.3), slow_first
+
+
+def test_collect_only_lists_the_cases_and_calls_none_unfinished(tmp_path):
+    """`pytest bench --collect-only` runs nothing, so no case "did not finish" (it once listed every case
+    as "not run: the session ended first")."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "pytest", str(root / "bench"), "--collect-only", "-q",
+                           "--bench-profile", "smoke", "-p", "no:cacheprovider", "--rootdir", str(root)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_step[lenet5-torch-inference-bs2-cpu]" in done.stdout
+    assert "did not finish" not in done.stdout + done.stderr
