@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python tools/detector_check.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--from-repeat", type=int, default=1, metavar="K",
+                   help="measure repeats K..--repeats only (two checks on two cores share one --out: 1-5, 6-10)")
+    p.add_argument("--cpus", default=None, help="cnnbench ab's --cpus (default auto: the last CPU)")
     p.add_argument("--frameworks", action="store_true", help="TF-vs-PyTorch agreement instead of A/A and slowdowns")
     p.add_argument("--slow-model", default="resnet18", metavar="MODEL[,MODEL...]",
                    help="the model(s) whose B steps are slowed (default resnet18); the others are A/A controls")
@@ -317,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--confirm", a.confirm]
     for opt, value in (("--models", a.models), ("--modes", a.modes), ("--time-budget", a.time_budget),
                        ("--input-size", a.input_size), ("--process-pairs", a.process_pairs),
-                       ("--measured-builds", a.measured_builds), ("--target-precision", a.target_precision)):
+                       ("--measured-builds", a.measured_builds), ("--target-precision", a.target_precision),
+                       ("--cpus", a.cpus)):
         if value is not None:
             common += [opt, value]
     if a.frameworks:
@@ -333,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if dirty.stdout.strip():
         print("detector_check: the working tree has uncommitted changes: A/A compares them with HEAD; commit "
               "first for a true A/A", file=sys.stderr)
-    for i in range(1, a.repeats + 1):
+    for i in range(a.from_repeat, a.repeats + 1):
         _ab(out / f"aa_{i}.json", ["--baseline", "HEAD", *common])
         for pct in slowdowns:
             slowed = ",".join(f"{m.strip()}={pct}%" for m in a.slow_model.split(","))
