@@ -81,10 +81,15 @@ def _range(values: list[float]) -> list[float] | None:
     return [round(min(values), 3), round(max(values), 3)] if values else None
 
 
+def slowed_models(slow_model: str) -> list[str]:
+    """--slow-model's models: one, or several comma-separated."""
+    return [m.strip() for m in slow_model.split(",") if m.strip()]
+
+
 def summarize_detector(out: Path, slow_model: str, threshold: float | None = None,
                        slowdowns: tuple[int, ...] = SLOWDOWNS) -> dict:
     """``slow_model``: the model whose steps were slowed, or several, comma-separated."""
-    slowed_models = {m.strip() for m in slow_model.split(",")}
+    slowed_set = set(slowed_models(slow_model))
     rows = []
     groups = [("A/A (same commit)", "aa_*.json", None)] + [
         (f"{p}% slowdown of {slow_model}", f"slow{p}_*.json", p) for p in slowdowns]
@@ -94,15 +99,19 @@ def summarize_detector(out: Path, slow_model: str, threshold: float | None = Non
             continue
         slowed, others, detected, alarms, missed, other_decisions, walls, lost = 0, 0, 0, 0, [], {}, [], 0
         complete, remeasured, slowed_ratios, other_ratios = 0, 0, [], []
+        per_case: dict[str, list[int]] = {}  # slowed case -> [comparisons that caught it, comparisons]
         for stem, doc in runs:
             walls.append(_wall(doc))
             found_all = True
             for c in doc["cases"]:
                 verdict = decision(c, threshold)
                 remeasured += bool(c.get("confirmations"))
-                if pct is not None and c["model"] in slowed_models:
+                if pct is not None and c["model"] in slowed_set:
                     slowed += 1
                     slowed_ratios.append(c["ratio"])
+                    tally = per_case.setdefault(c["pair_id"], [0, 0])
+                    tally[0] += verdict == "regression"
+                    tally[1] += 1
                     if verdict == "regression":
                         detected += 1
                     else:
@@ -119,7 +128,7 @@ def summarize_detector(out: Path, slow_model: str, threshold: float | None = Non
                      "detected": detected, "missed": missed, "unslowed_cases": others, "false_alarms": alarms,
                      "unslowed_decisions": other_decisions, "not_measured": lost,
                      "runs_that_found_every_slowed_case": complete if pct is not None else None,
-                     "cases_measured_again": remeasured,
+                     "cases_measured_again": remeasured, "per_slowed_case": per_case,
                      "first_pass_ratio_range": {"slowed": _range(slowed_ratios), "unslowed": _range(other_ratios)},
                      "median_wall_s": round(statistics.median(walls), 1),
                      "max_wall_s": round(max(walls), 1),
@@ -147,13 +156,7 @@ def scan_thresholds(out: Path, slow_model: str, thresholds: list[float], slowdow
             r = by_pct.get(pct)
             if r is None:
                 continue
-            per_case: dict[str, list[int]] = {}
-            for stem, doc in _load(out, f"slow{pct}_*.json"):
-                for c in doc["cases"]:
-                    if c["model"] in {m.strip() for m in slow_model.split(",")}:
-                        hit = decision(c, t) == "regression"
-                        per_case.setdefault(c["pair_id"], [0, 0])[0] += hit
-                        per_case[c["pair_id"]][1] += 1
+            per_case = r["per_slowed_case"]
             row["detected"][pct] = [r["detected"], r["slowed_cases"]]
             row["per_case"][pct] = per_case
             if smallest is None and per_case and aa and aa["false_alarms"] == 0 and all(
@@ -164,11 +167,15 @@ def scan_thresholds(out: Path, slow_model: str, thresholds: list[float], slowdow
     return {"slow_model": slow_model, "need": need, "rows": rows}
 
 
-def markdown_scan(scan: dict) -> str:
+def _markdown(columns: list[str], align: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "".join("---:|" if a == "right" else "---|" for a in align),
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def scan_table(scan: dict) -> dict:
+    """The scan as a table (columns, align, rows of text): markdown_scan renders it, --result stores it."""
     pcts = sorted({int(p) for r in scan["rows"] for p in r["detected"]})
-    lines = ["| threshold | A/A false alarms | " + " | ".join(f"{p}% caught (worst case)" for p in pcts)
-             + f" | smallest caught in {scan['need']:.0%} of comparisons by every case |",
-             "|---:|---:|" + "---:|" * len(pcts) + "---:|"]
+    rows = []
     for r in scan["rows"]:
         cells = []
         for p in pcts:
@@ -178,30 +185,45 @@ def markdown_scan(scan: dict) -> str:
             cells.append(f"{d[0]} / {d[1]} ({worst}/{n})" if d else "-")
         aa = "-" if r["aa_false_alarms"] is None else f"{r['aa_false_alarms']} / {r['aa_cases']}"
         small = f"{r['smallest_caught']}%" if r["smallest_caught"] is not None else "none"
-        lines.append(f"| {r['threshold']:.1%} | {aa} | " + " | ".join(cells) + f" | {small} |")
-    return "\n".join(lines) + "\n"
+        rows.append([f"{r['threshold']:.1%}", aa, *cells, small])
+    return {"pcts": pcts, "columns": ["threshold", "A/A false alarms", *(f"{p}% caught (worst case)" for p in pcts),
+                                      f"smallest caught in {scan['need']:.0%} of comparisons by every case"],
+            "align": ["right"] * (len(pcts) + 3), "rows": rows}
 
 
-def markdown_detector(summary: dict) -> str:
-    lines = [f"Threshold {summary['threshold']:.0%}" if summary.get("threshold") is not None else "Stored decisions",
-             "", "| comparison | runs | detected (slowed cases) | runs that found every slowed case "
-             "| false alarms (unslowed cases) | verdicts of unslowed cases | cases measured again "
-             "| first-pass B/A: slowed; unslowed | wall time per comparison (median, max) |",
-             "|---|---:|---:|---:|---:|---|---:|---|---:|"]
+def markdown_scan(scan: dict) -> str:
+    t = scan_table(scan)
+    return "\n".join(_markdown(t["columns"], t["align"], t["rows"])) + "\n"
 
+
+DETECTOR_COLUMNS = ["comparison", "runs", "detected (slowed cases)", "runs that found every slowed case",
+                    "false alarms (unslowed cases)", "verdicts of unslowed cases", "cases measured again",
+                    "first-pass B/A: slowed; unslowed", "wall time per comparison (median, max)"]
+DETECTOR_ALIGN = ["left", "right", "right", "right", "right", "left", "right", "left", "right"]
+
+
+def detector_rows(summary: dict) -> list[list[str]]:
+    """The summary's rows as table text: markdown_detector renders them, --result stores them."""
     def span(r: list[float] | None) -> str:
         return "-" if r is None else f"{r[0]:.3f}-{r[1]:.3f}"
 
+    rows = []
     for r in summary["rows"]:
         pct = r["slowdown_pct"]
         detected = f"{r['detected']} / {r['slowed_cases']}" if pct else "-"
         complete = f"{r['runs_that_found_every_slowed_case']} / {r['runs']}" if pct else "-"
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["unslowed_decisions"].items()))
         ranges = r["first_pass_ratio_range"]
-        lines.append(f"| {r['comparison']} | {r['runs']} | {detected} | {complete} | {r['false_alarms']} / "
-                     f"{r['unslowed_cases']} | {verdicts} | {r['cases_measured_again']} | {span(ranges['slowed'])}; "
-                     f"{span(ranges['unslowed'])} | {r['median_wall_s']:.0f} s, {r['max_wall_s']:.0f} s |")
-    return "\n".join(lines) + "\n"
+        rows.append([r["comparison"], str(r["runs"]), detected, complete,
+                     f"{r['false_alarms']} / {r['unslowed_cases']}", verdicts, str(r["cases_measured_again"]),
+                     f"{span(ranges['slowed'])}; {span(ranges['unslowed'])}",
+                     f"{r['median_wall_s']:.0f} s, {r['max_wall_s']:.0f} s"])
+    return rows
+
+
+def markdown_detector(summary: dict) -> str:
+    head = f"Threshold {summary['threshold']:.0%}" if summary.get("threshold") is not None else "Stored decisions"
+    return "\n".join([head, "", *_markdown(DETECTOR_COLUMNS, DETECTOR_ALIGN, detector_rows(summary))]) + "\n"
 
 
 def summarize_frameworks(out: Path) -> dict:
@@ -231,9 +253,8 @@ def _result_file(a, out: Path, summary: dict, scan: dict, thresholds: list[float
     docs = [doc for pattern in ("aa_*.json", "slow*_*.json") for _, doc in _load(out, pattern)]
     began = min(datetime.fromisoformat(d["datetime"]).timestamp() for d in docs)
     info = docs[0]["machine_info"]
-    pcts = sorted({int(p) for r in scan["rows"] for p in r["detected"]})
-    scan_rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in markdown_scan(scan).splitlines()[2:]]
-    level_rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in markdown_detector(summary).splitlines()[4:]]
+    table = scan_table(scan)
+    pcts = table["pcts"]
     argv = " ".join(sys.argv[1:])
     doc = result(
         "Paired wall time, replicated: injected slowdowns of " + "/".join(f"{p}%" for p in pcts)
@@ -244,16 +265,10 @@ def _result_file(a, out: Path, summary: dict, scan: dict, thresholds: list[float
         tables=[{"caption": "Every comparison scored at each threshold: A/A false alarms (cases decided "
                             "'regression' in the same-code comparisons), and per injected slowdown the slowed cases "
                             "decided 'regression' (the worst case's count of its comparisons in brackets)",
-                 "columns": ["threshold", "A/A false alarms", *(f"{p}% caught (worst case)" for p in pcts),
-                             f"smallest caught in {scan['need']:.0%} by every case"],
-                 "align": ["right"] * (len(pcts) + 3), "rows": scan_rows},
+                 "columns": table["columns"], "align": table["align"], "rows": table["rows"]},
                 {"caption": f"The comparisons at the measured threshold ({float(a.threshold):.0%}), first pass "
                             "B/A ranges and wall time per comparison",
-                 "columns": ["comparison", "runs", "detected (slowed cases)", "runs that found every slowed case",
-                             "false alarms (unslowed cases)", "verdicts of unslowed cases", "cases measured again",
-                             "B/A: slowed; unslowed", "wall time per comparison (median, max)"],
-                 "align": ["left", "right", "right", "right", "right", "left", "right", "left", "right"],
-                 "rows": level_rows}],
+                 "columns": DETECTOR_COLUMNS, "align": DETECTOR_ALIGN, "rows": detector_rows(summary)}],
         facts={"comparisons": str(len(docs)), "thresholds scanned": ", ".join(f"{t:.1%}" for t in thresholds)})
     write(doc, a.result)
 
@@ -304,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(x <= 0 for x in slowdowns):
         p.error(f"--slowdowns: each must be a positive percentage, got {a.slowdowns!r}")
     thresholds: list[float] = []
+    if a.result and not a.scan:
+        p.error("--result: the result file is the scan's; give --scan too")
     if a.scan:
         if a.confirm != "0":
             p.error("--scan: comparisons measured with --confirm can be scored at their own threshold only")
@@ -340,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(a.from_repeat, a.repeats + 1):
         _ab(out / f"aa_{i}.json", ["--baseline", "HEAD", *common])
         for pct in slowdowns:
-            slowed = ",".join(f"{m.strip()}={pct}%" for m in a.slow_model.split(","))
+            slowed = ",".join(f"{m}={pct}%" for m in slowed_models(a.slow_model))
             _ab(out / f"slow{pct}_{i}.json", ["--baseline", "HEAD", *common, "--inject-delay", slowed])
     summary = summarize_detector(out, a.slow_model, float(a.threshold), slowdowns)
     text = markdown_detector(summary)
