@@ -10,11 +10,12 @@ from cnnbench.core.settings import Settings
 from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 
 LENET = Case("lenet5", "torch", "train", 2, "cpu", 28)
+ONE_THREAD = Settings(threads=1, interop_threads=1)
 
 
 @pytest.fixture(scope="module")
 def torch_worker(torch_mod):
-    with Worker("torch", "cpu", Settings(threads=1, interop_threads=1)) as w:
+    with Worker("torch", "cpu", ONE_THREAD) as w:
         yield w
 
 
@@ -79,7 +80,7 @@ def fork_server(torch_mod):
     starts in a fraction of a fresh interpreter's time); closed, it is gone."""
     from cnnbench.worker.client import ForkServer
 
-    server = ForkServer("torch", "cpu", Settings(threads=1, interop_threads=1))
+    server = ForkServer("torch", "cpu", ONE_THREAD)
     yield server
     server.close()
     assert server.proc.poll() is not None
@@ -93,7 +94,7 @@ def test_a_native_crash_kills_only_the_worker(torch_mod):
 
 
 def test_a_worker_that_does_not_answer_is_killed_in_bounded_time(fork_server):
-    w = Worker("torch", "cpu", Settings(threads=1, interop_threads=1), fork_server=fork_server)
+    w = Worker("torch", "cpu", ONE_THREAD, fork_server=fork_server)
     w.call("prepare", case=Case("resnet18", "torch", "train", 2, "cpu", 64).to_dict())
     start = time.monotonic()
     with pytest.raises(WorkerDied, match="did not answer within 0 s"):
@@ -131,7 +132,7 @@ def test_a_forked_worker_is_a_worker_and_dies_alone(fork_server):
     worker's, a case measured, a native crash reported as the signal that ended it (the server, their parent,
     reaps them and tells), and the server still forks after one of its children died (here also after the
     worker killed for not answering, above). Closing the server ends it: the fixture's teardown checks."""
-    server, settings = fork_server, Settings(threads=1, interop_threads=1)
+    server, settings = fork_server, ONE_THREAD
     assert server.info["import_s"] > 0
     with Worker("torch", "cpu", settings, fork_server=server) as w:
         assert w.info["forked"] is True and w.pid != server.proc.pid
