@@ -7,7 +7,7 @@ EXTRAS ?= torch,tf-cpu,jax,dev
 # The stamp names what was installed (pyproject, constraints and EXTRAS): a change to any reinstalls.
 STAMP  := $(VENV)/.installed-$(shell (cat pyproject.toml constraints.txt; echo '$(EXTRAS)') | cksum | cut -d' ' -f1)
 
-.PHONY: bench test install clean report baseline docs
+.PHONY: bench test test-slow test-all install clean report baseline docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,19 @@ bench: $(STAMP)
 
 # One pytest-xdist worker per core (two on the 2-core reference machine); each test group of
 # tests/conftest.py (a model, or a file) runs on one worker, longest groups first (docs/testing.md).
-# TEST_WORKERS=0 runs in this process.
+# TEST_WORKERS=0 runs in this process. Two tiers (docs/testing.md): `make test` is the quick one, every
+# family and block type, every command and fault path (-m "not slow"); `make test-slow` the rest (a
+# family's other depths and widths, the longer end-to-end runs); `make test-all` both in one run, as CI.
 TEST_WORKERS ?= auto
+PYTEST_XDIST := $(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
+	$(PYTEST_XDIST) -m "not slow" $(ARGS)
+
+test-slow: $(STAMP)
+	$(PYTEST_XDIST) -m slow $(ARGS)
+
+test-all: $(STAMP)
+	$(PYTEST_XDIST) $(ARGS)
 
 # The docs site (mkdocs, Material theme, API pages from the docstrings) into site/; --strict fails on a
 # broken link, a missing anchor or a page left out of the nav (mkdocs.yml, validation), as in .ci/run.

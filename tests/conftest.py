@@ -99,6 +99,13 @@ def per_family(*chosen: str) -> list[str]:
                                                   and cnnbench.get_spec(m).family not in picked)]
 
 
+# One model of every family and of every block type (a family's depth and width variants are the same code,
+# built from another config): the models of the quick tier (`make test`, below) and of the gradient tests.
+BLOCK_TYPES = per_family("vgg11_bn", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
+                         "efficientnet_v2_s")  # ResNet-50: the bottleneck; MobileNetV3: SE and hard activations;
+#                                                 V2-S: the fused MBConv block
+
+
 def reference_params(name: str) -> int:
     """The published parameter count of ``name``, kept once, with its source, in the spec
     (src/cnnbench/core/families/; tests/references.py says why there; its variants' counts: ``VARIANTS``)."""
@@ -181,7 +188,22 @@ class _Scheduling:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
+class _Tiers:
+    """`make test` is the quick tier, `-m "not slow"`; `make test-all` (CI) runs every test (docs/testing.md,
+    "Two tiers"). A model's own tests (its xdist group) are in the quick tier for the models of BLOCK_TYPES and
+    marked slow for the rest, the depth and width variants of a family whose code the quick tier proves. Runs
+    before pytest's own -m selection, which reads the mark."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            group = _group(item)
+            if group.startswith("model-") and group[len("model-"):] not in BLOCK_TYPES:
+                item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config):
+    config.pluginmanager.register(_Tiers(), "cnnbench-tiers")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "cnnbench-scheduling")
 

@@ -294,6 +294,7 @@ def test_a_first_pass_that_may_have_regressed_is_measured_again(monkeypatch):
             assert "confirmations" not in row
 
 
+@pytest.mark.slow  # the quick tier runs the paired engine on stand-in workers
 @pytest.mark.skipif(not IS_GIT, reason="--baseline needs a git checkout")
 def test_real_run_against_head_flags_the_injected_delay(tmp_path):
     """One small real run: LeNet-5 inference in PyTorch at 28 px, the baseline worker on a worktree of

@@ -52,6 +52,7 @@ _ABOVE = {cnnbench.get_spec(m).family for m in ("lenet5", *(m for ms in FAMILY.v
 OTHER_FAMILIES = tuple(m for m in per_family("vgg11_bn", "mobilenet_v3_small") if cnnbench.get_spec(m).family not in _ABOVE)
 
 
+@pytest.mark.slow  # the quick tier exports LeNet-5 to every engine, ResNet-18 from both zoos, GoogLeNet to OpenVINO
 @pytest.mark.parametrize("model", OTHER_FAMILIES)
 def test_every_family_exports_from_torch_with_parity(model, monkeypatch):
     """Issue #31: export + parity for one model per family. LeNet-5, ResNet-18 and GoogLeNet run above."""

@@ -37,7 +37,7 @@ def _job(case: Case, **kw) -> Job:
     return Job(case, ONE_THREAD, {"threads_per_worker": 1}, _rendezvous(**kw), timeout=300)
 
 
-@pytest.fixture(scope="module", params=["torch", "tf"])
+@pytest.fixture(scope="module", params=["torch", pytest.param("tf", marks=pytest.mark.slow)])  # TF's: the slow tier
 def parity(request, torch_mod, keras_mod):
     """One 2-worker job per framework (worker start-up and the engine's rendezvous once) takes two training
     steps: LeNet-5 on a global batch of 8 (4 images each) and a small ResNet-18; the step of one worker on
@@ -113,6 +113,7 @@ def test_a_rendezvous_that_is_never_reached_fails_in_bounded_time(framework, tor
     assert time.monotonic() - start < 2 + startup + 10  # the timeout, the parent's margin, start-up
 
 
+@pytest.mark.slow  # the quick tier starts jobs on one node
 def test_two_nodes_on_one_host_record_one_job(tmp_path, torch_mod):
     """The multi-host path for real: two harness processes, node 0 and node 1, meet at node 0's port;
     node 0's JSON holds the job (world size 2), node 1 records that it served."""

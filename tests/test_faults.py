@@ -206,6 +206,7 @@ def _cases_in(path: Path) -> list[str]:
         return []
 
 
+@pytest.mark.slow
 def test_two_runs_in_one_folder_each_keep_their_own_journal(tmp_path, torch_mod):
     """Defect 1: run A killed (SIGKILL) after a case, run B into the same folder under the same tag: B's
     end removes its own journal only; A's journal still holds A's case, valid and marked incomplete."""
@@ -233,6 +234,7 @@ def test_two_runs_in_one_folder_each_keep_their_own_journal(tmp_path, torch_mod)
         "lenet5-torch-inference-bs2-cpu"]
 
 
+@pytest.mark.slow  # the quick tier fills the disk during `cnnbench report`
 def test_a_disk_that_fills_during_a_run_stops_it_and_keeps_every_measured_case(full_disk, tmp_path, torch_mod):
     """Defect 2: the disk fills after the first case: one line at once with the path and the reason, the run
     stops (exit 2, no traceback), no 0-byte file, and every measured case is in a valid file that the

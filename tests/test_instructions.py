@@ -128,6 +128,7 @@ def test_detector_scoring_on_saved_counts():
     assert row["aa_max_change"] == pytest.approx(0.4 / 100.2)  # separate processes: 100.2 -> 99.8
 
 
+@pytest.mark.slow  # and CI's instruction gate counts LeNet-5 under Valgrind at every landing
 def test_one_real_count_of_lenet5_under_valgrind():
     """LeNet-5's forward on PyTorch, 3 steps a count, twice, and with 5% injected work: ~30-60 s."""
     why = callgrind.missing()

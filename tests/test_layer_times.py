@@ -114,7 +114,7 @@ def test_tf_overlapping_ops_share_the_wall_time():
     assert sum(charged.values()) == pytest.approx(10e-6)  # the wall time some event covers, never more
 
 
-@pytest.fixture(scope="module", params=["inference", "train"])
+@pytest.fixture(scope="module", params=["inference", pytest.param("train", marks=pytest.mark.slow)])  # train: slow tier
 def measured(request):
     from cnnbench.core.settings import Settings
     from cnnbench.inspection.layer_times import measure_layer_times

@@ -61,6 +61,7 @@ def test_every_runtime_has_a_peak_of_the_same_kind(config, alone):
     assert figures["train"]["peak_memory_bytes"] < 8 * budget
 
 
+@pytest.mark.slow  # a harness run of four cases
 def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
     """The same case alone (the first case of a fresh worker, above) and in a harness run after a bigger
     one (ResNet-34), in both frameworks, under the same settings (the harness's defaults, oneDNN on:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cnnbench
-from conftest import check_gradients, gradient_batch, per_family, relative_error
+from conftest import BLOCK_TYPES, check_gradients, gradient_batch, relative_error
 from model_outputs import CLASSES, STORE, input_for, small_size
 
 EXPECTED = json.loads(STORE.read_text())["logits"]
@@ -39,8 +39,7 @@ def test_outputs_equal_the_stored_ones_in_both_frameworks(small_pair, torch_mod)
 
 # one model per family and block type (the depth variants are the same code): a structural property; a new
 # family is in it once registered (conftest.per_family)
-GRADIENT_MODELS = per_family("vgg11_bn", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
-                             "efficientnet_v2_s")  # V2-S: the fused MBConv block
+GRADIENT_MODELS = BLOCK_TYPES
 
 
 @pytest.mark.parametrize("small_pair", GRADIENT_MODELS, indirect=True)

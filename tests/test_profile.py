@@ -138,6 +138,7 @@ def test_min_step_bytes_is_weights_plus_the_widest_layer():
     assert vgg["min_step_bytes"] < vgg["train_total_bytes_sgd_momentum"]
 
 
+@pytest.mark.slow  # the quick tier: tests/test_memory.py
 def test_profile_memory_is_measured_as_the_benchmark_measures_it(torch_mod):
     """`cnnbench profile --memory` asks a worker, as the harness does: the same kind of figure.
     ResNet-18 training at 64 px keeps weights, gradients and momentum: >= 3 x 4 x 11,689,512 bytes."""

@@ -114,7 +114,9 @@ def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
 @pytest.mark.parametrize("runtime,settings", [
     ("torch", Settings()), ("keras-tf", Settings()),  # the fair default: TF32 and autotuning in both
     ("torch", Settings(math="fp32", autotune=False)), ("keras-tf", Settings(math="fp32", autotune=False)),
-    ("keras-jax", Settings(math="fp32", autotune=False)), ("keras-torch", Settings(math="fp32", autotune=False)),
+    # Keras on JAX and on torch: the slow tier (the quick tier reads back PyTorch's and Keras/TF's)
+    pytest.param("keras-jax", Settings(math="fp32", autotune=False), marks=pytest.mark.slow),
+    pytest.param("keras-torch", Settings(math="fp32", autotune=False), marks=pytest.mark.slow),
 ])
 def test_gpu_settings_are_the_same_in_every_runtime(runtime, settings, torch_mod):
     """On a GPU TensorFlow's default is TF32 for convolutions and matmuls with autotuning, PyTorch's is TF32
