@@ -52,3 +52,30 @@ def test_a_junit_xml_without_groups_is_one_line(tmp_path, capsys):
                      '</testsuite></testsuites>')
     assert main([str(junit), "--note", "x", "--out", str(tmp_path / "g.json")]) == 2
     assert "no xdist groups" in capsys.readouterr().err
+
+
+def test_the_quick_tier_has_every_family_and_block_type_and_no_variant():
+    """`make test` (the Makefile's -m expression, read from its recipe) selects each BLOCK_TYPES model's own
+    tests and none of another model's (docs/testing.md, "Two tiers"); BLOCK_TYPES has every family."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cnnbench
+    from conftest import BLOCK_TYPES, MODELS
+
+    root = Path(__file__).resolve().parents[1]
+    assert {cnnbench.get_spec(m).family for m in BLOCK_TYPES} == {cnnbench.get_spec(m).family for m in MODELS}
+    makefile = (root / "Makefile").read_text()
+    recipe = re.search(r"^test: .*\n\t(.*)$", makefile, re.MULTILINE).group(1)
+    expression = re.search(r'-m "([^"]+)"', recipe).group(1)
+    assert expression == "not slow"
+    assert re.search(r"^test-all: .*\n\t\$\(PYTEST_XDIST\) \$\(ARGS\)$", makefile, re.MULTILINE)  # no -m
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_models.py", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "-m", expression], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    parity = {re.search(r"\[(\w+)\]", i).group(1) for i in ids if "test_parity_torch_to_tf_at_the_default_size" in i}
+    assert parity == set(BLOCK_TYPES)
+    assert not [i for i in ids if "[vgg19]" in i or "[resnet152]" in i]
