@@ -15,7 +15,6 @@ model, spec hash, input shape, batch and framework version.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from cnnbench.core.analytic.conventions import CATEGORIES, COUNTERS, category
 from cnnbench.core.flops import FLOPS_RULE, TRAIN_FACTOR
 from cnnbench.core.memory import analytic_memory, achieved_rate  # noqa: F401  (re-exported: the profile API)
 from cnnbench.core.user_values import positive_int
-from cnnbench.registry import check_build_args, check_framework, framework_module, get_spec
+from cnnbench.registry import check_build_args, check_framework, framework_module
 from cnnbench.zoo.dispatch import framework_backend
 
 CONVENTION = (
