@@ -23,7 +23,8 @@ HERE = Path(__file__).parent
 # MobileNetV2, whose only other layer is ReLU6, would add 15 s more; EfficientNet-B0 26 s of CPU time, measured
 # 2026-12-05, so it runs on torch only), and ConvNeXt-Tiny for LayerNorm, GELU and layer scale (13 s of
 # CPU time, measured the same day); every family runs on the torch backend (RegNetY-400MF for grouped convs:
-# 5 s more; EfficientNet-B0 and ConvNeXt-Tiny: 1 s of CPU time more each)
+# 5 s more; EfficientNet-B0 and ConvNeXt-Tiny: 1 s of CPU time more each). These costs were measured before
+# keras_backend_parity.py drew the throw-away initial weights with NumPy, which cut the whole JAX run from 99 s to 33 s.
 _ALL = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small,convnext_tiny",
         "torch": ",".join(per_family("vgg11_bn", "mobilenet_v2", "mobilenet_v3_small"))}
 # the quick tier (`make test`): LeNet-5 and ResNet-18 (convs, pooling, BatchNorm, residual adds) on both backends,
