@@ -108,6 +108,7 @@ def test_train_refuses_bad_paths_and_numbers_in_one_line(files, args, message, t
     assert out.returncode == 2, out.stdout + out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
     assert "Epoch 1/" not in out.stdout  # refused before any training
+    assert "data: " not in out.stdout  # ... and before the digits are loaded (a foreign weights file too)
     assert sorted(p.name for p in files.iterdir()) == ["adir", "afile", "weights"]  # nothing written
 
 

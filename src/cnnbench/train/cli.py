@@ -77,11 +77,12 @@ def run_cli(args) -> int:
     check_model(args.model)
     _check_arguments(args)
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
+    loaded = _load_saved(args, frameworks) if args.load else None  # a bad weights file: refused before the data
     data = digits.load()
     print(f"data: scikit-learn load_digits, 8x8 scans scaled to 28x28; {len(data.y_train)} train / "
           f"{len(data.y_test)} test images (stratified 25% split, random_state={digits.SPLIT_SEED})")
-    if args.load:
-        return _evaluate_saved(args, frameworks, data)
+    if loaded is not None:
+        return _evaluate_saved(args, loaded, data)
     results, trainers, models, initial = {}, {}, {}, {}
     twin = {fw: framework_backend(fw).INITIAL_WEIGHTS_FROM for fw in frameworks}  # whose initial weights fw takes
     for fw in frameworks:  # FRAMEWORKS' order: a twin whose weights another zoo takes comes first
@@ -162,22 +163,31 @@ def _save_atomic(trainer, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _evaluate_saved(args, frameworks, data) -> int:
+def _load_saved(args, frameworks) -> dict:
+    """Each framework's trainer with the weights ``--save`` wrote into ``--load``'s directory: a missing or
+    foreign file is one line, before any data is loaded."""
     src = Path(args.load)
-    status = 0
-    for fw in frameworks:
-        path = src / WEIGHT_FILES[fw].format(model=args.model)
+    paths = {fw: src / WEIGHT_FILES[fw].format(model=args.model) for fw in frameworks}
+    for path in paths.values():
         if not path.exists():
             raise CnnbenchError(f"train --load: {path} not found; write it first with "
                                 f"`cnnbench train {args.model} --save {src}`")
-        model = build(args.model, fw, args.seed)
-        trainer = trainer_for(fw, model, args.lr, args.momentum)
+    loaded = {}
+    for fw, path in paths.items():
+        trainer = trainer_for(fw, build(args.model, fw, args.seed), args.lr, args.momentum)
         try:
             trainer.load(str(path))
         except Exception as exc:  # noqa: BLE001  (pickle, h5py, shape errors: all mean "not our weights")
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise CnnbenchError(f"train --load: {path} is not a {args.model} weights file written by --save "
                                 f"({type(exc).__name__}: {first})") from None
+        loaded[fw] = (path, trainer)
+    return loaded
+
+
+def _evaluate_saved(args, loaded: dict, data) -> int:
+    status = 0
+    for fw, (path, trainer) in loaded.items():
         acc = accuracy(trainer.predict(inputs(data, fw, "test")), data.y_test)
         print(f"{_name(fw):10s} weights from {path}: test accuracy {acc:.4f}")
         status |= 0 if acc >= args.target else 1
