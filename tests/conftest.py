@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import cnnbench
+from cnnbench.core.settings import Settings
 
 
 # One compute thread per framework in each xdist worker (`make test`): two workers with a pool of two
@@ -27,6 +28,9 @@ import cnnbench
 # models' tests (62) in 101 s with one thread, 131 s with the frameworks' own pools; the whole suite
 # 10 min 48 s against 12 min 33 s (with the transfer change of the same day).
 XDIST_ONE_THREAD = XDIST_WORKERS > 1
+
+# a worker process with one compute thread and one inter-op thread, for the tests that start one
+ONE_THREAD = Settings(threads=1, interop_threads=1)
 
 
 def _one_thread(module_name: str) -> None:

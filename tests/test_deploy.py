@@ -15,7 +15,7 @@ from cnnbench.core.errors import UnsupportedCaseError
 from cnnbench.core.settings import Settings
 from cnnbench.harness.cases import build_cases
 from cnnbench.reports.rows import parse_case_id
-from conftest import per_family
+from conftest import ONE_THREAD, per_family
 
 # the tolerance (#31): max |runtime - framework| <= 1e-4 of the output scale in float32
 TOLERANCE = 1e-4
@@ -38,7 +38,7 @@ def _prepared(runtime: str, model: str, monkeypatch, batch: int = 2, min_size: i
     from cnnbench.deploy import backend
 
     backend.serve_runtime(runtime)
-    monkeypatch.setattr(backend, "_SETTINGS", Settings(threads=1, interop_threads=1).resolved())
+    monkeypatch.setattr(backend, "_SETTINGS", ONE_THREAD.resolved())
     size = 28 if model == "lenet5" else max(min_input_size(model), min_size)
     fw, kb = split_runtime(runtime)
     case = Case(model, fw, "inference", batch, "cpu", size, layout="nchw" if fw == "torch" else "nhwc",

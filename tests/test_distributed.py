@@ -13,11 +13,10 @@ import pytest
 
 from cnnbench.harness.distributed import Job
 from cnnbench.core.case import NATIVE_LAYOUT, Case
-from cnnbench.core.settings import Settings
 from cnnbench.worker.client import WorkerDied, WorkerError
+from conftest import ONE_THREAD
 
 ROOT = Path(__file__).resolve().parents[1]
-ONE_THREAD = Settings(threads=1, interop_threads=1)
 
 
 def _rendezvous(timeout: float = 60.0, nnodes: int = 1, **extra) -> dict:

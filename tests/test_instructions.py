@@ -9,6 +9,7 @@ import pytest
 
 from cnnbench.ab import cli, instruction_counts, options
 from cnnbench.core import callgrind
+from conftest import ONE_THREAD
 from tools import instructions_detector
 
 # the head of a real dump (valgrind-3.19.0, 2026-12-06), cut after its totals
@@ -134,12 +135,11 @@ def test_one_real_count_of_lenet5_under_valgrind():
     why = callgrind.missing()
     if why:
         pytest.skip(why)
-    from cnnbench.core.settings import Settings
     from cnnbench.harness.cases import build_cases
     from cnnbench.harness.instructions import count_cases
 
     case = build_cases(profile="smoke", models="lenet5", frameworks="torch", modes="inference", device="cpu")[0]
-    got = count_cases([case], Settings(threads=1, interop_threads=1), steps=3, repeats=2,
+    got = count_cases([case], ONE_THREAD, steps=3, repeats=2,
                       work={case.id: [0.05]})[0]
     assert got.error is None, got.error
     assert 1e6 < got.per_step < 1e7  # 2.02 million on the 2-core VM (2026-12-06)

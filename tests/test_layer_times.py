@@ -12,7 +12,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from conftest import XDIST_ONE_THREAD
+from conftest import ONE_THREAD, XDIST_ONE_THREAD
 
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.layer_time_match import KINDS, OUTSIDE, UNTRACED, combine, layer_kind
@@ -116,7 +116,6 @@ def test_tf_overlapping_ops_share_the_wall_time():
 
 @pytest.fixture(scope="module", params=["inference", pytest.param("train", marks=pytest.mark.slow)])  # train: slow tier
 def measured(request):
-    from cnnbench.core.settings import Settings
     from cnnbench.inspection.layer_times import measure_layer_times
 
     # Beside another xdist worker (`make test`), one compute thread in each framework's worker, as the suite's
@@ -125,7 +124,7 @@ def measured(request):
     # (two threads): PyTorch inference 3.1 ms in no event of 25.5 ms, against the bound's 3.0 ms, where quiet
     # runs measured 0.66-0.78 ms of 4.2-7.8 ms. The bound was measured quiet with one thread and with two
     # (TORCH_UNTRACED_SHARE's comment), so one thread here asks the same of the method.
-    settings = Settings(threads=1, interop_threads=1) if XDIST_ONE_THREAD else None
+    settings = ONE_THREAD if XDIST_ONE_THREAD else None
     # batch 2 in training: ResNet-18's last BatchNorm sees 1x1 maps at 32 px and needs two values per channel
     return measure_layer_times("resnet18", "both", mode=request.param, batch=2 if request.param == "train" else 1,
                                input_size=32, steps=2, warmup=1, settings=settings)

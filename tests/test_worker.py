@@ -8,9 +8,9 @@ import pytest
 from cnnbench.core.case import Case
 from cnnbench.core.settings import Settings
 from cnnbench.worker.client import Worker, WorkerDied, WorkerError
+from conftest import ONE_THREAD
 
 LENET = Case("lenet5", "torch", "train", 2, "cpu", 28)
-ONE_THREAD = Settings(threads=1, interop_threads=1)
 
 
 @pytest.fixture(scope="module")
