@@ -25,13 +25,12 @@ HERE = Path(__file__).parent
 # CPU time, measured the same day); every family runs on the torch backend (RegNetY-400MF for grouped convs:
 # 5 s more; EfficientNet-B0 and ConvNeXt-Tiny: 1 s of CPU time more each). These costs were measured before
 # keras_backend_parity.py drew the throw-away initial weights with NumPy, which cut the whole JAX run from 99 s to 33 s.
-_ALL = {"jax": "lenet5,alexnet,resnet18,mobilenet_v3_small,convnext_tiny",
-        "torch": ",".join(per_family("vgg11_bn", "mobilenet_v2", "mobilenet_v3_small"))}
+_ALL = {"jax": ["lenet5", "alexnet", "resnet18", "mobilenet_v3_small", "convnext_tiny"],
+        "torch": per_family("vgg11_bn", "mobilenet_v2", "mobilenet_v3_small")}
 # the quick tier (`make test`): LeNet-5 and ResNet-18 (convs, pooling, BatchNorm, residual adds) on both backends,
 # MobileNetV3-Small (depthwise convs, SE, hard activations) on torch; the slow tier the rest of each list
-_QUICK = {"jax": "lenet5,resnet18", "torch": "lenet5,resnet18,mobilenet_v3_small"}
-MODELS = {**_QUICK, **{f"{b}-rest": ",".join(m for m in _ALL[b].split(",") if m not in _QUICK[b].split(","))
-                       for b in _ALL}}
+_QUICK = {"jax": ["lenet5", "resnet18"], "torch": ["lenet5", "resnet18", "mobilenet_v3_small"]}
+MODELS = {**_QUICK, **{f"{b}-rest": [m for m in _ALL[b] if m not in _QUICK[b]] for b in _ALL}}
 
 
 @pytest.fixture(scope="module", params=["jax", "torch", pytest.param("jax-rest", marks=pytest.mark.slow),
@@ -44,12 +43,12 @@ def backend_result(request, torch_mod):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
     if XDIST_ONE_THREAD:  # beside another xdist worker: one OpenMP thread (PyTorch's pool), as in the workers
         env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run([sys.executable, str(HERE / "keras_backend_parity.py"), MODELS[request.param]],
+    proc = subprocess.run([sys.executable, str(HERE / "keras_backend_parity.py"), ",".join(MODELS[request.param])],
                           capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend
-    assert sorted(result["models"]) == sorted(MODELS[request.param].split(","))
+    assert sorted(result["models"]) == sorted(MODELS[request.param])
     return result
 
 
