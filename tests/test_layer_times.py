@@ -12,7 +12,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from conftest import ONE_THREAD, XDIST_ONE_THREAD
+from conftest import ONE_THREAD
 
 from cnnbench.core.analytic import build_graph
 from cnnbench.core.layer_time_match import KINDS, OUTSIDE, UNTRACED, combine, layer_kind
@@ -124,7 +124,10 @@ def measured(request):
     # (two threads): PyTorch inference 3.1 ms in no event of 25.5 ms, against the bound's 3.0 ms, where quiet
     # runs measured 0.66-0.78 ms of 4.2-7.8 ms. The bound was measured quiet with one thread and with two
     # (TORCH_UNTRACED_SHARE's comment), so one thread here asks the same of the method.
-    settings = ONE_THREAD if XDIST_ONE_THREAD else None
+    # One thread always: the stepping thread is then the only one computing, and its CPU time tells the time it
+    # was preempted (test_rows_add_up_to_the_profiled_step); CI failed twice on 2026-12-06 at 2.9-3.1 ms untraced
+    # in steps of 15-25 ms, busy moments beside the other xdist worker.
+    settings = ONE_THREAD
     # batch 2 in training: ResNet-18's last BatchNorm sees 1x1 maps at 32 px and needs two values per channel
     return measure_layer_times("resnet18", "both", mode=request.param, batch=2 if request.param == "train" else 1,
                                input_size=32, steps=2, warmup=1, settings=settings)
@@ -151,9 +154,12 @@ def test_rows_add_up_to_the_profiled_step(measured):
         if measured["mode"] == "train":
             assert t["outside"]["optimizer (SGD update)"] > 0
     t, layers = measured["totals"]["torch"], len(build_graph("resnet18", input_size=32).layers)
+    # the time the one stepping thread did not run (another process had the core) is no cost of the method,
+    # in an event or outside one; quiet, it is near 0 and the bound is the one measured quiet
+    off_cpu = max(0.0, t["wall_s"] - t["thread_cpu_s"])
     untraced = t["wall_s"] - t["profiled_s"]
-    assert untraced <= TORCH_UNTRACED_SHARE * t["wall_s"] + TORCH_UNTRACED_PER_LAYER_S * layers, (
-        measured["mode"], untraced, t["wall_s"], layers)
+    assert untraced - off_cpu <= TORCH_UNTRACED_SHARE * t["wall_s"] + TORCH_UNTRACED_PER_LAYER_S * layers, (
+        measured["mode"], untraced, off_cpu, t["wall_s"], layers)
     assert {w["runtime"] for w in measured["workers"].values()} == {"torch", "keras-tf"}
     assert measured["workers"]["torch"]["settings"]["setting_intra_op_threads"] == \
         measured["workers"]["tf"]["settings"]["setting_intra_op_threads"]

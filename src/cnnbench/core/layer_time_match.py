@@ -87,7 +87,8 @@ def combine(layers: list[Layer], measured: dict[str, dict]) -> dict:
         profiled = in_layers + sum(outside.values())
         wall = m["wall_s"]
         outside[UNTRACED] = wall - profiled
-        totals[fw] = {"wall_s": wall, "step_s": m.get("step_s"), "layers_s": in_layers, "profiled_s": profiled,
+        totals[fw] = {"wall_s": wall, "thread_cpu_s": m.get("thread_cpu_s"), "step_s": m.get("step_s"),
+                      "layers_s": in_layers, "profiled_s": profiled,
                       "accounted": profiled / wall if wall else None, "outside": outside, "folded": folded,
                       "unknown": unknown, "moved": m.get("moved", {}), "method": m.get("method", "")}
         for r in rows.values():
