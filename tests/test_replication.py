@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnnbench.core.procfs import LoadMeter, process_cpu_seconds
-from cnnbench.core.stats import faster_side, ratio_of_medians, split_rounds
+from cnnbench.core.stats import PRIOR_DF_CAP, faster_side, process_spread, ratio_of_medians, split_rounds
 from cnnbench.harness import replication
 from cnnbench.harness.plugin import process_counts
 
@@ -50,10 +50,21 @@ def test_why_a_case_gets_another_process():
     why = replication.why_another("a", state, 0.05, {})
     assert why.startswith("its processes disagree: medians 10, 13 ms (30% apart, this run's noise threshold 5%)")
     state.processes["a"].append(_process(10.1))
-    assert replication.why_another("a", state, 0.05, {}) is None  # max_processes (4) reached: judged as it is
+    assert replication.why_another("a", state, 0.05, {}) is None  # 10 and 10.1 agree: the 13 is out-voted
+    state.processes["a"].append(_process(16))  # four quiet processes (the busy one used up none): judged as is
+    assert replication.why_another("a", state, 0.05, {}) is None
     calm = _state({"b": [_process(10), _process(10.3)]})
     assert replication.why_another("b", calm, 0.05, {}) is None
     assert replication.why_another("b", calm, 0.05, {"b": ["step time: ..."]}) == "implausible: step time: ..."
+
+
+def test_a_busy_process_is_replaced_without_using_up_the_cases_processes():
+    """The hog run of 2026-12-06: LeNet-5's PyTorch training was timed busy in two of its four processes,
+    and the case was judged on the two quiet ones, where a quiet run had three or four."""
+    busy = lambda: _process(300, busy=True, other=1.0)  # noqa: E731
+    assert replication.has_room([busy(), _process(1.0), busy(), _process(1.4)], 4)
+    assert not replication.has_room([busy(), _process(1.0), _process(1.1), _process(1.4), _process(1.2)], 4)
+    assert not replication.has_room([busy() for _ in range(8)], 4)  # busy throughout: the run still ends
 
 
 def test_the_noise_threshold_is_the_runs_own_spread_and_at_least_five_percent():
@@ -83,6 +94,82 @@ def test_the_interval_resamples_processes_then_rounds_and_names_no_side_they_dis
     assert not clear.processes_disagree and faster_side(clear, "a", "b") == "a"
     # counts that do not add up (a run saved before processes were recorded): one group, as before
     assert len(split_rounds(a, [30, 31])) == 1 and [len(g) for g in split_rounds(a, [20, 40])] == [20, 40]
+
+
+def test_one_crossing_pair_in_ten_is_let_through_and_more_are_not():
+    """PAIR_AGREEMENT = 0.9 by hand: four processes a side, A's at 10, 10.1, 10.2 ms and a fourth, B's at
+    15, 15.2, 15.4, 15.6 ms. A fourth at 16 ms is behind all four of B's: 12 of 16 pairs put A ahead (0.75),
+    no side. At 14.9 ms all 16 agree; at 15.1 ms only B's 15 ms process beats it: 15 of 16 (0.94), A named."""
+    def rounds(medians):
+        return [m for m in medians for _ in range(5)], [5] * len(medians)
+    b, bp = rounds([15, 15.2, 15.4, 15.6])
+    for fourth, disagree in ((16, True), (14.9, False), (15.1, False)):
+        a, ap = rounds([10, 10.1, 10.2, fourth])
+        est = ratio_of_medians(a, b, a_processes=ap, b_processes=bp)
+        assert est.processes_disagree is disagree, fourth
+
+
+def _same_sides_run(rng, cases: int, sd: float, ratio: float = 1.0) -> list[tuple[list, list]]:
+    """``cases`` comparisons of two processes a side; each process's median drawn log-normal with ``sd``
+    around 10 ms (B's times ``ratio``), its 20 rounds within 1% of it."""
+    def process(mu):
+        m = mu * np.exp(sd * rng.standard_normal())
+        return list(m * np.exp(0.01 * rng.standard_normal(20)))
+    return [([process(10.0), process(10.0)], [process(10.0 * ratio), process(10.0 * ratio)]) for _ in range(cases)]
+
+
+def _named(run, spread) -> int:
+    n = 0
+    for a, b in run:
+        est = ratio_of_medians([t for p in a for t in p], [t for p in b for t in p], a_processes=[20, 20],
+                               b_processes=[20, 20], spread=spread, resamples=400)
+        n += faster_side(est, "a", "b") != "tie"
+    return n
+
+
+def test_two_processes_a_side_name_a_side_about_as_often_as_the_confidence_level_says():
+    """The 95% interval's promise, checked from outside the code: where both sides are the same, a side is
+    named in about 5% of comparisons. Simulated runs of 6 comparisons (12 cases) of two processes a side,
+    process medians 7% apart (log sd 0.07, as docs/history.md measured per process on this VM kind).
+    The interval that takes the run's process spread (cnnbench.core.stats.process_spread) names a side
+    in about 5%; the hierarchical bootstrap of the two processes alone, with every pair of processes
+    agreeing, did in about a third (two processes a side: 2 of the 6 orderings of four draws put both of one
+    side's ahead), which is why the verdict no longer rests on it where the run's spread is known."""
+    rng = np.random.default_rng(37)
+    named = {"with the run's spread": 0, "bootstrap alone": 0}
+    comparisons = 0
+    for _ in range(60):
+        run = _same_sides_run(rng, 6, 0.07)
+        spread = process_spread([[float(np.median(p)) for p in side] for pair in run for side in pair])
+        named["with the run's spread"] += _named(run, spread)
+        named["bootstrap alone"] += _named(run, None)
+        comparisons += len(run)
+    assert named["with the run's spread"] / comparisons <= 0.08, named
+    assert named["bootstrap alone"] / comparisons >= 0.2, named
+    # and a real difference is still found: B 40% slower, named in (nearly) every comparison
+    power = sum(_named(run, process_spread([[float(np.median(p)) for p in side] for pair in run for side in pair]))
+                for run in (_same_sides_run(rng, 6, 0.07, 1.4) for _ in range(10)))
+    assert power >= 0.9 * 60
+
+
+def test_the_runs_process_spread_by_hand():
+    """Cases whose variances differ no more than sampling makes them (here: all equal) give the prior the
+    most weight (PRIOR_DF_CAP), and s0^2 = v exp(-psi(1/2)) / 2 exp(psi(d0/2) - ln(d0/2)) for two processes
+    a case of log variance v, with psi(1/2) = -gamma - 2 ln 2 (the digamma function's closed form)."""
+    import math
+
+    v = 0.05 ** 2  # log medians 0.05 * sqrt(2) apart: sample variance 0.05^2
+    cases = [[10.0, 10.0 * math.exp(0.05 * math.sqrt(2))] for _ in range(5)]
+    s0, d0 = process_spread(cases)
+    assert d0 == PRIOR_DF_CAP
+    psi_half = -0.5772156649015329 - 2 * math.log(2)
+    psi_500 = math.log(500) - 1 / 1000 - 1 / (12 * 500 ** 2)  # the asymptotic series, ample at 500
+    assert s0 ** 2 == pytest.approx(v * math.exp(-psi_half) / 2 * math.exp(psi_500 - math.log(500)), rel=1e-6)
+    assert process_spread(cases[:2]) is None  # fewer than MIN_SPREAD_CASES cases: not estimated
+    # one case 40% noisier than sampling explains: d0 falls, and that case keeps more of its own spread
+    noisy = cases[:4] + [[10.0, 10.5], [10.0, 14.0], [10.0, 10.01]]
+    s0_n, d0_n = process_spread(noisy)
+    assert d0_n < PRIOR_DF_CAP
 
 
 def test_process_options_mean_something_together():
@@ -127,7 +214,9 @@ def test_a_real_run_measures_each_case_in_two_processes_and_pools_them(tmp_path)
     data = json.loads(out.read_text())
     (row,) = data["benchmarks"]
     info = row["extra_info"]
-    assert 2 <= len(info["processes"]) <= 3 and info["processes_counted"] == 2
+    # up to 3 quiet processes; busy ones (the other xdist worker's tests) replaced without using one up
+    assert 2 <= len(info["processes"]) <= 2 * 3 and info["processes_counted"] == 2
+    assert sum(not p["busy"] for p in info["processes"]) <= 3
     counted = [p for p in info["processes"] if p["counted"]]
     assert len({p["pid"] for p in info["processes"]}) == len(info["processes"])  # each its own worker process
     assert counted[0]["started_at"] < counted[1]["started_at"]
@@ -139,6 +228,7 @@ def test_a_real_run_measures_each_case_in_two_processes_and_pools_them(tmp_path)
     assert info["step_peak_memory_bytes"] is not None and info["step_peak_memory_bytes"] <= info["peak_memory_bytes"]
     assert data["cnnbench"]["processes_per_case"] == 2 and data["cnnbench"]["max_processes"] == 3
     assert data["cnnbench"]["process_noise"]["cases"] == 1
+    assert info["run_process_sd"] is None  # one case: too few to estimate the run's spread between processes
     assert "each case in 2 fresh worker processes, interleaved" in proc.stdout
     assert "[p2 +1] lenet5-torch-inference-bs2-cpu" in proc.stdout
     assert "Each row from 2 worker process(es) per case" in proc.stdout

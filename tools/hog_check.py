@@ -50,26 +50,25 @@ def bench(out: Path, options: list[str], hog_seconds: float | None) -> tuple[flo
 def verdicts(path: Path) -> dict[str, dict]:
     """Per model and mode: keras-tf / torch with the run's interval and the side named faster (the verdict's
     rule), and which of the two rows were measured again and why."""
-    from cnnbench.core.stats import faster_side, ratio_of_medians
+    from cnnbench.reports.rows import case_id
+    from cnnbench.reports.verdict import comparisons
 
-    rows = json.loads(path.read_text())["benchmarks"]
-    by = {}
-    for b in rows:
-        i = b["extra_info"]
-        if i.get("mode") in ("inference", "train"):
-            by.setdefault(f"{i['model']} {i['mode']}", {})[i["runtime"]] = b
+    rows = {case_id(b): b for b in json.loads(path.read_text())["benchmarks"]}
     out = {}
-    for key, pair in sorted(by.items()):
-        if {"torch", "keras-tf"} - set(pair):
+    for ref_id, cid, est, side in comparisons(list(rows.values())):  # the verdict's own estimate and side
+        a, b = rows[ref_id], rows[cid]
+        i = b["extra_info"]
+        if i["runtime"] != "keras-tf" or i.get("mode") not in ("inference", "train"):
             continue
-        a, b = pair["torch"], pair["keras-tf"]
-        est = ratio_of_medians(a["stats"]["data"], b["stats"]["data"], a_processes=a["extra_info"]["process_rounds"],
-                               b_processes=b["extra_info"]["process_rounds"])
+        pair = {"torch": a, "keras-tf": b}
         again = {rt: r["extra_info"].get("remeasured") or [] for rt, r in pair.items()}
         busy = {rt: sum(p.get("busy", False) for p in r["extra_info"]["processes"]) for rt, r in pair.items()}
-        out[key] = {"ratio": est.ratio, "low": est.low, "high": est.high, "faster": faster_side(est, "torch", "k-tf"),
-                    "remeasured": again, "busy_processes": busy}
-    return out
+        out[f"{i['model']} {i['mode']}"] = {
+            "ratio": est.ratio, "low": est.low, "high": est.high,
+            "faster": {"torch": "torch", "keras-tf": "k-tf"}.get(side, side),
+            "processes": [len(a["extra_info"]["process_rounds"]), len(i["process_rounds"])],
+            "remeasured": again, "busy_processes": busy}
+    return dict(sorted(out.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

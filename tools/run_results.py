@@ -19,8 +19,10 @@ from pathlib import Path
 
 
 def rows_of(run: dict) -> tuple[list[list[str]], dict]:
-    from cnnbench.core.stats import faster_side, ratio_of_medians
+    from cnnbench.reports.rows import case_id
+    from cnnbench.reports.verdict import comparisons
 
+    judged = {cid: (est, side) for _, cid, est, side in comparisons(run["benchmarks"])}
     by: dict[tuple, dict] = {}
     for b in run["benchmarks"]:
         i = b["extra_info"]
@@ -31,16 +33,14 @@ def rows_of(run: dict) -> tuple[list[list[str]], dict]:
         ref = group.get("torch")
         for runtime in sorted(group, key=lambda r: (r != "torch", r)):
             b = group[runtime]
-            i, data = b["extra_info"], b["stats"]["data"]
+            i = b["extra_info"]
             facts["measured"] += len(i["processes"])
             facts["busy"] += sum(bool(p.get("busy")) for p in i["processes"])
             facts["again"] += bool(i.get("remeasured"))
             ratio = faster = ""
             if ref is not None and runtime != "torch":
-                est = ratio_of_medians(ref["stats"]["data"], data, a_processes=ref["extra_info"]["process_rounds"],
-                                       b_processes=i["process_rounds"])
+                est, faster = judged[case_id(b)]  # the verdict's own estimate and side
                 ratio = f"{est.ratio:.2f} [{est.low:.2f}, {est.high:.2f}]"
-                faster = faster_side(est, "torch", runtime)
                 faster += " (processes disagree)" if est.processes_disagree else ""
                 facts["disagree"] += est.processes_disagree
             each = ", ".join(f"{1e3 * m:.3g}" for m in i["process_medians_s"])

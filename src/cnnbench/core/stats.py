@@ -1,7 +1,7 @@
-"""Statistics on raw per-round timings, in one place: ratio of medians with a bootstrap CI, Mann-Whitney U.
+"""Statistics on raw per-round timings, in one place: ratio of medians with its CI, Mann-Whitney U.
 
 Timings on shared machines are noisy and skewed (a few slow rounds), so everything here works on
-medians and ranks, never on means. numpy only (scipy lazily, for the Mann-Whitney test), so the
+medians and ranks, never on means. numpy only (scipy lazily, for the t quantile and the Mann-Whitney test), so the
 harness, the reports and the terminal verdict share the same numbers.
 """
 from __future__ import annotations
@@ -13,6 +13,13 @@ import numpy as np
 
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
+# where the interval is a bootstrap of the processes (faster_side), a side is named only when at least this
+# share of (process, process) pairs puts it ahead: with two or three processes a side that is every pair;
+# with more it lets one crossing pair in ten through instead of turning every comparison of a noisy case
+# into a tie as its processes grow. Elsewhere it is reported ("processes disagree"), not a veto
+PAIR_AGREEMENT = 0.9
+MIN_SPREAD_CASES = 3  # cases of two or more processes a run needs before its process spread is estimated
+PRIOR_DF_CAP = 1000.0  # the run's process spread taken as known (a t quantile of 1.96 at 95%)
 
 
 @dataclass(frozen=True)
@@ -22,10 +29,14 @@ class RatioEstimate:
     high: float
     n_a: int
     n_b: int
-    # several worker processes on a side, and their medians do not all put the same side ahead: no side is
-    # named faster, whatever the interval says (a second process could reverse it)
+    # several worker processes, and fewer than PAIR_AGREEMENT of the pairs of their medians put the same side
+    # ahead (faster_side says when that alone holds a verdict back)
     processes_disagree: bool = False
     processes: tuple[int, int] = (1, 1)  # worker processes behind each side
+    # how the interval was made: "rounds" (a bootstrap of the rounds, one process a side), "processes, then
+    # rounds" (the hierarchical bootstrap) or "processes' spread" (a t interval on the processes' log
+    # medians, each side's spread at least the run's: ratio_of_medians)
+    method: str = "rounds"
 
     @property
     def has_interval(self) -> bool:
@@ -68,14 +79,78 @@ def _bootstrap_medians(groups: list[np.ndarray], resamples: int, rng) -> np.ndar
     return np.nanmedian(picked.reshape(resamples, -1), axis=1)
 
 
+def process_spread(medians_by_case) -> tuple[float, float] | None:
+    """A run's spread between the worker processes of one case, as a prior for each case's own: (s0, d0),
+    the standard deviation of the log of a process's median and the degrees of freedom it is worth, or
+    None with fewer than MIN_SPREAD_CASES cases of two or more processes.
+
+    Smyth's empirical Bayes (limma's ``squeezeVar``; Smyth 2004, Stat. Appl. Genet. Mol. Biol. 3:3),
+    fitted by its method of moments to the cases' sample variances of log process medians: where the cases'
+    variances differ no more than sampling alone makes them differ, d0 is large (PRIOR_DF_CAP) and every case
+    takes the run's s0; where some cases are truly noisier (a DenseNet whose processes differ by 40%), d0 is
+    small and each case keeps more of its own (``ratio_of_medians``)."""
+    from scipy.special import digamma, polygamma
+
+    z, d = [], []
+    for medians in medians_by_case:
+        logs = np.log([m for m in (medians or []) if m is not None and math.isfinite(m) and m > 0])
+        if logs.size < 2:
+            continue
+        var = max(float(np.var(logs, ddof=1)), 1e-12)  # two equal medians: no spread, not log(0)
+        d.append(logs.size - 1)
+        z.append(math.log(var) - float(digamma(d[-1] / 2)) + math.log(d[-1] / 2))
+    if len(z) < MIN_SPREAD_CASES:
+        return None
+    z, d = np.array(z), np.array(d, dtype=float)
+    excess = float(np.var(z, ddof=1) - np.mean(polygamma(1, d / 2)))  # beyond log-chi-square sampling
+    d0 = PRIOR_DF_CAP if excess <= 0 else min(PRIOR_DF_CAP, 2 * _trigamma_inverse(excess))
+    s0_sq = math.exp(float(np.mean(z)) + float(digamma(d0 / 2)) - math.log(d0 / 2))
+    return math.sqrt(s0_sq), d0
+
+
+def _trigamma_inverse(y: float) -> float:
+    """x with trigamma(x) = y (Smyth's Newton iteration, as limma's trigammaInverse)."""
+    from scipy.special import polygamma
+
+    if y > 1e7:
+        return 1 / math.sqrt(y)
+    if y < 1e-6:
+        return 1 / y
+    x = 0.5 + 1 / y
+    for _ in range(50):
+        tri = float(polygamma(1, x))
+        step = tri * (1 - tri / y) / float(polygamma(2, x))
+        x += step
+        if -step / x < 1e-8:
+            break
+    return x
+
+
+def _side_spread(medians: list[float], s0: float, d0: float) -> tuple[float, float]:
+    """(sd of a side's log process medians, its degrees of freedom): the side's own variance moderated by
+    the run's, ``(d0 s0^2 + d s^2) / (d0 + d)`` on ``d0 + d`` degrees of freedom (process_spread)."""
+    logs = np.log(medians)
+    d = logs.size - 1
+    own = float(np.var(logs, ddof=1)) if d else 0.0
+    return math.sqrt((d0 * s0 * s0 + d * own) / (d0 + d)), d0 + d
+
+
 def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: float = CONFIDENCE,
-                     seed: int = 0, a_processes=None, b_processes=None) -> RatioEstimate:
-    """median(b)/median(a) with a percentile-bootstrap interval.
+                     seed: int = 0, a_processes=None, b_processes=None, spread=None) -> RatioEstimate:
+    """median(b)/median(a) with a confidence interval.
 
     ``a_processes`` / ``b_processes``: the rounds each worker process contributed to ``a`` / ``b``, in
-    order (``extra_info["process_rounds"]``). With more than one process on a side the bootstrap is
-    hierarchical (processes, then rounds), and ``processes_disagree`` says whether some pair of process
-    medians puts the other side ahead. Without them, rounds are resampled independently, as before.
+    order (``extra_info["process_rounds"]``). ``processes_disagree`` says whether fewer than PAIR_AGREEMENT
+    of the (a process, b process) pairs of medians put the same side ahead. The interval:
+
+    * with processes on a side and the run's process ``spread`` (``process_spread``: its s0 and d0), a t
+      interval on the log ratio: each side's variance of a log process median is its own moderated by the
+      run's (``_side_spread``), over its processes, with Welch's degrees of freedom. Two processes a side
+      cannot show their own spread (a bootstrap of two processes names a side about a third of the time
+      when the two sides are the same: docs/benchmarks.md); the run's many cases can;
+    * with processes but no ``spread`` (a run of fewer cases), the hierarchical bootstrap: processes, then
+      their rounds;
+    * with one process a side, a percentile bootstrap of the rounds.
 
     Deterministic for a given seed, so a report or a CI verdict does not change between re-renders.
     Rounds must be finite positive times: a NaN or inf round is a broken measurement, not data.
@@ -87,22 +162,36 @@ def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: 
     sides = (len(ga), len(gb))
     ma_p, mb_p = [float(np.median(g)) for g in ga], [float(np.median(g)) for g in gb]
     cross = [y / x for x in ma_p for y in mb_p]
-    disagree = len(ga) * len(gb) > 1 and not (all(c > 1 for c in cross) or all(c < 1 for c in cross))
+    share = max(sum(c > 1 for c in cross), sum(c < 1 for c in cross)) / len(cross)
+    disagree = len(cross) > 1 and share < PAIR_AGREEMENT
     if a.size < 2 or b.size < 2:
         return RatioEstimate(ratio, float("nan"), float("nan"), a.size, b.size, disagree, sides)
+    if sides != (1, 1) and spread is not None:
+        from scipy.special import stdtrit  # the t distribution's quantile (lighter than scipy.stats)
+
+        (sa, da), (sb, db) = (_side_spread(m, *spread) for m in (ma_p, mb_p))
+        va, vb = sa * sa / sides[0], sb * sb / sides[1]
+        df = (va + vb) ** 2 / (va * va / da + vb * vb / db)  # Welch-Satterthwaite
+        half = float(stdtrit(df, 0.5 + confidence / 2.0)) * math.sqrt(va + vb)
+        return RatioEstimate(ratio, ratio * math.exp(-half), ratio * math.exp(half), a.size, b.size, disagree,
+                             sides, "processes' spread")
     rng = np.random.default_rng(seed)
     ma = _bootstrap_medians(ga, resamples, rng)
     mb = _bootstrap_medians(gb, resamples, rng)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(mb / ma, [tail, 1.0 - tail])
-    return RatioEstimate(ratio, float(low), float(high), a.size, b.size, disagree, sides)
+    return RatioEstimate(ratio, float(low), float(high), a.size, b.size, disagree, sides,
+                         "rounds" if sides == (1, 1) else "processes, then rounds")
 
 
 def faster_side(est: RatioEstimate, a: str, b: str) -> str:
     """``a``, ``b`` or ``"tie"`` for an estimate of time(b)/time(a): a side is named only when the
-    interval excludes 1 and, with several worker processes a side, every pair of process medians agrees.
-    Without an interval (a single round) the point estimate decides; callers say so."""
-    if est.processes_disagree or (est.has_interval and est.low <= 1.0 <= est.high):
+    interval excludes 1. Where the interval is a bootstrap of several processes (the run's spread unknown),
+    which cannot see the spread of two or three, also only where PAIR_AGREEMENT of the pairs of process
+    medians put it ahead; the t interval carries the processes' spread itself. Without an interval (a
+    single round) the point estimate decides; callers say so."""
+    held = est.processes_disagree and est.method != "processes' spread"
+    if held or (est.has_interval and est.low <= 1.0 <= est.high):
         return "tie"
     return a if est.ratio > 1.0 else b if est.ratio < 1.0 else "tie"
 

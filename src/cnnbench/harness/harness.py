@@ -509,6 +509,9 @@ def _passes(state: HarnessState, another, progress) -> None:
         threshold = state.process_noise["threshold"] if state.process_noise else None
         doubts = replication.doubts(state)
         todo = {cid: why for cid in ids if (why := replication.why_another(cid, state, threshold, doubts))}
+        if not todo and state.processes_wanted > 1:  # each case settled alone: then its comparisons
+            _stamp_spread(state)
+            todo = replication.undecided(state)
         if not todo:
             break
         if progress is not None:
@@ -516,3 +519,12 @@ def _passes(state: HarnessState, another, progress) -> None:
         for case_id, why in todo.items():
             another(case_id, why)
     state.process_noise = replication.noise(state)
+    _stamp_spread(state)
+
+
+def _stamp_spread(state: HarnessState) -> None:
+    """Every row gets the run's process spread as it now stands (replication module docstring)."""
+    state.process_spread = replication.spread_of_run(state)
+    sd, df = state.process_spread or (None, None)
+    for row in state.rows.values():
+        row.extra_info.update({"run_process_sd": sd, "run_process_df": df})

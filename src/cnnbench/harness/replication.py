@@ -14,18 +14,27 @@ as asv's ``processes`` and pyperf's worker processes do:
   processes used (``/proc/stat`` less the worker's and the harness's own) and the hypervisor's steal
   time (``cnnbench.core.procfs.LoadMeter``). A process timed while they took more than BUSY_CORES of
   the machine does not count while enough quiet processes exist; the case is measured again instead.
-* **re-measured, then judged**: a case gets another process (up to ``--max-processes``) when its
+* **re-measured, then judged**: a case gets another process (up to ``--max-processes`` quiet ones: a busy
+  process does not use one up, ``has_room``) when its
   counted processes disagree by more than this run's per-process noise (NOISE_FACTOR times the median
   spread between two processes of the run's cases, at least MIN_DISAGREEMENT) and no ``--processes`` of
   them agree within it yet (``quorum``: one outlying process out-voted), or when a plausibility
   rule doubts it (``cnnbench.reports.plausibility``: an inference step slower than its training step, a
   time per FLOP far from its like-built siblings'). Only what survives is flagged, with the processes'
   medians as evidence.
+* **undecided comparisons measured again**: then, where a case's comparison with the reference runtime
+  names no side (its interval holds 1, or its processes disagree), both cases get another process while
+  they have fewer than ``--max-processes``, so that the verdict rests on as many processes as the run
+  allows wherever two are not enough to tell; a comparison whose interval lies within +-MIN_DISAGREEMENT
+  is settled as it is (no side is worth naming there, however many processes were added).
 
 The row stays one pytest-benchmark entry per case: the counted processes' rounds pooled, in process
-order, with ``extra_info["process_rounds"]`` saying how many each gave (the hierarchical bootstrap of
-``cnnbench.core.stats.ratio_of_medians`` resamples processes, then rounds) and ``extra_info["processes"]``
-holding each process's start time, median, load and whether it counted.
+order, with ``extra_info["process_rounds"]`` saying how many each gave (``cnnbench.core.stats.ratio_of_medians``
+cuts them back into processes) and ``extra_info["processes"]`` holding each process's start time, median,
+load and whether it counted.
+
+Each row records the run's spread between processes of a case (``run_process_sd``, ``run_process_df``:
+``cnnbench.core.stats.process_spread``), which the verdict's interval takes as each side's least spread.
 
 This module is the policy (which processes count, why a case needs another); the passes themselves are
 ``cnnbench.harness.harness.replicate``'s.
@@ -42,12 +51,22 @@ BUSY_CORES = 0.2  # other processes' CPU + steal, in cores, above which a proces
 MIN_DISAGREEMENT = 0.05  # processes of one case this far apart are always worth another look...
 NOISE_FACTOR = 3.0  # ... and so is a spread this many times the run's median spread between two processes
 DEFAULT_PROCESSES, FAST_PROCESSES, RIGOROUS_PROCESSES = 2, 1, 4
+BUSY_ALLOWANCE = 2  # processes in all, busy ones included, at most this many times --max-processes
 
 
 def is_busy(load: dict | None) -> bool:
     """Whether a process's timed rounds ran while other processes (or the hypervisor) took more than
     BUSY_CORES of the machine; False where the load could not be read (not Linux)."""
     return bool(load) and load["other_cores"] + load["steal_cores"] > BUSY_CORES
+
+
+def has_room(processes: list[dict], most: int) -> bool:
+    """Whether a case may have another process: fewer than ``most`` that were not timed while the machine was
+    busy (a busy process is replaced, not counted against the case: a hog must not leave a case fewer quiet
+    processes than a quiet run gives it), and fewer than BUSY_ALLOWANCE times ``most`` in all, so that a
+    machine busy throughout still ends the run."""
+    spent = sum(1 for p in processes if not p["record"].get("busy"))
+    return spent < most and len(processes) < BUSY_ALLOWANCE * most
 
 
 def with_rounds(processes: list[dict]) -> list[dict]:
@@ -125,10 +144,38 @@ def doubts(state: HarnessState) -> dict[str, list[str]]:
     return of_benchmarks(rows)
 
 
+def spread_of_run(state: HarnessState) -> tuple[float, float] | None:
+    """``cnnbench.core.stats.process_spread`` of the counted processes of every case so far."""
+    from cnnbench.core.stats import process_spread
+
+    return process_spread([p["record"]["median_s"] for p in counted(state.processes[cid], state.processes_wanted)]
+                          for cid in state.rows)
+
+
+def undecided(state: HarnessState) -> dict[str, str]:
+    """Case id -> why it needs another process because its comparison with the reference runtime names no
+    side yet (module docstring); both cases of such a comparison, where each has fewer than max_processes."""
+    from cnnbench.reports.verdict import comparisons
+
+    found: dict[str, str] = {}
+    rows = [m.as_dict(include_data=True) for m in state.rows.values()]
+    for ref, other, est, side in comparisons(rows):
+        if side != "tie" or not est.has_interval:
+            continue
+        if 1 - MIN_DISAGREEMENT <= est.low and est.high <= 1 + MIN_DISAGREEMENT:
+            continue  # about equal: within what a process's own bias can be
+        why = (f"its comparison {other} / {ref} names no side: {est.ratio:.2f} [{est.low:.2f}, {est.high:.2f}]"
+               + (", its processes disagree" if est.processes_disagree else ""))
+        for cid in (ref, other):
+            if cid in state.processes and has_room(state.processes[cid], state.max_processes):
+                found.setdefault(cid, why)
+    return found
+
+
 def why_another(case_id: str, state: HarnessState, threshold: float | None, doubts: dict) -> str | None:
     """Why ``case_id`` needs another worker process now, or None (module docstring)."""
     processes = state.processes[case_id]
-    if len(processes) >= state.max_processes:
+    if not has_room(processes, state.max_processes):
         return None
     measured = with_rounds(processes)
     quiet = [p for p in measured if not p["record"]["busy"]]

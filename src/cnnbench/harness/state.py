@@ -48,6 +48,8 @@ class HarnessState:
     rows: dict[str, object] = field(default_factory=dict)  # case id -> its pytest-benchmark row (Metadata), rewritten
     remeasured: dict[str, list[str]] = field(default_factory=dict)  # case id -> why it was measured again
     process_noise: dict | None = None  # replication.noise: this run's per-process spread and threshold
+    # cnnbench.core.stats.process_spread of the counted processes: (s0, d0: the prior of a case's spread)
+    process_spread: tuple[float, float] | None = None
     fork_servers: dict[str, object] = field(default_factory=dict)  # runtime -> its cnnbench.worker.client.ForkServer
     fork_servers_failed: dict[str, str] = field(default_factory=dict)  # runtime -> why its server could not start
 

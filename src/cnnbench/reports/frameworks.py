@@ -12,7 +12,7 @@ import pandas as pd
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
 from cnnbench.reports.plausibility import doubted
-from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES
+from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES, run_spread
 from cnnbench.reports.tidy import raw_rounds
 
 # "compiled": compilation requested (torch.compile, XLA); Keras on JAX always jit-compiles, that is its plain case
@@ -155,14 +155,18 @@ def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
     a, b = raw_rounds(ref.get("data_s")), raw_rounds(other.get("data_s"))
     col = ratio_col(rt, reference)
     if a and b:
+        spreads = run_spread(ref), run_spread(other)
         est = ratio_of_medians(a, b, a_processes=raw_rounds(ref.get("process_rounds")) or None,
-                               b_processes=raw_rounds(other.get("process_rounds")) or None)
+                               b_processes=raw_rounds(other.get("process_rounds")) or None,
+                               spread=max(spreads) if all(spreads) else None)
         row.update({col: est.ratio, f"{col}_ci_low": est.low, f"{col}_ci_high": est.high})
         winner = faster_side(est, reference, rt)
         if not est.has_interval:
             notes.append(f"{rt}: a single round: no confidence interval")
         if est.processes_disagree:
-            notes.append(f"{rt}: its worker processes and {reference}'s disagree on which is faster: no side named")
+            notes.append(f"{rt}: more than 1 in 10 pairs of its worker processes and {reference}'s disagree on which is "
+                         "faster" + (": no side named" if winner == "tie" else
+                                     "; the interval, which carries their spread, excludes 1 all the same"))
     else:  # a run saved without raw rounds: the ratio alone, no interval
         ratio = other["median_s"] / ref["median_s"]
         row[col] = ratio
@@ -171,8 +175,11 @@ def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
     ratio = row[col]
     row[f"faster_{rt}_vs_{reference}"] = winner
     row[f"faster_by_{rt}_vs_{reference}"] = max(ratio, 1.0 / ratio)
-    row[f"verdict_{rt}_vs_{reference}"] = ("bootstrap of the run's rounds" if not (a and b) or est.processes == (1, 1)
-                                           else "bootstrap of the run's worker processes, then their rounds")
+    row[f"verdict_{rt}_vs_{reference}"] = ("bootstrap of the run's rounds" if not (a and b) or est.method == "rounds"
+                                           else "bootstrap of the run's worker processes, then their rounds"
+                                           if est.method == "processes, then rounds" else
+                                           "t interval on the processes' log medians, each side's spread at least "
+                                           "the run's")
 
 
 def _use_paired(row: dict, paired: pd.DataFrame, machine_id, rt: str, reference: str) -> None:

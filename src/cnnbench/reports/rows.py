@@ -36,6 +36,14 @@ def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def run_spread(info: dict) -> tuple[float, float] | None:
+    """The run's spread between the worker processes of a case that a row records (``run_process_sd``,
+    ``run_process_df``: cnnbench.core.stats.process_spread), which the verdict's interval takes as each
+    side's least spread; None for a run saved before it, a run of one process a case, or too few cases."""
+    sd, df = info.get("run_process_sd"), info.get("run_process_df")
+    return (float(sd), float(df)) if finite(sd) and finite(df) and sd > 0 and df > 0 else None
+
+
 def runtime_of(info: dict) -> str | None:
     """The row's runtime; old runs have none recorded: torch -> torch, tf -> keras-tf (or its keras_backend)."""
     if info.get("runtime"):

@@ -10,13 +10,14 @@ matplotlib need not be installed (tests/test_verdict.py proves neither is import
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
-from cnnbench.core.stats import faster_side, ratio_of_medians
+from cnnbench.core.stats import RatioEstimate, faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.plausibility import entry, held_from_the_build, implausible
-from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, problems
+from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, problems, run_spread
 from cnnbench.reports.schema import check_row
 
 _SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch",
@@ -49,6 +50,7 @@ def _entry(bench: dict) -> dict:
     return {
         **entry(bench), "rounds": [] if timing_bad else [x for x in (stats.get("data") or [])], "problems": found,
         "process_rounds": info.get("process_rounds"), "processes": len(info.get("process_rounds") or [None]),
+        "spread": run_spread(info),
         "timed_while_busy": info.get("timed_while_busy"), "remeasured": info.get("remeasured"),
         "images_per_s": info.get("images_per_s"),
         "memory_method": info.get("peak_memory_method") or info.get("peak_memory_kind"),
@@ -56,6 +58,38 @@ def _entry(bench: dict) -> dict:
         # an export runtime's max |output - its framework's| over the output's scale (docs/deploy.md)
         "parity": info.get("export_parity_rel"), "parity_tolerance": info.get("export_parity_tolerance"),
     }
+
+
+def estimate(ref: dict, e: dict) -> RatioEstimate | None:
+    """e's time over ref's (two ``_entry`` dicts), as the verdict judges it; None without raw rounds. The
+    run's process spread is taken where both rows record it (the larger, were they from different runs)."""
+    if not (e["rounds"] and ref["rounds"]):
+        return None
+    spread = max(ref["spread"], e["spread"]) if ref["spread"] and e["spread"] else None
+    return ratio_of_medians(ref["rounds"], e["rounds"], a_processes=ref["process_rounds"],
+                            b_processes=e["process_rounds"], spread=spread)
+
+
+def _groups(entries: list[dict]) -> dict[tuple, list[dict]]:
+    """The entries that the verdict compares with each other: one model, mode, batch, device, ..."""
+    order = {r: i for i, r in enumerate(RUNTIMES)}
+    groups: dict[tuple, list[dict]] = {}
+    for e in entries:
+        groups.setdefault(tuple(e[k] for k in _GROUP), []).append(e)
+    return {k: sorted(g, key=lambda e: order.get(e["runtime"], 99)) for k, g in groups.items()}
+
+
+def comparisons(benchmarks: list[dict], reference: str = REFERENCE_RUNTIME):
+    """(reference case id, case id, estimate, faster side or "tie") for every timed row with raw rounds
+    against its group's reference row: what the verdict will say of each, for the harness to measure
+    again where it names no side (cnnbench.harness.replication.undecided)."""
+    entries = [_entry(b) for b in benchmarks if b.get("stats") and b.get("extra_info")]
+    for group in _groups([e for e in entries if e["median_s"] is not None]).values():
+        ref = next((e for e in group if e["runtime"] == reference), None)
+        for e in group:
+            if ref is None or e is ref or (est := estimate(ref, e)) is None:
+                continue
+            yield ref["id"], e["id"], est, faster_side(est, reference, e["runtime"])
 
 
 def _title(e: dict) -> str:
@@ -83,13 +117,14 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
         if e is ref:
             ratio, faster = "reference", ""
         elif ref is not None and e["median_s"] is not None and ref["median_s"] is not None:
-            if e["rounds"] and ref["rounds"]:
-                est = ratio_of_medians(ref["rounds"], e["rounds"], a_processes=ref["process_rounds"],
-                                       b_processes=e["process_rounds"])
+            est = estimate(ref, e)
+            if est is not None:
                 side = faster_side(est, reference, e["runtime"])
                 if est.processes_disagree:
-                    notes.append(f"processes disagree, {e['id']} vs {reference}: some pair of their worker processes "
-                                 "puts the other side ahead, so no side is named faster")
+                    notes.append(f"processes disagree, {e['id']} vs {reference}: more than 1 in 10 pairs of their "
+                                 "worker processes put the other side ahead" + (
+                                     ", so no side is named faster" if side == "tie" else
+                                     "; the interval, which carries the processes' spread, excludes 1 all the same"))
                 ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
             else:
                 r = e["median_s"] / ref["median_s"]
@@ -151,29 +186,30 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
             continue
         entries.append(_entry(bench))
     doubts = implausible(entries)
-    groups: dict[tuple, list[dict]] = {}
-    for e in entries:
-        groups.setdefault(tuple(e[k] for k in _GROUP), []).append(e)
-    order = {r: i for i, r in enumerate(RUNTIMES)}
+    groups = _groups(entries)
     wrap = lambda text, indent="": textwrap.wrap(text, width, initial_indent=indent,  # noqa: E731
                                                   subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]
     lines = wrap(f"Verdict: time ratio = runtime median / {reference} median (> 1: slower than {reference}), "
-                 "with the 95% bootstrap interval of the raw rounds; a side is named faster only when the "
-                 "interval excludes 1.")
+                 "with its 95% interval; a side is named faster only when the interval excludes 1.")
     notes: list[str] = []
-    counts = {e["processes"] for e in entries if e["rounds"] and e["mode"] in ("inference", "train")}
+    timed = [e for e in entries if e["rounds"] and e["mode"] in ("inference", "train")]
+    counts = {e["processes"] for e in timed}
     if counts:
+        spreads = {e["spread"] for e in timed if e["spread"]}
+        how = ("; the interval is a t interval on the processes' log medians, each side's spread between "
+               "processes moderated by the run's (" + ", ".join(f"{100 * (math.exp(sd) - 1):.1f}% a process"
+                                                               for sd, _ in sorted(spreads)) + ")." if spreads else
+               "; the interval resamples processes, then their rounds, and no side is named where more than 1 in "
+               "10 pairs of processes disagree.")
         lines += wrap("Each row from " + (f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}")
-                      + " worker process(es) per case" + (
-                          "; the interval resamples processes, then their rounds, and no side is named where two "
-                          "processes disagree." if max(counts) > 1 else
+                      + " worker process(es) per case" + (how if max(counts) > 1 else
                           ": ONE process per case (--fast) cannot tell a slow process from a slow model; "
                           "run without --fast before you trust a ratio."))
     head = ["runtime", "median ms", f"x {reference} [95% CI]", "faster", "img/s", "peak MiB", "% peak"]
     for sep, short in (("  ", False), ("  ", True), (" ", True)):
         notes, mixed, tables = [], set(), []
         for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
-            group = sorted(groups[key], key=lambda e: order.get(e["runtime"], 99))
+            group = groups[key]
             tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed, doubts)))
         # one set of column widths for every model, so the tables line up down the screen
         cells = [head] + [r for _, rows in tables for r in rows]
