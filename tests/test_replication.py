@@ -67,6 +67,45 @@ def test_a_busy_process_is_replaced_without_using_up_the_cases_processes():
     assert not replication.has_room([busy() for _ in range(8)], 4)  # busy throughout: the run still ends
 
 
+def test_an_undecided_comparison_gets_a_process_where_it_narrows_the_interval_most():
+    import math
+
+    from cnnbench.core.stats import RatioEstimate
+
+    # by hand: half width 0.15 in log with two processes a side and equal variances; at four a side it is
+    # 0.15 sqrt(1/2) = 0.106, at eight 0.075. A ratio of 1.10 (log 0.095) cannot be decided by four, can by
+    # eight; 1.15 (log 0.140) can by four
+    def est(ratio):
+        return RatioEstimate(ratio, ratio * math.exp(-0.15), ratio * math.exp(0.15), 40, 40, False, (2, 2),
+                             "processes' spread", (0.005, 0.005))
+    assert not replication.decidable(est(1.10), 4) and replication.decidable(est(1.10), 8)
+    assert replication.decidable(est(1.15), 4)
+
+    def row(cid, runtime, medians_ms, sd):
+        data = [m / 1e3 for m in medians_ms for _ in range(10)]
+        info = {"model": "resnet18", "mode": "inference", "batch": 1, "device": "cpu", "runtime": runtime,
+                "framework": "torch" if runtime == "torch" else "tf", "process_rounds": [10] * len(medians_ms),
+                "run_process_sd": sd, "run_process_df": 2.0}
+        return SimpleNamespace(as_dict=lambda include_data=True: {
+            "param": cid, "name": cid, "stats": {"data": data, "median": float(np.median(data))}, "extra_info": info})
+
+    def state(torch_ms, tf_ms, sd=0.02):
+        s = _state({"t": [_process(m) for m in torch_ms], "k": [_process(m) for m in tf_ms]})
+        s.rows = {"t": row("t", "torch", torch_ms, sd), "k": row("k", "keras-tf", tf_ms, sd)}
+        return s
+    # 10 and 10.8 ms against 10.9 and 11.3 (ratio 1.07, the processes' own spread 5.4% and 2.6% against the
+    # run's 2% on 2 degrees of freedom): undecided, decidable by four processes a side; PyTorch's side, the
+    # noisier, narrows the interval more
+    todo = replication.undecided(state([10, 10.8], [10.9, 11.3]))
+    assert list(todo) == ["t"] and todo["t"].startswith("its comparison k / t names no side: 1.07")
+    full = state([10, 10.8], [10.9, 11.3])
+    full.processes["t"] += [_process(10.0), _process(10.8)]  # PyTorch has had its four: Keras' side gets it
+    assert list(replication.undecided(full)) == ["k"]
+    assert replication.undecided(state([10, 12], [12, 12.3])) == {}  # 1.10 [0.93, 1.30]: four would not decide
+    assert replication.undecided(state([10, 10.02], [10.03, 10.05], sd=0.005)) == {}  # within +-5%: about equal
+    assert replication.undecided(state([10, 10.1], [15, 15.2])) == {}  # decided: PyTorch named
+
+
 def test_the_noise_threshold_is_the_runs_own_spread_and_at_least_five_percent():
     # spreads 2%, 4%, 10%: median 4% -> 3 x 4% = 12%
     state = _state({"a": [_process(100), _process(102)], "b": [_process(50), _process(52)],

@@ -37,6 +37,9 @@ class RatioEstimate:
     # rounds" (the hierarchical bootstrap) or "processes' spread" (a t interval on the processes' log
     # medians, each side's spread at least the run's: ratio_of_medians)
     method: str = "rounds"
+    # "processes' spread": each side's variance of the mean log process median (its spread squared over its
+    # processes), whose sum is the log ratio's variance; None for the bootstraps
+    parts: tuple[float, float] | None = None
 
     @property
     def has_interval(self) -> bool:
@@ -174,7 +177,7 @@ def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: 
         df = (va + vb) ** 2 / (va * va / da + vb * vb / db)  # Welch-Satterthwaite
         half = float(stdtrit(df, 0.5 + confidence / 2.0)) * math.sqrt(va + vb)
         return RatioEstimate(ratio, ratio * math.exp(-half), ratio * math.exp(half), a.size, b.size, disagree,
-                             sides, "processes' spread")
+                             sides, "processes' spread", (va, vb))
     rng = np.random.default_rng(seed)
     ma = _bootstrap_medians(ga, resamples, rng)
     mb = _bootstrap_medians(gb, resamples, rng)

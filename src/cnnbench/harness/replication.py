@@ -23,10 +23,12 @@ as asv's ``processes`` and pyperf's worker processes do:
   time per FLOP far from its like-built siblings'). Only what survives is flagged, with the processes'
   medians as evidence.
 * **undecided comparisons measured again**: then, where a case's comparison with the reference runtime
-  names no side (its interval holds 1, or its processes disagree), both cases get another process while
-  they have fewer than ``--max-processes``, so that the verdict rests on as many processes as the run
-  allows wherever two are not enough to tell; a comparison whose interval lies within +-MIN_DISAGREEMENT
-  is settled as it is (no side is worth naming there, however many processes were added).
+  names no side (its interval holds 1), the side whose next process narrows the interval more gets one
+  while it has fewer than ``--max-processes``, so that the verdict rests on as many processes as the run
+  allows wherever two are not enough to tell. A comparison whose interval lies within +-MIN_DISAGREEMENT
+  is settled as it is (no side is worth naming there), and so is one that the processes still allowed
+  could not decide were its ratio and spread to stay as they are (``decidable``: a futility rule, as
+  sequential trials stop early).
 
 The row stays one pytest-benchmark entry per case: the counted processes' rounds pooled, in process
 order, with ``extra_info["process_rounds"]`` saying how many each gave (``cnnbench.core.stats.ratio_of_medians``
@@ -41,6 +43,7 @@ This module is the policy (which processes count, why a case needs another); the
 """
 from __future__ import annotations
 
+import math
 import statistics
 from typing import TYPE_CHECKING
 
@@ -154,7 +157,9 @@ def spread_of_run(state: HarnessState) -> tuple[float, float] | None:
 
 def undecided(state: HarnessState) -> dict[str, str]:
     """Case id -> why it needs another process because its comparison with the reference runtime names no
-    side yet (module docstring); both cases of such a comparison, where each has fewer than max_processes."""
+    side yet (module docstring). Of the two cases, the one whose next process narrows the interval more (the
+    side with the larger share of the log ratio's variance per process: Neyman's allocation); a comparison
+    that the processes still allowed could not decide at its present ratio and spread is left as it is."""
     from cnnbench.reports.verdict import comparisons
 
     found: dict[str, str] = {}
@@ -164,12 +169,28 @@ def undecided(state: HarnessState) -> dict[str, str]:
             continue
         if 1 - MIN_DISAGREEMENT <= est.low and est.high <= 1 + MIN_DISAGREEMENT:
             continue  # about equal: within what a process's own bias can be
+        room = [cid for cid in (ref, other) if cid in state.processes
+                and has_room(state.processes[cid], state.max_processes)]
+        if est.parts is not None and room:
+            if not decidable(est, state.max_processes):
+                continue
+            (na, nb), (va, vb) = est.processes, est.parts
+            gain = {ref: va / (na + 1), other: vb / (nb + 1)}  # how much the next process shrinks the variance
+            room = [max(room, key=gain.get)]
         why = (f"its comparison {other} / {ref} names no side: {est.ratio:.2f} [{est.low:.2f}, {est.high:.2f}]"
                + (", its processes disagree" if est.processes_disagree else ""))
-        for cid in (ref, other):
-            if cid in state.processes and has_room(state.processes[cid], state.max_processes):
-                found.setdefault(cid, why)
+        for cid in room:
+            found.setdefault(cid, why)
     return found
+
+
+def decidable(est, most: int) -> bool:
+    """Whether ``most`` processes a side could make the interval exclude 1, were the ratio and each side's
+    spread to stay as they are (the interval's half width shrinks with the square root of the processes)."""
+    (na, nb), (va, vb) = est.processes, est.parts
+    half = (math.log(est.high) - math.log(est.low)) / 2
+    at_most = half * math.sqrt((va * na / max(most, na) + vb * nb / max(most, nb)) / (va + vb))
+    return abs(math.log(est.ratio)) > at_most
 
 
 def why_another(case_id: str, state: HarnessState, threshold: float | None, doubts: dict) -> str | None:
