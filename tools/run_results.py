@@ -28,7 +28,7 @@ def rows_of(run: dict) -> tuple[list[list[str]], dict]:
         i = b["extra_info"]
         if "processes" in i:
             by.setdefault((i["model"], i["mode"]), {})[i["runtime"]] = b
-    rows, facts = [], {"measured": 0, "again": 0, "disagree": 0, "busy": 0}
+    rows, facts = [], {"measured": 0, "again": 0, "disagree": 0, "busy": 0, "tie": 0, "compared": 0}
     for (model, mode), group in by.items():
         ref = group.get("torch")
         for runtime in sorted(group, key=lambda r: (r != "torch", r)):
@@ -41,6 +41,8 @@ def rows_of(run: dict) -> tuple[list[list[str]], dict]:
             if ref is not None and runtime != "torch":
                 est, faster = judged[case_id(b)]  # the verdict's own estimate and side
                 ratio = f"{est.ratio:.2f} [{est.low:.2f}, {est.high:.2f}]"
+                facts["compared"] += 1
+                facts["tie"] += faster == "tie"
                 faster += " (processes disagree)" if est.processes_disagree else ""
                 facts["disagree"] += est.processes_disagree
             each = ", ".join(f"{1e3 * m:.3g}" for m in i["process_medians_s"])
@@ -48,6 +50,16 @@ def rows_of(run: dict) -> tuple[list[list[str]], dict]:
             rows.append([model, mode, runtime, f"{1e3 * b['stats']['median']:.3g}", each, ratio, faster,
                          f"{i['processes_counted']} of {len(i['processes'])}", why])
     return rows, facts
+
+
+def _spread(run: dict) -> str:
+    import math
+
+    from cnnbench.reports.rows import run_spread
+
+    found = {run_spread(b["extra_info"]) for b in run["benchmarks"]} - {None}
+    return "; ".join(f"{100 * (math.exp(sd) - 1):.1f}% a process, worth {df:.1f} degrees of freedom"
+                     for sd, df in sorted(found)) or "- (not recorded: a run saved before, or too few cases)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         "facts": {"wall time": a.wall, "worker processes measured": str(facts["measured"]),
                   "rows measured again": str(facts["again"]),
                   "processes timed while the machine was busy": str(facts["busy"]),
-                  "comparisons whose processes disagree (no side named)": str(facts["disagree"]),
+                  "comparisons that name no side": f"{facts['tie']} of {facts['compared']}",
+                  "comparisons where more than 1 in 10 pairs of processes disagree": str(facts["disagree"]),
+                  "the run's spread between processes of a case (the interval's prior)": _spread(run),
                   "the run's per-process noise": (f"median spread between two processes of a case "
                                                   f"{100 * noise['median_spread']:.1f}%, threshold "
                                                   f"{100 * noise['threshold']:.1f}%") if noise else "-"},

@@ -123,7 +123,8 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
                 if est.processes_disagree:
                     notes.append(f"processes disagree, {e['id']} vs {reference}: more than 1 in 10 pairs of their "
                                  "worker processes put the other side ahead" + (
-                                     ", so no side is named faster" if side == "tie" else
+                                     (", so no side is named faster" if est.method != "processes' spread" else
+                                      ", and the interval holds 1: no side is named faster") if side == "tie" else
                                      "; the interval, which carries the processes' spread, excludes 1 all the same"))
                 ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
             else:
