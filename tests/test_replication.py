@@ -72,14 +72,19 @@ def test_an_undecided_comparison_gets_a_process_where_it_narrows_the_interval_mo
 
     from cnnbench.core.stats import RatioEstimate
 
-    # by hand: half width 0.15 in log with two processes a side and equal variances; at four a side it is
-    # 0.15 sqrt(1/2) = 0.106, at eight 0.075. A ratio of 1.10 (log 0.095) cannot be decided by four, can by
-    # eight; 1.15 (log 0.140) can by four
-    def est(ratio):
-        return RatioEstimate(ratio, ratio * math.exp(-0.15), ratio * math.exp(0.15), 40, 40, False, (2, 2),
-                             "processes' spread", (0.005, 0.005))
-    assert not replication.decidable(est(1.10), 4) and replication.decidable(est(1.10), 8)
-    assert replication.decidable(est(1.15), 4)
+    # by hand: two processes a side, each side's mean log median of variance 0.005 (a process's 0.01 over 2).
+    # At four a side: 0.0025 each, the log ratio's se sqrt(0.005) = 0.0707, half width 1.96 x 0.0707 = 0.139
+    # (the spread worth 1000 degrees of freedom: the normal quantile); at eight 0.098. A ratio of 1.12 (log
+    # 0.113) cannot be decided by four, can by eight; 1.16 (log 0.148) can by four. With the spread worth
+    # 1 degree of freedom a side, four processes give each 3, Welch's sum 6, t(6) = 2.447: half width 0.173,
+    # and 1.16 cannot be decided by four
+    def est(ratio, df=1000.0):
+        return RatioEstimate(ratio, ratio / 1.5, ratio * 1.5, 40, 40, False, (2, 2), "processes' spread",
+                             ((0.005, df), (0.005, df)))
+    assert not replication.decidable(est(1.12), 4) and replication.decidable(est(1.12), 8)
+    assert replication.decidable(est(1.16), 4)
+    assert not replication.decidable(est(1.16, df=1.0), 4)
+    assert not replication.decidable(est(1.17, df=1.0), 4) and replication.decidable(est(1.20, df=1.0), 4)
 
     def row(cid, runtime, medians_ms, sd):
         data = [m / 1e3 for m in medians_ms for _ in range(10)]
@@ -101,7 +106,7 @@ def test_an_undecided_comparison_gets_a_process_where_it_narrows_the_interval_mo
     full = state([10, 10.8], [10.9, 11.3])
     full.processes["t"] += [_process(10.0), _process(10.8)]  # PyTorch has had its four: Keras' side gets it
     assert list(replication.undecided(full)) == ["k"]
-    assert replication.undecided(state([10, 12], [12, 12.3])) == {}  # 1.10 [0.93, 1.30]: four would not decide
+    assert replication.undecided(state([10, 12], [11.5, 11.8])) == {}  # 1.06 [0.90, 1.25]: four would not decide
     assert replication.undecided(state([10, 10.02], [10.03, 10.05], sd=0.005)) == {}  # within +-5%: about equal
     assert replication.undecided(state([10, 10.1], [15, 15.2])) == {}  # decided: PyTorch named
 

@@ -37,9 +37,10 @@ class RatioEstimate:
     # rounds" (the hierarchical bootstrap) or "processes' spread" (a t interval on the processes' log
     # medians, each side's spread at least the run's: ratio_of_medians)
     method: str = "rounds"
-    # "processes' spread": each side's variance of the mean log process median (its spread squared over its
-    # processes), whose sum is the log ratio's variance; None for the bootstraps
-    parts: tuple[float, float] | None = None
+    # "processes' spread": per side, (the variance of its mean log process median: its spread squared over its
+    # processes, the degrees of freedom of that spread); the variances add up to the log ratio's. None for
+    # the bootstraps
+    parts: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     @property
     def has_interval(self) -> bool:
@@ -129,6 +130,15 @@ def _trigamma_inverse(y: float) -> float:
     return x
 
 
+def t_half_width(va: float, da: float, vb: float, db: float, confidence: float = CONFIDENCE) -> float:
+    """Half the width, in log, of the t interval of a difference of two means of variances ``va`` and ``vb``
+    with ``da`` and ``db`` degrees of freedom (Welch-Satterthwaite's for the sum)."""
+    from scipy.special import stdtrit  # the t distribution's quantile (lighter than scipy.stats)
+
+    df = (va + vb) ** 2 / (va * va / da + vb * vb / db)
+    return float(stdtrit(df, 0.5 + confidence / 2.0)) * math.sqrt(va + vb)
+
+
 def _side_spread(medians: list[float], s0: float, d0: float) -> tuple[float, float]:
     """(sd of a side's log process medians, its degrees of freedom): the side's own variance moderated by
     the run's, ``(d0 s0^2 + d s^2) / (d0 + d)`` on ``d0 + d`` degrees of freedom (process_spread)."""
@@ -170,14 +180,11 @@ def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: 
     if a.size < 2 or b.size < 2:
         return RatioEstimate(ratio, float("nan"), float("nan"), a.size, b.size, disagree, sides)
     if sides != (1, 1) and spread is not None:
-        from scipy.special import stdtrit  # the t distribution's quantile (lighter than scipy.stats)
-
         (sa, da), (sb, db) = (_side_spread(m, *spread) for m in (ma_p, mb_p))
         va, vb = sa * sa / sides[0], sb * sb / sides[1]
-        df = (va + vb) ** 2 / (va * va / da + vb * vb / db)  # Welch-Satterthwaite
-        half = float(stdtrit(df, 0.5 + confidence / 2.0)) * math.sqrt(va + vb)
+        half = t_half_width(va, da, vb, db, confidence)
         return RatioEstimate(ratio, ratio * math.exp(-half), ratio * math.exp(half), a.size, b.size, disagree,
-                             sides, "processes' spread", (va, vb))
+                             sides, "processes' spread", ((va, da), (vb, db)))
     rng = np.random.default_rng(seed)
     ma = _bootstrap_medians(ga, resamples, rng)
     mb = _bootstrap_medians(gb, resamples, rng)

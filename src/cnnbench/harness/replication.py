@@ -174,7 +174,7 @@ def undecided(state: HarnessState) -> dict[str, str]:
         if est.parts is not None and room:
             if not decidable(est, state.max_processes):
                 continue
-            (na, nb), (va, vb) = est.processes, est.parts
+            (na, nb), ((va, _), (vb, _)) = est.processes, est.parts
             gain = {ref: va / (na + 1), other: vb / (nb + 1)}  # how much the next process shrinks the variance
             room = [max(room, key=gain.get)]
         why = (f"its comparison {other} / {ref} names no side: {est.ratio:.2f} [{est.low:.2f}, {est.high:.2f}]"
@@ -186,11 +186,13 @@ def undecided(state: HarnessState) -> dict[str, str]:
 
 def decidable(est, most: int) -> bool:
     """Whether ``most`` processes a side could make the interval exclude 1, were the ratio and each side's
-    spread to stay as they are (the interval's half width shrinks with the square root of the processes)."""
-    (na, nb), (va, vb) = est.processes, est.parts
-    half = (math.log(est.high) - math.log(est.low)) / 2
-    at_most = half * math.sqrt((va * na / max(most, na) + vb * nb / max(most, nb)) / (va + vb))
-    return abs(math.log(est.ratio)) > at_most
+    spread between processes to stay as they are: each side's variance over ``most`` processes instead of its
+    present ones, and its degrees of freedom that many more (cnnbench.core.stats.t_half_width)."""
+    from cnnbench.core.stats import t_half_width
+
+    (na, nb), ((va, da), (vb, db)) = est.processes, est.parts
+    ma, mb = max(most, na), max(most, nb)
+    return abs(math.log(est.ratio)) > t_half_width(va * na / ma, da + ma - na, vb * nb / mb, db + mb - nb)
 
 
 def why_another(case_id: str, state: HarnessState, threshold: float | None, doubts: dict) -> str | None:
