@@ -151,6 +151,10 @@ def test_one_crossing_pair_in_ten_is_let_through_and_more_are_not():
         a, ap = rounds([10, 10.1, 10.2, fourth])
         est = ratio_of_medians(a, b, a_processes=ap, b_processes=bp)
         assert est.processes_disagree is disagree, fourth
+        # the t interval with the run's spread (3% a process, well known) excludes 1 in all three; the pairs decide
+        t = ratio_of_medians(a, b, a_processes=ap, b_processes=bp, spread=(0.03, 1000.0))
+        assert t.method == "processes' spread" and t.low > 1, fourth
+        assert faster_side(t, "a", "b") == ("tie" if disagree else "a"), fourth
 
 
 def _same_sides_run(rng, cases: int, sd: float, ratio: float = 1.0) -> list[tuple[list, list]]:

@@ -1,8 +1,8 @@
 """Statistics on raw per-round timings, in one place: ratio of medians with its CI, Mann-Whitney U.
 
 Timings on shared machines are noisy and skewed (a few slow rounds), so everything here works on
-medians and ranks, never on means. numpy only (scipy lazily, for the t quantile and the Mann-Whitney test), so the
-harness, the reports and the terminal verdict share the same numbers.
+medians and ranks, never on means. numpy only (scipy lazily: the t quantile, digamma and the Mann-Whitney
+test), so the harness, the reports and the terminal verdict share the same numbers.
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import numpy as np
 
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
-# where the interval is a bootstrap of the processes (faster_side), a side is named only when at least this
-# share of (process, process) pairs puts it ahead: with two or three processes a side that is every pair;
-# with more it lets one crossing pair in ten through instead of turning every comparison of a noisy case
-# into a tie as its processes grow. Elsewhere it is reported ("processes disagree"), not a veto
+# a side is named faster only when at least this share of (process, process) pairs puts it ahead (faster_side):
+# with two or three processes a side that is every pair; with more it lets one crossing pair in ten through
+# instead of turning every comparison of a noisy case into a tie as its processes grow. Without it, a clean-
+# clone make bench named two sides its interval barely excluded while some of their processes crossed, and
+# a run 20 minutes earlier had named the opposite side for one of them (results/bench-default-t-interval-...)
 PAIR_AGREEMENT = 0.9
 MIN_SPREAD_CASES = 3  # cases of two or more processes a run needs before its process spread is estimated
 PRIOR_DF_CAP = 1000.0  # the run's process spread taken as known (a t quantile of 1.96 at 95%)
@@ -30,12 +31,12 @@ class RatioEstimate:
     n_a: int
     n_b: int
     # several worker processes, and fewer than PAIR_AGREEMENT of the pairs of their medians put the same side
-    # ahead (faster_side says when that alone holds a verdict back)
+    # ahead: no side is named faster, whatever the interval says (a second pair of processes could reverse it)
     processes_disagree: bool = False
     processes: tuple[int, int] = (1, 1)  # worker processes behind each side
     # how the interval was made: "rounds" (a bootstrap of the rounds, one process a side), "processes, then
     # rounds" (the hierarchical bootstrap) or "processes' spread" (a t interval on the processes' log
-    # medians, each side's spread at least the run's: ratio_of_medians)
+    # medians, each side's spread moderated by the run's: ratio_of_medians)
     method: str = "rounds"
     # "processes' spread": per side, (the variance of its mean log process median: its spread squared over its
     # processes, the degrees of freedom of that spread); the variances add up to the log ratio's. None for
@@ -100,7 +101,8 @@ def process_spread(medians_by_case) -> tuple[float, float] | None:
         logs = np.log([m for m in (medians or []) if m is not None and math.isfinite(m) and m > 0])
         if logs.size < 2:
             continue
-        var = max(float(np.var(logs, ddof=1)), 1e-12)  # two equal medians: no spread, not log(0)
+        # processes closer than 0.01% (equal medians, say) are below what the timer tells: that, not log(0)
+        var = max(float(np.var(logs, ddof=1)), 1e-8)
         d.append(logs.size - 1)
         z.append(math.log(var) - float(digamma(d[-1] / 2)) + math.log(d[-1] / 2))
     if len(z) < MIN_SPREAD_CASES:
@@ -196,12 +198,10 @@ def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: 
 
 def faster_side(est: RatioEstimate, a: str, b: str) -> str:
     """``a``, ``b`` or ``"tie"`` for an estimate of time(b)/time(a): a side is named only when the
-    interval excludes 1. Where the interval is a bootstrap of several processes (the run's spread unknown),
-    which cannot see the spread of two or three, also only where PAIR_AGREEMENT of the pairs of process
-    medians put it ahead; the t interval carries the processes' spread itself. Without an interval (a
-    single round) the point estimate decides; callers say so."""
-    held = est.processes_disagree and est.method != "processes' spread"
-    if held or (est.has_interval and est.low <= 1.0 <= est.high):
+    interval excludes 1 and, with several worker processes, at least PAIR_AGREEMENT of the pairs of process
+    medians put it ahead (a second pair of processes would reverse it at most 1 time in 10). Without an
+    interval (a single round) the point estimate decides; callers say so."""
+    if est.processes_disagree or (est.has_interval and est.low <= 1.0 <= est.high):
         return "tie"
     return a if est.ratio > 1.0 else b if est.ratio < 1.0 else "tie"
 

@@ -36,7 +36,8 @@ cuts them back into processes) and ``extra_info["processes"]`` holding each proc
 load and whether it counted.
 
 Each row records the run's spread between processes of a case (``run_process_sd``, ``run_process_df``:
-``cnnbench.core.stats.process_spread``), which the verdict's interval takes as each side's least spread.
+``cnnbench.core.stats.process_spread``), the prior by which the verdict's interval moderates each side's
+own spread between processes.
 
 This module is the policy (which processes count, why a case needs another); the passes themselves are
 ``cnnbench.harness.harness.replicate``'s.

@@ -165,8 +165,7 @@ def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
             notes.append(f"{rt}: a single round: no confidence interval")
         if est.processes_disagree:
             notes.append(f"{rt}: more than 1 in 10 pairs of its worker processes and {reference}'s disagree on which is "
-                         "faster" + (": no side named" if winner == "tie" else
-                                     "; the interval, which carries their spread, excludes 1 all the same"))
+                         "faster: no side named")
     else:  # a run saved without raw rounds: the ratio alone, no interval
         ratio = other["median_s"] / ref["median_s"]
         row[col] = ratio

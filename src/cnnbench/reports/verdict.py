@@ -122,10 +122,7 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
                 side = faster_side(est, reference, e["runtime"])
                 if est.processes_disagree:
                     notes.append(f"processes disagree, {e['id']} vs {reference}: more than 1 in 10 pairs of their "
-                                 "worker processes put the other side ahead" + (
-                                     (", so no side is named faster" if est.method != "processes' spread" else
-                                      ", and the interval holds 1: no side is named faster") if side == "tie" else
-                                     "; the interval, which carries the processes' spread, excludes 1 all the same"))
+                                 "worker processes put the other side ahead, so no side is named faster")
                 ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
             else:
                 r = e["median_s"] / ref["median_s"]
@@ -199,7 +196,8 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
         spreads = {e["spread"] for e in timed if e["spread"]}
         how = ("; the interval is a t interval on the processes' log medians, each side's spread between "
                "processes moderated by the run's (" + ", ".join(f"{100 * (math.exp(sd) - 1):.1f}% a process"
-                                                               for sd, _ in sorted(spreads)) + ")." if spreads else
+                                                               for sd, _ in sorted(spreads)) + "), and no side "
+               "is named where more than 1 in 10 pairs of processes disagree." if spreads else
                "; the interval resamples processes, then their rounds, and no side is named where more than 1 in "
                "10 pairs of processes disagree.")
         lines += wrap("Each row from " + (f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}")
