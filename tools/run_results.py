@@ -53,12 +53,10 @@ def rows_of(run: dict) -> tuple[list[list[str]], dict]:
 
 
 def _spread(run: dict) -> str:
-    import math
-
-    from cnnbench.reports.rows import run_spread
+    from cnnbench.reports.rows import run_spread, spread_text
 
     found = {run_spread(b["extra_info"]) for b in run["benchmarks"]} - {None}
-    return "; ".join(f"{100 * (math.exp(sd) - 1):.1f}% a process, worth {df:.1f} degrees of freedom"
+    return "; ".join(f"{spread_text(sd)}, worth {df:.1f} degrees of freedom"
                      for sd, df in sorted(found)) or "- (not recorded: a run saved before, or too few cases)"
 
 

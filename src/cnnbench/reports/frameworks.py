@@ -12,7 +12,7 @@ import pandas as pd
 
 from cnnbench.core.stats import faster_side, ratio_of_medians
 from cnnbench.reports.plausibility import doubted
-from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES, run_spread
+from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES, pair_spread, run_spread
 from cnnbench.reports.tidy import raw_rounds
 
 # "compiled": compilation requested (torch.compile, XLA); Keras on JAX always jit-compiles, that is its plain case
@@ -148,6 +148,12 @@ def comparison_frame(results: pd.DataFrame, skipped: pd.DataFrame | None = None,
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+# where a winner came from, by cnnbench.core.stats.RatioEstimate.method
+_METHOD = {"rounds": "bootstrap of the run's rounds",
+           "processes, then rounds": "bootstrap of the run's worker processes, then their rounds",
+           "processes' spread": "t interval on the processes' log medians, each side's spread moderated by the run's"}
+
+
 def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
     """The ratio other/reference of median step times, its interval and the winner."""
     if not (ref.get("timing_ok", True) and other.get("timing_ok", True)):
@@ -155,10 +161,9 @@ def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
     a, b = raw_rounds(ref.get("data_s")), raw_rounds(other.get("data_s"))
     col = ratio_col(rt, reference)
     if a and b:
-        spreads = run_spread(ref), run_spread(other)
         est = ratio_of_medians(a, b, a_processes=raw_rounds(ref.get("process_rounds")) or None,
                                b_processes=raw_rounds(other.get("process_rounds")) or None,
-                               spread=max(spreads) if all(spreads) else None)
+                               spread=pair_spread(run_spread(ref), run_spread(other)))
         row.update({col: est.ratio, f"{col}_ci_low": est.low, f"{col}_ci_high": est.high})
         winner = faster_side(est, reference, rt)
         if not est.has_interval:
@@ -174,11 +179,7 @@ def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
     ratio = row[col]
     row[f"faster_{rt}_vs_{reference}"] = winner
     row[f"faster_by_{rt}_vs_{reference}"] = max(ratio, 1.0 / ratio)
-    row[f"verdict_{rt}_vs_{reference}"] = ("bootstrap of the run's rounds" if not (a and b) or est.method == "rounds"
-                                           else "bootstrap of the run's worker processes, then their rounds"
-                                           if est.method == "processes, then rounds" else
-                                           "t interval on the processes' log medians, each side's spread at least "
-                                           "the run's")
+    row[f"verdict_{rt}_vs_{reference}"] = _METHOD[est.method if a and b else "rounds"]
 
 
 def _use_paired(row: dict, paired: pd.DataFrame, machine_id, rt: str, reference: str) -> None:

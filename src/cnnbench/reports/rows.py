@@ -38,10 +38,22 @@ def finite(value) -> bool:
 
 def run_spread(info: dict) -> tuple[float, float] | None:
     """The run's spread between the worker processes of a case that a row records (``run_process_sd``,
-    ``run_process_df``: cnnbench.core.stats.process_spread), which the verdict's interval takes as each
-    side's least spread; None for a run saved before it, a run of one process a case, or too few cases."""
+    ``run_process_df``: cnnbench.core.stats.process_spread), the prior by which the verdict's interval
+    moderates each side's own spread; None for a run saved before it, a run of one process a case, or too
+    few cases."""
     sd, df = info.get("run_process_sd"), info.get("run_process_df")
     return (float(sd), float(df)) if finite(sd) and finite(df) and sd > 0 and df > 0 else None
+
+
+def pair_spread(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The spread for comparing two rows (``run_spread`` of each): where both record one, the larger (the
+    same, from one run); None where either lacks it (the interval is then a bootstrap)."""
+    return max(a, b) if a and b else None
+
+
+def spread_text(sd: float) -> str:
+    """A log standard deviation as the share by which one process typically differs: "6.8% a process"."""
+    return f"{100 * (math.exp(sd) - 1):.1f}% a process"
 
 
 def runtime_of(info: dict) -> str | None:

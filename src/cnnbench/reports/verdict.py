@@ -10,14 +10,14 @@ matplotlib need not be installed (tests/test_verdict.py proves neither is import
 """
 from __future__ import annotations
 
-import math
 import textwrap
 from pathlib import Path
 
 from cnnbench.core.stats import RatioEstimate, faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.plausibility import entry, held_from_the_build, implausible
-from cnnbench.reports.rows import REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, problems, run_spread
+from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, pair_spread, problems, run_spread,
+                                   spread_text)
 from cnnbench.reports.schema import check_row
 
 _SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-torch": "k-torch",
@@ -65,9 +65,8 @@ def estimate(ref: dict, e: dict) -> RatioEstimate | None:
     run's process spread is taken where both rows record it (the larger, were they from different runs)."""
     if not (e["rounds"] and ref["rounds"]):
         return None
-    spread = max(ref["spread"], e["spread"]) if ref["spread"] and e["spread"] else None
     return ratio_of_medians(ref["rounds"], e["rounds"], a_processes=ref["process_rounds"],
-                            b_processes=e["process_rounds"], spread=spread)
+                            b_processes=e["process_rounds"], spread=pair_spread(ref["spread"], e["spread"]))
 
 
 def _groups(entries: list[dict]) -> dict[tuple, list[dict]]:
@@ -195,8 +194,8 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
     if counts:
         spreads = {e["spread"] for e in timed if e["spread"]}
         how = ("; the interval is a t interval on the processes' log medians, each side's spread between "
-               "processes moderated by the run's (" + ", ".join(f"{100 * (math.exp(sd) - 1):.1f}% a process"
-                                                               for sd, _ in sorted(spreads)) + "), and no side "
+               "processes moderated by the run's (" + ", ".join(spread_text(sd) for sd, _ in sorted(spreads))
+               + "), and no side "
                "is named where more than 1 in 10 pairs of processes disagree." if spreads else
                "; the interval resamples processes, then their rounds, and no side is named where more than 1 in "
                "10 pairs of processes disagree.")
