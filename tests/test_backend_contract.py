@@ -11,7 +11,7 @@ import pytest
 from cnnbench.core.backend import Backend, Trainer, Zoo, conformance, members
 
 # what cnnbench.worker, cnnbench.zoo.dispatch and cnnbench.train.loop call on a backend (read in those files)
-USED = {"RUNTIME", "ALLOCATOR_PEAK_KIND", "Trainer", "configure", "warm_runtime", "versions", "effective_settings",
+USED = {"RUNTIME", "ALLOCATOR_PEAK_KIND", "Trainer", "configure", "preload", "warm_runtime", "versions", "effective_settings",
         "device_available", "distributed_info", "gather", "prepare", "parity_step", "gemm_peak_flops",
         "reset_allocator_peak", "allocator_peak_bytes"}
 

@@ -47,6 +47,10 @@ class Backend(Protocol):
         """Apply the run's settings, once per process, before any model is built (and join a
         data-parallel job when the worker was started as one of its ranks)."""
 
+    def preload(self) -> None:
+        """Import what the first step would import later, and nothing more: no op run, no thread pool
+        started. A fork server calls it before its first fork, so each forked worker inherits it."""
+
     def warm_runtime(self) -> None:
         """Start the framework's runtime (a tiny step), so that import costs never reach a case."""
 

@@ -65,6 +65,10 @@ def configure(settings: Settings, device: str) -> None:
     _SETTINGS = settings.resolved()
 
 
+def preload() -> None:
+    """Nothing to add: the engine is imported with this module, and the export runs in a child process."""
+
+
 def warm_runtime() -> None:
     """The worker's start: import the engine alone (the export runs in a child process, cached), so that the
     runtime's own memory, and each case's, is the engine's."""

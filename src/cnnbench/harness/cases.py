@@ -29,6 +29,9 @@ class Profile:
     batch_sizes: dict[str, tuple[int, ...]]  # per device kind: "cpu" / "cuda"
     input_size: int | None  # None: each model's default input
     min_rounds: int
+    # a guard on the rounds saved, set high enough that even LeNet-5's 0.2 ms inference step times its whole
+    # share of the target: the machine's speed wanders over tenths of a second, and a process that times only
+    # 0.02 s of steps reads one moment of it (docs/benchmarks.md, Several processes per case)
     max_rounds: int
     target_seconds: float  # timed seconds per case, shared by its worker processes; rounds = clamp(target / step time)
     warmup_rounds: int
@@ -38,10 +41,13 @@ class Profile:
 
 
 # the default profile's models (issue #37: every case in two worker processes, `make bench` within 15 minutes on
-# the 2-core VM): each family's smallest members and the like-built siblings the plausibility rules compare (VGG-11,
-# -13 and -16 are one op mix; ResNet-18, -34 and -50 another); the full profile has every model
+# the 2-core VMs, the slowest of which run 50% slower than the one measured): each family's smallest members,
+# VGG-11 and -13 (one op mix, for the plausibility rule that compares like-built siblings, and the pair whose
+# training times issue #37 found crossed) and ResNet-18 beside ResNet-50 (basic and bottleneck blocks). VGG-16
+# and ResNet-34, the third of each, cost 69 s of a 12 min 15 s run (2026-12-06) and were dropped to meet the
+# time; the full profile has every model
 DEFAULT_MODELS = (
-    "lenet5", "alexnet", "vgg11", "vgg13", "vgg16", "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50",
+    "lenet5", "alexnet", "vgg11", "vgg13", "googlenet", "inception_v3", "resnet18", "resnet50",
     "densenet121", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf", "convnext_tiny",
 )
 
@@ -52,7 +58,7 @@ PROFILES = {
         batch_sizes={"cpu": (2,), "cuda": (8,)},
         input_size=64,  # at most: LeNet-5 keeps its 28x28
         min_rounds=10,
-        max_rounds=50,
+        max_rounds=2000,
         target_seconds=0.5,
         warmup_rounds=2,
         note="CI: three small models at 64x64, a few rounds; minutes on a 2-core CPU",
@@ -63,10 +69,10 @@ PROFILES = {
         batch_sizes={"cpu": (1,), "cuda": (32,)},
         input_size=None,
         min_rounds=3,
-        max_rounds=100,
+        max_rounds=5000,
         target_seconds=1.5,
         warmup_rounds=1,
-        note="LeNet-5, AlexNet, VGG-11/13/16, GoogLeNet, Inception v3, ResNet-18/34/50, DenseNet-121, MobileNetV2, "
+        note="LeNet-5, AlexNet, VGG-11/13, GoogLeNet, Inception v3, ResNet-18/50, DenseNet-121, MobileNetV2, "
              "MobileNetV3-Large, EfficientNet-B0, RegNetY-400MF and ConvNeXt-Tiny in both frameworks, inference and "
              "training, at their default inputs",
         tta_rounds=3,
@@ -77,7 +83,7 @@ PROFILES = {
         batch_sizes={"cpu": (1, 4, 16), "cuda": (1, 8, 32, 128)},
         input_size=None,
         min_rounds=5,
-        max_rounds=200,
+        max_rounds=10000,
         target_seconds=3.0,
         warmup_rounds=2,
         note="every model, batch-size sweep",

@@ -46,12 +46,18 @@ from cnnbench.models_tf.zoo import (FRAMEWORK, INITIAL_WEIGHTS_FROM, INPUT_LAYOU
 __all__ = ["ALLOCATOR_PEAK_KIND", "KERAS_BACKEND", "RUNTIME", "Trainer", "allocator_peak_bytes", "build",
            "classification_loss", "configure", "device_available", "distributed_info", "effective_settings",
            "gather", "gemm_peak_flops", "make_inference_step", "make_train_step", "parity_step", "prepare",
-           "reset_allocator_peak", "set_seed", "sync", "versions", "warm_runtime",
+           "preload", "reset_allocator_peak", "set_seed", "sync", "versions", "warm_runtime",
            # the zoo's side (cnnbench.core.backend.Zoo)
            "FRAMEWORK", "INITIAL_WEIGHTS_FROM", "INPUT_LAYOUT", "NAME", "OP_COUNTER", "framework_version",
            "layer_output_shapes", "layer_params", "op_counter_version", "op_counts", "param_counts",
            "release_models", "run_inference"]
 _POLICY = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def preload() -> None:
+    """Nothing to add: importing the backend imports Keras and its framework, and the start-up left after
+    that (about 0.4 s a worker) is tracing the warm-up step, which a fork server must not run (it would
+    start the framework's thread pools before the fork)."""
 
 
 def warm_runtime() -> None:

@@ -35,11 +35,18 @@ from cnnbench.models_torch.zoo import (FRAMEWORK, INITIAL_WEIGHTS_FROM, INPUT_LA
 __all__ = ["ALLOCATOR_PEAK_KIND", "RUNTIME", "Trainer", "allocator_peak_bytes", "autocast", "build",
            "classification_loss", "configure", "device_available", "distributed_info", "effective_settings",
            "gather", "gemm_peak_flops", "make_inference_step", "make_train_step", "parity_step", "prepare",
-           "reset_allocator_peak", "setting_fields", "sync", "versions", "warm_runtime",
+           "preload", "reset_allocator_peak", "setting_fields", "sync", "versions", "warm_runtime",
            # the zoo's side (cnnbench.core.backend.Zoo)
            "FRAMEWORK", "INITIAL_WEIGHTS_FROM", "INPUT_LAYOUT", "NAME", "OP_COUNTER", "framework_version",
            "layer_output_shapes", "layer_params", "op_counter_version", "op_counts", "param_counts",
            "release_models", "run_inference", "set_seed"]
+
+
+def preload() -> None:
+    """``torch.optim``'s first optimizer imports ``torch._dynamo`` (about 1 s on the 2-core VM: in a
+    ``make bench`` of 142 worker processes, half of them PyTorch's, a minute of start-up in every
+    forked worker). Importing it starts no thread."""
+    import torch._dynamo  # noqa: F401
 
 
 def warm_runtime() -> None:

@@ -71,7 +71,8 @@ def serve_forks(path: str, runtime: str, protocol: int) -> int:
     start = time.perf_counter()
     from cnnbench.zoo.dispatch import runtime_backend
 
-    runtime_backend(runtime)  # the backend module imports its framework; nothing runs yet
+    # the backend module imports its framework, preload what its first step would import later; nothing runs yet
+    runtime_backend(runtime).preload()
     import_s = time.perf_counter() - start
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
