@@ -1,5 +1,6 @@
-"""Peak memory: one kind for every framework, on any x86 CPU (oneDNN on or off), independent of
-what ran before. CI also runs this file with TF_ENABLE_ONEDNN_OPTS=0 and =1 in the environment."""
+"""Peak memory: one kind for every framework, on any x86 CPU (oneDNN on or off, each set through its
+worker's settings), independent of what ran before. Both tests are in the slow tier (three fresh workers,
+then a harness run: about 40 s and 40 s); the quick tier's harness runs read the same figure."""
 from __future__ import annotations
 
 import json
@@ -42,6 +43,7 @@ def alone(torch_mod, keras_mod):
     return out
 
 
+@pytest.mark.slow  # three fresh workers, TensorFlow imported in two
 @pytest.mark.parametrize("config", CONFIGS)
 def test_every_runtime_has_a_peak_of_the_same_kind(config, alone):
     """TensorFlow's own CPU allocator statistics exist only with oneDNN on (AMD CPUs have it off by

@@ -251,6 +251,8 @@ def test_the_load_meter_sees_another_process_busy():
     assert not replication.is_busy(None) and not replication.is_busy({"other_cores": 0.05, "steal_cores": 0.0})
 
 
+@pytest.mark.slow  # a harness run that replaces busy processes: up to a minute beside the other xdist worker;
+# the quick tier's harness runs (test_bench_harness) measure two processes a case too
 @pytest.mark.usefixtures("torch_mod")
 def test_a_real_run_measures_each_case_in_two_processes_and_pools_them(tmp_path):
     out = tmp_path / "run.json"
