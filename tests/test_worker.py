@@ -113,8 +113,10 @@ def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
 
 @pytest.mark.parametrize("runtime,settings", [
     ("torch", Settings()), ("keras-tf", Settings()),  # the fair default: TF32 and autotuning in both
-    ("torch", Settings(math="fp32", autotune=False)), ("keras-tf", Settings(math="fp32", autotune=False)),
-    # Keras on JAX and on torch: the slow tier (the quick tier reads back PyTorch's and Keras/TF's)
+    # strict FP32 without autotuning, and Keras on JAX and on torch: the slow tier (the quick tier reads back
+    # PyTorch's and Keras/TF's fair default)
+    pytest.param("torch", Settings(math="fp32", autotune=False), marks=pytest.mark.slow),
+    pytest.param("keras-tf", Settings(math="fp32", autotune=False), marks=pytest.mark.slow),
     pytest.param("keras-jax", Settings(math="fp32", autotune=False), marks=pytest.mark.slow),
     pytest.param("keras-torch", Settings(math="fp32", autotune=False), marks=pytest.mark.slow),
 ])

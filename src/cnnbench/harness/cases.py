@@ -62,6 +62,7 @@ PROFILES = {
         max_rounds=2000,
         target_seconds=0.5,
         warmup_rounds=2,
+        warmup_seconds=0.3,
         note="CI: three small models at 64x64, a few rounds; minutes on a 2-core CPU",
     ),
     "default": Profile(
