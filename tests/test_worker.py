@@ -1,6 +1,8 @@
 """Worker processes: the settings they apply, what they measure, and how they fail."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -129,6 +131,20 @@ def test_gpu_settings_are_the_same_in_every_runtime(runtime, settings, torch_mod
         s = w.info["settings"]
         assert s["setting_math_matmul"] == s["setting_math_conv"] == settings.math
         assert s["setting_autotune"] is settings.autotune  # JAX: XLA's GPU autotuning flag in XLA_FLAGS
+
+
+def test_the_pytorch_fork_servers_preload_imports_dynamo_and_starts_no_thread(torch_mod):
+    """A fork server calls its backend's preload before forking (cnnbench.worker.forkserver): for PyTorch it
+    imports torch._dynamo, which the first optimizer of every forked worker imported otherwise (about 1 s
+    each), and it must start no thread, which a forked child would not inherit."""
+    code = ("import os, sys\n"
+            "from cnnbench.models_torch import backend\n"
+            "before = len(os.listdir('/proc/self/task'))\n"
+            "backend.preload()\n"
+            "print(before, len(os.listdir('/proc/self/task')), 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, dynamo = out.stdout.split()
+    assert after == before and dynamo == "True"
 
 
 def test_a_forked_worker_is_a_worker_and_dies_alone(fork_server):

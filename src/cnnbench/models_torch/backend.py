@@ -43,9 +43,9 @@ __all__ = ["ALLOCATOR_PEAK_KIND", "RUNTIME", "Trainer", "allocator_peak_bytes", 
 
 
 def preload() -> None:
-    """``torch.optim``'s first optimizer imports ``torch._dynamo`` (about 1 s on the 2-core VM: in a
-    ``make bench`` of 142 worker processes, half of them PyTorch's, a minute of start-up in every
-    forked worker). Importing it starts no thread."""
+    """``torch.optim``'s first optimizer imports ``torch._dynamo``: about 1 s on the 2-core VM in every
+    forked PyTorch worker otherwise, over a minute of a ``make bench``. Importing it starts no thread
+    (tests/test_worker.py)."""
     import torch._dynamo  # noqa: F401
 
 
