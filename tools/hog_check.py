@@ -11,6 +11,9 @@ says which cases those were. Three runs of ``pytest bench --benchmark-only`` wit
 again. The hog is a separate Python process spinning on one core, started when the first case's line
 appears. The two quiet runs measure how often the verdict moves from one run to the next without any
 hog, so that a hog run that differs from one quiet run is judged against what quiet runs do.
+
+``--judge DIR`` runs nothing: it judges three runs already saved (a result file's raw folder) with this
+checkout's verdict, so that a change to the verdict's rules is checked on the same measurements.
 """
 from __future__ import annotations
 
@@ -78,15 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--options", default="--bench-profile smoke --no-time-to-accuracy",
                    help="the benchmark's options, the same for both runs")
     p.add_argument("--out")
+    p.add_argument("--judge", metavar="DIR", help="run nothing: judge the three runs saved in DIR (quiet.json, "
+                   "hog.json, quiet2.json, e.g. a result file's raw folder) with this checkout's verdict and print "
+                   "the table")
     a = p.parse_args(argv)
+    if a.judge and a.out:
+        p.error("--judge prints the table of runs already saved; --out writes a result file of new runs: give one")
     began = time.time()
-    tmp = Path(tempfile.mkdtemp(prefix="cnnbench-hog-"))
+    tmp = Path(a.judge) if a.judge else Path(tempfile.mkdtemp(prefix="cnnbench-hog-"))
+    if a.judge and not all((tmp / f"{n}.json").is_file() for n in ("quiet", "hog", "quiet2")):
+        p.error(f"--judge {a.judge}: needs quiet.json, hog.json and quiet2.json in it")
     options = a.options.split()
     # quiet, hog, quiet: the hog run between two quiet ones, so that what the verdict does from one run to the
     # next on this machine (without any hog) is measured too, and the hog run is judged against both
-    quiet_s, _ = bench(tmp / "quiet.json", options, None)
-    hog_s, hog_at = bench(tmp / "hog.json", options, a.hog_seconds)
-    quiet2_s, _ = bench(tmp / "quiet2.json", options, None)
+    if not a.judge:
+        quiet_s, _ = bench(tmp / "quiet.json", options, None)
+        hog_s, hog_at = bench(tmp / "hog.json", options, a.hog_seconds)
+        quiet2_s, _ = bench(tmp / "quiet2.json", options, None)
     quiet, hogged, quiet2 = (verdicts(tmp / f"{n}.json") for n in ("quiet", "hog", "quiet2"))
     rows, same, touched, settled, settled_same = [], 0, 0, 0, 0
     for key in quiet:

@@ -19,6 +19,12 @@ CONFIDENCE = 0.95
 # clone make bench named two sides its interval barely excluded while some of their processes crossed, and
 # a run 20 minutes earlier had named the opposite side for one of them (results/bench-default-t-interval-...)
 PAIR_AGREEMENT = 0.9
+# with this many processes or more on a side, its slowest quarter (at least one) is left out of the pair count
+# (the interval keeps them): the machine's slow spells only ever slow a process, by up to 2x for seconds
+# (results/step-drift-lenet5-2026-12-06), and with eight processes a side one such process had vetoed
+# comparisons whose intervals lay far from 1 (LeNet-5 training 1.64 [1.39, 1.92]:
+# results/busy-machine-verdict-window-rigorous-2026-12-06). With two or three, every process counts
+PAIR_TRIM_FROM = 4
 MIN_SPREAD_CASES = 3  # cases of two or more processes a run needs before its process spread is estimated
 PRIOR_DF_CAP = 1000.0  # the run's process spread taken as known (a t quantile of 1.96 at 95%)
 
@@ -150,13 +156,22 @@ def _side_spread(medians: list[float], s0: float, d0: float) -> tuple[float, flo
     return math.sqrt((d0 * s0 * s0 + d * own) / (d0 + d)), d0 + d
 
 
+def pair_processes(medians: list[float]) -> list[float]:
+    """The process medians of one side that the pair rule counts: all of them below PAIR_TRIM_FROM, else all
+    but the slowest quarter (at least one), where the machine's one-sided slow spells land."""
+    if len(medians) < PAIR_TRIM_FROM:
+        return list(medians)
+    return sorted(medians)[:len(medians) - max(1, len(medians) // 4)]
+
+
 def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: float = CONFIDENCE,
                      seed: int = 0, a_processes=None, b_processes=None, spread=None) -> RatioEstimate:
     """median(b)/median(a) with a confidence interval.
 
     ``a_processes`` / ``b_processes``: the rounds each worker process contributed to ``a`` / ``b``, in
     order (``extra_info["process_rounds"]``). ``processes_disagree`` says whether fewer than PAIR_AGREEMENT
-    of the (a process, b process) pairs of medians put the same side ahead. The interval:
+    of the (a process, b process) pairs of medians put the same side ahead, each side's slowest quarter left
+    out from PAIR_TRIM_FROM processes on (``pair_processes``). The interval:
 
     * with processes on a side and the run's process ``spread`` (``process_spread``: its s0 and d0), a t
       interval on the log ratio: each side's variance of a log process median is its own moderated by the
@@ -176,7 +191,7 @@ def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: 
     ratio = float(np.median(b) / np.median(a))
     sides = (len(ga), len(gb))
     ma_p, mb_p = [float(np.median(g)) for g in ga], [float(np.median(g)) for g in gb]
-    cross = [y / x for x in ma_p for y in mb_p]
+    cross = [y / x for x in pair_processes(ma_p) for y in pair_processes(mb_p)]
     share = max(sum(c > 1 for c in cross), sum(c < 1 for c in cross)) / len(cross)
     disagree = len(cross) > 1 and share < PAIR_AGREEMENT
     if a.size < 2 or b.size < 2:
