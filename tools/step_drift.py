@@ -150,8 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from provenance import result, write
 
-    import cnnbench.harness.machine  # noqa: F401  (provenance reads the machine)
-
     command = (f"python tools/step_drift.py --model {a.model} --framework {a.framework} --mode {a.mode} "
                f"--processes {a.processes} --window {a.window} --drift-processes {a.drift_processes} "
                f"--blocks {a.blocks} --out {a.out}")

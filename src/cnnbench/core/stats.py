@@ -191,7 +191,8 @@ def ratio_of_medians(a, b, *, resamples: int = BOOTSTRAP_RESAMPLES, confidence: 
     ratio = float(np.median(b) / np.median(a))
     sides = (len(ga), len(gb))
     ma_p, mb_p = [float(np.median(g)) for g in ga], [float(np.median(g)) for g in gb]
-    cross = [y / x for x in pair_processes(ma_p) for y in pair_processes(mb_p)]
+    counted_b = pair_processes(mb_p)
+    cross = [y / x for x in pair_processes(ma_p) for y in counted_b]
     share = max(sum(c > 1 for c in cross), sum(c < 1 for c in cross)) / len(cross)
     disagree = len(cross) > 1 and share < PAIR_AGREEMENT
     if a.size < 2 or b.size < 2:
