@@ -9,7 +9,9 @@ in alternating order (fresh first in even pairs, forked first in odd ones), each
 warm-up and timed rounds, as the benchmark measures a case (``cnnbench.harness.harness.measure_process``).
 Per case: the ratio of medians forked / fresh with the hierarchical bootstrap over processes and their
 rounds (``cnnbench.core.stats.ratio_of_medians``), the spread between the fresh processes themselves
-(what the ratio is to be read against), the step's own peak memory, and the start-up each way.
+(what the ratio is to be read against), the step's own peak memory, the process figure (peak RSS minus
+the runtime's own) and the runtime's own RSS it is measured from, each the median of its side's
+processes, and the start-up each way.
 """
 from __future__ import annotations
 
@@ -27,7 +29,11 @@ NOTES = (
     "'interval holds 1' is whether its 95% interval contains 1. Read it against the spread between the fresh "
     "processes themselves: two fresh interpreters differ by that much.\n\n"
     "Worker start is the worker's own start-up: for a fresh interpreter its imports, settings and the runtime's "
-    "warm-up; for a forked one only the settings and the warm-up (the server imported once).")
+    "warm-up; for a forked one the server's resident library pages mapped again, the settings and the warm-up "
+    "(the server imported once).\n\n"
+    "The runtime's own RSS is the baseline of every CPU memory figure. A forked child inherits the server's "
+    "library pages in the page cache but not in its page table (Linux copies only mappings that hold private "
+    "pages); each child maps them again before reading it, so the two sides' baselines agree.")
 
 
 def measure(repeats: int, models: str) -> tuple[list[dict], dict]:
@@ -72,12 +78,15 @@ def table(measured: list[dict]) -> list[list[str]]:
         fm = [p["record"]["median_s"] for p in fresh]
         km = [p["record"]["median_s"] for p in forked]
         own = lambda ps: statistics.median(p["record"]["step_peak_memory_bytes"] or 0 for p in ps) / 2**20  # noqa: E731
+        fig = lambda ps: statistics.median(p["record"]["peak_memory_bytes"] or 0 for p in ps) / 2**20  # noqa: E731
+        base = lambda ps: statistics.median(p["memory"].get("runtime_rss_bytes") or 0 for p in ps) / 2**20  # noqa: E731
         start = lambda ps: statistics.median(p["record"]["worker_start_s"] for p in ps)  # noqa: E731
         busy = sum(p["record"]["busy"] for p in fresh + forked)
         same = "yes" if est.low <= 1 <= est.high else "no"
         rows.append([m["case"].id, f"{1e3 * statistics.median(fm):.3f}", f"{1e3 * statistics.median(km):.3f}",
                      f"{est.ratio:.3f} [{est.low:.3f}, {est.high:.3f}]", same,
                      f"{100 * (max(fm) / min(fm) - 1):.1f}%", f"{own(fresh):.1f} / {own(forked):.1f}",
+                     f"{fig(fresh):.1f} / {fig(forked):.1f}", f"{base(fresh):.0f} / {base(forked):.0f}",
                      f"{start(fresh):.2f} / {start(forked):.2f}", str(busy)])
     return rows
 
@@ -96,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = table(measured)
     columns = ["case", "fresh ms", "forked ms", "forked / fresh [95% CI]", "interval holds 1",
                "spread of the fresh processes", "step's own peak MiB fresh / forked",
+               "process figure MiB fresh / forked", "runtime's own RSS MiB fresh / forked",
                "worker start s fresh / forked", "processes timed while busy"]
     for r in rows:
         print("  ".join(r))

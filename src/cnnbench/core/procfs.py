@@ -55,6 +55,82 @@ def reset_peak_rss() -> bool:
         return False
 
 
+_PAGEMAP_PRESENT = 1 << 63
+_MADV_POPULATE_READ = 22  # Linux 5.14+
+
+
+def resident_file_pages() -> list[tuple[int, int]] | None:
+    """The runs of pages of this process's readable file mappings (shared libraries, their data) that
+    its page table maps now, as ``(address, length)``; None where /proc/self/pagemap cannot be read.
+
+    A child of ``fork`` does not inherit these entries: Linux copies the page table only of mappings
+    that hold private (anonymous) pages, and leaves a clean file mapping to fault in again on first
+    touch. Its resident set therefore starts hundreds of MB below the parent's, and every library page
+    it touches later counts as new memory (``populate_pages`` gives them back)."""
+    import os
+    import sys
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    spans = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(maxsplit=5)
+                if len(parts) < 6 or "r" not in parts[1]:
+                    continue
+                path = parts[5].strip()
+                if not path.startswith("/") or path.startswith("/dev/") or path.endswith(" (deleted)"):
+                    continue
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                spans.append((lo, hi))
+        fd = os.open("/proc/self/pagemap", os.O_RDONLY)
+    except OSError:
+        return None
+    runs: list[tuple[int, int]] = []
+    try:
+        for lo, hi in spans:
+            raw = os.pread(fd, 8 * ((hi - lo) // page), 8 * (lo // page))
+            entries = memoryview(raw).cast("Q")
+            start = None
+            for i, entry in enumerate(entries):
+                if entry & _PAGEMAP_PRESENT:
+                    if start is None:
+                        start = i
+                elif start is not None:
+                    runs.append((lo + start * page, (i - start) * page))
+                    start = None
+            if start is not None:
+                runs.append((lo + start * page, (len(entries) - start) * page))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return runs if sys.byteorder == "little" else None
+
+
+def populate_pages(runs: list[tuple[int, int]]) -> int:
+    """Map ``runs`` (from ``resident_file_pages``, read in the parent before ``fork``) into this
+    process's page table, read-only, as the parent had them: ``madvise(MADV_POPULATE_READ)``, or one
+    read per page where the kernel is older than 5.14. Returns the bytes the runs cover."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for address, length in runs:
+        total += length
+        if libc.madvise(address, length, _MADV_POPULATE_READ) == 0:
+            continue
+        if ctypes.get_errno() != 22:  # EINVAL: no MADV_POPULATE_READ; anything else: unmapped since, skip
+            continue
+        for a in range(address, address + length, page):
+            ctypes.string_at(a, 1)
+    return total
+
+
 # ---------------------------------------------------------------- how busy the machine is
 @functools.lru_cache(maxsize=None)
 def _clock_ticks() -> float:
