@@ -1,6 +1,6 @@
 """Peak memory: one kind for every framework, on any x86 CPU (oneDNN on or off, each set through its
 worker's settings), independent of what ran before. Both tests are in the slow tier (three fresh workers,
-then a harness run: about 40 s and 40 s); the quick tier's harness runs read the same figure."""
+then a harness run and four more: about 40 s and 90 s); the quick tier's harness runs read the same figure."""
 from __future__ import annotations
 
 import json
@@ -43,6 +43,24 @@ def alone(torch_mod, keras_mod):
     return out
 
 
+def inference_alone(config: str, alone: dict, processes: int = 3) -> list[float]:
+    """The process figure of ResNet-18 inference as the first case of ``processes`` fresh workers (the
+    ``alone`` fixture's, then more): one Keras process's figure differs from the next one's by up to
+    ~20% (97 to 118 MB over 15 processes on 2026-12-06, fresh or forked alike: which thread's malloc arena
+    and which large block holds what), so one process against one other cannot bound an order effect."""
+    runtime, onednn = CONFIGS[config]
+    framework = "torch" if runtime == "torch" else "tf"
+    smoke = PROFILES["smoke"]
+    figures = [alone[config]["figures"]["inference"]["peak_memory_bytes"]]
+    case = Case("resnet18", framework, "inference", 2, "cpu", 64, layout=NATIVE_LAYOUT[framework])
+    for _ in range(processes - 1):
+        with Worker(runtime, "cpu", Settings(onednn=onednn)) as w:
+            w.call("prepare", case=case.to_dict())
+            w.call("warmup", rounds=smoke.warmup_rounds, seconds=smoke.warmup_seconds)
+            figures.append(w.call("memory")["peak_memory_bytes"])
+    return figures
+
+
 @pytest.mark.slow  # three fresh workers, TensorFlow imported in two
 @pytest.mark.parametrize("config", CONFIGS)
 def test_every_runtime_has_a_peak_of_the_same_kind(config, alone):
@@ -63,21 +81,24 @@ def test_every_runtime_has_a_peak_of_the_same_kind(config, alone):
     assert figures["train"]["peak_memory_bytes"] < 8 * budget
 
 
-@pytest.mark.slow  # a harness run of four cases
+@pytest.mark.slow  # a harness run of four cases, three processes each, and four more fresh workers
 def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
-    """The same case alone (the first case of a fresh worker, above) and in a harness run after a bigger
+    """The same case alone (the first case of three fresh workers) and in a harness run after a bigger
     one (ResNet-34), in both frameworks, under the same settings (the harness's defaults, oneDNN on:
-    checked field by field). Every case has its own worker process, so the order cannot enter; what
-    remains is the spread between two processes of the same case, measured on the 2-core reference VM
-    on 2026-11-23: 7.8% for Keras ResNet-18 inference (107.2 and 115.5 MB, two quiet runs in the same
-    order), 7.3% for PyTorch ResNet-18 training, and 9.3% once with the rest of the suite running beside
-    it. The bound is above that spread and far below what an order-dependent figure did before (a
-    process high-water mark: 11.8 GB for ResNet-50 inference at batch 1 after other cases, against
-    about 100 MB)."""
+    checked field by field), three processes a side. Every case has its own worker process, so the order
+    cannot enter; what remains is the spread between processes of the same case. One Keras process
+    against one other differed by 19% and 32% in two clean-clone CI runs (2026-12-05 and -06), within the
+    range that 15 processes of this case showed alone on 2026-12-06 (97 to 118 MB): the row's figure is
+    the median of its processes' (``process_median_memory``), and so is the side it is compared with here.
+    The bound, 15%, is above the spread of such medians and far below what an order-dependent figure did
+    before (a process high-water mark: 11.8 GB for ResNet-50 inference at batch 1 after other cases,
+    against about 100 MB)."""
+    import statistics
+
     out = tmp_path / "after.json"
     cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-q", "-p", "no:cacheprovider",
            "--bench-profile", "smoke", "--models", "resnet34,resnet18", "--modes", "inference", "--input-size", "64",
-           "--no-time-to-accuracy", "--fast", f"--benchmark-json={out}"]
+           "--no-time-to-accuracy", "--processes", "3", f"--benchmark-json={out}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = list(json.loads(out.read_text())["benchmarks"])
@@ -89,7 +110,9 @@ def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
         first = alone[config]
         row = after[case_id]
         assert {k: row[k] for k in first["settings"]} == first["settings"], case_id  # threads, oneDNN, ...
-        a, b = first["figures"]["inference"]["peak_memory_bytes"], row["peak_memory_bytes"]
-        assert abs(a - b) <= 0.15 * a, (case_id, a, b)
+        counted = [p["peak_memory_bytes"] for p in row["processes"] if p["counted"]]
+        assert len(counted) >= 3 and row["peak_memory_bytes"] == statistics.median(counted), case_id
+        a, b = statistics.median(inference_alone(config, alone)), row["peak_memory_bytes"]
+        assert abs(a - b) <= 0.15 * a, (case_id, a, b, counted)
         assert row["peak_memory_method"] == "rss_delta"
     assert after["resnet34-torch-inference-bs2-cpu"]["peak_memory_bytes"] > 4 * 21_797_672  # its own weights

@@ -305,6 +305,18 @@ def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
     write_row(benchmark.stats, case, state)
 
 
+def process_median_memory(figures: list[dict]) -> dict:
+    """The memory fields of a row from every counted process: each number the median over the processes
+    that have it (a Keras process's figure differs from the next one's by up to ~20%: which thread's
+    malloc arena holds what, docs/benchmarks.md#memory), the words (method, kind) the first process's."""
+    out = dict(figures[0])
+    for key, value in figures[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values = [f[key] for f in figures if isinstance(f.get(key), (int, float))]
+            out[key] = statistics.median(values)
+    return out
+
+
 def write_row(stats, case: Case, state: HarnessState) -> None:
     """The case's row (pytest-benchmark's ``Metadata``: its rounds and ``extra_info``) from every worker
     process measured so far: the rounds of the processes that count, pooled process after process
@@ -320,7 +332,8 @@ def write_row(stats, case: Case, state: HarnessState) -> None:
             stats.stats.update(t)
     stats_median = stats.stats.median
     first = counted[0]
-    prep, cost, memory, info = first["prep"], first["cost"], first["memory"], first["info"]
+    prep, cost, info = first["prep"], first["cost"], first["info"]
+    memory = process_median_memory([p["memory"] for p in counted])
     budget = analytic_memory(case.model, case.batch, input_size=case.input_size, **dict(case.options))
     med = lambda key: statistics.median(p["record"][key] for p in counted)  # noqa: E731
     delays = [p["injected_s"] for p in counted if p["injected_s"]]
