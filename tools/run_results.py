@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--machine", default="the 2-core VM of this project")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    from cnnbench.core.stats import PAIR_RULE_TEXT
+
     try:
         run = json.loads(Path(a.run).read_text())
         rows, facts = rows_of(run)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                   "rows measured again": str(facts["again"]),
                   "processes timed while the machine was busy": str(facts["busy"]),
                   "comparisons that name no side": f"{facts['tie']} of {facts['compared']}",
-                  "comparisons where more than 1 in 10 pairs of processes disagree": str(facts["disagree"]),
+                  f"comparisons where {PAIR_RULE_TEXT}": str(facts["disagree"]),
                   "the run's spread between processes of a case (the interval's prior)": _spread(run),
                   "the run's per-process noise": (f"median spread between two processes of a case "
                                                   f"{100 * noise['median_spread']:.1f}%, threshold "

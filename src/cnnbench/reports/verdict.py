@@ -13,7 +13,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from cnnbench.core.stats import RatioEstimate, faster_side, ratio_of_medians
+from cnnbench.core.stats import PAIR_RULE_TEXT, RatioEstimate, faster_side, ratio_of_medians
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.plausibility import entry, held_from_the_build, implausible
 from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, pair_spread, problems, run_spread,
@@ -120,8 +120,8 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
             if est is not None:
                 side = faster_side(est, reference, e["runtime"])
                 if est.processes_disagree:
-                    notes.append(f"processes disagree, {e['id']} vs {reference}: more than 1 in 10 pairs of their "
-                                 "worker processes put the other side ahead, so no side is named faster")
+                    notes.append(f"processes disagree, {e['id']} vs {reference}: {PAIR_RULE_TEXT} on which side is "
+                                 "ahead, so no side is named faster")
                 ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
             else:
                 r = e["median_s"] / ref["median_s"]
@@ -195,10 +195,8 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
         spreads = {e["spread"] for e in timed if e["spread"]}
         how = ("; the interval is a t interval on the processes' log medians, each side's spread between "
                "processes moderated by the run's (" + ", ".join(spread_text(sd) for sd, _ in sorted(spreads))
-               + "), and no side "
-               "is named where more than 1 in 10 pairs of processes disagree." if spreads else
-               "; the interval resamples processes, then their rounds, and no side is named where more than 1 in "
-               "10 pairs of processes disagree.")
+               + f"), and no side is named where {PAIR_RULE_TEXT}." if spreads else
+               f"; the interval resamples processes, then their rounds, and no side is named where {PAIR_RULE_TEXT}.")
         lines += wrap("Each row from " + (f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}")
                       + " worker process(es) per case" + (how if max(counts) > 1 else
                           ": ONE process per case (--fast) cannot tell a slow process from a slow model; "
