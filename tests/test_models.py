@@ -51,6 +51,24 @@ def test_layer_names_line_up(default_pair):
     assert torch_leaves == keras_names
 
 
+def test_the_grouped_convolutions_keras_sends_to_xla_are_pytorchs_grouped_ones(default_pair):
+    """Keras 3 on TensorFlow compiles every grouped convolution with XLA (cnnbench.models_tf.backend's
+    ``xla_grouped_convs``; rows record the count): the count is PyTorch's Conv2d modules with
+    1 < groups < in_channels (depthwise convolutions are Keras' DepthwiseConv2D, not compiled so).
+    RegNetY-400MF by hand: one grouped 3x3 convolution a block, depths 1, 3, 6, 6 (torchvision's
+    regnet.py), 16."""
+    import torch
+
+    from cnnbench.models_tf.backend import xla_grouped_convs
+
+    name, tm, km = default_pair
+    grouped = sum(1 for m in tm.modules()
+                  if isinstance(m, torch.nn.Conv2d) and 1 < m.groups < m.in_channels)
+    assert xla_grouped_convs(km) == grouped
+    if name == "regnet_y_400mf":
+        assert grouped == 1 + 3 + 6 + 6
+
+
 def test_parity_torch_to_tf_at_the_default_size(default_pair):
     """The benchmarked size: the same logits in Keras, traced as the benchmark runs it, as in PyTorch
     after copying PyTorch's weights and non-trivial BatchNorm statistics. One image, traced only: the

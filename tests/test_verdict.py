@@ -74,6 +74,25 @@ def test_flagged_peak_invalid_time_and_skips_are_said(four):
     assert "Skipped (2):" in text and "out of memory: the model needs about 3.1 GiB" in text
 
 
+def test_grouped_convolutions_keras_compiled_with_xla_are_explained_once(four):
+    """A Keras-on-TensorFlow row that records grouped convolutions compiled with XLA
+    (cnnbench.models_tf.backend.xla_grouped_convs) gets one note naming the model and its count, and the
+    result file that measured what that costs (which must exist); a run without such rows has none."""
+    from pathlib import Path
+
+    from cnnbench.reports.verdict import XLA_GROUPED_CONV_RESULT
+
+    assert "grouped convolutions:" not in render(four, [], width=100)
+    rows = copy.deepcopy(four)
+    for b in rows:
+        if b["extra_info"]["runtime"] == "keras-tf" and b["extra_info"]["model"] == "resnet18":
+            b["extra_info"]["keras_xla_grouped_convs"] = 16  # as RegNetY-400MF's rows record it
+    text = " ".join(render(rows, [], width=100).split())
+    assert text.count("grouped convolutions: Keras on TensorFlow compiled resnet18's 16 with XLA") == 1
+    assert XLA_GROUPED_CONV_RESULT in text
+    assert (Path(__file__).resolve().parents[1] / XLA_GROUPED_CONV_RESULT).is_file()
+
+
 def test_a_foreign_row_is_left_out_with_a_line_not_a_crash(four):
     rows = copy.deepcopy(four) + [{"name": "test_other", "stats": {"median": 1.0}, "extra_info": {}}]
     text = render(rows, [], width=100)

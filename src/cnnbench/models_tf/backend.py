@@ -78,6 +78,19 @@ def build(name: str, *, num_classes: int | None = None, input_size: int | None =
         num_classes=num_classes, input_size=input_size, **options)
 
 
+def xla_grouped_convs(model) -> int:
+    """The model's grouped convolutions (``Conv2D(groups=g)``, g > 1; depthwise ones are another layer)
+    that Keras 3 compiles with XLA on TensorFlow whatever the case's ``tf_jit``: its ``conv`` sends every
+    grouped convolution to an XLA-compiled function on every device, because TensorFlow's own CPU kernels
+    have no gradient for one with oneDNN off (keras/src/backend/tensorflow/nn.py). On the 2-core VM that
+    made RegNetY-400MF's training step 1,396 ms against 65 ms with TensorFlow's own (oneDNN) kernels
+    (results/keras-grouped-conv-xla-2026-12-06). 0 on the other Keras backends."""
+    if KERAS_BACKEND != "tensorflow":
+        return 0
+    return sum(1 for layer in model._flatten_layers(include_self=False)
+               if isinstance(layer, keras.layers.Conv2D) and getattr(layer, "groups", 1) > 1)
+
+
 def _timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -117,6 +130,7 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
         keras.mixed_precision.set_global_policy(previous)
     params, trainable = param_counts(model)
     compile_ = case.tf_jit if KERAS_BACKEND == "tensorflow" else case.torch_compile
+    xla_grouped = xla_grouped_convs(model)
 
     if case.mode == "inference":
         infer = make_inference_step(model, device=case.device, compile=compile_)
@@ -164,7 +178,8 @@ def prepare(case: Case, seed: int = 0) -> Prepared:
 
     return Prepared(step, check, build_s, first_step_s, params, trainable, cleanup,
                     layer_times=layer_times if KERAS_BACKEND == "tensorflow" else None,
-                    feed=feed if case.mode == "inference" else None)
+                    feed=feed if case.mode == "inference" else None,
+                    extra={"keras_xla_grouped_convs": xla_grouped} if xla_grouped else {})
 
 
 def parity_step(case: Case, seed: int = 0, with_weights: bool = True) -> dict:

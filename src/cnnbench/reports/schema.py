@@ -92,7 +92,7 @@ ROW_FIELDS = {
     "scaling_efficiency": "number", "dist_backend": "str", "placement": "object",
     "setting_math_matmul": "str", "setting_math_conv": "str", "setting_autotune": "bool",
     "setting_intra_op_threads": "count", "setting_inter_op_threads": "count", "setting_onednn": "bool",
-    "setting_cpu_affinity": "count", "injected_delay_s": "number",
+    "setting_cpu_affinity": "count", "injected_delay_s": "number", "keras_xla_grouped_convs": "count",
 }
 ROW_REQUIRED = ("model", "mode", "batch", "device")
 STAT_FIELDS = {"median": "number", "min": "number", "max": "number", "mean": "number", "stddev": "number",

@@ -26,6 +26,9 @@ _SHORT = {"torch": "torch", "keras-tf": "k-tf", "keras-jax": "k-jax", "keras-tor
 _GROUP = ("model", "mode", "batch", "device", "input_size", "precision", "compiled", "world_size")
 
 
+XLA_GROUPED_CONV_RESULT = "results/keras-grouped-conv-xla-2026-12-06.json"
+
+
 def _ms(seconds) -> str:
     if not finite(seconds):
         return "invalid"
@@ -57,6 +60,7 @@ def _entry(bench: dict) -> dict:
         "pct_of_peak": info.get("pct_of_peak"), "pct_flag": info.get("pct_of_peak_flag"),
         # an export runtime's max |output - its framework's| over the output's scale (docs/deploy.md)
         "parity": info.get("export_parity_rel"), "parity_tolerance": info.get("export_parity_tolerance"),
+        "xla_grouped_convs": info.get("keras_xla_grouped_convs"),
     }
 
 
@@ -226,6 +230,15 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
                      "than twice the step's analytic bound in the process while the step's own peak is within it: "
                      "memory kept from building the model (TensorFlow's oneDNN CPU allocator keeps its pool at the "
                      "build's peak: results/keras-cpu-allocator-vgg11-2026-12-05.json), not the step's; not flagged")
+    xla = [e for e in entries if e.get("xla_grouped_convs")]
+    if xla:
+        counts = sorted({(e["model"], e["xla_grouped_convs"]) for e in xla})
+        notes.append("grouped convolutions: Keras on TensorFlow compiled "
+                     + ", ".join(f"{m}'s {n}" for m, n in counts)
+                     + " with XLA, as it does whatever tf_jit says (TensorFlow's own CPU kernels have no gradient "
+                     "for them with oneDNN off); on a CPU that is slow to train: RegNetY-400MF's Keras training step "
+                     "took 1,396 ms against 65 ms with TensorFlow's own kernels and oneDNN "
+                     f"({XLA_GROUPED_CONV_RESULT}), so read its ratio as Keras', not TensorFlow's kernels'")
     exports = [e["parity"] for e in entries if e["parity"] is not None and finite(e["parity"])]
     if exports:
         notes.append(f"export parity: {len(exports)} export row(s), the largest max |output - framework's| is "
