@@ -98,6 +98,23 @@ def test_rendered_tables_line_up():
     assert render(result, "csv").splitlines()[0].startswith("kind,layers,PyTorch ms")
 
 
+def test_a_step_mostly_under_the_executor_is_said_to_be_unseen():
+    """RegNetY-400MF's Keras training step put 1,341 of 1,406 ms under the executor's row: its grouped
+    convolutions run compiled with XLA, where TensorFlow's profiler records no op
+    (results/keras-grouped-conv-xla-2026-12-06). Above a quarter of the step the check lines say so; at
+    the 2.5-15% of the measured steps (results/layer-times-*-2026-12-05) they do not."""
+    from cnnbench.core.layer_time_match import EXECUTOR
+    from cnnbench.reports.layer_time_tables import check_lines
+
+    layers = build_graph("lenet5", input_size=28).layers
+    names = [layer.name for layer in layers]
+    for executor, said in ((0.15 * 0.01, False), (0.95 * 0.01, True)):
+        tf = _measured(names, 0.01, {EXECUTOR: executor}, 0.05)
+        result = {"model": "lenet5", "mode": "train", "batch": 1, "input_size": 28, **combine(layers, {"tf": tf})}
+        lines = check_lines(result)
+        assert any("no op event of TensorFlow's profiler" in line for line in lines) is said, lines
+
+
 def test_tf_overlapping_ops_share_the_wall_time():
     from cnnbench.models_tf.layer_times import _charged, _segments
 

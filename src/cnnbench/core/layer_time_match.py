@@ -19,6 +19,9 @@ _BY_KIND = {"conv": "conv", "batchnorm": "BN", "activation": "activation", "maxp
             "linear": "linear"}
 OUTSIDE = "outside any layer"  # the kind of the rows that belong to no layer
 UNTRACED = "not in any profiled event (Python, profiler)"
+# TensorFlow's executor's own events between ops (cnnbench.models_tf.layer_times); a function compiled with XLA
+# also runs under them, unseen by the profiler
+EXECUTOR = "executor between ops (TensorFlow's scheduling)"
 
 
 def per_step(steps: int, wall_s: float, layers: dict, outside: dict, method: str, **extra) -> dict:

@@ -30,13 +30,13 @@ from collections import defaultdict
 
 import keras
 
-from cnnbench.core.layer_time_match import per_step
+from cnnbench.core.layer_time_match import EXECUTOR, per_step
 from cnnbench.models_tf.profile import layer_of_node
 from cnnbench.models_tf.walk import keras_layers
 
 OUTSIDE_OPS = "ops outside any layer (loss, casts)"
 OUTSIDE_OPTIMIZER = "optimizer (SGD update)"
-OUTSIDE_EXECUTOR = "executor between ops (TensorFlow's scheduling)"
+OUTSIDE_EXECUTOR = EXECUTOR
 _COMPUTE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 
+from cnnbench.core.layer_time_match import EXECUTOR as EXECUTOR_ROW
 from cnnbench.reports.results_pages import FORMAT, _markdown_table
 
 NAMES = {"torch": "PyTorch", "tf": "Keras (TF)"}
@@ -109,6 +110,13 @@ def tables(result: dict) -> list[dict]:
     return [summary_table(result), outside_table(result), layer_table(result)]
 
 
+# the executor's share of a profiled Keras step above which the layer times cannot be read as the step's: in
+# the seven measured steps of results/layer-times-*-2026-12-05 it was 2.5% to 15% (the larger ones on a loaded
+# machine), in RegNetY-400MF's Keras training 95% (results/keras-grouped-conv-xla-2026-12-06: its grouped
+# convolutions run compiled with XLA)
+EXECUTOR_WARNING = 0.25
+
+
 def check_lines(result: dict) -> list[str]:
     """How well the rows add up to the step, per framework (the bookkeeping check)."""
     out = []
@@ -118,6 +126,12 @@ def check_lines(result: dict) -> list[str]:
         out.append(f"{n}: layers {_pct(t['layers_s'] / t['wall_s'])} and rows outside layers "
                    f"{_pct((t['profiled_s'] - t['layers_s']) / t['wall_s'])} of the profiled step: "
                    f"{_pct(t['accounted'])} accounted for; the profiled step took {_ratio(overhead)} the untraced one")
+        executor = t.get("outside", {}).get(EXECUTOR_ROW)
+        if executor and t.get("wall_s") and executor / t["wall_s"] > EXECUTOR_WARNING:
+            out.append(f"{n}: {_pct(executor / t['wall_s'])} of the profiled step is under \"{EXECUTOR_ROW}\", "
+                       "where no op event of TensorFlow's profiler is: a function compiled with XLA runs there "
+                       "unseen (Keras compiles every grouped convolution so; a row's keras_xla_grouped_convs counts "
+                       "them: docs/profiling.md), and the layers' times leave it out")
     return out
 
 
