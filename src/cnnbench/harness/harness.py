@@ -308,7 +308,8 @@ def run_single_case(benchmark, case: Case, state: HarnessState) -> None:
 def process_median_memory(figures: list[dict]) -> dict:
     """The memory fields of a row from every counted process: each number the median over the processes
     that have it (a Keras process's figure differs from the next one's by up to ~20%: which thread's
-    malloc arena holds what, docs/benchmarks.md#memory), the words (method, kind) the first process's."""
+    malloc arena holds what: docs/benchmarks.md, How a case is measured), the words (method, kind) the first
+    process's."""
     out = dict(figures[0])
     for key, value in figures[0].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
