@@ -111,6 +111,8 @@ def test_the_figure_does_not_depend_on_the_cases_before_it(tmp_path, alone):
         first = alone[config]
         row = after[case_id]
         assert {k: row[k] for k in first["settings"]} == first["settings"], case_id  # threads, oneDNN, ...
+        # every worker forked, with the server's library pages mapped again before its baseline (fork server)
+        assert all(p["forked"] and p["populated_bytes"] > 50 * 2**20 for p in row["processes"]), case_id
         counted = [p["peak_memory_bytes"] for p in row["processes"] if p["counted"]]
         assert len(counted) >= 3 and row["peak_memory_bytes"] == statistics.median(counted), case_id
         a, b = statistics.median(inference_alone(config, alone)), row["peak_memory_bytes"]

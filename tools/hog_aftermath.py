@@ -1,11 +1,11 @@
 """Is the machine slower for minutes after a CPU hog? A fixed kernel timed before, during and after one.
 
-    OMP_NUM_THREADS=1 python tools/hog_aftermath.py [--seconds 240 --hog-at 45 --hog-seconds 30]
+    python tools/hog_aftermath.py [--seconds 240 --hog-at 45 --hog-seconds 30]
 
 The hog checks (tools/hog_check.py) missed a quiet run's side only where every counted process of a case
 had been timed after the hog ended. If the hog itself left the machine slower for a while (a hypervisor's
 CPU credits, heat), the harness could not see it: no other process runs then. This times a single-thread
-NumPy kernel (20 products of two 192 x 192 float32 matrices) every 0.2 s, starts the same hog as
+NumPy kernel (20 products of two 192 x 192 float32 matrices, one thread) every 0.2 s, starts the same hog as
 hog_check.py (one busy-looping process on one core) at ``--hog-at`` for ``--hog-seconds``, and prints the
 kernel's median and minimum per 15 s window. Run it on an otherwise idle machine.
 """
@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hog-at", type=float, default=45.0)
     p.add_argument("--hog-seconds", type=float, default=30.0)
     a = p.parse_args(argv)
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one thread, set before NumPy loads
+        os.environ.setdefault(var, "1")
     import numpy as np
 
     x = np.random.default_rng(0).random((192, 192), dtype=np.float32)

@@ -3,6 +3,7 @@ worker its own resident memory (``/proc/self/status``), which it can reset and t
 from __future__ import annotations
 
 import functools
+import re
 
 
 def kib_field(path: str, field: str) -> int | None:
@@ -68,7 +69,6 @@ def resident_file_pages() -> list[tuple[int, int]] | None:
     touch. Its resident set therefore starts hundreds of MB below the parent's, and every library page
     it touches later counts as new memory (``populate_pages`` gives them back)."""
     import os
-    import sys
 
     page = os.sysconf("SC_PAGE_SIZE")
     spans = []
@@ -90,7 +90,7 @@ def resident_file_pages() -> list[tuple[int, int]] | None:
     try:
         for lo, hi in spans:
             raw = os.pread(fd, 8 * ((hi - lo) // page), 8 * (lo // page))
-            entries = memoryview(raw).cast("Q")
+            entries = memoryview(raw).cast("Q")  # native byte order, as the kernel writes it
             start = None
             for i, entry in enumerate(entries):
                 if entry & _PAGEMAP_PRESENT:
@@ -105,28 +105,38 @@ def resident_file_pages() -> list[tuple[int, int]] | None:
         return None
     finally:
         os.close(fd)
-    return runs if sys.byteorder == "little" else None
+    return runs
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    import os
+
+    try:
+        found = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    except (AttributeError, ValueError):
+        return False
+    return found >= (major, minor)
 
 
 def populate_pages(runs: list[tuple[int, int]]) -> int:
     """Map ``runs`` (from ``resident_file_pages``, read in the parent before ``fork``) into this
-    process's page table, read-only, as the parent had them: ``madvise(MADV_POPULATE_READ)``, or one
-    read per page where the kernel is older than 5.14. Returns the bytes the runs cover."""
+    process's page table, read-only, as the parent had them: ``madvise(MADV_POPULATE_READ)`` on Linux
+    5.14 and later (a run it refuses, for whatever reason, is left to fault in later), one read per page
+    on older kernels. Returns the bytes the runs cover."""
     import ctypes
-    import ctypes.util
     import os
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # this process's own symbols, libc's among them: no ldconfig
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     page = os.sysconf("SC_PAGE_SIZE")
+    modern = _kernel_at_least(5, 14)
     total = 0
     for address, length in runs:
         total += length
-        if libc.madvise(address, length, _MADV_POPULATE_READ) == 0:
+        if modern:
+            libc.madvise(address, length, _MADV_POPULATE_READ)
             continue
-        if ctypes.get_errno() != 22:  # EINVAL: no MADV_POPULATE_READ; anything else: unmapped since, skip
-            continue
-        for a in range(address, address + length, page):
+        for a in range(address, address + length, page):  # pages the parent had mapped: readable, in the file
             ctypes.string_at(a, 1)
     return total
 

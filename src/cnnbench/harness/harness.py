@@ -277,6 +277,9 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
                        "rounds": len(timed["times"]), "worker_start_s": info["import_s"], "build_s": prep["build_s"],
                        "first_step_s": prep["first_step_s"], "wall_s": time.perf_counter() - wall,
                        "forked": bool(info.get("forked")),
+                       # a forked worker: the server's library pages it mapped again before its memory baseline
+                       # (None: none, and its baseline lacks them: cnnbench.worker.forkserver)
+                       "populated_bytes": (info.get("populated") or {}).get("bytes") if info.get("forked") else None,
                        "peak_memory_bytes": memory.get("peak_memory_bytes"),
                        "step_peak_memory_bytes": memory.get("step_peak_memory_bytes"),
                        "other_cores": busy and round(busy["other_cores"], 3),
@@ -309,11 +312,14 @@ def process_median_memory(figures: list[dict]) -> dict:
     """The memory fields of a row from every counted process: each number the median over the processes
     that have it (a Keras process's figure differs from the next one's by up to ~20%: which thread's
     malloc arena holds what: docs/benchmarks.md, How a case is measured), the words (method, kind) the first
-    process's."""
+    process's. Each field is its own median: ``peak_memory_bytes`` is the median of the processes' peaks
+    above their runtime, not the median peak less the median runtime (no report recomputes one from the
+    others)."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
     out = dict(figures[0])
-    for key, value in figures[0].items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            values = [f[key] for f in figures if isinstance(f.get(key), (int, float))]
+    for key in {k for f in figures for k in f}:
+        values = [f[key] for f in figures if number(f.get(key))]
+        if values:
             out[key] = statistics.median(values)
     return out
 

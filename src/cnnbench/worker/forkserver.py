@@ -55,7 +55,10 @@ def _child(fds: list[int], listener: socket.socket, conn: socket.socket, protoco
         from cnnbench.worker.server import serve
 
         start = time.perf_counter()
-        populated = populate_pages(resident) if resident else None
+        try:
+            populated = populate_pages(resident) if resident else None
+        except OSError:  # the pages fault in later instead, and the worker says it mapped none
+            populated = None
         code = serve(cmd_fd, reply_fd, protocol, forked=True,
                      populated={"bytes": populated, "s": time.perf_counter() - start})
     except BaseException:  # noqa: BLE001  (a child must never return into the server's loop)
