@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -144,14 +143,6 @@ def _torch_child() -> dict:
     return out
 
 
-def _run(kind: str, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", kind], capture_output=True, text=True,
-                          env={**os.environ, **env, "PYTHONPATH": str(ROOT / "src")}, cwd=ROOT)
-    if proc.returncode != 0:
-        raise SystemExit(f"keras_grouped_conv: the {kind} process failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python tools/keras_grouped_conv.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,9 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_torch_child() if a.child == "torch" else _tf_child(train_step=a.child == "tf-step")))
         return 0
     began = time.time()
-    on = _run("tf-step", {"TF_ENABLE_ONEDNN_OPTS": "1"})
-    off = _run("tf", {"TF_ENABLE_ONEDNN_OPTS": "0"})
-    pt = _run("torch", {})
+    from provenance import child_json
+
+    src = {"PYTHONPATH": str(ROOT / "src")}
+    on = child_json(__file__, ["--child", "tf-step"], "TensorFlow (oneDNN on)", {**src, "TF_ENABLE_ONEDNN_OPTS": "1"})
+    off = child_json(__file__, ["--child", "tf"], "TensorFlow (oneDNN off)", {**src, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    pt = child_json(__file__, ["--child", "torch"], "PyTorch", src)
     rows = []
     for k, t, q in zip(on["shapes"], off["shapes"], pt["shapes"]):  # oneDNN on, off; PyTorch
         shape = f"{k['channels']} ch, {k['size']}x{k['size']}, {k['groups']} groups"
@@ -184,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(r))
     if not a.out:
         return 0
-    sys.path.insert(0, str(ROOT / "tools"))
     from provenance import result, write
 
     doc = result(

@@ -63,16 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.child is not None:
         print(json.dumps(probe(a.model)))
         return 0
+    from provenance import child_json
+
     runs = {}
     for onednn in ("1", "0"):
-        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        done = subprocess.run([sys.executable, __file__, a.model, "--child", onednn], env=env, capture_output=True,
-                              text=True)
-        if done.returncode != 0:
-            print(f"memory_probe: the oneDNN={onednn} process failed: {done.stderr.strip().splitlines()[-1:]}",
-                  file=sys.stderr)
-            return 1
-        runs[onednn] = json.loads(done.stdout.strip().splitlines()[-1])
+        runs[onednn] = child_json(__file__, [a.model, "--child", onednn], f"oneDNN={onednn}",
+                                  {"TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "3"})
     rows = []
     for onednn, r in runs.items():
         grew = r["built"]["rss_mib"] - r["imported"]["rss_mib"]

@@ -1,9 +1,11 @@
 """What every result file that a tool measures on this machine starts with (results/*.json, format 1):
 its date and time span, this machine, the commit, where the numbers come from. One place for the tools
-that measure here (``fork_aa.py``, ``hog_check.py``, ``vgg_train_probe.py``)."""
+that measure here (``fork_aa.py``, ``hog_check.py``, ``vgg_train_probe.py``), and how such a tool runs
+its own measurement in a fresh interpreter (``child_json``)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -33,6 +35,18 @@ def result(title: str, began: float, tool: str, command: str, **fields) -> dict:
     }
     doc.update(fields)
     return doc
+
+
+def child_json(script: str, args: list[str], what: str, env: dict | None = None) -> dict:
+    """Run the tool ``script`` (its own ``__file__``) again with ``args`` in a fresh interpreter, its
+    environment this one's updated by ``env``, and return the JSON object on the last line it printed; a
+    child that fails ends the tool with one line naming ``what`` and the child's last line of errors."""
+    done = subprocess.run([sys.executable, script, *args], env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, cwd=ROOT)
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        raise SystemExit(f"{Path(script).name}: the {what} process failed: {said[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def write(doc: dict, out: str) -> None:

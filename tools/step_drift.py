@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -98,10 +97,10 @@ def child_drift(model: str, framework: str, mode: str, blocks: int) -> dict:
 
 
 def _run_child(kind: str, a) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--model", a.model, "--framework", a.framework,
-                          "--mode", a.mode, "--window", str(a.window), "--blocks", str(a.blocks)],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    from provenance import child_json
+
+    return child_json(__file__, ["--child", kind, "--model", a.model, "--framework", a.framework, "--mode", a.mode,
+                                 "--window", str(a.window), "--blocks", str(a.blocks)], kind)
 
 
 def _sd_log(values: list[float]) -> float:

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,14 +54,6 @@ def child(model: str, steps: int) -> dict:
     return {"steps": out, "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
-def run(model: str, steps: int, env: dict) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", model, "--steps", str(steps)],
-                          env={**os.environ, **env}, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"vgg_train_probe: the {model} process failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python tools/vgg_train_probe.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.child:
         print(json.dumps(child(a.child, a.steps)))
         return 0
+    from provenance import child_json
+
     began = time.time()
     thp_was = Path(THP).read_text().split("[")[1].split("]")[0] if Path(THP).exists() else None
     configs = [("glibc defaults, THP " + str(thp_was), {}, None), ("malloc keeps freed memory", KEEP, None)]
@@ -87,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             per = {"vgg11": [], "vgg13": []}
             for r in range(a.repeats):
                 for model in (("vgg11", "vgg13") if r % 2 == 0 else ("vgg13", "vgg11")):
-                    got = run(model, a.steps, env)
+                    got = child_json(__file__, ["--child", model, "--steps", str(a.steps)], model, env)
                     torch_version = got["torch"]
                     per[model].append(got["steps"])
                     print(f"{name:<32} {model}  median {1e3 * statistics.median(s['wall_s'] for s in got['steps']):7.0f} ms"
