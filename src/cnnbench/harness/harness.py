@@ -279,7 +279,7 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
                        "forked": bool(info.get("forked")),
                        # a forked worker: the server's library pages it mapped again before its memory baseline
                        # (None: none, and its baseline lacks them: cnnbench.worker.forkserver)
-                       "populated_bytes": (info.get("populated") or {}).get("bytes") if info.get("forked") else None,
+                       "populated_bytes": (info.get("populated") or {}).get("bytes"),
                        "peak_memory_bytes": memory.get("peak_memory_bytes"),
                        "step_peak_memory_bytes": memory.get("step_peak_memory_bytes"),
                        "other_cores": busy and round(busy["other_cores"], 3),
