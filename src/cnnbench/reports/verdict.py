@@ -109,7 +109,7 @@ def _title(e: dict) -> str:
 
 
 def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], mixed_methods: set,
-             doubts: dict[str, list[str]]) -> list[list[str]]:
+             doubts: dict[str, list[str]], disagree: list[str]) -> list[list[str]]:
     name = (lambda r: _SHORT.get(r, r)) if short else (lambda r: r)
     ref = next((e for e in group if e["runtime"] == reference), None)
     methods = {e["memory_method"] for e in group if finite(e["peak_memory_bytes"])}
@@ -124,8 +124,7 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
             if est is not None:
                 side = faster_side(est, reference, e["runtime"])
                 if est.processes_disagree:
-                    notes.append(f"processes disagree, {e['id']} vs {reference}: {PAIR_RULE_TEXT} on which side is "
-                                 "ahead, so no side is named faster")
+                    disagree.append(e["id"])
                 ratio = f"{est.ratio:.2f}" + (f" [{est.low:.2f}, {est.high:.2f}]" if est.has_interval else "")
             else:
                 r = e["median_s"] / ref["median_s"]
@@ -207,10 +206,14 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
                           "run without --fast before you trust a ratio."))
     head = ["runtime", "median ms", f"x {reference} [95% CI]", "faster", "img/s", "peak MiB", "% peak"]
     for sep, short in (("  ", False), ("  ", True), (" ", True)):
-        notes, mixed, tables = [], set(), []
+        notes, mixed, tables, disagree = [], set(), [], []
         for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
             group = groups[key]
-            tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed, doubts)))
+            tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed, doubts, disagree)))
+        if disagree:  # one note for them all: on a noisy machine it is most comparisons, and one rule
+            notes.insert(0, f"processes disagree: no side is named faster for {len(disagree)} comparison(s) "
+                         f"against {reference}, where {PAIR_RULE_TEXT} on which side is ahead: "
+                         + ", ".join(disagree))
         # one set of column widths for every model, so the tables line up down the screen
         cells = [head] + [r for _, rows in tables for r in rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
