@@ -24,12 +24,15 @@ from cnnbench.reports.layer_time_tables import render, tables
 # than the wall time (one thread; an overlap of two executor threads is split), up to the clock's rounding.
 ACCOUNTED = {"torch": (0.0, 1.02), "tf": (0.50, 1.02)}
 # PyTorch's events cover its one step thread but for the Python between top-level calls and the profiler's
-# own bookkeeping between op events: a cost per event, not a share of the step. Measured on the 2-core VM,
-# quiet, 2026-12-05 (ResNet-18 inference, 2 profiled steps): 0.66-0.78 ms a step in no event at 32 and at
-# 64 px, with 1 and with 2 threads, while the step took 4.2-7.8 ms (so 9-16% of it: a share bound of 90%
-# held at 64 px and failed at 32 px, and failed under `make test` at 89.9%). ResNet-18 has 69 layers: about
-# 10 us of untraced time per layer; the bound allows 25 us per layer (2.5x) on top of 5% of the wall time.
-TORCH_UNTRACED_PER_LAYER_S, TORCH_UNTRACED_SHARE = 25e-6, 0.05
+# own bookkeeping between op events: a CPU cost per event, which scales with the CPU's speed as the step's own
+# per-op cost does, so the bound is a share of the step, not seconds. Measured quiet, ResNet-18 inference at 32
+# px, 2 profiled steps: 0.66-0.78 ms of 4.2-7.8 ms (9-18%) on the 2-core Zen 4 VM on 2026-12-05; 1.49-2.22 ms
+# of 13.0-17.7 ms (11-13%) on a 2-core Zen 3 VM twice as slow on 2026-12-07 (one thread, five runs of this
+# fixture's call). Beside the other xdist worker: 2.9-3.1 ms of 15-25 ms (12-20%) in CI on 2026-12-06, and 2.9
+# ms of 19.0 ms (15%) on 2026-12-07. An absolute bound (25 us for each of the 69 layers on top of 5% of the
+# step, from the first machine) failed on the second machine's CI run at 2.9 against 2.67 ms: it measured the
+# machine, not the method. The bound is 25% of the step, 1.25 times the largest share seen.
+TORCH_UNTRACED_SHARE = 0.25
 
 
 def test_kinds_of_mobilenet_v3_small():
@@ -170,13 +173,12 @@ def test_rows_add_up_to_the_profiled_step(measured):
         assert low <= t["accounted"] <= high, (fw, measured["mode"], t["accounted"], t["outside"])
         if measured["mode"] == "train":
             assert t["outside"]["optimizer (SGD update)"] > 0
-    t, layers = measured["totals"]["torch"], len(build_graph("resnet18", input_size=32).layers)
+    t = measured["totals"]["torch"]
     # the time the one stepping thread did not run (another process had the core) is no cost of the method,
     # in an event or outside one; quiet, it is near 0 and the bound is the one measured quiet
     off_cpu = max(0.0, t["wall_s"] - t["thread_cpu_s"])
     untraced = t["wall_s"] - t["profiled_s"]
-    assert untraced - off_cpu <= TORCH_UNTRACED_SHARE * t["wall_s"] + TORCH_UNTRACED_PER_LAYER_S * layers, (
-        measured["mode"], untraced, off_cpu, t["wall_s"], layers)
+    assert untraced - off_cpu <= TORCH_UNTRACED_SHARE * t["wall_s"], (measured["mode"], untraced, off_cpu, t["wall_s"])
     assert {w["runtime"] for w in measured["workers"].values()} == {"torch", "keras-tf"}
     assert measured["workers"]["torch"]["settings"]["setting_intra_op_threads"] == \
         measured["workers"]["tf"]["settings"]["setting_intra_op_threads"]
