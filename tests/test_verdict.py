@@ -14,7 +14,7 @@ import pytest
 
 import new_fields as nf
 from cnnbench.core.stats import ratio_of_medians
-from cnnbench.reports.verdict import render
+from cnnbench.reports.verdict import comparisons, render
 
 SKIPPED = [{"id": "inception_v3-torch-inference-bs2-cpu", "group": "inference:inception_v3:bs2:cpu",
             "reason": "inception_v3: input_size 64 is too small; the minimum input size is 75 (default 299)"},
@@ -108,8 +108,6 @@ def test_comparisons_whose_processes_disagree_are_named_in_one_note(four):
         b["stats"].update(data=data, median=statistics.median(data), min=min(data), max=max(data),
                           mean=statistics.mean(data), rounds=len(data))
         i["process_rounds"] = [5, 5]
-    from cnnbench.reports.verdict import comparisons
-
     # every comparison of those rows whose processes cross (the Keras-on-JAX rows of one process cross the new
     # torch rows' two processes too), as the shared statistics say
     crossing = [cid for _, cid, est, _ in comparisons(rows) if est.processes_disagree]

@@ -126,10 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run = json.loads((tmp / "hog.json").read_text())
     versions = run["machine_info"]
-    # what the rows say they ran with, not what the harness is meant to default to
-    onednn = {b["extra_info"].get("setting_onednn") for b in run["benchmarks"]
-              if b["extra_info"].get("runtime") == "keras-tf"}
-    harness = run.get("cnnbench", {})
+    harness = run.get("cnnbench", {})  # what the harness ran with (as tools/run_results.py reads it)
+    onednn = harness.get("settings", {}).get("onednn")
     doc = result(
         "The verdict of a quiet run and of a run with a CPU hog started after its first case", began, "hog_check.py",
         f"python tools/hog_check.py --hog-seconds {a.hog_seconds:g} --options '{a.options}' --out {a.out}",
@@ -137,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         settings=f"pytest bench --benchmark-only {a.options}".rstrip() + " (the harness's defaults otherwise: "
                  f"{harness.get('processes_per_case', '?')} processes per case (up to "
                  f"{harness.get('max_processes', '?')}), fork servers, every core, TensorFlow's oneDNN "
-                 + ("on" if onednn == {True} else "off" if onednn == {False} else "as each row records") + ")",
+                 + ("as each row records" if onednn is None else "on" if onednn else "off") + ")",
         tables=[{"caption": None,
                  "columns": ["model, mode", "quiet run 1: k-tf / torch [95% CI], faster",
                              "quiet run 2", "hog run (between them)", "quiet runs agree",
