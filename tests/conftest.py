@@ -8,6 +8,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ star
 # the tests start in subprocesses would inherit that, and pytest-benchmark would then believe it runs
 # under xdist and refuse --benchmark-only
 XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+if XDIST_WORKERS > 1 and _WORKER[2:].isdigit() and hasattr(os, "sched_setaffinity") \
+        and len(os.sched_getaffinity(0)) >= XDIST_WORKERS and os.environ.get("CNNBENCH_TEST_PIN", "1") == "1":
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[int(_WORKER[2:]) % len(os.sched_getaffinity(0))]})
 for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
     del os.environ[_key]
 

@@ -287,7 +287,7 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     out = tmp_path / "ab.json"
     try:
-        code = main(["ab", "--compare-setting", "threads=1", "--models", "lenet5", "--frameworks", "torch",
+        code = main(["ab", "--compare-setting", "threads=1", "--threads", "2", "--models", "lenet5", "--frameworks", "torch",
                      "--modes", "inference", "--device", "cpu", "--bench-profile", "smoke", "--batch-sizes", "1,2",
                      "--format", "json", "--out", str(out)])
     finally:
