@@ -287,7 +287,8 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
     handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     out = tmp_path / "ab.json"
     try:
-        code = main(["ab", "--compare-setting", "threads=1", "--threads", "2", "--models", "lenet5", "--frameworks", "torch",
+        # channels-last against the default layout: a change whatever the cores (threads=1 is none on one core)
+        code = main(["ab", "--compare-setting", "layout=nhwc", "--models", "lenet5", "--frameworks", "torch",
                      "--modes", "inference", "--device", "cpu", "--bench-profile", "smoke", "--batch-sizes", "1,2",
                      "--format", "json", "--out", str(out)])
     finally:
@@ -296,9 +297,9 @@ def test_sigterm_on_ab_after_a_finished_pair_keeps_it(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert code == 143 and "interrupted (SIGTERM)" in err, err
     doc = json.loads(out.read_text())
-    assert [r["pair_id"] for r in doc["cases"]] == ["lenet5-torch-inference-bs1-cpu~threads=1"]
+    assert [r["pair_id"] for r in doc["cases"]] == ["lenet5-torch-inference-bs1-cpu~layout=nhwc"]
     assert doc["complete"] is False and doc["interrupted"] == "SIGTERM"
-    assert doc["unfinished"] == [{"pair_id": "lenet5-torch-inference-bs2-cpu~threads=1",
+    assert doc["unfinished"] == [{"pair_id": "lenet5-torch-inference-bs2-cpu~layout=nhwc",
                                   "reason": "not measured: the run was interrupted (SIGTERM)"}]
     from cnnbench.reports.load import load_document
 
