@@ -179,6 +179,31 @@ PER_MODEL_FIXTURES = ("default_pair", "small_pair")
 SPLIT_BY = ("framework", "runtime", "parity", "backend_result")
 
 
+# files whose tests share a session fixture with another file's, and so run in its group (on its worker): the
+# report of every saved run (full_report) is built once for tests/test_reports.py and the browser's test
+SAME_GROUP = {"tests/test_report_browser.py": "tests/test_reports.py"}
+
+
+@pytest.fixture(scope="session")
+def full_report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """(the report folder, the runs with new fields it read): one report of the saved runs of tests/data and of
+    the runs with the new harness's fields (tests/new_fields.py), built once (its plots are what costs: 12 s of
+    CPU time on the 2-core Zen 3 VM) for tests/test_reports.py and tests/test_report_browser.py."""
+    import new_fields as nf
+
+    from cnnbench.reports.cli import main as reports_main
+
+    d = tmp_path_factory.mktemp("new")
+    new = {"four": nf.write(nf.four_runtimes(), d / "four.json"), "scaling": nf.write(nf.scaling_run(), d / "scaling.json"),
+           "variants": nf.write(nf.variants_run(), d / "variants.json"), "ab": nf.write(nf.ab_frameworks(), d / "ab.json")}
+    data = Path(__file__).parent / "data"
+    runs = [data / "runs" / "cpu_smoke_2core.json", data / "runs" / "gpu_smoke_h200_torch_only.json",
+            data / "runs" / "cpu_torch_sweep_skips.json", data / "storage", *new.values()]
+    out = tmp_path_factory.mktemp("report")
+    assert reports_main(["report", *map(str, runs), "--out", str(out), "--no-history"]) == 0
+    return out, new
+
+
 def _group(item) -> str:
     """The xdist group of a test: its model for the per-model tests, else its file (as --dist loadfile),
     split by the value of the first SPLIT_BY parameter it has."""
@@ -187,6 +212,7 @@ def _group(item) -> str:
         if fixture in params:
             return "model-" + params[fixture]
     path = item.nodeid.split("::")[0]
+    path = SAME_GROUP.get(path, path)
     for key in SPLIT_BY:
         if key in params:
             return f"{path}:{params[key]}"  # no "]" or "@": xdist reads the group after the last "@"

@@ -65,12 +65,23 @@ def test_every_family_exports_from_torch_with_parity(model, monkeypatch):
         prep.cleanup()
 
 
+@pytest.fixture(scope="module")
+def keras_lenet_onnx():
+    """LeNet-5 exported from Keras to ONNX and loaded in ONNX Runtime, once for the two tests that read it (the
+    export through tf2onnx: 7 s of CPU time on the 2-core Zen 3 VM)."""
+    with pytest.MonkeyPatch.context() as mp:
+        case, prep = _prepared("ort-from-keras", "lenet5", mp)
+        yield case, prep
+        prep.cleanup()
+
+
 @pytest.mark.parametrize("runtime", EXPORT_RUNTIMES)
-def test_each_export_keeps_its_frameworks_output(runtime, monkeypatch):
+def test_each_export_keeps_its_frameworks_output(runtime, monkeypatch, request):
     """LeNet-5 (and a larger family, FAMILY): exported, loaded once, within 1e-4 of the framework's
     output, with the graph's facts and the engine's threads read back."""
     for model in ("lenet5", *FAMILY.get(runtime, ())):
-        case, prep = _prepared(runtime, model, monkeypatch)
+        shared = (runtime, model) == ("ort-from-keras", "lenet5")
+        case, prep = request.getfixturevalue("keras_lenet_onnx") if shared else _prepared(runtime, model, monkeypatch)
         try:
             e = prep.extra
             assert e["export_parity_ok"] and e["export_parity_rel"] <= TOLERANCE, (model, e["export_parity_rel"])
@@ -81,15 +92,17 @@ def test_each_export_keeps_its_frameworks_output(runtime, monkeypatch):
             assert out.shape == (2, 10 if model == "lenet5" else 1000)
             assert (e["export_opset"] is None) == (runtime == "litert-from-keras")
         finally:
-            prep.cleanup()
+            if not shared:
+                prep.cleanup()
 
 
-def test_both_zoos_onnx_files_compute_the_same_function(monkeypatch):
+@pytest.mark.parametrize("runtime", ["ort-from-keras"])  # its group's worker, which has the Keras export
+def test_both_zoos_onnx_files_compute_the_same_function(runtime, keras_lenet_onnx):
     """The Keras model takes the PyTorch twin's weights, and both see the same images: the ONNX file
     from Keras reproduces the PyTorch model's output (not only Keras')."""
     from cnnbench.deploy.backend import _input, run_source, source_model
 
-    case, prep = _prepared("ort-from-keras", "lenet5", monkeypatch)
+    case, prep = keras_lenet_onnx
     torch_model, _ = source_model("torch", "lenet5", 28, {}, seed=0)
     from cnnbench.deploy import backend
 
@@ -97,7 +110,6 @@ def test_both_zoos_onnx_files_compute_the_same_function(monkeypatch):
     reference = run_source("torch", torch_model, _input(case, 0))
     out = prep.step()
     assert float(np.abs(out - reference).max()) / float(np.abs(reference).max()) <= TOLERANCE
-    prep.cleanup()
 
 
 def test_training_is_refused_in_one_line(monkeypatch):

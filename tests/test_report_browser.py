@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from pathlib import Path
 
 import pytest
 
 from cnnbench.reports.cli import main as reports_main
 
-DATA = Path(__file__).parent / "data"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
 
@@ -54,17 +52,11 @@ def _screenshot(browser, path) -> bool:
     return False
 
 
-def test_report_renders_in_chromium_with_every_table_and_plot_visible(browser, tmp_path):
+def test_report_renders_in_chromium_with_every_table_and_plot_visible(browser, full_report, tmp_path):
     """Old runs (tests/data) and runs with the new harness's fields (tests/new_fields.py: four runtimes,
-    world sizes, bf16/XLA variants, a paired A/B file) in one report: every section shows."""
-    import new_fields as nf
-
-    new = [nf.write(nf.four_runtimes(), tmp_path / "four.json"), nf.write(nf.scaling_run(), tmp_path / "scaling.json"),
-           nf.write(nf.variants_run(), tmp_path / "variants.json"), nf.write(nf.ab_frameworks(), tmp_path / "ab.json")]
-    out = tmp_path / "report"
-    runs = [DATA / "runs" / "cpu_smoke_2core.json", DATA / "runs" / "gpu_smoke_h200_torch_only.json",
-            DATA / "runs" / "cpu_torch_sweep_skips.json", DATA / "storage", *new]
-    assert reports_main(["report", *map(str, runs), "--out", str(out)]) == 0
+    world sizes, bf16/XLA variants, a paired A/B file) in one report (tests/conftest.py, full_report, the one
+    tests/test_reports.py reads): every section shows."""
+    out = full_report[0]
     browser.get((out / "report.html").resolve().as_uri())
     assert browser.title.startswith("cnnbench report")
 

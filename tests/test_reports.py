@@ -148,21 +148,16 @@ def test_ratio_of_medians_and_mann_whitney_by_hand():
 
 
 @pytest.fixture(scope="module")
-def new_runs(tmp_path_factory) -> dict[str, Path]:
+def new_runs(full_report) -> dict[str, Path]:
     """Runs with the new harness's fields, built from the CPU run (tests/new_fields.py says how)."""
-    d = tmp_path_factory.mktemp("new")
-    return {"four": nf.write(nf.four_runtimes(), d / "four.json"), "scaling": nf.write(nf.scaling_run(), d / "scaling.json"),
-            "variants": nf.write(nf.variants_run(), d / "variants.json"), "ab": nf.write(nf.ab_frameworks(), d / "ab.json")}
+    return full_report[1]
 
 
 @pytest.fixture(scope="module")
-def built_report(tmp_path_factory, new_runs):
-    """One report of every saved run and of the runs with new fields (one build: plots are what costs)."""
-    out = tmp_path_factory.mktemp("report")
-    code = reports_main(["report", str(CPU), str(GPU), str(SWEEP), str(STORAGE), *map(str, new_runs.values()),
-                         "--out", str(out), "--no-history"])
-    assert code == 0
-    return out
+def built_report(full_report) -> Path:
+    """One report of every saved run and of the runs with new fields (one build, shared with the browser's
+    test: plots are what costs; tests/conftest.py, full_report)."""
+    return full_report[0]
 
 
 def test_report_writes_csvs_and_a_self_contained_html(built_report, new_runs):
