@@ -412,6 +412,7 @@ def test_absurd_finite_step_times_are_one_line_and_exit_2(tmp_path, capsys):
     (["--worker-timeout", "inf"], "--worker-timeout: expected a positive number of seconds, got 'inf'"),
     (["--nnodes", "two"], "--nnodes: expected a positive whole number, got 'two'"),
     (["--master-port", "99999"], "--master-port: expected a port number 1..65535"),
+    (["--busy-cores", "-0.5"], "--busy-cores: expected a number of cores, 0 or more (like 0.2), got '-0.5'"),
 ])
 def test_pytest_bench_option_errors_are_one_line(tmp_path, args, message):
     """pytest bench's own options: one line (not pytest's usage block), pytest's usage status 4."""

@@ -99,6 +99,36 @@ def test_bad_instruction_options_are_refused_in_one_line(monkeypatch, extra, mes
         options.parse_options(args)
 
 
+def test_at_once_is_for_instruction_counts_only(monkeypatch):
+    monkeypatch.setattr("cnnbench.ab.checkout.resolve_baseline", lambda ref, repo=None: "0" * 40)
+    base = ("--baseline", "HEAD", "--bench-profile", "smoke", "--models", "lenet5", "--device", "cpu", "--at-once")
+    assert options.parse_options(_args(*base, "--metric", "instructions"))["at_once"] is True
+    with pytest.raises(options.BadInput, match="^--at-once counts both sides of --metric instructions"):
+        options.parse_options(_args(*base))
+
+
+def test_both_sides_at_once_run_together_and_keep_each_sides_result_and_error():
+    """--at-once: A and B start before either ends (each waits until the other has started), each side's
+    counts come back as its own, and a side's error is the command's."""
+    import threading
+
+    started = threading.Barrier(2, timeout=10)
+
+    def side(name):
+        def count():
+            started.wait()  # raises BrokenBarrierError unless the other side runs at the same time
+            return [name]
+        return count
+
+    assert instruction_counts.both_sides(side("a"), side("b"), at_once=True) == (["a"], ["b"])
+    assert instruction_counts.both_sides(lambda: 1, lambda: 2, at_once=False) == (1, 2)
+
+    def fails():
+        raise RuntimeError("B could not start")
+    with pytest.raises(RuntimeError, match="B could not start"):
+        instruction_counts.both_sides(lambda: [1], fails, at_once=True)
+
+
 def _doc(b_count):
     row = {"case": "lenet5-torch-inference-bs2-cpu", "a_instructions": 2_022_201.0, "b_instructions": b_count,
            "change": callgrind.relative_change(2_022_201.0, b_count),

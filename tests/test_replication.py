@@ -27,7 +27,7 @@ def _process(median_ms: float, busy: bool = False, rounds: int = 5, other: float
 
 def _state(processes: dict, wanted: int = 2, most: int = 4):
     return SimpleNamespace(processes=processes, rows=dict.fromkeys(processes), processes_wanted=wanted,
-                           max_processes=most, remeasured={})
+                           max_processes=most, busy_cores=replication.BUSY_CORES, remeasured={})
 
 
 def test_busy_processes_count_only_until_quiet_ones_replace_them():
@@ -278,6 +278,9 @@ def test_the_load_meter_sees_another_process_busy():
     assert replication.is_busy(load)
     assert process_cpu_seconds(hog.pid) is None  # gone: the meter says so rather than guess
     assert not replication.is_busy(None) and not replication.is_busy({"other_cores": 0.05, "steal_cores": 0.0})
+    # --busy-cores: the other processes' cores plus steal against the run's own threshold
+    assert replication.is_busy({"other_cores": 0.7, "steal_cores": 0.1}, 0.75)
+    assert not replication.is_busy({"other_cores": 0.7, "steal_cores": 0.1}, 0.85)
 
 
 @pytest.mark.slow  # a harness run that replaces busy processes: up to a minute beside the other xdist worker;

@@ -41,6 +41,7 @@ def add_ab_arguments(p: argparse.ArgumentParser) -> None:
                            "math=fp32, threads=1, interop_threads=1, autotune=off, onednn=off; comma-separated)")
     add_measurement_arguments(p)
     instruction_counts.add_arguments(p)
+    instruction_counts.add_at_once(p)
     o = p.add_argument_group("output")
     o.add_argument("--format", default="table", help="table, json, csv or markdown")
     o.add_argument("--out", default=None, metavar="FILE", help="write the result there (stdout: the table)")

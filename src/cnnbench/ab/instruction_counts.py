@@ -39,6 +39,13 @@ def add_arguments(p) -> None:
                         "instructions")
 
 
+def add_at_once(p) -> None:
+    """``cnnbench ab``'s own (not bisect's, which counts its GOOD commit once and then one commit at a time)."""
+    p.add_argument("--at-once", action="store_true",
+                   help="with --metric instructions: count both sides at the same time, one Valgrind worker each: "
+                        "half the time on two cores (each side is then the other's load)")
+
+
 def parse_options(args, cases) -> dict:
     """--steps, --repeats, --inject-work checked (ValueError: one line)."""
     out = {}
@@ -59,6 +66,7 @@ def parse_options(args, cases) -> dict:
         if not any(delay_for([(target, 1.0, unit)], c) for c in cases):
             raise ValueError(f"--inject-work {target}: matches none of the selected cases")
     out["work"] = work
+    out["at_once"] = bool(getattr(args, "at_once", False))
     return out
 
 
@@ -112,6 +120,36 @@ def exit_status(doc: dict) -> int:
     return 1 if doc["not_counted"] or any(r["decision"] == "regression" for r in doc["cases"]) else 0
 
 
+def both_sides(count_a, count_b, *, at_once: bool):
+    """(A's counts, B's counts): one after the other, or with ``at_once`` both at the same time, one Valgrind
+    worker each (``--at-once``: half the time on two cores; each side is the other's load, so a count that
+    moves with the machine's load moves alike on both sides). The threads are daemons: an interrupt ends
+    the command without waiting for a count, and its Valgrind workers end with the pipes they read."""
+    if not at_once:
+        return count_a(), count_b()
+    import threading
+
+    got: dict = {}
+
+    def run(side, fn):
+        try:
+            got[side] = fn()
+        except BaseException as exc:  # re-raised in the command's thread
+            got[side] = exc
+
+    threads = [threading.Thread(target=run, args=(side, fn), daemon=True) for side, fn in (("a", count_a),
+                                                                                         ("b", count_b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.5)  # a short wait at a time: SIGINT and SIGTERM reach this thread between them
+    for side in ("a", "b"):
+        if isinstance(got[side], BaseException):
+            raise got[side]
+    return got["a"], got["b"]
+
+
 def run_instructions(args, opts: dict, *, log=None) -> int:
     """The command: count both sides, compare, print, exit 0/1 (2 for bad input, before this)."""
     from contextlib import ExitStack
@@ -139,14 +177,18 @@ def run_instructions(args, opts: dict, *, log=None) -> int:
         info = commit_info()
         b_label = f"working tree ({(info['id'] or '?')[:10]}{', with uncommitted changes' if info['dirty'] else ''})"
         log(f"cnnbench ab --metric instructions: {len(cases)} case(s); A: {a_label}; B: {b_label}")
-        a = count_cases(cases, settings, steps=steps, repeats=repeats, pythonpath=str(package_root(tree)),
-                        cwd=str(tree), log=lambda line: log(f"A {line}"))
         b_work = {c.id: [d[0]] for c in cases if (d := delay_for(work, c))}
-        b = count_cases(cases, settings, steps=steps, repeats=repeats, work=b_work, log=lambda line: log(f"B {line}"))
+        a, b = both_sides(
+            lambda: count_cases(cases, settings, steps=steps, repeats=repeats, pythonpath=str(package_root(tree)),
+                                cwd=str(tree), log=lambda line: log(f"A {line}")),
+            lambda: count_cases(cases, settings, steps=steps, repeats=repeats, work=b_work,
+                                log=lambda line: log(f"B {line}")),
+            at_once=opts.get("at_once", False))
     rows, missing = rows_from(cases, a, b, threshold, work)
     doc = {"metric": "instructions", "a_label": a_label, "b_label": b_label, "threshold": threshold,
            "steps": steps, "repeats": repeats, "counted": callgrind.COUNTED, "datetime": when,
-           "seconds": round(time.perf_counter() - start, 1), "cases": rows, "not_counted": missing}
+           "seconds": round(time.perf_counter() - start, 1), "at_once": opts.get("at_once", False), "cases": rows,
+           "not_counted": missing}
     text = render(doc, args.format)
     if args.out:
         Path(args.out).write_text(text)

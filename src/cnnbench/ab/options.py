@@ -140,6 +140,9 @@ def parse_options(args: argparse.Namespace, repo=None) -> dict:
     _choice("--onednn", args.onednn, ("on", "off"))
     _choice("--bench-profile", args.bench_profile, tuple(cases_mod.PROFILES))
     instructions = getattr(args, "metric", "time") == "instructions"
+    if getattr(args, "at_once", False) and not instructions:
+        raise BadInput("--at-once counts both sides of --metric instructions at the same time; paired timings "
+                       "(--metric time) measure A and B in alternation, never at once")
     if args.threshold is None:
         args.threshold = str(INSTRUCTIONS_THRESHOLD if instructions else DEFAULT_THRESHOLD)
     threshold = _number("--threshold", args.threshold)

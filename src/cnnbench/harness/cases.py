@@ -17,7 +17,7 @@ DEVICES = ("cpu", "cuda", "auto")
 # data-parallel training runs on the frameworks' own engines: PyTorch DDP, TensorFlow's tf.distribute
 DISTRIBUTED_RUNTIMES = (("torch", None), ("tf", "tensorflow"))
 __all__ = ["Case", "KERAS_BACKENDS", "LAYOUTS", "MODES", "NATIVE_LAYOUT", "PRECISIONS", "PROFILES", "Profile",
-           "RUNTIMES", "build_cases", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes",
+           "RUNTIMES", "build_cases", "cores", "delay_for", "parse_batch_sizes", "parse_delay", "parse_world_sizes",
            "positive_int", "positive_ints", "select_models", "tta_cases"]
 
 @dataclass(frozen=True)
@@ -231,6 +231,17 @@ def seconds(name: str, value) -> float:
         x = math.nan
     if not (math.isfinite(x) and x > 0):
         raise ValueError(f"{name}: expected a positive number of seconds, got {value!r}")
+    return x
+
+
+def cores(name: str, value) -> float:
+    """A finite number of cores, 0 or more (a load threshold)."""
+    try:
+        x = float(str(value))
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError(f"{name}: expected a number of cores, 0 or more (like 0.2), got {value!r}")
     return x
 
 

@@ -187,7 +187,7 @@ def gemm_peak(worker: Worker, state: HarnessState, case: Case, math_mode: str, *
         measured = worker.call("gemm_peak", math=math_mode, trials=trials, timeout=state.worker_timeout)
         # measured while other processes were busy: kept as the best so far, and measured again in the next
         # case's worker (a peak measured in a busy moment made the first ETA of a run 144 hours)
-        if replication.is_busy(load.read()):
+        if replication.is_busy(load.read(), state.busy_cores):
             state.gemm_peak_busy.add(key)
         else:
             state.gemm_peak_busy.discard(key)
@@ -284,7 +284,7 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
                        "step_peak_memory_bytes": memory.get("step_peak_memory_bytes"),
                        "other_cores": busy and round(busy["other_cores"], 3),
                        "steal_cores": busy and round(busy["steal_cores"], 3),
-                       "busy": replication.is_busy(busy)}}
+                       "busy": replication.is_busy(busy, state.busy_cores)}}
 
 
 def run_single_case(benchmark, case: Case, state: HarnessState) -> None:

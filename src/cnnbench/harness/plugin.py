@@ -80,6 +80,10 @@ def pytest_addoption(parser):
     r.addoption("--max-processes", default=None, metavar="N",
                 help="at most this many per case, counting those that re-measure a busy, disagreeing or "
                      "implausible case (default: --processes + 2)")
+    r.addoption("--busy-cores", default=None, metavar="CORES",
+                help="a worker process whose rounds ran while other processes and the hypervisor took more than "
+                     "this many cores counts as timed on a busy machine and is measured again (default 0.2; "
+                     "docs/benchmarks.md#several-processes-per-case)")
     r.addoption("--fast", action="store_true",
                 help="one worker process per case: quicker, and the verdict says it cannot tell a slow process "
                      "from a slow model")
@@ -209,6 +213,9 @@ def pytest_configure(config):
         )
         delays = parse_delay(opt.inject_delay)
         wanted, most = process_counts(opt)
+        from cnnbench.harness.replication import BUSY_CORES
+
+        busy = BUSY_CORES if opt.busy_cores is None else cases_mod.cores("--busy-cores", opt.busy_cores)
         from cnnbench.harness import loadgen
 
         loadgen_options = loadgen.options_from(opt)  # --scenarios: the scenario cases replace the step cases
@@ -225,7 +232,7 @@ def pytest_configure(config):
         profile=cases_mod.PROFILES[opt.bench_profile], settings=settings, device=device, device_note=why,
         worker_timeout=timeout, rendezvous=rendezvous, no_memory_check=opt.no_memory_check, delay=delays,
         threads_per_worker=threads_per_worker(world_sizes or [1], rendezvous["nnodes"], settings.threads),
-        processes_wanted=wanted, max_processes=most, fork_workers=not opt.no_fork_server,
+        processes_wanted=wanted, max_processes=most, busy_cores=busy, fork_workers=not opt.no_fork_server,
         scenario_cases=scenario_cases, loadgen=loadgen_options,
     )
     config.stash[STATE] = state
@@ -372,6 +379,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "injected_delay": [list(d) for d in state.delay] or None,
         "processes_per_case": state.processes_wanted,
         "max_processes": state.max_processes,
+        "busy_cores": state.busy_cores,
         "process_noise": state.process_noise,
         "workers": "forked from a fork server per runtime" if state.fork_workers else "fresh interpreters",
         "fork_servers": {rt: {"import_s": srv.info.get("import_s"), "threads_at_fork": srv.info.get("threads"),

@@ -13,7 +13,7 @@ as asv's ``processes`` and pyperf's worker processes do:
 * **the machine's load is measured**: while a process times its rounds, the CPU time that *other*
   processes used (``/proc/stat`` less the worker's and the harness's own) and the hypervisor's steal
   time (``cnnbench.core.procfs.LoadMeter``). A process timed while they took more than BUSY_CORES of
-  the machine does not count while enough quiet processes exist; the case is measured again instead.
+  the machine (``--busy-cores``) does not count while enough quiet processes exist; the case is measured again instead.
 * **re-measured, then judged**: a case gets another process (up to ``--max-processes`` quiet ones: a busy
   process does not use one up, ``has_room``) when its
   counted processes disagree by more than this run's per-process noise (NOISE_FACTOR times the median
@@ -58,10 +58,11 @@ DEFAULT_PROCESSES, FAST_PROCESSES, RIGOROUS_PROCESSES = 2, 1, 4
 BUSY_ALLOWANCE = 2  # processes in all, busy ones included, at most this many times --max-processes
 
 
-def is_busy(load: dict | None) -> bool:
+def is_busy(load: dict | None, threshold: float = BUSY_CORES) -> bool:
     """Whether a process's timed rounds ran while other processes (or the hypervisor) took more than
-    BUSY_CORES of the machine; False where the load could not be read (not Linux)."""
-    return bool(load) and load["other_cores"] + load["steal_cores"] > BUSY_CORES
+    ``threshold`` cores of the machine (``--busy-cores``, default BUSY_CORES); False where the load could not be
+    read (not Linux)."""
+    return bool(load) and load["other_cores"] + load["steal_cores"] > threshold
 
 
 def has_room(processes: list[dict], most: int) -> bool:
@@ -124,7 +125,7 @@ def row_fields(processes: list[dict], state: HarnessState, case_id: str) -> dict
         "process_spread": spread(use),
         "remeasured": list(state.remeasured.get(case_id, [])) or None,
         "timed_while_busy": (f"{len(busy_counted)} of its {len(use)} processes were timed while other processes "
-                             f"took more than {BUSY_CORES:g} cores, and no quiet process replaced them")
+                             f"took more than {state.busy_cores:g} cores, and no quiet process replaced them")
         if busy_counted else None,
     }
 
@@ -207,7 +208,7 @@ def why_another(case_id: str, state: HarnessState, threshold: float | None, doub
         if len(measured) < state.processes_wanted:
             return f"process {len(processes) + 1} of {state.processes_wanted}"
         return (f"a process was timed while the machine was busy (other processes and the hypervisor took more "
-                f"than {BUSY_CORES:g} cores)")
+                f"than {state.busy_cores:g} cores)")
     use = counted(processes, state.processes_wanted)
     gap = spread(use)
     if threshold is not None and gap is not None and gap > threshold and not quorum(use, state.processes_wanted,
