@@ -12,8 +12,8 @@ XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 # test starts inherits it, so that the harness's workers, fork servers and export engines, whose thread count
 # defaults to the cores a process may use (cnnbench.core.settings.cores_available), run one thread each, as the
 # worker's own frameworks do (XDIST_ONE_THREAD below), instead of two-thread pools spinning against the other
-# worker. Measured with `make test` on the 2-core Zen 3 VM (2026-12-07): 376 s -> 349 s, CPU time 730 -> 698 s
-# (/proc/stat). CNNBENCH_TEST_PIN=0 leaves the workers unpinned.
+# worker. Measured with `make test` on the 2-core Zen 3 VM (2026-12-07): 376 s -> 349 s, CPU time (user + system,
+# /proc/stat) 732 -> 666 s (results/time-budgets-zen3-2026-12-07.json). CNNBENCH_TEST_PIN=0 leaves them unpinned.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
 if XDIST_WORKERS > 1 and _WORKER[2:].isdigit() and hasattr(os, "sched_setaffinity") \
         and len(os.sched_getaffinity(0)) >= XDIST_WORKERS and os.environ.get("CNNBENCH_TEST_PIN", "1") == "1":
