@@ -15,9 +15,10 @@ XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 # worker. Measured with `make test` on the 2-core Zen 3 VM (2026-12-07): 376 s -> 349 s, CPU time (user + system,
 # /proc/stat) 732 -> 666 s (results/time-budgets-zen3-2026-12-07.json). CNNBENCH_TEST_PIN=0 leaves them unpinned.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
-if XDIST_WORKERS > 1 and _WORKER[2:].isdigit() and hasattr(os, "sched_setaffinity") \
-        and len(os.sched_getaffinity(0)) >= XDIST_WORKERS and os.environ.get("CNNBENCH_TEST_PIN", "1") == "1":
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[int(_WORKER[2:]) % len(os.sched_getaffinity(0))]})
+_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+if XDIST_WORKERS > 1 and _WORKER[2:].isdigit() and len(_CPUS) >= XDIST_WORKERS \
+        and os.environ.get("CNNBENCH_TEST_PIN", "1") == "1":
+    os.sched_setaffinity(0, {_CPUS[int(_WORKER[2:]) % len(_CPUS)]})
 for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
     del os.environ[_key]
 

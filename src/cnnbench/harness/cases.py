@@ -223,12 +223,17 @@ def one_of(name: str, value: str, allowed) -> str:
     return value
 
 
+def _float(value) -> float:
+    """``value`` as a float; nan where it is not a number."""
+    try:
+        return float(str(value))
+    except ValueError:
+        return math.nan
+
+
 def seconds(name: str, value) -> float:
     """A finite positive number of seconds (a timeout): nan, inf, 0 and negatives mean nothing."""
-    try:
-        x = float(str(value))
-    except ValueError:
-        x = math.nan
+    x = _float(value)
     if not (math.isfinite(x) and x > 0):
         raise ValueError(f"{name}: expected a positive number of seconds, got {value!r}")
     return x
@@ -236,10 +241,7 @@ def seconds(name: str, value) -> float:
 
 def cores(name: str, value) -> float:
     """A finite number of cores, 0 or more (a load threshold)."""
-    try:
-        x = float(str(value))
-    except ValueError:
-        x = math.nan
+    x = _float(value)
     if not (math.isfinite(x) and x >= 0):
         raise ValueError(f"{name}: expected a number of cores, 0 or more (like 0.2), got {value!r}")
     return x

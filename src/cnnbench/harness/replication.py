@@ -46,12 +46,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from cnnbench.harness.state import HarnessState
+from cnnbench.harness.state import BUSY_CORES, HarnessState  # BUSY_CORES: the default of --busy-cores
 
-BUSY_CORES = 0.2  # other processes' CPU + steal, in cores, above which a process's rounds were timed on a busy machine
 MIN_DISAGREEMENT = 0.05  # processes of one case this far apart are always worth another look...
 NOISE_FACTOR = 3.0  # ... and so is a spread this many times the run's median spread between two processes
 DEFAULT_PROCESSES, FAST_PROCESSES, RIGOROUS_PROCESSES = 2, 1, 4

@@ -14,6 +14,10 @@ from cnnbench.core.case import Case
 from cnnbench.core.settings import Settings
 from cnnbench.harness.cases import Profile
 
+# other processes' CPU + steal, in cores, above which a process's rounds were timed on a busy machine (--busy-cores;
+# cnnbench.harness.replication, which uses it, imports it from here: the state may not import that module)
+BUSY_CORES = 0.2
+
 
 @dataclass
 class HarnessState:
@@ -31,7 +35,7 @@ class HarnessState:
     delay: list[tuple[str, float, str]] = field(default_factory=list)  # TEST ONLY --inject-delay: target, amount, unit
     processes_wanted: int = 2  # --processes: worker processes per single-device case (cnnbench.harness.replication)
     max_processes: int = 4  # --max-processes: at most this many, re-measurements included
-    busy_cores: float = 0.2  # --busy-cores: other processes' CPU + steal above which a process was timed busy
+    busy_cores: float = BUSY_CORES  # --busy-cores: other processes' CPU + steal above which a process was timed busy
     fork_workers: bool = True  # workers forked from a fork server per runtime (--no-fork-server: fresh interpreters)
     scenario_cases: list[Case] = field(default_factory=list)  # --scenarios: LoadGen scenario cases (harness.loadgen)
     loadgen: object = None  # --scenarios: the session's harness.loadgen.LoadgenOptions; None: no LoadGen cases
