@@ -327,8 +327,9 @@ def keras_forward(model, x_nchw: np.ndarray, traced: bool = False) -> np.ndarray
     return np.asarray(model(x, training=False))
 
 
-def check_gradients(name: str, tm, km, x: np.ndarray, y: np.ndarray) -> None:
-    """One training-mode forward and backward in each framework: every parameter gets a gradient."""
+def check_gradients(name: str, tm, km, x: np.ndarray, y: np.ndarray) -> tuple:
+    """One training-mode forward and backward in each framework: every parameter gets a gradient. Returns the
+    two training-mode outputs (PyTorch's, Keras'), for a caller that checks them too."""
     import tensorflow as tf
     import torch
 
@@ -336,15 +337,18 @@ def check_gradients(name: str, tm, km, x: np.ndarray, y: np.ndarray) -> None:
     from cnnbench.models_torch.backend import classification_loss as torch_loss
 
     tm.train()
-    torch_loss(tm(torch.from_numpy(x)), torch.from_numpy(y), getattr(tm, "aux_weight", 0.0)).backward()
+    out_t = tm(torch.from_numpy(x))
+    torch_loss(out_t, torch.from_numpy(y), getattr(tm, "aux_weight", 0.0)).backward()
     missing = [n for n, p in tm.named_parameters() if p.grad is None or not bool(p.grad.abs().sum() > 0)]
     assert not missing, f"PyTorch {name}: no gradient for {missing[:5]}"
     with tf.GradientTape() as tape:
-        loss = keras_loss(km(x.transpose(0, 2, 3, 1), training=True), y.astype("int32"), getattr(km, "aux_weight", 0.0))
+        out_k = km(x.transpose(0, 2, 3, 1), training=True)
+        loss = keras_loss(out_k, y.astype("int32"), getattr(km, "aux_weight", 0.0))
     grads = tape.gradient(loss, km.trainable_variables)
     missing = [v.path for v, g in zip(km.trainable_variables, grads) if g is None or not float(tf.reduce_sum(tf.abs(g))) > 0]
     assert not missing, f"Keras {name}: no gradient for {missing[:5]}"
     assert len(grads) == len(list(tm.parameters()))  # the same trainable tensors in both
+    return out_t, out_k
 
 
 def gradient_batch(name: str, size: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
