@@ -229,17 +229,39 @@ class _Scheduling:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
+# The default-size proofs (the tests of the default_pair fixture: published parameter counts, layer names, parity
+# at the benchmarked input, keras.applications' counts) are quick for the BLOCK_TYPES models whose default-size
+# forward costs at most this many multiply-adds (analytic, no framework), and slow above it: VGG-11-BN (7.6 G,
+# 133M parameters), Inception v3 (5.7 G at 299 px) and EfficientNetV2-S (8.4 G at 384 px). Their small-size proofs
+# (parity both ways, stored outputs, gradients, the three FLOP counters, summaries) stay quick, so every family and
+# block type still runs in `make test`; the analytic parameter count of every model is checked against the published
+# one there too (tests/test_registry.py). Their default-size tests took 21 s of the CPU time of a 273 s `make test`
+# on the 2-core Zen 3 VM (2026-12-07), 4% of it.
+DEFAULT_SIZE_QUICK_MACS = 5e9
+
+
+def heavy_at_default_size(name: str) -> bool:
+    from cnnbench.core.analytic import build_graph
+
+    return build_graph(name).macs > DEFAULT_SIZE_QUICK_MACS
+
+
 class _Tiers:
     """`make test` is the quick tier, `-m "not slow"`; `make test-all` (CI) runs every test (docs/testing.md,
     "Two tiers"). A model's own tests (its xdist group) are in the quick tier for the models of BLOCK_TYPES and
-    marked slow for the rest, the depth and width variants of a family whose code the quick tier proves. Runs
-    before pytest's own -m selection, which reads the mark."""
+    marked slow for the rest, the depth and width variants of a family whose code the quick tier proves; of the
+    BLOCK_TYPES models heavy at their default size (DEFAULT_SIZE_QUICK_MACS), the default-size tests are slow too.
+    Runs before pytest's own -m selection, which reads the mark."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items):
+        heavy = {m for m in BLOCK_TYPES if heavy_at_default_size(m)}
         for item in items:
             group = _group(item)
-            if group.startswith("model-") and group[len("model-"):] not in BLOCK_TYPES:
+            model = group[len("model-"):] if group.startswith("model-") else None
+            if model is None:
+                continue
+            if model not in BLOCK_TYPES or (model in heavy and "default_pair" in getattr(item, "fixturenames", ())):
                 item.add_marker(pytest.mark.slow)
 
 
