@@ -12,6 +12,7 @@ import pytest
 import cnnbench
 from cnnbench.core.specs import get_spec
 from cnnbench.harness.cases import PROFILES, build_cases, parse_world_sizes, tta_cases
+from conftest import HARNESS_BESIDE_XDIST
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -489,7 +490,8 @@ def test_out_of_memory_is_recognised_in_every_framework(torch_mod, keras_mod):
 def _bench(tmp_path, *args, name="run.json"):
     out = tmp_path / name
     cmd = [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-p", "no:cacheprovider",
-           "--bench-profile", "smoke", f"--benchmark-json={out}", *(args or ()), *(() if "--processes" in args else ("--fast",))]
+           "--bench-profile", "smoke", f"--benchmark-json={out}", *(args or ()), *(() if "--processes" in args else ("--fast",)),
+           *HARNESS_BESIDE_XDIST]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT), out
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from cnnbench.core import atomic
+from conftest import HARNESS_BESIDE_XDIST
 
 ROOT = Path(__file__).resolve().parents[1]
 LENET = ["--models", "lenet5", "--frameworks", "torch", "--bench-profile", "smoke", "--no-time-to-accuracy", "--fast"]
@@ -24,7 +25,7 @@ LENET = ["--models", "lenet5", "--frameworks", "torch", "--bench-profile", "smok
 
 def _bench_cmd(out: Path, *args) -> list[str]:
     return [sys.executable, "-m", "pytest", "bench", "--benchmark-only", "-p", "no:cacheprovider",
-            f"--benchmark-json={out}", *args]
+            f"--benchmark-json={out}", *HARNESS_BESIDE_XDIST, *args]
 
 
 def _cli(*args, cwd=None):
