@@ -3,6 +3,7 @@ clear failures in bounded time. Two workers on this 2-core CPU (gloo, TensorFlow
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnbench.core.settings import allowed_cpus
 from cnnbench.harness.distributed import Job
 from cnnbench.core.case import NATIVE_LAYOUT, Case
 from cnnbench.worker.client import WorkerDied, WorkerError
@@ -47,17 +49,36 @@ def parity(request, torch_mod, keras_mod):
     lenet, resnet = _case(framework, "lenet5", 4, 28, 2), _case(framework, "resnet18", 2, 32, 2)
     job = _job(lenet)
     try:
+        placed = (allowed_cpus(), [sorted(os.sched_getaffinity(w.pid)) for w in job.workers])
         two = job.call("parity_step", case=lenet.to_dict(), seed=3)
         small_resnet = job.call("parity_step", case=resnet.to_dict(), seed=5, with_weights=False)
     finally:
         job.close()
     backend = runtime_backend("torch" if framework == "torch" else "keras-tf")
     one = backend.parity_step(Case("lenet5", framework, "train", 8, "cpu", 28, layout=NATIVE_LAYOUT[framework]), 3)
-    return framework, two, one, small_resnet
+    return framework, two, one, small_resnet, placed
+
+
+def test_workers_are_pinned_to_the_cpus_this_process_may_use(parity):
+    """Each worker of a job on the next of the CPUs this process may run on, not on CPUs counted from 0: under
+    `make test` the xdist worker on the second core is pinned to CPU 1 (tests/conftest.py), and its job's two
+    workers then share CPU 1; pinned to CPU 0 (it once was), one would run on the other xdist worker's core, and
+    under a cpuset without CPU 0 (a container, a Slurm job) it would not start."""
+    allowed, workers = parity[4]
+    assert all(set(cpus) <= set(allowed) for cpus in workers), (allowed, workers)
+    assert workers == [[allowed[i % len(allowed)]] for i in range(2)]  # one thread each (_job)
+
+
+def test_worker_cpus_by_hand():
+    from cnnbench.harness.distributed import worker_cpus
+
+    assert worker_cpus(0, 1, [1]) == [1]  # the xdist worker pinned to CPU 1: never CPU 0
+    assert [worker_cpus(i, 2, [4, 5, 6, 7]) for i in range(2)] == [[4, 5], [6, 7]]  # a cpuset of CPUs 4-7
+    assert [worker_cpus(i, 1, [0, 1]) for i in range(4)] == [[0], [1], [0], [1]]  # more workers than cores share
 
 
 def test_every_worker_applies_the_same_gradients(parity):
-    _, (rank0, rank1), _, _ = parity
+    _, (rank0, rank1), _, _, _ = parity
     assert (rank0["rank"], rank1["rank"]) == (0, 1)
     assert rank0["loss"] != rank1["loss"]  # each worker saw its own half of the batch ...
     assert rank0["grads"] == rank1["grads"]  # ... and both apply the same all-reduced gradients, to the bit
@@ -67,7 +88,7 @@ def test_every_worker_applies_the_same_gradients(parity):
 def test_two_workers_take_the_step_of_one_worker_on_the_whole_batch(parity):
     """Mean loss over 8 images = mean of the two workers' mean losses over 4; the SGD step from the same
     initial weights is then the same up to float summation order."""
-    framework, (rank0, rank1), one, _ = parity
+    framework, (rank0, rank1), one, _, _ = parity
     assert (rank0["loss"] + rank1["loss"]) / 2 == pytest.approx(one["loss"], rel=1e-5)
     w2, w1 = np.asarray(rank0["weights"]), np.asarray(one["weights"])
     assert w2.shape == w1.shape == (61_706,)  # LeNet-5's parameters (seed 000's Keras summary)
@@ -80,7 +101,7 @@ def test_two_workers_take_the_step_of_one_worker_on_the_whole_batch(parity):
 def test_a_small_resnet_gets_the_same_gradients_on_every_worker(parity):
     """BatchNorm statistics stay per worker in both engines (no SyncBatchNorm, no synchronized BN), so
     the 2-worker step is not the 1-worker step on the whole batch here; the applied gradients agree."""
-    _, _, _, (rank0, rank1) = parity
+    _, _, _, (rank0, rank1), _ = parity
     assert len(rank0["grads"]) == 62 and rank0["grads"] == rank1["grads"]  # conv, BN (x2), fc tensors of ResNet-18
 
 

@@ -34,7 +34,7 @@ from cnnbench.harness.harness import (
     replay, rounds_for,
 )
 from cnnbench.worker.client import WorkerDied, WorkerError
-from cnnbench.core.settings import Settings, cores_available
+from cnnbench.core.settings import Settings, allowed_cpus, cores_available
 from cnnbench.harness.state import HarnessState
 
 
@@ -58,6 +58,15 @@ def threads_per_worker(world_sizes: list[int], nnodes: int = 1, threads: int | N
     local = max(1, max(world_sizes) // max(1, nnodes))
     share = max(1, cores_available() // local)
     return min(share, threads) if threads else share
+
+
+def worker_cpus(local_rank: int, threads: int, cpus: list[int] | None = None) -> list[int]:
+    """The CPUs a job's ``local_rank``-th worker on this host is pinned to: the next ``threads`` of the CPUs this
+    process may run on (``allowed_cpus``), not CPU numbers counted from 0. Under ``taskset``, a container's or a
+    batch scheduler's cpuset (Slurm's cgroups), CPU 0 may be none of them, and pinning to it fails (EINVAL) or
+    runs on another job's cores. More workers than cores wrap around: they share cores, as their threads would."""
+    cpus = allowed_cpus() if cpus is None else cpus
+    return [cpus[(local_rank * threads + k) % len(cpus)] for k in range(threads)]
 
 
 STARTUP_S = 20.0  # a worker's start-up (imports, settings) allowed on top of the rendezvous timeout
@@ -89,7 +98,7 @@ class Job:
                                                    "task": {"type": "worker", "index": rank}})
                     if case.device == "cuda":
                         env["CUDA_VISIBLE_DEVICES"] = str(i)  # one GPU per TensorFlow worker
-                affinity = list(range(i * threads, (i + 1) * threads)) if case.device == "cpu" else None
+                affinity = worker_cpus(i, threads) if case.device == "cpu" else None
                 self.workers.append(Worker(case.runtime, case.device, per_worker, env=env, affinity=affinity,
                                            wait=False))
             # TensorFlow waits for its cluster without a timeout: the job waits for the rendezvous timeout plus
