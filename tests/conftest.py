@@ -14,9 +14,11 @@ XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
 # worker's own frameworks do (XDIST_ONE_THREAD below), instead of two-thread pools spinning against the other
 # worker. Measured with `make test` on the 2-core Zen 3 VM (2026-12-07): 376 s -> 349 s, CPU time (user + system,
 # /proc/stat) 732 -> 666 s (results/time-budgets-zen3-2026-12-07.json). CNNBENCH_TEST_PIN=0 leaves them unpinned.
+from cnnbench.core.settings import allowed_cpus  # noqa: E402  (no framework, no thread: before the pinning)
+
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
-_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
-if XDIST_WORKERS > 1 and _WORKER[2:].isdigit() and len(_CPUS) >= XDIST_WORKERS \
+_CPUS = allowed_cpus()  # the machine's CPUs this run may use, read before a worker pins itself to one of them
+if XDIST_WORKERS > 1 and _WORKER[2:].isdigit() and hasattr(os, "sched_setaffinity") and len(_CPUS) >= XDIST_WORKERS \
         and os.environ.get("CNNBENCH_TEST_PIN", "1") == "1":
     os.sched_setaffinity(0, {_CPUS[int(_WORKER[2:]) % len(_CPUS)]})
 for _key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
@@ -53,7 +55,7 @@ HARNESS_BESIDE_XDIST: tuple[str, ...] = ()
 if XDIST_WORKERS > 1:
     from cnnbench.harness.state import BUSY_CORES
 
-    HARNESS_BESIDE_XDIST = ("--busy-cores", f"{min(XDIST_WORKERS, len(_CPUS) or XDIST_WORKERS) - 1 + BUSY_CORES:g}")
+    HARNESS_BESIDE_XDIST = ("--busy-cores", f"{min(XDIST_WORKERS, len(_CPUS)) - 1 + BUSY_CORES:g}")
 
 
 def _one_thread(module_name: str) -> None:
