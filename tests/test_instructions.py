@@ -4,6 +4,7 @@ LeNet-5 under Valgrind (skipped, with the one line, where Valgrind is missing)."
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +269,36 @@ def test_compare_gates_counts_of_two_saved_runs_at_one_percent(tmp_path):
     first = comp.cases[0]
     assert first.instructions_status == "regression" and "instructions" in first.flagged_by
     assert "instructions 2,022,201 -> 2,063,250 (+2.03%)" in first.notes and comp.exit_status == 1
+
+
+def test_both_sides_start_from_paths_and_environments_of_the_same_length():
+    """cnnbench ab --metric instructions: A's worktree and B's copy of the working tree's package differ in one
+    letter of their paths, share an empty working directory, and so start workers whose environments have the same
+    size (docs/instructions.md: a count moves with it); B's copy is the imported code, uncommitted edits included,
+    without compiled files; all of it is removed on exit, the worktree unregistered."""
+    import subprocess
+
+    from cnnbench.ab.checkout import SidesOfEqualLength, _git, git_toplevel, import_root
+    from cnnbench.worker.client import _environment
+
+    try:
+        root = git_toplevel()
+    except ValueError as exc:  # an installed copy, not a checkout
+        pytest.skip(str(exc))
+    sha = _git(root, "rev-parse", "HEAD").stdout.strip()
+
+    def worktrees() -> str:
+        return subprocess.run(["git", "-C", str(root), "worktree", "list"], capture_output=True, text=True).stdout
+
+    with SidesOfEqualLength(sha) as (a, b):
+        top = Path(a["cwd"]).parent
+        assert len(a["pythonpath"]) == len(b["pythonpath"]) and a["pythonpath"] != b["pythonpath"]
+        assert a["cwd"] == b["cwd"] and not any(Path(a["cwd"]).iterdir())
+        a_env, b_env = (_environment("torch", "cpu", ONE_THREAD, None, side["pythonpath"], None) for side in (a, b))
+        assert a_env.keys() == b_env.keys() and all(len(a_env[k]) == len(b_env[k]) for k in a_env)
+        copied = Path(b["pythonpath"]) / "cnnbench"
+        assert (copied / "ab" / "checkout.py").read_bytes() == (import_root() / "cnnbench" / "ab" / "checkout.py").read_bytes()
+        assert not list(copied.rglob("__pycache__"))
+        assert (Path(a["pythonpath"]) / "cnnbench" / "__init__.py").is_file()
+        assert str(top / "a") in worktrees()
+    assert not top.exists() and str(top) not in worktrees()

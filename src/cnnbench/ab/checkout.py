@@ -5,7 +5,8 @@ that commit (``python -m cnnbench.worker`` with the worktree as working director
 root first on PYTHONPATH: ``src/`` since the src layout, the worktree itself before it, where
 ``cnnbench/__init__.py`` made an uninstalled checkout importable) and the candidate on the working
 tree this code was imported from. The worktree is removed when the comparison ends,
-however it ends.
+however it ends. ``cnnbench ab --metric instructions`` counts both sides from paths of the same length
+(``SidesOfEqualLength``): a count moves with the length of the paths and environment a process starts with.
 """
 from __future__ import annotations
 
@@ -112,6 +113,49 @@ class BaselineWorktree:
         if self.path is None:
             return
         _git(self.root, "worktree", "remove", "--force", str(self.path))
+        shutil.rmtree(self.path, ignore_errors=True)
+        _git(self.root, "worktree", "prune")
+        self.path = None
+
+
+class SidesOfEqualLength:
+    """``with SidesOfEqualLength(sha) as (a, b):`` where each side's worker starts, as ``count_cases``'s keywords
+    (``pythonpath``, ``cwd``): A, a detached worktree of ``sha`` at ``<tmp>/a``; B, a copy of the package this code
+    was imported from (the working tree, uncommitted changes included; no ``__pycache__``, so each side compiles
+    its own) at ``<tmp>/b``, in the same layout as A's (``src/`` or the top); one empty working directory,
+    ``<tmp>/cwd``, for both. An instruction count depends on the process's surroundings: the size of its
+    environment and of the paths it imports from move where its stack and heap start, and with them the paths
+    taken through alignment-dependent copies (docs/instructions.md: +0.15% for 37 bytes more environment). With
+    B run from the checkout and A from a worktree elsewhere, two sides of the same code were up to 0.48% apart
+    against a 0.5% threshold; here the two differ in one letter of their paths. Removed on exit."""
+
+    def __init__(self, sha: str, root: Path | None = None):
+        self.sha = sha
+        self.root = git_toplevel(root)
+        self.path: Path | None = None
+        self._worktree = False
+
+    def __enter__(self) -> tuple[dict, dict]:
+        self.path = Path(tempfile.mkdtemp(prefix="cnnbench-ab-"))
+        a = self.path / "a"
+        done = _git(self.root, "worktree", "add", "--detach", "--quiet", str(a), self.sha)
+        if done.returncode != 0:
+            self.__exit__()
+            raise ValueError(f"--baseline: git worktree add failed: {done.stderr.strip().splitlines()[-1:]}")
+        self._worktree = True
+        layout = package_root(a).relative_to(a)
+        b = self.path / "b" / layout
+        shutil.copytree(import_root() / "cnnbench", b / "cnnbench",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        cwd = self.path / "cwd"
+        cwd.mkdir()
+        return ({"pythonpath": str(a / layout), "cwd": str(cwd)}, {"pythonpath": str(b), "cwd": str(cwd)})
+
+    def __exit__(self, *exc) -> None:
+        if self.path is None:
+            return
+        if self._worktree:
+            _git(self.root, "worktree", "remove", "--force", str(self.path / "a"))
         shutil.rmtree(self.path, ignore_errors=True)
         _git(self.root, "worktree", "prune")
         self.path = None

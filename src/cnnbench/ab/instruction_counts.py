@@ -3,7 +3,8 @@ instructions of a step under Callgrind (docs/instructions.md), not by paired tim
 
 An instruction count is deterministic to ~0.3% (docs/instructions.md), so each side is counted once per
 case (``--repeats`` counts in the same process; their median) in one Valgrind worker per runtime, the
-baseline's on a ``git worktree`` of its commit. A case whose B count is above A's by more than the
+baseline's on a ``git worktree`` of its commit, the working tree's on a copy of its package beside it (paths of
+the same length: ``cnnbench.ab.checkout.SidesOfEqualLength``). A case whose B count is above A's by more than the
 threshold (default ``cnnbench.core.callgrind.DEFAULT_THRESHOLD``, 0.5%) is a regression: exit 1, with a
 line naming the case, both counts and the change. Without Valgrind: one line naming the packages to
 install, exit 0, nothing compared (CI's other gates go on).
@@ -154,7 +155,7 @@ def run_instructions(args, opts: dict, *, log=None) -> int:
     """The command: count both sides, compare, print, exit 0/1 (2 for bad input, before this)."""
     from contextlib import ExitStack
 
-    from cnnbench.ab.checkout import BaselineWorktree, commit_info, package_root
+    from cnnbench.ab.checkout import SidesOfEqualLength, commit_info
     from cnnbench.harness.instructions import count_cases
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -172,16 +173,16 @@ def run_instructions(args, opts: dict, *, log=None) -> int:
     start = time.perf_counter()
     when = datetime.now(timezone.utc).isoformat()
     with ExitStack() as stack:
-        tree = stack.enter_context(BaselineWorktree(opts["baseline_sha"]))
+        a_side, b_side = stack.enter_context(SidesOfEqualLength(opts["baseline_sha"]))
         a_label = f"baseline {args.baseline} ({opts['baseline_sha'][:10]})"
         info = commit_info()
         b_label = f"working tree ({(info['id'] or '?')[:10]}{', with uncommitted changes' if info['dirty'] else ''})"
         log(f"cnnbench ab --metric instructions: {len(cases)} case(s); A: {a_label}; B: {b_label}")
         b_work = {c.id: [d[0]] for c in cases if (d := delay_for(work, c))}
         a, b = both_sides(
-            lambda: count_cases(cases, settings, steps=steps, repeats=repeats, pythonpath=str(package_root(tree)),
-                                cwd=str(tree), log=lambda line: log(f"A {line}")),
-            lambda: count_cases(cases, settings, steps=steps, repeats=repeats, work=b_work,
+            lambda: count_cases(cases, settings, steps=steps, repeats=repeats, **a_side,
+                                log=lambda line: log(f"A {line}")),
+            lambda: count_cases(cases, settings, steps=steps, repeats=repeats, work=b_work, **b_side,
                                 log=lambda line: log(f"B {line}")),
             at_once=opts.get("at_once", False))
     rows, missing = rows_from(cases, a, b, threshold, work)
