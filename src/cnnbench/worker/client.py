@@ -228,7 +228,9 @@ class Worker:
                 raise WorkerDied(f"the {runtime} fork server could not fork a worker ({exc})", "") from None
         else:
             self.proc = subprocess.Popen(
-                [*(launcher or []), sys.executable, "-m", "cnnbench.worker", str(cmd_r), str(rep_w)],
+                # the pipes' numbers at a fixed width: argv's size moves where the stack starts, and with it an
+                # instruction count (docs/instructions.md), and two workers started at once get other numbers
+                [*(launcher or []), sys.executable, "-m", "cnnbench.worker", f"{cmd_r:07d}", f"{rep_w:07d}"],
                 pass_fds=(cmd_r, rep_w), stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                 env=_environment(runtime, device, settings, env, pythonpath, affinity), cwd=cwd,
                 start_new_session=True)  # a Ctrl-C in the terminal reaches the harness, which ends its workers
