@@ -302,3 +302,28 @@ def test_both_sides_start_from_paths_and_environments_of_the_same_length():
         assert (Path(a["pythonpath"]) / "cnnbench" / "__init__.py").is_file()
         assert str(top / "a") in worktrees()
     assert not top.exists() and str(top) not in worktrees()
+
+
+def test_a_workers_pipe_numbers_have_a_fixed_width_in_its_argv(tmp_path):
+    """Two workers started at once (--at-once) get other pipe numbers, and their argv must have the same size all
+    the same: from another clone, PyTorch's counts of the same code were 0.27% apart before (docs/instructions.md).
+    The worker's python is replaced by a launcher that writes the arguments it was given."""
+    import sys
+    import time
+
+    from cnnbench.worker.client import Worker
+
+    seen = tmp_path / "argv"
+    record = [sys.executable, "-c", "import pathlib, sys, time; pathlib.Path(sys.argv[1]).write_text(' '.join("
+              "sys.argv[2:])); time.sleep(60)", str(seen)]
+    worker = Worker("torch", "cpu", ONE_THREAD, launcher=record, wait=False)
+    try:
+        deadline = time.monotonic() + 30
+        while not (seen.exists() and seen.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        args = seen.read_text().split()
+    finally:
+        worker.kill()
+        worker.close()
+    assert args[-4:-2] == ["-m", "cnnbench.worker"] and [len(a) for a in args[-2:]] == [7, 7], args
+    assert all(a.isdigit() and int(a) > 2 for a in args[-2:])
