@@ -222,15 +222,14 @@ def full_report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     the runs with the new harness's fields (tests/new_fields.py), built once (its plots are what costs: 12 s of
     CPU time on the 2-core Zen 3 VM) for tests/test_reports.py and tests/test_report_browser.py."""
     import new_fields as nf
+    from saved_runs import CPU, GPU, STORAGE, SWEEP
 
     from cnnbench.reports.cli import main as reports_main
 
     d = tmp_path_factory.mktemp("new")
     new = {"four": nf.write(nf.four_runtimes(), d / "four.json"), "scaling": nf.write(nf.scaling_run(), d / "scaling.json"),
            "variants": nf.write(nf.variants_run(), d / "variants.json"), "ab": nf.write(nf.ab_frameworks(), d / "ab.json")}
-    data = Path(__file__).parent / "data"
-    runs = [data / "runs" / "cpu_smoke_2core.json", data / "runs" / "gpu_smoke_h200_torch_only.json",
-            data / "runs" / "cpu_torch_sweep_skips.json", data / "storage", *new.values()]
+    runs = [CPU, GPU, SWEEP, STORAGE, *new.values()]
     out = tmp_path_factory.mktemp("report")
     assert reports_main(["report", *map(str, runs), "--out", str(out), "--no-history"]) == 0
     return out, new

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from conftest import reference_params
 
-DATA = Path(__file__).parent / "data"
-CPU = DATA / "runs" / "cpu_smoke_2core.json"
+from saved_runs import CPU
 
 EQUAL = {"setting_math_matmul": "fp32", "setting_math_conv": "fp32", "setting_autotune": None,
          "setting_intra_op_threads": 2, "setting_inter_op_threads": 2, "setting_onednn": True,

@@ -10,12 +10,7 @@ from cnnbench.reports.cli import main as reports_main
 from cnnbench.reports.compare import Thresholds, compare_runs
 from cnnbench.reports.load import find_runs
 
-DATA = Path(__file__).parent / "data"
-STORE = DATA / "storage" / "Linux-CPython-3.11-64bit"
-SAME1, SAME2, SLOWER = STORE / "0001_same1.json", STORE / "0002_same2.json", STORE / "0003_slower.json"
-CPU = DATA / "runs" / "cpu_smoke_2core.json"
-GPU = DATA / "runs" / "gpu_smoke_h200_torch_only.json"
-CPU16 = DATA / "runs" / "cpu_smoke_16core_torch_only.json"
+from saved_runs import CPU, CPU16, SAME1, SAME2, SLOWER
 
 
 def _compare(a: Path, b: Path, **kw):

@@ -16,10 +16,7 @@ import pytest
 import new_fields as nf
 from cnnbench.reports.cli import main as reports_main
 
-DATA = Path(__file__).parent / "data"
-CPU = DATA / "runs" / "cpu_smoke_2core.json"
-STORE = DATA / "storage" / "Linux-CPython-3.11-64bit"
-SAME1, SAME2 = STORE / "0001_same1.json", STORE / "0002_same2.json"
+from saved_runs import CPU, SAME1, SAME2, STORE
 
 
 @pytest.fixture

@@ -29,14 +29,7 @@ from cnnbench.reports.load import find_runs, load_run
 from cnnbench.core.stats import mann_whitney_p, ratio_of_medians
 from cnnbench.reports.tidy import results_frame, skipped_frame
 
-DATA = Path(__file__).parent / "data"
-RUNS = DATA / "runs"
-STORAGE = DATA / "storage"
-CPU = RUNS / "cpu_smoke_2core.json"
-GPU = RUNS / "gpu_smoke_h200_torch_only.json"
-CPU16 = RUNS / "cpu_smoke_16core_torch_only.json"
-SWEEP = RUNS / "cpu_torch_sweep_skips.json"
-SAME1 = STORAGE / "Linux-CPython-3.11-64bit" / "0001_same1.json"
+from saved_runs import CPU, DATA, GPU, SAME1, STORAGE, SWEEP
 
 # the columns results.csv promises (docs/reports.md, "results.csv")
 REQUIRED_COLUMNS = [
