@@ -94,15 +94,18 @@ def commit_info(root: Path | None = None) -> dict:
 
 
 class BaselineWorktree:
-    """``with BaselineWorktree(sha) as path:`` a detached worktree of ``sha``, removed on exit."""
+    """``with BaselineWorktree(sha) as path:`` a detached worktree of ``sha``, removed on exit: in a new temporary
+    folder, or at ``at`` (a path that does not exist yet)."""
 
-    def __init__(self, sha: str, root: Path | None = None):
+    def __init__(self, sha: str, root: Path | None = None, *, at: Path | None = None):
         self.sha = sha
         self.root = git_toplevel(root)
+        self.at = at
         self.path: Path | None = None
 
     def __enter__(self) -> Path:
-        self.path = Path(tempfile.mkdtemp(prefix=f"cnnbench-baseline-{self.sha[:10]}-"))
+        self.path = Path(self.at) if self.at is not None else \
+            Path(tempfile.mkdtemp(prefix=f"cnnbench-baseline-{self.sha[:10]}-"))
         done = _git(self.root, "worktree", "add", "--detach", "--quiet", str(self.path), self.sha)
         if done.returncode != 0:
             self.__exit__()
@@ -130,32 +133,30 @@ class SidesOfEqualLength:
     against a 0.5% threshold; here the two differ in one letter of their paths. Removed on exit."""
 
     def __init__(self, sha: str, root: Path | None = None):
-        self.sha = sha
-        self.root = git_toplevel(root)
+        self.sha, self.root = sha, root
         self.path: Path | None = None
-        self._worktree = False
+        self._tree: BaselineWorktree | None = None
 
     def __enter__(self) -> tuple[dict, dict]:
         self.path = Path(tempfile.mkdtemp(prefix="cnnbench-ab-"))
-        a = self.path / "a"
-        done = _git(self.root, "worktree", "add", "--detach", "--quiet", str(a), self.sha)
-        if done.returncode != 0:
+        try:
+            self._tree = BaselineWorktree(self.sha, self.root, at=self.path / "a")
+            a = self._tree.__enter__()
+            layout = package_root(a).relative_to(a)
+            b = self.path / "b" / layout
+            shutil.copytree(import_root() / "cnnbench", b / "cnnbench",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            cwd = self.path / "cwd"
+            cwd.mkdir()
+        except BaseException:
             self.__exit__()
-            raise ValueError(f"--baseline: git worktree add failed: {done.stderr.strip().splitlines()[-1:]}")
-        self._worktree = True
-        layout = package_root(a).relative_to(a)
-        b = self.path / "b" / layout
-        shutil.copytree(import_root() / "cnnbench", b / "cnnbench",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        cwd = self.path / "cwd"
-        cwd.mkdir()
+            raise
         return ({"pythonpath": str(a / layout), "cwd": str(cwd)}, {"pythonpath": str(b), "cwd": str(cwd)})
 
     def __exit__(self, *exc) -> None:
-        if self.path is None:
-            return
-        if self._worktree:
-            _git(self.root, "worktree", "remove", "--force", str(self.path / "a"))
-        shutil.rmtree(self.path, ignore_errors=True)
-        _git(self.root, "worktree", "prune")
-        self.path = None
+        if self._tree is not None:
+            self._tree.__exit__()
+            self._tree = None
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
