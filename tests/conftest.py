@@ -102,7 +102,6 @@ def keras_mod():
     import keras
 
     _collect_and_freeze()
-
     return keras
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from cnnbench.core import atomic
 from conftest import HARNESS_BESIDE_XDIST
+from saved_runs import CPU, STORAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 LENET = ["--models", "lenet5", "--frameworks", "torch", "--bench-profile", "smoke", "--no-time-to-accuracy", "--fast"]
@@ -133,7 +134,7 @@ def test_a_damaged_profile_cache_entry_is_recomputed_not_trusted(tmp_path, torch
 # ------------------------------------------------------------------ issue #41: nothing lost, round two
 # A real full disk where root may mount a tmpfs; elsewhere the same ENOSPC, simulated in the subprocess by
 # a sitecustomize that makes cnnbench's atomic writes into the "full" folder fail once a flag file exists.
-DATA = ROOT / "tests" / "data"
+DATA = ROOT / "tests" / "data"  # the journal below; the saved runs: tests/saved_runs.py
 SMALLEST = ["--models", "lenet5", "--frameworks", "torch", "--bench-profile", "smoke", "--no-time-to-accuracy",
             "--modes", "inference"]
 _SHIM = '''
@@ -319,7 +320,7 @@ def _report(capsys, *argv):
 def test_a_full_disk_during_report_is_one_line_and_leaves_no_half_report(full_disk, tmp_path, capsys, monkeypatch):
     """Defect 4: a new folder on a full disk: one line with the path and the reason, exit 2, no folder
     left; an existing report keeps every one of its files as they were."""
-    run = DATA / "runs" / "cpu_smoke_2core.json"
+    run = CPU
     old = tmp_path / "old"
     assert _report(capsys, str(run), "--out", str(old))[0] == 0
     before = {p.name: p.read_bytes() for p in old.iterdir()}
@@ -348,16 +349,16 @@ def _damaged_store(tmp_path) -> Path:
     from cnnbench.cli import main
 
     path = tmp_path / "store.sqlite"
-    assert main(["history", "add", str(DATA / "storage"), "--store", str(path)]) == 0
+    assert main(["history", "add", str(STORAGE), "--store", str(path)]) == 0
     with open(path, "r+b") as f:  # page 3 overwritten: a table's b-tree page
         f.seek(4096 * 2)
         f.write(b"\xff" * 4096)
     return path
 
 
-@pytest.mark.parametrize("argv", [["history", "list"], ["history", "add", str(DATA / "runs" / "cpu_smoke_2core.json")],
+@pytest.mark.parametrize("argv", [["history", "list"], ["history", "add", str(CPU)],
                                   ["history", "export", "1"], ["history", "remove", "1"],
-                                  ["report", str(DATA / "runs" / "cpu_smoke_2core.json"), "--no-history",
+                                  ["report", str(CPU), "--no-history",
                                    "--no-diagrams", "--out", "{tmp}/rep"]])
 def test_a_store_with_a_damaged_page_is_one_line_and_exit_2(tmp_path, capsys, argv):
     """Defect 5: a malformed SQLite page: one line naming the store and `.recover`, exit 2, the file unchanged."""
@@ -380,7 +381,7 @@ def test_history_export_into_a_folder_is_one_line_and_a_replaced_file_is_said(tm
     from cnnbench.cli import main
 
     store_path = tmp_path / "store.sqlite"
-    assert main(["history", "add", str(DATA / "storage"), "--store", str(store_path)]) == 0
+    assert main(["history", "add", str(STORAGE), "--store", str(store_path)]) == 0
     (tmp_path / "adir").mkdir()
     capsys.readouterr()
     assert main(["history", "export", "1", "--store", str(store_path), "--out", str(tmp_path / "adir")]) == 2
@@ -394,7 +395,7 @@ def test_history_export_into_a_folder_is_one_line_and_a_replaced_file_is_said(tm
 
 def test_absurd_finite_step_times_are_one_line_and_exit_2(tmp_path, capsys):
     """Defect 7: step times of 1e308 s: the file is refused as damaged (one line, exit 2), nothing written."""
-    data = json.loads((DATA / "runs" / "cpu_smoke_2core.json").read_text())
+    data = json.loads((CPU).read_text())
     for bench in data["benchmarks"]:
         bench["stats"].update({k: 1e308 for k in ("min", "max", "mean", "median", "q1", "q3")})
         bench["stats"]["data"] = [1e308] * len(bench["stats"]["data"])

@@ -23,10 +23,10 @@ pytest.importorskip("pandas", reason="the store fingerprints machines with cnnbe
 
 from cnnbench.cli import main  # noqa: E402
 from cnnbench.history.changes import detect  # noqa: E402
+from saved_runs import CPU, GPU  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-VM_RUN = ROOT / "tests" / "data" / "runs" / "cpu_smoke_2core.json"
-H200_RUN = ROOT / "tests" / "data" / "runs" / "gpu_smoke_h200_torch_only.json"
+VM_RUN, H200_RUN = CPU, GPU  # the 2-core VM, an H200 machine (tests/saved_runs.py)
 SIGMA = 0.057  # one run's log noise, derived above from the README's 0.86-1.21 over 37 pairs
 COMMITS, STEP_AT, STEP = 40, 25, 1.15  # 40 commits; commit 25 (0-based) and every later one 15% slower
 SEEDS = range(50)

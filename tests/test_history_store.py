@@ -18,11 +18,11 @@ pytest.importorskip("pandas", reason="the store fingerprints machines with cnnbe
 
 from cnnbench.cli import main  # noqa: E402
 from cnnbench.history import store  # noqa: E402
+from saved_runs import CPU, GPU  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "runs"
-VM_RUN = DATA / "cpu_smoke_2core.json"  # the 2-core VM: machine a83c02e043
-H200_RUN = DATA / "gpu_smoke_h200_torch_only.json"  # another machine: 7e4692d9bb
+VM_RUN = CPU  # the 2-core VM: machine a83c02e043
+H200_RUN = GPU  # another machine: 7e4692d9bb
 
 
 def run_at(tmp_path: Path, n: int, *, source: Path = VM_RUN, scale: float = 1.0) -> Path:

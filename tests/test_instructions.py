@@ -11,6 +11,7 @@ import pytest
 from cnnbench.ab import cli, instruction_counts, options
 from cnnbench.core import callgrind
 from conftest import ONE_THREAD
+from saved_runs import CPU
 from tools import instructions_detector
 
 # the head of a real dump (valgrind-3.19.0, 2026-12-06), cut after its totals
@@ -217,7 +218,7 @@ def test_counts_in_a_saved_run_become_the_history_series_instructions(monkeypatc
     from cnnbench.reports.load import load_run
     from cnnbench.reports.rows import case_id
 
-    data = json.loads((Path(__file__).parent / "data" / "runs" / "cpu_smoke_2core.json").read_text())
+    data = json.loads(CPU.read_text())
     rows = data["benchmarks"]
     ids = [case_id(r) for r in rows]
 
@@ -258,7 +259,7 @@ def test_compare_gates_counts_of_two_saved_runs_at_one_percent(tmp_path):
     from cnnbench.reports.compare import compare_runs
     from cnnbench.reports.load import load_run
 
-    data = json.loads((Path(__file__).parent / "data" / "runs" / "cpu_smoke_2core.json").read_text())
+    data = json.loads(CPU.read_text())
     paths = []
     for name, count in (("base", 2_022_201.0), ("cur", 2_063_250.0)):
         for r in data["benchmarks"]:

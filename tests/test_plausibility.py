@@ -21,8 +21,8 @@ from pathlib import Path
 from cnnbench.reports import plausibility
 from cnnbench.reports.plausibility import entry, implausible
 from cnnbench.reports.verdict import render
+from saved_runs import CPU, CPU16
 
-DATA = Path(__file__).parent / "data"
 MiB = 2**20
 SAME = {"mode": "train", "batch": 1, "device": "cpu", "input_size": 224, "precision": "fp32", "compiled": False,
         "world_size": 1, "runtime": "torch"}
@@ -89,7 +89,7 @@ def test_a_whole_process_peak_of_a_run_saved_before_the_memory_method_is_not_fla
     """The 16-core run (tests/data) saved peak memory as the process's peak RSS, PyTorch itself included, with
     no peak_memory_method: LeNet-5 inference read 521 MiB against a 0.35 MiB bound. That is the runtime's
     footprint, not a doubt about the model; the same figure with a method recorded would be flagged."""
-    run = json.loads((DATA / "runs" / "cpu_smoke_16core_torch_only.json").read_text())
+    run = json.loads(CPU16.read_text())
     lenet = next(b for b in run["benchmarks"] if b["param"] == "lenet5-torch-inference-bs2-cpu")
     assert lenet["extra_info"]["peak_memory_bytes"] == 546_672_640
     assert lenet["extra_info"]["analytic_memory_bytes"] == 363_640
@@ -100,7 +100,7 @@ def test_a_whole_process_peak_of_a_run_saved_before_the_memory_method_is_not_fla
 
 
 def test_the_verdict_marks_the_row_and_prints_the_reason():
-    run = json.loads((DATA / "runs" / "cpu_smoke_2core.json").read_text())
+    run = json.loads(CPU.read_text())
     template = next(b for b in run["benchmarks"] if b["extra_info"]["model"] == "resnet18"
                     and b["extra_info"]["mode"] == "train" and b["extra_info"]["framework"] == "torch")
     rows = []

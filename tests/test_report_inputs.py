@@ -16,7 +16,7 @@ import pytest
 import new_fields as nf
 from cnnbench.reports.cli import main as reports_main
 
-from saved_runs import CPU, SAME1, SAME2, STORE
+from saved_runs import CPU, SAME1, SAME2, SLOWER
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_history_leaves_out_foreign_and_damaged_runs_with_one_line_each(tmp_path
     for p in (SAME1, SAME2):
         (store / p.name).write_bytes(p.read_bytes())
     good = store / "0003_slower.json"
-    good.write_bytes((STORE / "0003_slower.json").read_bytes())
+    good.write_bytes(SLOWER.read_bytes())
     (store / "0004_cut.json").write_text(SAME1.read_text()[:500])
     _write(store, _foreign, "0005_other_project.json")
     (store / "0006_ab.json").write_text(json.dumps(nf.ab_frameworks()))
