@@ -59,6 +59,20 @@ def test_analytic_macs_hand_arithmetic():
     assert build_graph("lenet5").macs == 117_600 + 240_000 + 48_000 + 10_080 + 840
 
 
+# The ops fvcore does not count, by hand from torchvision's modules (eval mode, no auxiliary heads). Inception
+# v3: 94 conv-BN-ReLUs (stem 5, InceptionA 7 x 3, B 4, C 10 x 4, D 6, E 9 x 2), concatenations A 3 + B 1 + C 4
+# + D 1 + E 3 x 2 (its 1x3 / 3x1 pairs) = 15, max pools stem 2 + B + D, average pools in A x 3, C x 4, E x 2.
+# GoogLeNet: 57 conv-BN-ReLUs (stem 3, 9 inception blocks of 6), 9 concatenations, max pools 4 (2 in the stem,
+# after 3b and after 4e) + one pool branch per block 9. (torch.jit.trace's inlined graph, which the profile read
+# before, showed Inception v3 13 concatenations.)
+FVCORE_OPS_BY_HAND = {
+    "inception_v3": ({"aten::max_pool2d": 2 + 1 + 1, "aten::avg_pool2d": 3 + 4 + 2},
+                     {"aten::relu_": 94, "aten::cat": 15, "aten::flatten": 1, "aten::dropout": 1}),
+    "googlenet": ({"aten::max_pool2d": 4 + 9},
+                  {"aten::relu_": 3 + 9 * 6, "aten::cat": 9, "aten::flatten": 1, "aten::dropout": 1}),
+}
+
+
 def test_three_counters_reconcile_exactly(small_pair):
     """analytic conv+dense MACs == fvcore conv+linear == TF (Conv2D+DepthwiseConv2dNative+MatMul)/2, and every
     counter's total is explained per category, to the unit."""
@@ -82,6 +96,9 @@ def test_three_counters_reconcile_exactly(small_pair):
     by_op = result["tf_profiler"]["by_op_type"]
     tf_mac_ops = sum(by_op.get(op, 0) for op in ("Conv2D", "DepthwiseConv2dNative", "MatMul"))
     assert tf_mac_ops == 2 * macs
+    if name in FVCORE_OPS_BY_HAND:  # every op of the forward is in the graph fvcore read, the uncounted ones too
+        skipped, ignored = FVCORE_OPS_BY_HAND[name]
+        assert result["fvcore"]["skipped_ops"] == skipped and result["fvcore"]["ignored_ops"] == ignored
     # per layer: both frameworks agree with the analytic params and MACs
     for row in result["layers"]:
         if row["params"]:
@@ -121,6 +138,9 @@ def test_fvcore_reports_what_it_skips(torch_mod):
     assert "aten::max_pool2d" in fv["skipped_ops"]
     assert "aten::add" in fv["skipped_ops"] or "aten::add_" in fv["skipped_ops"]
     assert "aten::relu_" in fv["ignored_ops"] or "aten::relu" in fv["ignored_ops"]
+    # by hand, torchvision's ResNet-18: the stem's ReLU and max pool, 8 basic blocks of 2 ReLUs and 1 residual add
+    assert fv["skipped_ops"] == {"aten::max_pool2d": 1, "aten::add": 8}
+    assert fv["ignored_ops"] == {"aten::relu_": 1 + 8 * 2, "aten::flatten": 1}
 
 
 # ------------------------------------------------------------------ memory
