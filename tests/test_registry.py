@@ -365,6 +365,27 @@ def test_errors_come_before_any_framework_import():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
+def test_a_command_imports_only_its_own_module():
+    """``cnnbench list`` and a mistake in another command's options do not load what ``ab``, ``bisect`` and
+    ``train`` load (NumPy, through their statistics and loop); ``--help`` still lists every command."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from cnnbench.cli import COMMANDS, main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): main(['list', 'lenet5'])\n"
+        "with contextlib.redirect_stderr(io.StringIO()):\n"
+        "    try: main(['history', '--no-such-option'])\n"
+        "    except SystemExit: pass\n"
+        "loaded = [m for m in ('numpy', 'cnnbench.ab.cli', 'cnnbench.ab.bisect', 'cnnbench.train.cli') if m in sys.modules]\n"
+        "print(len(COMMANDS), loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split(None, 1) == ["12", "[]\n"], out.stdout + out.stderr
+    listed = subprocess.run([sys.executable, "-m", "cnnbench", "--help"], capture_output=True, text=True).stdout
+    for command in ("list", "info", "profile", "summary", "diagram", "export", "train", "report", "compare", "ab",
+                    "bisect", "history"):  # the twelve commands of README.md's table
+        assert f"\n    {command} " in listed, command
+
+
 def test_spec_fingerprint_is_stable_and_option_sensitive():
     spec = cnnbench.get_spec("googlenet")
     assert spec.fingerprint() == spec.fingerprint()

@@ -4,45 +4,60 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from cnnbench.ab.bisect import add_bisect_arguments  # the first slow commit, by paired comparisons
-from cnnbench.ab.cli import add_ab_arguments  # paired A/B timing: a commit, two runtimes or two settings
 from cnnbench.core.errors import CnnbenchError
-from cnnbench.deploy.cli import add_export_arguments
-from cnnbench.history.cli import add_history_arguments  # the results store and its steps (argparse only)
-from cnnbench.inspection.cli import add_diagram_arguments, add_profile_arguments, add_summary_arguments
-from cnnbench.reports.cli import add_compare_arguments, add_report_arguments  # argparse only; pandas loads lazily
-from cnnbench.train.cli import add_train_arguments
-from cnnbench.zoo.cli import add_info_arguments, add_list_arguments
+
+# (command, help, the module and function that add its arguments): each command's module is imported only when
+# that command runs (``cnnbench ab`` and ``bisect`` load NumPy through their statistics, ``train`` its loop: 0.3 s
+# that ``cnnbench list`` or a mistyped option of another command need not wait for)
+COMMANDS = (
+    ("list", "registered models (wildcards allowed)", "cnnbench.zoo.cli:add_list_arguments"),
+    ("info", "a model's spec, reference count, minimum input and MACs", "cnnbench.zoo.cli:add_info_arguments"),
+    ("profile", "params, MACs/FLOPs (analytic, fvcore, TF profiler) and memory",
+     "cnnbench.inspection.cli:add_profile_arguments"),
+    ("summary", "Keras-style layer table (name, type, output shape, params) per framework",
+     "cnnbench.inspection.cli:add_summary_arguments"),
+    ("diagram", "structure diagram (Graphviz): layers, shapes, params, skips, branches",
+     "cnnbench.inspection.cli:add_diagram_arguments"),
+    ("export", "a model exported with its framework's own exporter: ONNX or TFLite (docs/deploy.md)",
+     "cnnbench.deploy.cli:add_export_arguments"),
+    ("train", "train LeNet-5 on real handwritten digits (scikit-learn)", "cnnbench.train.cli:add_train_arguments"),
+    # argparse only; pandas loads lazily
+    ("report", "results.csv, comparison.csv and report.html of saved runs", "cnnbench.cli:_add_report_arguments"),
+    ("compare", "regressions between two saved runs (exit 1 on one)", "cnnbench.reports.cli:add_compare_arguments"),
+    # paired A/B timing: a commit, two runtimes or two settings
+    ("ab", "paired A/B timing: baseline commit, frameworks or a setting", "cnnbench.ab.cli:add_ab_arguments"),
+    # the first slow commit, by paired comparisons
+    ("bisect", "the first commit between GOOD and BAD that slowed a case (paired comparisons)",
+     "cnnbench.ab.bisect:add_bisect_arguments"),
+    # the results store and its steps (argparse only)
+    ("history", "results store of saved runs: add, list, changes, remove, export",
+     "cnnbench.history.cli:add_history_arguments"),
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnbench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_list_arguments(sub.add_parser("list", help="registered models (wildcards allowed)"))
-    add_info_arguments(sub.add_parser("info", help="a model's spec, reference count, minimum input and MACs"))
-    add_profile_arguments(sub.add_parser("profile", help="params, MACs/FLOPs (analytic, fvcore, TF profiler) and memory"))
-    add_summary_arguments(sub.add_parser("summary", help="Keras-style layer table (name, type, output shape, params) "
-                                                         "per framework"))
-    add_diagram_arguments(sub.add_parser("diagram", help="structure diagram (Graphviz): layers, shapes, params, skips, "
-                                                         "branches"))
-    add_export_arguments(sub.add_parser("export", help="a model exported with its framework's own exporter: ONNX or "
-                                                       "TFLite (docs/deploy.md)"))
-    add_train_arguments(sub.add_parser("train", help="train LeNet-5 on real handwritten digits (scikit-learn)"))
+def _add_report_arguments(p: argparse.ArgumentParser) -> None:
+    from cnnbench.reports.cli import add_report_arguments
 
-    p = sub.add_parser("report", help="results.csv, comparison.csv and report.html of saved runs")
     add_report_arguments(p)
     p.add_argument("--store", default=None, metavar="PATH",
                    help="add a history view from this results store (cnnbench history; default: $CNNBENCH_HISTORY, "
                         "else .cnnbench-history.sqlite here, when it exists)")
     p.add_argument("--no-store", action="store_true", help="no history view")
-    add_compare_arguments(sub.add_parser("compare", help="regressions between two saved runs (exit 1 on one)"))
-    add_ab_arguments(sub.add_parser("ab", help="paired A/B timing: baseline commit, frameworks or a setting"))
-    add_bisect_arguments(sub.add_parser("bisect", help="the first commit between GOOD and BAD that slowed a case "
-                                                       "(paired comparisons)"))
-    add_history_arguments(sub.add_parser("history", help="results store of saved runs: add, list, changes, remove, "
-                                                         "export"))
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``command``, only that command's arguments are added (its module imported), the
+    others listed by name and help, as ``cnnbench --help`` shows them."""
+    parser = argparse.ArgumentParser(prog="cnnbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text, adder in COMMANDS:
+        p = sub.add_parser(name, help=text)
+        if command is None or command == name:
+            module, function = adder.split(":")
+            getattr(importlib.import_module(module), function)(p)
     return parser
 
 
@@ -80,7 +95,9 @@ def _main(argv: list[str] | None = None) -> int:
     from cnnbench.core.deps import require
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines are not ours to print
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    chosen = given[0] if given and given[0] in {name for name, _, _ in COMMANDS} else ""  # "": no command's module
+    args = build_parser(chosen).parse_args(argv)
     if args.command == "history":
         from cnnbench.history.cli import run_history
 
