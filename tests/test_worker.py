@@ -113,6 +113,70 @@ def test_an_unknown_runtime_environment_is_refused_in_one_line(monkeypatch):
         runtime_backend("keras-tf")
 
 
+def test_leaving_out_makes_an_import_fail_inside_the_block_only():
+    import importlib
+    from cnnbench.worker.lean_imports import leaving_out
+
+    absent = next(n for n in ("wave", "colorsys", "netrc", "sndhdr") if n not in sys.modules)  # small stdlib modules
+    with leaving_out((absent, "json")) as left:
+        assert left == (absent,)  # json is imported already: kept
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(absent)
+        assert importlib.util.find_spec(absent) is None  # "not installed", to code that asks first
+        assert importlib.import_module("json") is sys.modules["json"]
+    assert importlib.import_module(absent).__name__ == absent  # importable again after the block
+    sys.modules.pop(absent)
+
+
+def test_what_each_runtime_leaves_out(monkeypatch):
+    from cnnbench.worker.lean_imports import FULL_IMPORT_ENV, left_out
+
+    monkeypatch.delenv(FULL_IMPORT_ENV, raising=False)
+    assert left_out("keras-tf") == left_out("keras-torch") == left_out("torch") == ("sklearn", "pandas", "matplotlib",
+                                                                                    "jax")
+    assert left_out("keras-jax") == ("sklearn", "pandas", "matplotlib")  # it computes with JAX
+    monkeypatch.setenv(FULL_IMPORT_ENV, "1")
+    assert left_out("keras-tf") == ()
+
+
+# a shared library each package's import maps (scikit-learn's and pandas' C extensions, matplotlib's, jaxlib's)
+LIBRARY_OF = {"sklearn": "/sklearn/", "pandas": "/pandas/_libs/", "matplotlib": "/matplotlib/", "jax": "/jaxlib/"}
+
+
+@pytest.mark.parametrize("runtime", ["keras-tf", pytest.param("keras-jax", marks=pytest.mark.slow),
+                                     pytest.param("keras-torch", marks=pytest.mark.slow)])
+def test_a_keras_worker_leaves_the_unused_optional_packages_out(runtime, torch_mod):
+    """Keras and TensorFlow import scikit-learn, pandas, matplotlib and JAX where installed, for integrations a
+    worker never uses (cnnbench.worker.lean_imports): a worker's import leaves them out, and maps none of their
+    libraries, and still runs a training step."""
+    pytest.importorskip({"keras-tf": "tensorflow", "keras-jax": "jax", "keras-torch": "keras"}[runtime])
+    expected = ["sklearn", "pandas", "matplotlib"] + ([] if runtime == "keras-jax" else ["jax"])
+    case = Case("lenet5", "tf", "train", 2, "cpu", 28, layout="nhwc", keras_backend=runtime.removeprefix("keras-")
+                .replace("tf", "tensorflow"))
+    with Worker(runtime, "cpu", ONE_THREAD) as w:
+        w.call("prepare", case=case.to_dict())
+        assert len(w.call("time", rounds=1)["times"]) == 1
+        maps = open(f"/proc/{w.pid}/maps").read()
+        assert w.info["imports_left_out"] == expected
+    assert not [p for p in expected if LIBRARY_OF[p] in maps]
+    if runtime == "keras-jax":
+        assert LIBRARY_OF["jax"] in maps
+
+
+@pytest.mark.slow  # a whole time-to-accuracy round of LeNet-5 in Keras (make bench's tta case)
+def test_a_keras_worker_loads_scikit_learn_later_for_time_to_accuracy(torch_mod):
+    """What the runtime's import left out is importable afterwards: the time-to-accuracy round reads
+    scikit-learn's digits in the worker, and reaches the target."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("sklearn")
+    from cnnbench.train.loop import DEFAULTS
+
+    with Worker("keras-tf", "cpu", ONE_THREAD) as w:
+        assert "sklearn" in w.info["imports_left_out"]
+        result = w.call("train_to_accuracy", model="lenet5", timeout=600)
+    assert result["epochs_to_target"] is not None and result["test_accuracy"] >= DEFAULTS["target"]
+
+
 @pytest.mark.parametrize("runtime,settings", [
     ("torch", Settings()), ("keras-tf", Settings()),  # the fair default: TF32 and autotuning in both
     # strict FP32 without autotuning, and Keras on JAX and on torch: the slow tier (the quick tier reads back

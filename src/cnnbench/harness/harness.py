@@ -277,6 +277,8 @@ def measure_process(case: Case, state: HarnessState, rounds: int | None = None) 
                        "rounds": len(timed["times"]), "worker_start_s": info["import_s"], "build_s": prep["build_s"],
                        "first_step_s": prep["first_step_s"], "wall_s": time.perf_counter() - wall,
                        "forked": bool(info.get("forked")),
+                       # the optional packages its framework's import left out (cnnbench.worker.lean_imports)
+                       "imports_left_out": info.get("imports_left_out"),
                        # a forked worker: the server's library pages it mapped again before its memory baseline
                        # (None: none, and its baseline lacks them: cnnbench.worker.forkserver)
                        "populated_bytes": (info.get("populated") or {}).get("bytes"),

@@ -383,7 +383,8 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "process_noise": state.process_noise,
         "workers": "forked from a fork server per runtime" if state.fork_workers else "fresh interpreters",
         "fork_servers": {rt: {"import_s": srv.info.get("import_s"), "threads_at_fork": srv.info.get("threads"),
-                              "resident_file_bytes": srv.info.get("resident_file_bytes")}
+                              "resident_file_bytes": srv.info.get("resident_file_bytes"),
+                              "imports_left_out": srv.info.get("imports_left_out")}
                          for rt, srv in state.fork_servers.items()} or None,
         "fork_servers_failed": state.fork_servers_failed or None,
     }

@@ -81,10 +81,13 @@ def serve_forks(path: str, runtime: str, protocol: int) -> int:
 
     start = time.perf_counter()
     from cnnbench.core.procfs import resident_file_pages
+    from cnnbench.worker.lean_imports import leaving_out, left_out
     from cnnbench.zoo.dispatch import runtime_backend
 
-    # the backend module imports its framework, preload what its first step would import later; nothing runs yet
-    runtime_backend(runtime).preload()
+    # the backend module imports its framework, preload what its first step would import later; nothing runs yet;
+    # without the optional packages a fresh worker's import leaves out too (lean_imports)
+    with leaving_out(left_out(runtime)) as absent:
+        runtime_backend(runtime).preload()
     import_s = time.perf_counter() - start
     # the library pages the imports mapped: a forked child inherits them in the page cache but not in its
     # page table (Linux copies only mappings with private pages), so its resident set would start ~400 MB
@@ -94,7 +97,7 @@ def serve_forks(path: str, runtime: str, protocol: int) -> int:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(1)
-    print(json.dumps({"ready": True, "pid": os.getpid(), "import_s": import_s,
+    print(json.dumps({"ready": True, "pid": os.getpid(), "import_s": import_s, "imports_left_out": list(absent),
                       "resident_file_bytes": sum(n for _, n in resident) if resident is not None else None,
                       "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None}),
           flush=True)

@@ -27,15 +27,18 @@ def busy_wait(seconds: float) -> None:
 class _Server:
     def __init__(self, runtime: str, device: str, settings: dict, protocol: int, forked: bool = False,
                  populated: dict | None = None):
-        from cnnbench.zoo.dispatch import runtime_backend
         from cnnbench.core.settings import Settings
+        from cnnbench.worker.lean_imports import leaving_out, left_out
+        from cnnbench.zoo.dispatch import runtime_backend
 
         self.device, self.protocol, self.forked, self.populated = device, protocol, forked, populated
         self.settings = Settings.from_dict(settings)
         start = time.perf_counter()
-        self.backend = runtime_backend(runtime)
-        self.backend.configure(self.settings, device)
-        self.backend.warm_runtime()
+        with leaving_out(left_out(runtime)) as absent:  # a forked worker's server left out the same (lean_imports)
+            self.imports_left_out = list(absent)
+            self.backend = runtime_backend(runtime)
+            self.backend.configure(self.settings, device)
+            self.backend.warm_runtime()
         # a forked worker's start-up includes mapping the server's library pages again (fork server)
         self.import_s = time.perf_counter() - start + ((populated or {}).get("s") or 0.0)
         release_free_heap()
@@ -48,6 +51,7 @@ class _Server:
 
     def ready(self) -> dict:
         return {"protocol": self.protocol, "pid": os.getpid(), "import_s": self.import_s, "forked": self.forked,
+                "imports_left_out": self.imports_left_out,
                 "populated": self.populated,
                 "runtime_rss_bytes": self.runtime_rss, "versions": self.backend.versions(self.device),
                 "settings": self.backend.effective_settings(self.device),
