@@ -54,8 +54,13 @@ def numpy_initializers(backend: str) -> None:
 
 
 def main() -> int:
-    import keras
-    import torch
+    from cnnbench.worker.lean_imports import leaving_out, left_out
+
+    # Keras imported as a worker of this backend imports it: without the optional packages it never uses there
+    # (scikit-learn, pandas, matplotlib; JAX on torch), 2 s of this process's start-up
+    with leaving_out(left_out(f"keras-{os.environ.get('KERAS_BACKEND', 'tensorflow')}")):
+        import keras
+        import torch
 
     numpy_initializers(keras.backend.backend())
 
