@@ -1,13 +1,13 @@
 """The optional packages a worker's framework import leaves out.
 
 TensorFlow and Keras import some installed packages only to offer integrations a worker never uses: Keras its
-scikit-learn wrappers (scikit-learn, which imports SciPy's sparse and stats modules), its pandas data adapter
-and its matplotlib image gallery; TensorFlow Lite JAX's ``jit``; Keras on torch JAX through orbax. Each of those
-imports is guarded (``try: import X`` / ``except ImportError``), so the framework runs without the package: as it
-does where the package is not installed. With scikit-learn, pandas, matplotlib and JAX installed (this project's
-extras), they were 40 to 60% of the import of a Keras runtime: importing the keras-tf runtime took 6.6 s, and 3.9 s
-without them; keras-torch 7.3 s and 4.1 s; keras-jax (which keeps JAX) 4.2 s and 1.6 s (2-core AMD EPYC Zen 3
-VM, 2026-12-07, one import each; results/worker-lean-imports-2026-12-07.json measures it paired).
+scikit-learn wrappers (scikit-learn, which imports SciPy's sparse and stats modules), its pandas data adapter,
+its matplotlib image gallery and, for its Orbax checkpoint callback, JAX; TensorFlow Lite JAX's ``jit``. Each of
+those imports is guarded (``try: import X`` / ``except ImportError``), so the framework runs without the package,
+as it does where the package is not installed. With scikit-learn, pandas, matplotlib and JAX installed (this
+project's extras), they were 40 to 60% of the import of a Keras runtime: importing the keras-tf runtime took
+6.6 s, and 3.9 s without them; keras-torch 7.3 s and 4.1 s; keras-jax (which keeps JAX) 4.2 s and 1.6 s (2-core
+AMD EPYC Zen 3 VM, 2026-12-07, one import each; results/worker-lean-imports-2026-12-07.json measures it paired).
 
 They are left out during the runtime's import and start-up only (``sys.modules[name] = None``: Python's own way
 to make ``import name`` raise ``ModuleNotFoundError``), and importable again afterwards: the time-to-accuracy
@@ -24,8 +24,6 @@ from typing import Iterator
 # never used by a worker's runtime; JAX also left out where the runtime does not compute with it
 LEFT_OUT = ("sklearn", "pandas", "matplotlib")
 JAX_RUNTIMES = ("keras-jax",)
-
-
 FULL_IMPORT_ENV = "CNNBENCH_WORKER_FULL_IMPORT"  # "1": leave nothing out (the other side of the paired check)
 
 
