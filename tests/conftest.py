@@ -227,7 +227,8 @@ def full_report(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
 
     d = tmp_path_factory.mktemp("new")
     new = {"four": nf.write(nf.four_runtimes(), d / "four.json"), "scaling": nf.write(nf.scaling_run(), d / "scaling.json"),
-           "variants": nf.write(nf.variants_run(), d / "variants.json"), "ab": nf.write(nf.ab_frameworks(), d / "ab.json")}
+           "variants": nf.write(nf.variants_run(), d / "variants.json"), "ab": nf.write(nf.ab_frameworks(), d / "ab.json"),
+           "ab_interrupted": nf.write(nf.ab_interrupted(), d / "ab-interrupted.json")}
     runs = [CPU, GPU, SWEEP, STORAGE, *new.values()]
     out = tmp_path_factory.mktemp("report")
     assert reports_main(["report", *map(str, runs), "--out", str(out), "--no-history"]) == 0

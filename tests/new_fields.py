@@ -192,6 +192,17 @@ def ab_frameworks(decision: str = "tie") -> dict:
     }
 
 
+def ab_interrupted() -> dict:
+    """A paired A/B file of two commits (kind "baseline": the runtimes table takes no verdict from it) stopped by
+    Ctrl-C after its first pair, as cnnbench/ab/cli.py writes one: its measured case is ab_frameworks()' (numbers
+    CONSTRUCTED, decision "no change"), the pair it did not reach is listed as not measured."""
+    doc = ab_frameworks()
+    doc.update(kind="baseline", a_label="HEAD~1", b_label="HEAD", interrupted="SIGINT",
+               unfinished=[{"pair_id": "resnet18-train-bs2-cpu", "reason": "not measured: the run was interrupted (SIGINT)"}])
+    doc["cases"][0]["decision"] = "no change"
+    return doc
+
+
 MiB = 2**20
 # issue #30 item 7's figures (tests/test_plausibility.py says where each comes from): PyTorch VGG training
 # steps at batch 1, 224 px, in ms, with torchvision's GMACs; Keras VGG-11 inference's peak memory and bound

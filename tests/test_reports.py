@@ -171,6 +171,20 @@ def test_report_writes_csvs_and_a_self_contained_html(built_report, new_runs):
     assert 'class="doubt"' not in html
 
 
+def test_an_interrupted_paired_file_is_marked_with_the_pairs_it_did_not_measure(built_report):
+    """tests/new_fields.py ab_interrupted: a paired A/B file that Ctrl-C stopped before its second pair, as
+    cnnbench/ab/cli.py writes it: the report says so beside the runs' own warnings, and still lists its case."""
+    html = (built_report / "report.html").read_text()
+    warning = html[html.index('class="warn paired-incomplete"'):]
+    warning = " ".join(warning[:warning.index("</p>")].split())
+    assert warning.endswith("Paired A/B file ab-interrupted.json is incomplete (interrupted by SIGINT; 1 case(s) not "
+                            "measured): its verdicts cover only the pairs it measured; resnet18-train-bs2-cpu: not "
+                            "measured: the run was interrupted (SIGINT)")
+    assert html.count('class="warn paired-incomplete"') == 1  # ab.json is whole
+    table = html[html.index('id="paired-table"'):html.index("</table>", html.index('id="paired-table"'))]
+    assert "ab-interrupted.json" in table and "ab.json" in table
+
+
 def test_the_html_has_every_new_section(built_report):
     html = (built_report / "report.html").read_text()
     for marker in ('id="paired-table"', 'id="modes-table"', 'id="fig-modes"', 'id="scaling-table"', 'id="fig-scaling"',

@@ -224,6 +224,14 @@ def _runs_table(runs: list[Run], results: pd.DataFrame, settings: dict) -> list[
     return out
 
 
+def incomplete_paired(paired: list[PairedResult]) -> list[dict]:
+    """The paired A/B files that are not whole (interrupted, pairs not measured): {file, why, unfinished}, the
+    report's warning of each, as a run's (a file interrupted before any pair measured holds no case and is
+    refused when read)."""
+    return [{"file": p.path.name, "why": p.incomplete, "unfinished": p.data.get("unfinished") or []}
+            for p in paired if p.incomplete]
+
+
 def _settings_table(st) -> dict:
     """{"runtimes": [...], "rows": [[label, value per runtime, ...], ...]} of the setting_* fields."""
     if st is None or not st.by_runtime:
@@ -411,9 +419,10 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
                 history: pd.DataFrame | None = None, paired: pd.DataFrame | None = None,
                 reference: str = REFERENCE_RUNTIME, settings: dict | None = None,
                 scaling: pd.DataFrame | None = None, modes: pd.DataFrame | None = None,
-                history_view: dict | None = None) -> str:
+                history_view: dict | None = None, paired_incomplete: list[dict] | None = None) -> str:
     """``history``: results of every run to chart the trend from (default: the report's own runs);
-    ``history_view``: {"store", "series", "note"} of the results store (cnnbench.history.series.trend_view)."""
+    ``history_view``: {"store", "series", "note"} of the results store (cnnbench.history.series.trend_view);
+    ``paired_incomplete``: the paired A/B files that are not whole (``incomplete_paired``)."""
     env = Environment(loader=PackageLoader("cnnbench.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
     settings = settings if settings is not None else settings_by_run(results)
     scaling = scaling if scaling is not None else scaling_frame(results)
@@ -454,6 +463,7 @@ def render_html(runs: list[Run], results: pd.DataFrame, comparison: pd.DataFrame
         modes_fig=dict(extra).get("modes"),
         modes_rows=_modes_table(modes),
         paired=display_rows(paired, _used_pairs(comparison)) if not paired.empty else [],
+        paired_incomplete=paired_incomplete or [],
         trend=trend,
         history=history_figures(history_view["series"]) if history_view else [],
         history_store=history_view["store"] if history_view else "",
@@ -555,7 +565,7 @@ def build_report(runs: list[Run], out_dir: str | Path, *, thresholds: Thresholds
         past = pd.concat([step_rows(results_frame(extra)), results], ignore_index=True) if extra else None
     html = render_html(runs, results, comparison, skipped, thresholds=thresholds, diagrams=diagrams, history=past,
                        paired=paired_df, reference=reference, settings=settings, scaling=scaling, modes=modes,
-                       history_view=history_view)
+                       history_view=history_view, paired_incomplete=incomplete_paired(paired or []))
 
     def csv(df: pd.DataFrame) -> str:
         buf = io.StringIO()
