@@ -11,6 +11,7 @@ matplotlib need not be installed (tests/test_verdict.py proves neither is import
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnbench.core.stats import PAIR_RULE_TEXT, RatioEstimate, faster_side, ratio_of_medians
@@ -108,9 +109,20 @@ def _title(e: dict) -> str:
     return " | ".join(str(b) for b in bits)
 
 
-def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], mixed_methods: set,
-             doubts: dict[str, list[str]], disagree: list[str]) -> list[list[str]]:
+@dataclass
+class _Collected:
+    """What the rows of every model's table add up to below the tables: the notes, the memory methods of the
+    models whose runtimes measured peak memory differently, the comparisons whose processes disagree."""
+
+    notes: list[str] = field(default_factory=list)
+    mixed_methods: set = field(default_factory=set)
+    disagree: list[str] = field(default_factory=list)
+
+
+def _rows_of(group: list[dict], reference: str, short: bool, doubts: dict[str, list[str]],
+             into: _Collected) -> list[list[str]]:
     name = (lambda r: _SHORT.get(r, r)) if short else (lambda r: r)
+    notes, disagree = into.notes, into.disagree
     ref = next((e for e in group if e["runtime"] == reference), None)
     methods = {e["memory_method"] for e in group if finite(e["peak_memory_bytes"])}
     mixed = len(methods) > 1
@@ -156,7 +168,7 @@ def _rows_of(group: list[dict], reference: str, short: bool, notes: list[str], m
         out.append([name(e["runtime"]), (_ms(e["median_s"]) if e["median_s"] is not None else "invalid") + mark,
                     ratio, faster, _ips(e["images_per_s"]), mem, pct])
     if mixed:
-        mixed_methods.update(map(str, methods))
+        into.mixed_methods.update(map(str, methods))
     for e in group:
         if e["parity"] is not None and not (finite(e["parity"]) and e["parity"] <= (e["parity_tolerance"] or 1e-4)):
             notes.append(f"export parity, {e['id']}: output differs from its framework's by "
@@ -206,10 +218,11 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
                           "run without --fast before you trust a ratio."))
     head = ["runtime", "median ms", f"x {reference} [95% CI]", "faster", "img/s", "peak MiB", "% peak"]
     for sep, short in (("  ", False), ("  ", True), (" ", True)):
-        notes, mixed, tables, disagree = [], set(), [], []
+        collected, tables = _Collected(), []
         for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
             group = groups[key]
-            tables.append((_title(group[0]), _rows_of(group, reference, short, notes, mixed, doubts, disagree)))
+            tables.append((_title(group[0]), _rows_of(group, reference, short, doubts, collected)))
+        notes, mixed, disagree = collected.notes, collected.mixed_methods, collected.disagree
         if disagree:  # one note for them all: on a noisy machine it is most comparisons, and one rule
             notes.insert(0, f"processes disagree: no side is named faster for {len(disagree)} comparison(s) "
                          f"against {reference}, where {PAIR_RULE_TEXT} on which side is ahead: "
