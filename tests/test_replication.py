@@ -159,6 +159,14 @@ def test_one_crossing_pair_in_ten_is_let_through_and_more_are_not():
         assert faster_side(t, "a", "b") == ("tie" if disagree else "a"), sixth
 
 
+def test_the_pair_rule_in_words_names_the_trimming_only_where_it_applies():
+    from cnnbench.core.stats import pair_rule_text
+
+    assert pair_rule_text(2) == pair_rule_text(3) == "more than 1 in 10 pairs of processes disagree"  # 9 in 10 agree
+    assert pair_rule_text(4) == pair_rule_text() == ("more than 1 in 10 pairs of processes disagree (from 4 processes "
+                                                     "a side, each side's slowest quarter left out of the pairs)")
+
+
 def test_a_slow_spell_in_one_process_of_several_does_not_veto_but_a_crossing_case_does():
     """The machine's slow spells only slow a process (results/step-drift-lenet5-2026-12-06), so from four
     processes a side the slowest quarter is left out of the pair count. By hand, four a side, B's at 15, 15.2,

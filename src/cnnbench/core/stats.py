@@ -25,9 +25,19 @@ PAIR_AGREEMENT = 0.9
 # comparisons whose intervals lay far from 1 (LeNet-5 training 1.64 [1.39, 1.92]:
 # results/busy-machine-verdict-window-rigorous-2026-12-06). With two or three, every process counts
 PAIR_TRIM_FROM = 4
-# the pair rule in words, for the notes that report it
-PAIR_RULE_TEXT = (f"more than {round(10 * (1 - PAIR_AGREEMENT))} in 10 pairs of processes disagree (from "
-                  f"{PAIR_TRIM_FROM} processes a side, each side's slowest quarter left out of the pairs)")
+
+
+def pair_rule_text(most_processes: int | None = None) -> str:
+    """The pair rule in words, for the notes that report it; its trimming clause only where it applies, a side
+    of PAIR_TRIM_FROM processes or more (``most_processes``: the most processes a side of the comparisons has;
+    None: the whole rule)."""
+    rule = f"more than {round(10 * (1 - PAIR_AGREEMENT))} in 10 pairs of processes disagree"
+    if most_processes is None or most_processes >= PAIR_TRIM_FROM:
+        rule += f" (from {PAIR_TRIM_FROM} processes a side, each side's slowest quarter left out of the pairs)"
+    return rule
+
+
+PAIR_RULE_TEXT = pair_rule_text()
 MIN_SPREAD_CASES = 3  # cases of two or more processes a run needs before its process spread is estimated
 PRIOR_DF_CAP = 1000.0  # the run's process spread taken as known (a t quantile of 1.96 at 95%)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cnnbench.core.stats import PAIR_RULE_TEXT, faster_side, ratio_of_medians
+from cnnbench.core.stats import faster_side, pair_rule_text, ratio_of_medians
 from cnnbench.reports.plausibility import doubted
 from cnnbench.reports.rows import EXPORT_RUNTIMES, REFERENCE_RUNTIME, RUNTIMES, pair_spread, run_spread
 from cnnbench.reports.tidy import raw_rounds
@@ -169,7 +169,8 @@ def _pair(row: dict, notes: list, ref, other, rt: str, reference: str) -> None:
         if not est.has_interval:
             notes.append(f"{rt}: a single round: no confidence interval")
         if est.processes_disagree:
-            notes.append(f"{rt} against {reference}: {PAIR_RULE_TEXT} on which is faster: no side named")
+            most = max(len(raw_rounds(side.get("process_rounds")) or [1]) for side in (ref, other))
+            notes.append(f"{rt} against {reference}: {pair_rule_text(most)} on which is faster: no side named")
     else:  # a run saved without raw rounds: the ratio alone, no interval
         ratio = other["median_s"] / ref["median_s"]
         row[col] = ratio

@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnbench.core.stats import PAIR_RULE_TEXT, RatioEstimate, faster_side, ratio_of_medians
+from cnnbench.core.stats import RatioEstimate, faster_side, pair_rule_text, ratio_of_medians
 from cnnbench.reports.errors import ReportError
 from cnnbench.reports.plausibility import entry, held_from_the_build, implausible
 from cnnbench.reports.rows import (REFERENCE_RUNTIME, RUNTIMES, finite, fmt_num, pair_spread, problems, run_spread,
@@ -206,12 +206,13 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
     notes: list[str] = []
     timed = [e for e in entries if e["rounds"] and e["mode"] in ("inference", "train")]
     counts = {e["processes"] for e in timed}
+    rule = pair_rule_text(max(counts, default=1))  # the trimming clause only where a side has enough processes
     if counts:
         spreads = {e["spread"] for e in timed if e["spread"]}
         how = ("; the interval is a t interval on the processes' log medians, each side's spread between "
                "processes moderated by the run's (" + ", ".join(spread_text(sd) for sd, _ in sorted(spreads))
-               + f"), and no side is named where {PAIR_RULE_TEXT}." if spreads else
-               f"; the interval resamples processes, then their rounds, and no side is named where {PAIR_RULE_TEXT}.")
+               + f"), and no side is named where {rule}." if spreads else
+               f"; the interval resamples processes, then their rounds, and no side is named where {rule}.")
         lines += wrap("Each row from " + (f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}")
                       + " worker process(es) per case" + (how if max(counts) > 1 else
                           ": ONE process per case (--fast) cannot tell a slow process from a slow model; "
@@ -225,7 +226,7 @@ def render(benchmarks: list[dict], skipped: list[dict], width: int = 100, refere
         notes, mixed, disagree = collected.notes, collected.mixed_methods, collected.disagree
         if disagree:  # one note for them all: on a noisy machine it is most comparisons, and one rule
             notes.insert(0, f"processes disagree: no side is named faster for {len(disagree)} comparison(s) "
-                         f"against {reference}, where {PAIR_RULE_TEXT} on which side is ahead: "
+                         f"against {reference}, where {rule} on which side is ahead: "
                          + ", ".join(disagree))
         # one set of column widths for every model, so the tables line up down the screen
         cells = [head] + [r for _, rows in tables for r in rows]
