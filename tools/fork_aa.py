@@ -16,7 +16,6 @@ processes, and the start-up each way.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,29 +36,19 @@ NOTES = (
 
 
 def measure(repeats: int, models: str) -> tuple[list[dict], dict]:
-    from cnnbench.core.settings import Settings
-    from cnnbench.harness.cases import PROFILES, build_cases
-    from cnnbench.harness.harness import close_fork_servers, measure_process
-    from cnnbench.harness.state import HarnessState
+    from process_pairs import measure_alternating, smoke_state
 
-    cases = build_cases(profile="smoke", models=models, device="cpu")
-    state = HarnessState(cases=cases, tta_cases=[], profile=PROFILES["smoke"], settings=Settings(), device="cpu",
-                         device_note="--device cpu", worker_timeout=600.0, rendezvous={"nnodes": 1, "node_rank": 0},
-                         threads_per_worker=1)
-    out = []
+    from cnnbench.harness.cases import build_cases
+    from cnnbench.harness.harness import close_fork_servers
+
+    state = smoke_state(build_cases(profile="smoke", models=models, device="cpu"))
+
+    def start_as(kind: str) -> None:
+        state.fork_workers = kind == "forked"
+
     try:
-        for case in cases:
-            runs = {"fresh": [], "forked": []}
-            for r in range(repeats):
-                for kind in (("fresh", "forked") if r % 2 == 0 else ("forked", "fresh")):
-                    state.fork_workers = kind == "forked"
-                    first = runs[kind][0]["times"] if runs[kind] else None
-                    m = measure_process(case, state, rounds=len(first) if first else None)
-                    runs[kind].append(m)
-                    print(f"{case.id:<36} {kind:<6} median {1e3 * m['record']['median_s']:9.3f} ms  "
-                          f"start {m['record']['worker_start_s']:.2f} s  others {m['record']['other_cores']} cores",
-                          flush=True)
-            out.append({"case": case, "runs": runs})
+        out = measure_alternating(state.cases, state, repeats, ("fresh", "forked"), start_as,
+                                  lambda m: f"others {m['record']['other_cores']} cores")
         servers = {rt: s.info for rt, s in state.fork_servers.items()}
     finally:
         close_fork_servers(state)
@@ -67,27 +56,13 @@ def measure(repeats: int, models: str) -> tuple[list[dict], dict]:
 
 
 def table(measured: list[dict]) -> list[list[str]]:
-    from cnnbench.core.stats import ratio_of_medians
+    from process_pairs import summary
 
     rows = []
     for m in measured:
-        fresh, forked = m["runs"]["fresh"], m["runs"]["forked"]
-        est = ratio_of_medians([t for p in fresh for t in p["times"]], [t for p in forked for t in p["times"]],
-                               a_processes=[len(p["times"]) for p in fresh],
-                               b_processes=[len(p["times"]) for p in forked])
-        fm = [p["record"]["median_s"] for p in fresh]
-        km = [p["record"]["median_s"] for p in forked]
-        own = lambda ps: statistics.median(p["record"]["step_peak_memory_bytes"] or 0 for p in ps) / 2**20  # noqa: E731
-        fig = lambda ps: statistics.median(p["record"]["peak_memory_bytes"] or 0 for p in ps) / 2**20  # noqa: E731
-        base = lambda ps: statistics.median(p["memory"].get("runtime_rss_bytes") or 0 for p in ps) / 2**20  # noqa: E731
-        start = lambda ps: statistics.median(p["record"]["worker_start_s"] for p in ps)  # noqa: E731
-        busy = sum(p["record"]["busy"] for p in fresh + forked)
-        same = "yes" if est.low <= 1 <= est.high else "no"
-        rows.append([m["case"].id, f"{1e3 * statistics.median(fm):.3f}", f"{1e3 * statistics.median(km):.3f}",
-                     f"{est.ratio:.3f} [{est.low:.3f}, {est.high:.3f}]", same,
-                     f"{100 * (max(fm) / min(fm) - 1):.1f}%", f"{own(fresh):.1f} / {own(forked):.1f}",
-                     f"{fig(fresh):.1f} / {fig(forked):.1f}", f"{base(fresh):.0f} / {base(forked):.0f}",
-                     f"{start(fresh):.2f} / {start(forked):.2f}", str(busy)])
+        s = summary(m["runs"]["fresh"], m["runs"]["forked"])
+        rows.append([m["case"].id, *(s[k] for k in ("a_ms", "b_ms", "ratio", "holds_1", "spread_a", "step_peak",
+                                                      "figure", "runtime_rss", "start", "busy"))])
     return rows
 
 

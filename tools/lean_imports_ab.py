@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -47,57 +46,33 @@ def cases(models: str):
 
 
 def measure(repeats: int, models: str) -> list[dict]:
-    from cnnbench.core.settings import Settings
-    from cnnbench.harness.cases import PROFILES
-    from cnnbench.harness.harness import measure_process
-    from cnnbench.harness.state import HarnessState
+    from process_pairs import measure_alternating, smoke_state
+
     from cnnbench.worker.lean_imports import FULL_IMPORT_ENV
 
-    chosen = cases(models)
-    state = HarnessState(cases=chosen, tta_cases=[], profile=PROFILES["smoke"], settings=Settings(), device="cpu",
-                         device_note="--device cpu", worker_timeout=600.0, rendezvous={"nnodes": 1, "node_rank": 0},
-                         threads_per_worker=1)
+    state = smoke_state(cases(models))
     state.fork_workers = False
-    out = []
-    for case in chosen:
-        runs = {"full": [], "lean": []}
-        for r in range(repeats):
-            for kind in (("full", "lean") if r % 2 == 0 else ("lean", "full")):
-                os.environ[FULL_IMPORT_ENV] = "1" if kind == "full" else "0"
-                first = runs[kind][0]["times"] if runs[kind] else None
-                m = measure_process(case, state, rounds=len(first) if first else None)
-                runs[kind].append(m)
-                print(f"{case.id:<40} {kind:<5} median {1e3 * m['record']['median_s']:9.3f} ms  "
-                      f"start {m['record']['worker_start_s']:.2f} s  left out {m['info'].get('imports_left_out')}",
-                      flush=True)
-        out.append({"case": case, "runs": runs})
-    os.environ.pop(FULL_IMPORT_ENV, None)
-    return out
+
+    def start_as(kind: str) -> None:
+        os.environ[FULL_IMPORT_ENV] = "1" if kind == "full" else "0"
+
+    try:
+        return measure_alternating(state.cases, state, repeats, ("full", "lean"), start_as,
+                                   lambda m: f"left out {m['info'].get('imports_left_out')}")
+    finally:
+        os.environ.pop(FULL_IMPORT_ENV, None)
 
 
 def table(measured: list[dict]) -> list[list[str]]:
-    from cnnbench.core.stats import ratio_of_medians
+    from process_pairs import summary
 
     rows = []
     for m in measured:
         full, lean = m["runs"]["full"], m["runs"]["lean"]
-        est = ratio_of_medians([t for p in full for t in p["times"]], [t for p in lean for t in p["times"]],
-                               a_processes=[len(p["times"]) for p in full],
-                               b_processes=[len(p["times"]) for p in lean])
-        fm = [p["record"]["median_s"] for p in full]
-        lm = [p["record"]["median_s"] for p in lean]
-        med = lambda ps, f: statistics.median(f(p) or 0 for p in ps)  # noqa: E731
-        own = lambda p: p["record"]["step_peak_memory_bytes"] / 2**20  # noqa: E731
-        fig = lambda p: p["record"]["peak_memory_bytes"] / 2**20  # noqa: E731
-        base = lambda p: p["memory"].get("runtime_rss_bytes") / 2**20  # noqa: E731
-        start = lambda p: p["record"]["worker_start_s"]  # noqa: E731
+        s = summary(full, lean)
         rows.append([m["case"].id, ", ".join(lean[0]["info"].get("imports_left_out") or []) or "none",
-                     f"{1e3 * statistics.median(fm):.3f}", f"{1e3 * statistics.median(lm):.3f}",
-                     f"{est.ratio:.3f} [{est.low:.3f}, {est.high:.3f}]", "yes" if est.low <= 1 <= est.high else "no",
-                     f"{100 * (max(fm) / min(fm) - 1):.1f}%", f"{med(full, start):.2f} / {med(lean, start):.2f}",
-                     f"{med(full, base):.0f} / {med(lean, base):.0f}", f"{med(full, own):.1f} / {med(lean, own):.1f}",
-                     f"{med(full, fig):.1f} / {med(lean, fig):.1f}",
-                     str(sum(p["record"]["busy"] for p in full + lean))])
+                     *(s[k] for k in ("a_ms", "b_ms", "ratio", "holds_1", "spread_a", "start", "runtime_rss",
+                                      "step_peak", "figure", "busy"))])
     return rows
 
 
