@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cnnbench.core.case import Case
+from cnnbench.core.case import Case, split_runtime
 from cnnbench.core.settings import Settings
 from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 from conftest import ONE_THREAD
@@ -151,8 +151,8 @@ def test_a_keras_worker_leaves_the_unused_optional_packages_out(runtime, torch_m
     libraries, and still runs a training step."""
     pytest.importorskip({"keras-tf": "tensorflow", "keras-jax": "jax", "keras-torch": "keras"}[runtime])
     expected = ["sklearn", "pandas", "matplotlib"] + ([] if runtime == "keras-jax" else ["jax"])
-    case = Case("lenet5", "tf", "train", 2, "cpu", 28, layout="nhwc", keras_backend=runtime.removeprefix("keras-")
-                .replace("tf", "tensorflow"))
+    framework, keras_backend = split_runtime(runtime)
+    case = Case("lenet5", framework, "train", 2, "cpu", 28, layout="nhwc", keras_backend=keras_backend)
     with Worker(runtime, "cpu", ONE_THREAD) as w:
         w.call("prepare", case=case.to_dict())
         assert len(w.call("time", rounds=1)["times"]) == 1
