@@ -328,3 +328,46 @@ def test_a_workers_pipe_numbers_have_a_fixed_width_in_its_argv(tmp_path):
         worker.close()
     assert args[-4:-2] == ["-m", "cnnbench.worker"] and [len(a) for a in args[-2:]] == [7, 7], args
     assert all(a.isdigit() and int(a) > 2 for a in args[-2:])
+
+
+def test_sides_counted_with_tensorflows_pools_set_differently_are_named():
+    """A baseline older than CNNBENCH_TF_THREAD_SPINNING counts Keras/TF with its pools spinning (~5% more
+    instructions for that alone: results/instructions-tf-spinning-2026-12-07.json); the table says so under itself."""
+    row = {"case": "lenet5-tf-inference-bs2-cpu", "a_tf_thread_spinning": None, "b_tf_thread_spinning": False}
+    note = instruction_counts.spinning_note(row)
+    assert note.startswith("lenet5-tf-inference-bs2-cpu: A's TensorFlow thread pools did not say (older code), "
+                           "B's did not spin")
+    assert instruction_counts.spinning_note({**row, "a_tf_thread_spinning": False}) is None
+    assert instruction_counts.spinning_note({"case": "lenet5-torch-inference-bs2-cpu"}) is None  # PyTorch: neither
+    doc = {"a_label": "A", "b_label": "B", "threshold": 0.005, "not_counted": [],
+           "cases": [{**row, "a_instructions": 2.04e6, "b_instructions": 1.94e6, "change": -0.049,
+                      "decision": "improvement"}]}
+    for fmt in ("text", "markdown"):
+        assert note in instruction_counts.render(doc, fmt)
+
+
+@pytest.mark.slow  # a TensorFlow import of its own (~10 s)
+def test_counting_workers_turn_tensorflows_thread_spinning_off():
+    """What COUNT_ENV sets reaches TensorFlow's runtime (read back from its configuration), and is refused in one
+    line once the runtime has started: the pools are made when it starts."""
+    import os
+    import subprocess
+    import sys
+
+    from cnnbench.harness.instructions import COUNT_ENV
+
+    assert COUNT_ENV[callgrind.TF_THREAD_SPINNING_ENV] == "0"
+    script = ("from cnnbench.core.settings import Settings\n"
+              "from cnnbench.models_tf import settings\n"
+              "print(settings.thread_spinning())\n"  # TensorFlow's default, before configure
+              "settings.configure(Settings(threads=1, interop_threads=1), 'cpu')\n"
+              "import tensorflow as tf\n"
+              "assert float(tf.reduce_sum(tf.ones(3))) == 3.0\n"
+              "print(settings.thread_spinning())\n"
+              "try:\n    settings._no_thread_spinning()\nexcept RuntimeError as exc:\n    print(exc)\n")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", **COUNT_ENV}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "True", "False", "CNNBENCH_TF_THREAD_SPINNING=0: TensorFlow's runtime started before its thread pools "
+                         "could be set; it must be set before the first op runs"]

@@ -93,8 +93,22 @@ def rows_from(cases, a_counts, b_counts, threshold: float, work: list) -> tuple[
                      # TEST ONLY: B's own count without the injected work, against A's (an A/A pair)
                      "b_uninjected_instructions": b.per_step if b.variants else None,
                      "valgrind": a.info.get("valgrind"), "a_versions": a.info.get("versions"),
-                     "b_versions": b.info.get("versions")})
+                     "b_versions": b.info.get("versions"),
+                     # Keras on TensorFlow: whether each side's pools polled for work (a baseline older than
+                     # CNNBENCH_TF_THREAD_SPINNING let them; its counts are then ~5% higher for that alone)
+                     "a_tf_thread_spinning": a.info.get("tf_thread_spinning"),
+                     "b_tf_thread_spinning": b.info.get("tf_thread_spinning")})
     return rows, missing
+
+
+def spinning_note(row: dict) -> str | None:
+    """The line that says two sides counted Keras/TF with its thread pools set differently, or None."""
+    a, b = row.get("a_tf_thread_spinning"), row.get("b_tf_thread_spinning")
+    if a == b:
+        return None
+    said = {True: "polled for work (spun)", False: "did not spin", None: "did not say (older code)"}
+    return (f"{row['case']}: A's TensorFlow thread pools {said[a]}, B's {said[b]}: the counts differ by the polls "
+            "as well as by the code (docs/instructions.md)")
 
 
 def render(doc: dict, fmt: str) -> str:
@@ -102,6 +116,7 @@ def render(doc: dict, fmt: str) -> str:
         return json.dumps(doc, indent=2) + "\n"
     lines = [f"instructions a step under Callgrind; A: {doc['a_label']}; B: {doc['b_label']}; "
              f"threshold {doc['threshold']:.1%}"]
+    notes = [n for n in map(spinning_note, doc["cases"]) if n]
     table = [COLUMNS] + [(r["case"], f"{r['a_instructions']:,.0f}", f"{r['b_instructions']:,.0f}",
                           f"{r['change']:+.2%}", r["decision"]) for r in doc["cases"]]
     if fmt == "csv":
@@ -110,10 +125,11 @@ def render(doc: dict, fmt: str) -> str:
         body = ["| " + " | ".join(row) + " |" for row in table]
         body.insert(1, "|" + "---|" * len(COLUMNS))
         return "\n".join([lines[0], "", *body, *(f"\nnot counted: {m['case']}: {m['reason']}"
-                                                 for m in doc["not_counted"])]) + "\n"
+                                                 for m in doc["not_counted"]), *(f"\n{n}" for n in notes)]) + "\n"
     widths = [max(len(str(row[i])) for row in table) for i in range(len(COLUMNS))]
     body = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in table]
-    return "\n".join([*lines, *body, *(f"not counted: {m['case']}: {m['reason']}" for m in doc["not_counted"])]) + "\n"
+    return "\n".join([*lines, *body, *(f"not counted: {m['case']}: {m['reason']}" for m in doc["not_counted"]),
+                      *notes]) + "\n"
 
 
 def exit_status(doc: dict) -> int:

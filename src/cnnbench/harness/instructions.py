@@ -18,8 +18,10 @@ from cnnbench.core.settings import Settings
 
 DEFAULT_STEPS = 3
 # Python's string hashes are seeded per process; a fixed seed gives every counting process the same dict
-# layouts, so that two processes differ only by what really differs between them
-COUNT_ENV = {"PYTHONHASHSEED": "0"}
+# layouts, so that two processes differ only by what really differs between them. TensorFlow's idle pool
+# threads poll for work before they sleep, as many times as Valgrind's thread switches allow: counted, they
+# put Keras/TF's counts on levels 1.5% apart; without them its counts agree to 0.3% (docs/instructions.md)
+COUNT_ENV = {"PYTHONHASHSEED": "0", callgrind.TF_THREAD_SPINNING_ENV: "0"}
 
 
 def single_threaded(settings: Settings) -> Settings:
@@ -51,11 +53,12 @@ class Counted:
 
 def count_cases(cases: list[Case], settings: Settings, *, steps: int | dict = DEFAULT_STEPS, repeats: int = 1,
                 work: dict | None = None, pythonpath: str | None = None, cwd: str | None = None,
-                timeout: float = 1800.0, log=None) -> list[Counted]:
+                timeout: float = 1800.0, log=None, env: dict | None = None) -> list[Counted]:
     """Count every case, one Valgrind worker per runtime (in the order the runtimes first appear).
     ``steps``: steps a count, or a dict model -> steps (ResNet-18 at 64 px: ~100 million instructions a step,
     ~12 s under Callgrind). ``work``: case id -> list of TEST-ONLY work fractions. ``pythonpath``/``cwd``:
-    another checkout's worker."""
+    another checkout's worker. ``env``: variables over COUNT_ENV (``tools/instructions_spinning.py`` lets
+    TensorFlow's threads spin)."""
     from cnnbench.worker.client import Worker, WorkerDied, WorkerError
 
     log = log or (lambda line: None)
@@ -74,7 +77,8 @@ def count_cases(cases: list[Case], settings: Settings, *, steps: int | dict = DE
         worker = None
         start = time.perf_counter()
         try:
-            worker = Worker(runtime, group[0].device, settings, pythonpath=pythonpath, cwd=cwd, env=COUNT_ENV,
+            worker = Worker(runtime, group[0].device, settings, pythonpath=pythonpath, cwd=cwd,
+                            env={**COUNT_ENV, **(env or {})},
                             launcher=callgrind.valgrind_command(out_file), start_timeout=timeout)
             log(f"{runtime}: worker started under Callgrind in {time.perf_counter() - start:.0f} s")
             for case in group:
@@ -107,8 +111,9 @@ def _count_one(worker, case: Case, steps: int, repeats: int, work, library: str,
                           steps=steps, repeats=repeats, work=work, label=case.id)
     except WorkerError as exc:
         return Counted(case.id, error=f"{exc.error_type}: {exc.message}")
+    info = {"tf_thread_spinning": got["tf_thread_spinning"]} if "tf_thread_spinning" in got else {}
     return Counted(case.id, instructions=got["instructions"], variants=got["variants"], steps=got["steps"],
-                   seconds=round(time.perf_counter() - start, 1))
+                   seconds=round(time.perf_counter() - start, 1), info=info)
 
 
 def annotate_rows(rows: list[dict], by_id: dict[str, Case], settings: Settings, *, steps: int = DEFAULT_STEPS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 import traceback
 
@@ -176,8 +177,11 @@ class _Server:
         (``cnnbench.worker.instruction_count``; docs/instructions.md)."""
         from cnnbench.worker.instruction_count import count_steps
 
-        return count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
-                           work=work, label=label)
+        got = count_steps(self.prep.step, library=library, out_file=out_file, steps=steps, repeats=repeats,
+                          work=work, label=label)
+        if "cnnbench.models_tf.settings" in sys.modules:  # a Keras worker: whether TensorFlow's pools spun
+            got["tf_thread_spinning"] = sys.modules["cnnbench.models_tf.settings"].thread_spinning()
+        return got
 
     def release(self) -> dict:
         """Free the prepared case (its cleanup), before another is prepared (the LoadGen Offline sweep)."""
