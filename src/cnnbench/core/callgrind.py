@@ -28,7 +28,8 @@ DEFAULT_THRESHOLD = 0.005
 MISSING_VALGRIND = ("instruction counts need Valgrind (callgrind) and a C compiler: install the system "
                     "packages valgrind and gcc (Debian/Ubuntu: apt-get install valgrind gcc)")
 COUNTED = ("Ir (instructions executed, every thread of the worker process) between a zeroing before the counted "
-           "steps and a dump after them; Callgrind's instrumentation on only after the case was prepared")
+           "steps and a dump after them; Callgrind's instrumentation on only after the case was prepared; "
+           "TensorFlow's thread pools not spinning")
 # "0" in the environment of a worker that counts (cnnbench.harness.instructions.COUNT_ENV): TensorFlow's thread
 # pools then sleep as soon as they run out of work instead of polling for more (cnnbench.models_tf.settings;
 # docs/instructions.md, "Keras on TensorFlow: no thread spinning")

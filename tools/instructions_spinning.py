@@ -1,0 +1,108 @@
+"""Do TensorFlow's spinning thread pools move Keras/TF's instruction counts? LeNet-5's steps on Keras/TF counted
+under Callgrind in worker processes that alternate between the pools' default (an idle thread polls for work
+before it sleeps) and no spinning (``CNNBENCH_TF_THREAD_SPINNING=0``, what every counting worker now uses).
+
+    python tools/instructions_spinning.py --out results/instructions-tf-spinning-2026-12-07.json
+
+CI's gate takes the median of five counts of ten steps on each side, one side after the other, and fails
+above 0.5% (docs/instructions.md). Its Keras/TF inference step reached -0.48% and then +0.83% between two
+commits that did not change the counted path. Each mode runs ``--processes`` workers of each kind, in
+the order on, off, on, off, ...; a row per kind gives every count, the spread within each process and
+between the processes' medians.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tools import provenance  # noqa: E402
+
+KINDS = (("spinning (TensorFlow's default)", "1"), ("no spinning (the counting workers' setting)", "0"))
+
+
+def count(model: str, modes: list[str], processes: int, repeats: int, steps: int, began: float) -> list[dict]:
+    from cnnbench.core.callgrind import TF_THREAD_SPINNING_ENV
+    from cnnbench.core.settings import Settings
+    from cnnbench.harness.cases import build_cases
+    from cnnbench.harness.instructions import count_cases
+
+    rows = []
+    for mode in modes:
+        (case,) = build_cases(profile="smoke", models=model, frameworks="tf", keras_backends="tensorflow",
+                              modes=mode, device="cpu")
+        for p in range(1, processes + 1):
+            for kind, value in KINDS:
+                start = time.time()
+                (c,) = count_cases([case], Settings(threads=1, interop_threads=1), repeats=repeats, steps=steps,
+                                   env={TF_THREAD_SPINNING_ENV: value},
+                                   log=lambda line: print(line, file=sys.stderr, flush=True))
+                rows.append({"case": case.id, "mode": mode, "kind": kind, "process": p, "per_step": c.per_step,
+                             "repeats": c.instructions, "error": c.error, "started_s": round(start - began, 1),
+                             "seconds": round(time.time() - start, 1),
+                             "spinning_read_back": c.info.get("tf_thread_spinning"),
+                             "versions": c.info.get("versions")})
+                print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+
+def _pct(hi: float, lo: float) -> str:
+    return f"{100 * (hi / lo - 1):.3f}%"
+
+
+def table(rows: list[dict], steps: int, repeats: int) -> dict:
+    out = []
+    for case in dict.fromkeys(r["case"] for r in rows):
+        for kind, _ in KINDS:
+            mine = [r for r in rows if r["case"] == case and r["kind"] == kind]
+            done = [r for r in mine if r["per_step"]]
+            medians = [r["per_step"] for r in done]
+            out.append([case, kind, ", ".join(f"{m:,.0f}" for m in medians) or "-",
+                        " | ".join(", ".join(f"{x:,.0f}" for x in r["repeats"]) for r in done) or "-",
+                        max((_pct(max(r["repeats"]), min(r["repeats"])) for r in done), key=lambda s: float(s[:-1]),
+                            default="-"),
+                        _pct(max(medians), min(medians)) if len(medians) > 1 else "-",
+                        ", ".join(str(r["spinning_read_back"]) for r in mine),
+                        "; ".join(sorted({r["error"] for r in mine if r["error"]})) or "counted"])
+    columns = ["case", "TensorFlow's thread pools", "instructions a step (median of each process)",
+               "each count, in order (process 1 | 2 | ...)", "largest spread within a process",
+               "between the processes' medians", "spinning, as the worker read it back", "result"]
+    return {"caption": f"{steps} steps a count, {repeats} counts a process (after one dropped), processes of the two "
+                       "kinds alternating", "columns": columns,
+            "align": ["left", "left"] + ["right"] * 4 + ["left", "left"], "rows": out}
+
+
+def versions(rows: list[dict]) -> dict:
+    return {"keras-tf": ", ".join(f"{k} {v}" for k, v in sorted((r["versions"] or {}).items()))
+            for r in rows[:1] if r["versions"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", default="lenet5")
+    p.add_argument("--modes", default="inference,train")
+    p.add_argument("--processes", type=int, default=2, help="processes of each kind a mode (default 2)")
+    p.add_argument("--repeats", type=int, default=5, help="counts a process (default 5, as CI's Keras/TF gate)")
+    p.add_argument("--steps", type=int, default=10, help="steps a count (default 10: cnnbench ab's, as CI counts)")
+    args = p.parse_args(argv)
+    began = time.time()
+    rows = count(args.model, args.modes.split(","), args.processes, args.repeats, args.steps, began)
+    doc = provenance.result(
+        "Keras on TensorFlow's instruction counts with and without its thread pools' spinning", began,
+        "instructions_spinning.py", f"python tools/instructions_spinning.py --out {args.out}",
+        tables=[table(rows, args.steps, args.repeats)],
+        facts={"wall time": f"{time.time() - began:.0f} s", "steps a count": args.steps,
+               "counts a process": f"{args.repeats}, after one dropped (cnnbench.worker.instruction_count)",
+               "threads": "one intra-op, one inter-op (the counting workers' default)"},
+        versions=versions(rows))
+    provenance.write(doc, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
