@@ -21,11 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tools import provenance  # noqa: E402
 
-KINDS = (("spinning (TensorFlow's default)", "1"), ("no spinning (the counting workers' setting)", "0"))
+KINDS = (("spinning (TensorFlow's default)", {"CNNBENCH_TF_THREAD_SPINNING": "1"}),
+         ("no spinning (the counting workers' setting)", {"CNNBENCH_TF_THREAD_SPINNING": "0"}))
+# --no-rep-movsb: a third kind, without spinning and with glibc's memcpy and memset never using rep movsb/stosb
+# (their thresholds above any size), which they otherwise pick by a copy's size and where its buffers lie
+NO_REP_MOVSB = ("no spinning, no rep movsb (GLIBC_TUNABLES)",
+                {"CNNBENCH_TF_THREAD_SPINNING": "0",
+                 "GLIBC_TUNABLES": "glibc.cpu.x86_rep_movsb_threshold=1099511627776:"
+                                   "glibc.cpu.x86_rep_stosb_threshold=1099511627776"})
 
 
-def count(model: str, modes: list[str], processes: int, repeats: int, steps: int, began: float) -> list[dict]:
-    from cnnbench.core.callgrind import TF_THREAD_SPINNING_ENV
+def count(model: str, modes: list[str], processes: int, repeats: int, steps: int, began: float,
+          kinds=KINDS) -> list[dict]:
     from cnnbench.core.settings import Settings
     from cnnbench.harness.cases import build_cases
     from cnnbench.harness.instructions import count_cases
@@ -35,10 +42,10 @@ def count(model: str, modes: list[str], processes: int, repeats: int, steps: int
         (case,) = build_cases(profile="smoke", models=model, frameworks="tf", keras_backends="tensorflow",
                               modes=mode, device="cpu")
         for p in range(1, processes + 1):
-            for kind, value in KINDS:
+            for kind, env in kinds:
                 start = time.time()
                 (c,) = count_cases([case], Settings(threads=1, interop_threads=1), repeats=repeats, steps=steps,
-                                   env={TF_THREAD_SPINNING_ENV: value},
+                                   env=env,
                                    log=lambda line: print(line, file=sys.stderr, flush=True))
                 rows.append({"case": case.id, "mode": mode, "kind": kind, "process": p, "per_step": c.per_step,
                              "repeats": c.instructions, "error": c.error, "started_s": round(start - began, 1),
@@ -54,10 +61,10 @@ def _pct(hi: float, lo: float) -> str:
     return f"{100 * (hi / lo - 1):.3f}%"
 
 
-def table(rows: list[dict], steps: int, repeats: int) -> dict:
+def table(rows: list[dict], steps: int, repeats: int, kinds=KINDS) -> dict:
     out = []
     for case in dict.fromkeys(r["case"] for r in rows):
-        for kind, _ in KINDS:
+        for kind, _ in kinds:
             mine = [r for r in rows if r["case"] == case and r["kind"] == kind]
             done = [r for r in mine if r["per_step"]]
             medians = [r["per_step"] for r in done]
@@ -89,13 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=2, help="processes of each kind a mode (default 2)")
     p.add_argument("--repeats", type=int, default=5, help="counts a process (default 5, as CI's Keras/TF gate)")
     p.add_argument("--steps", type=int, default=10, help="steps a count (default 10: cnnbench ab's, as CI counts)")
+    p.add_argument("--no-rep-movsb", action="store_true",
+                   help="count a third kind of process: no spinning, and glibc's memcpy without rep movsb")
     args = p.parse_args(argv)
+    kinds = (*KINDS, NO_REP_MOVSB) if args.no_rep_movsb else KINDS
     began = time.time()
-    rows = count(args.model, args.modes.split(","), args.processes, args.repeats, args.steps, began)
+    rows = count(args.model, args.modes.split(","), args.processes, args.repeats, args.steps, began, kinds)
     doc = provenance.result(
         "Keras on TensorFlow's instruction counts with and without its thread pools' spinning", began,
-        "instructions_spinning.py", f"python tools/instructions_spinning.py --out {args.out}",
-        tables=[table(rows, args.steps, args.repeats)],
+        "instructions_spinning.py", " ".join(["python tools/instructions_spinning.py", *(sys.argv[1:] if argv is None else argv)]),
+        tables=[table(rows, args.steps, args.repeats, kinds)],
         facts={"wall time": f"{time.time() - began:.0f} s", "steps a count": args.steps,
                "counts a process": f"{args.repeats}, after one dropped (cnnbench.worker.instruction_count)",
                "threads": "one intra-op, one inter-op (the counting workers' default)"},
