@@ -95,7 +95,7 @@ def rows_from(cases, a_counts, b_counts, threshold: float, work: list) -> tuple[
                      "valgrind": a.info.get("valgrind"), "a_versions": a.info.get("versions"),
                      "b_versions": b.info.get("versions"),
                      # Keras on TensorFlow: whether each side's pools polled for work (a baseline older than
-                     # CNNBENCH_TF_THREAD_SPINNING let them; its counts are then ~5% higher for that alone)
+                     # CNNBENCH_TF_THREAD_SPINNING let them; its counts are then ~4% higher for that alone)
                      "a_tf_thread_spinning": a.info.get("tf_thread_spinning"),
                      "b_tf_thread_spinning": b.info.get("tf_thread_spinning")})
     return rows, missing

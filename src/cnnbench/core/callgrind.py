@@ -32,7 +32,7 @@ COUNTED = ("Ir (instructions executed, every thread of the worker process) betwe
            "TensorFlow's thread pools not spinning")
 # "0" in the environment of a worker that counts (cnnbench.harness.instructions.COUNT_ENV): TensorFlow's thread
 # pools then sleep as soon as they run out of work instead of polling for more (cnnbench.models_tf.settings;
-# docs/instructions.md, "Keras on TensorFlow: no thread spinning")
+# docs/instructions.md, "Keras on TensorFlow: no spinning threads")
 TF_THREAD_SPINNING_ENV = "CNNBENCH_TF_THREAD_SPINNING"
 HEADER_DIRS = ("/usr/include", "/usr/local/include")
 _C_SOURCE = """\

@@ -20,7 +20,7 @@ DEFAULT_STEPS = 3
 # Python's string hashes are seeded per process; a fixed seed gives every counting process the same dict
 # layouts, so that two processes differ only by what really differs between them. TensorFlow's idle pool
 # threads poll for work before they sleep, as many times as Valgrind's thread switches allow: counted, they
-# put Keras/TF's counts on levels 1.5% apart; without them its counts agree to 0.3% (docs/instructions.md)
+# put Keras/TF's counts on levels 1.5% apart; without them they agree to 0.16% (docs/instructions.md)
 COUNT_ENV = {"PYTHONHASHSEED": "0", callgrind.TF_THREAD_SPINNING_ENV: "0"}
 
 

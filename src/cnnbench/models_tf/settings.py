@@ -8,11 +8,10 @@ import os
 
 import keras
 
-from cnnbench.core.callgrind import TF_THREAD_SPINNING_ENV as THREAD_SPINNING_ENV
+from cnnbench.core.callgrind import TF_THREAD_SPINNING_ENV
 from cnnbench.core.settings import Settings
 from cnnbench.models_tf import distribute
 from cnnbench.models_tf.runtime import KERAS_BACKEND
-
 
 
 def configure(settings: Settings, device: str) -> None:
@@ -22,7 +21,7 @@ def configure(settings: Settings, device: str) -> None:
     if KERAS_BACKEND == "tensorflow":
         import tensorflow as tf
 
-        if os.environ.get(THREAD_SPINNING_ENV) == "0":
+        if os.environ.get(TF_THREAD_SPINNING_ENV) == "0":
             _no_thread_spinning()
         tf.config.threading.set_intra_op_parallelism_threads(s.threads)
         tf.config.threading.set_inter_op_parallelism_threads(s.interop_threads)
@@ -50,15 +49,15 @@ def _no_thread_spinning() -> None:
     while before it sleeps, unless ``ConfigProto.experimental.disable_thread_spinning``. Under Callgrind, which runs
     one thread at a time, how many polls a step makes depends on when the OS hands the other threads their turn, and
     they are counted: LeNet-5's inference step on Keras/TF counted on levels about 1.5% apart from step to step,
-    and the medians of two processes of the same code 0.83% apart; without the polls, 5% fewer instructions and no
-    levels (results/instructions-tf-spinning-2026-12-07.json). TensorFlow 2 has no public setter: the eager
+    and the medians of two processes of the same code 0.83% apart; without the polls, about 4% fewer instructions
+    and no levels (results/instructions-tf-spinning-2026-12-07.json). TensorFlow 2 has no public setter: the eager
     context reads the ConfigProto it was created with (``_config``) when it initializes, after this."""
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
 
     ctx = context.context()
     if ctx._context_handle is not None:  # TensorFlow's own state (private): started already
-        raise RuntimeError(f"{THREAD_SPINNING_ENV}=0: TensorFlow's runtime started before its thread pools could be "
+        raise RuntimeError(f"{TF_THREAD_SPINNING_ENV}=0: TensorFlow's runtime started before its thread pools could be "
                            "set; it must be set before the first op runs")
     config = config_pb2.ConfigProto()
     if ctx._config is not None:
