@@ -135,6 +135,13 @@ def per_family(*chosen: str) -> list[str]:
 BLOCK_TYPES = per_family("vgg11_bn", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
                          "efficientnet_v2_s")  # ResNet-50: the bottleneck; MobileNetV3: SE and hard activations;
 #                                                 V2-S: the fused MBConv block
+# One model of every family (the first of BLOCK_TYPES' picks in each): all its small-size proofs are in the quick
+# tier. The other BLOCK_TYPES models, a family's other block types, are there with BLOCK_TYPE_QUICK_TESTS, the parity
+# both ways and the stored outputs; their gradients, FLOP counters and summaries are slow (23 s of CPU time of
+# `make test` on the 2-core Zen 3 VM, 2026-12-07). tests/test_scheduling.py checks both lists.
+FAMILY_MODELS = per_family("vgg11_bn", "resnet18", "mobilenet_v2", "efficientnet_b0")
+BLOCK_TYPE_QUICK_TESTS = ("test_parity_both_ways_at_a_small_size_and_class_count",
+                          "test_outputs_equal_the_stored_ones_in_both_frameworks")
 
 
 def reference_params(name: str) -> int:
@@ -259,39 +266,35 @@ class _Scheduling:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
-# The default-size proofs (the tests of the default_pair fixture: published parameter counts, layer names, parity
-# at the benchmarked input, keras.applications' counts) are quick for the BLOCK_TYPES models whose default-size
-# forward costs at most this many multiply-adds (analytic, no framework), and slow above it: VGG-11-BN (7.6 G,
-# 133M parameters), Inception v3 (5.7 G at 299 px) and EfficientNetV2-S (8.4 G at 384 px). Their small-size proofs
-# (parity both ways, stored outputs, gradients, the three FLOP counters, summaries) stay quick, so every family and
-# block type still runs in `make test`; the analytic parameter count of every model is checked against the published
-# one there too (tests/test_registry.py). Their default-size tests took 21 s of the CPU time of a 273 s `make test`
-# on the 2-core Zen 3 VM (2026-12-07), 4% of it.
-DEFAULT_SIZE_QUICK_MACS = 5e9
-
-
-def heavy_at_default_size(name: str) -> bool:
-    from cnnbench.core.analytic import build_graph
-
-    return build_graph(name).macs > DEFAULT_SIZE_QUICK_MACS
+# The default-size proofs (the tests of the default_pair fixture: published parameter counts of the built models,
+# layer names, parity at the benchmarked input, keras.applications' counts) are in the quick tier for LeNet-5 only,
+# which keeps the fixture and the tests' own code run there; for every other model they are slow. Each family's code
+# is proven quick at its small size (parity both ways, stored outputs, gradients, the three FLOP counters,
+# summaries), and each model's analytic parameter count is checked against the published one quick too
+# (tests/test_registry.py). What the default size adds, a model built at its benchmarked input, cost 70 s of the
+# CPU time of a 357 s `make test` on the 2-core Zen 3 VM (2026-12-07, 18:40 UTC): the builds, 23 s, more than any
+# of the tests (results/time-budgets-quick-tier-2026-12-07.json).
+DEFAULT_SIZE_QUICK = ("lenet5",)
 
 
 class _Tiers:
     """`make test` is the quick tier, `-m "not slow"`; `make test-all` (CI) runs every test (docs/testing.md,
     "Two tiers"). A model's own tests (its xdist group) are in the quick tier for the models of BLOCK_TYPES and
-    marked slow for the rest, the depth and width variants of a family whose code the quick tier proves; of the
-    BLOCK_TYPES models heavy at their default size (DEFAULT_SIZE_QUICK_MACS), the default-size tests are slow too.
+    marked slow for the rest, the depth and width variants of a family whose code the quick tier proves; of a
+    family's other block types only BLOCK_TYPE_QUICK_TESTS are quick; the default-size tests are slow for every
+    model but DEFAULT_SIZE_QUICK's.
     Runs before pytest's own -m selection, which reads the mark."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items):
-        heavy = {m for m in BLOCK_TYPES if heavy_at_default_size(m)}
         for item in items:
             group = _group(item)
             model = group[len("model-"):] if group.startswith("model-") else None
             if model is None:
                 continue
-            if model not in BLOCK_TYPES or (model in heavy and "default_pair" in getattr(item, "fixturenames", ())):
+            if model not in BLOCK_TYPES or (model not in DEFAULT_SIZE_QUICK
+                                            and "default_pair" in getattr(item, "fixturenames", ())) \
+                    or (model not in FAMILY_MODELS and item.originalname not in BLOCK_TYPE_QUICK_TESTS):
                 item.add_marker(pytest.mark.slow)
 
 

@@ -45,6 +45,7 @@ def test_counts_equal_keras_applications(default_pair, app, keras_mod):
     _check(getattr(keras_mod.applications, app)(weights=None), default_pair[2], app)
 
 
+@pytest.mark.slow  # another option set of a family, built at its default size (docs/testing.md, "Two tiers")
 def test_resnet50_v1_options_equal_keras_applications(keras_mod):
     # the seeds' / keras.applications' ResNet50 is our "v1" option set
     mine = cnnbench.get_model("resnet50", "tf", stride_in_1x1=True, conv_bias=True, bn_eps=1.001e-5)

@@ -108,6 +108,9 @@ def test_parity_both_ways_at_a_small_size_and_class_count(small_pair, torch_mod)
     assert relative_error(torch_forward(tm, x), yk) <= TOLERANCE  # ... and undone by the copy
 
 
+# a family's other options, each built at its default size: the slow tier (docs/testing.md, "Two tiers"); the quick
+# tier builds GoogLeNet's auxiliary heads at a small input (tests/test_model_outputs.py)
+@pytest.mark.slow
 @pytest.mark.parametrize("name,options,params,source", VARIANTS, ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(f"{k}={x}" for k, x in v.items()))
 def test_variants(name, options, params, source, torch_mod, keras_mod):
     tm = cnnbench.get_model(name, "torch", **options).eval()

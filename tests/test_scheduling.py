@@ -56,33 +56,40 @@ def test_a_junit_xml_without_groups_is_one_line(tmp_path, capsys):
 
 def test_the_quick_tier_has_every_family_and_block_type_and_no_variant():
     """`make test` (the Makefile's -m expression, read from its recipe) selects each BLOCK_TYPES model's own
-    tests and none of another model's (docs/testing.md, "Two tiers"), but the default-size tests of the models
-    heavy at their default size; BLOCK_TYPES has every family."""
+    tests and none of another model's (docs/testing.md, "Two tiers"): all of FAMILY_MODELS' small-size proofs, two of
+    the other block types', the default-size tests of LeNet-5 only. Both lists have every family."""
     import re
     import subprocess
     import sys
     from pathlib import Path
 
     import cnnbench
-    from conftest import BLOCK_TYPES, MODELS, heavy_at_default_size
+    from conftest import BLOCK_TYPES, FAMILY_MODELS, MODELS
 
     root = Path(__file__).resolve().parents[1]
-    assert {cnnbench.get_spec(m).family for m in BLOCK_TYPES} == {cnnbench.get_spec(m).family for m in MODELS}
+    families = {cnnbench.get_spec(m).family for m in MODELS}
+    assert {cnnbench.get_spec(m).family for m in BLOCK_TYPES} == {cnnbench.get_spec(m).family for m in FAMILY_MODELS} \
+        == families
     makefile = (root / "Makefile").read_text()
     recipe = re.search(r"^test: .*\n\t(.*)$", makefile, re.MULTILINE).group(1)
     expression = re.search(r'-m "([^"]+)"', recipe).group(1)
     assert expression == "not slow"
     assert re.search(r"^test-all: .*\n\t\$\(PYTEST_XDIST\) \$\(ARGS\)$", makefile, re.MULTILINE)  # no -m
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_models.py", "--collect-only", "-q",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_models.py", "tests/test_model_outputs.py",
+                           "tests/test_profile.py", "--collect-only", "-q",
                            "-p", "no:cacheprovider", "-m", expression], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     parity = {re.search(r"\[(\w+)\]", i).group(1) for i in ids if "test_parity_torch_to_tf_at_the_default_size" in i}
-    heavy = {m for m in BLOCK_TYPES if heavy_at_default_size(m)}
-    # by hand: the three BLOCK_TYPES models above 5 G multiply-adds at their default input (torchvision's
-    # published GFLOPS, which are multiply-adds: 7.61, 5.71, 8.37; ConvNeXt-Tiny's 4.46 is below)
-    assert heavy == {"vgg11_bn", "inception_v3", "efficientnet_v2_s"}
-    assert parity == set(BLOCK_TYPES) - heavy
+    assert parity == {"lenet5"}
     small = {re.search(r"\[(\w+)\]", i).group(1) for i in ids if "test_parity_both_ways_at_a_small_size" in i}
-    assert small == set(BLOCK_TYPES)  # the heavy models' small-size proofs stay quick
+    assert small == set(BLOCK_TYPES)  # every family's small-size proofs stay quick
+    assert not [i for i in ids if "test_variants" in i]  # a family's other options: slow
+    # one model of every family with all its small-size proofs; a family's other block types with two, by hand
+    others = {"resnet50", "mobilenet_v3_small", "efficientnet_v2_s"}
+    assert set(BLOCK_TYPES) - set(FAMILY_MODELS) == others and len(FAMILY_MODELS) == len(families)
+    for test in ("test_every_parameter_receives_a_gradient_in_both_frameworks", "test_three_counters_reconcile_exactly"):
+        assert {re.search(r"\[(\w+)\]", i).group(1) for i in ids if f"::{test}[" in i} == set(FAMILY_MODELS), test
+    outputs = {re.search(r"\[(\w+)\]", i).group(1) for i in ids if "::test_outputs_equal_the_stored_ones" in i}
+    assert outputs == set(BLOCK_TYPES)
     assert not [i for i in ids if "[vgg19]" in i or "[resnet152]" in i]

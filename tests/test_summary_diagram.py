@@ -37,6 +37,7 @@ def test_summary_totals_and_rows_match_across_frameworks(small_pair):
     assert all(len(r.shape) > 1 for r in t.rows + k.rows)  # every layer ran and has an output shape
 
 
+@pytest.mark.slow  # another option set of a family, built at its default size (docs/testing.md, "Two tiers")
 def test_summary_of_keras_applications_resnet50_options(torch_mod, keras_mod, capsys):
     # keras.applications.ResNet50(weights=None).summary(): Total 25,636,712; Trainable 25,583,592;
     # Non-trainable 53,120

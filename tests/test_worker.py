@@ -88,6 +88,7 @@ def fork_server(torch_mod):
     assert server.proc.poll() is not None
 
 
+@pytest.mark.slow  # the quick tier's native crashes: a forked worker's (below) and a harness run's (test_faults.py)
 def test_a_native_crash_kills_only_the_worker(torch_mod):
     w = Worker("torch", "cpu", Settings())
     with pytest.raises(WorkerDied, match="killed by SIGSEGV"):
