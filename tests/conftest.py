@@ -271,9 +271,9 @@ class _Scheduling:
 # which keeps the fixture and the tests' own code run there; for every other model they are slow. Each family's code
 # is proven quick at its small size (parity both ways, stored outputs, gradients, the three FLOP counters,
 # summaries), and each model's analytic parameter count is checked against the published one quick too
-# (tests/test_registry.py). What the default size adds, a model built at its benchmarked input, cost 70 s of the
-# CPU time of a 357 s `make test` on the 2-core Zen 3 VM (2026-12-07, 18:40 UTC): the builds, 23 s, more than any
-# of the tests (results/time-budgets-quick-tier-2026-12-07.json).
+# (tests/test_registry.py). What the default size adds, a model built at its benchmarked input, cost 63 s of the
+# CPU time of a 357 s `make test` on the 2-core Zen 3 VM (2026-12-07), more than any other kind of test
+# (results/make-test-quick-tier-zen3-2026-12-07.json).
 DEFAULT_SIZE_QUICK = ("lenet5",)
 
 

@@ -26,7 +26,7 @@ NEEDS = {"ort-from-torch": ("torch", "onnxruntime", "onnxscript"),
          "litert-from-keras": ("tensorflow", "ai_edge_litert")}
 # besides LeNet-5, a model with BatchNorm and residual adds (resnet18) from both zoos and one with concatenated
 # branches (googlenet) through OpenVINO, at their smallest inputs: the slow tier (docs/testing.md, "Two tiers";
-# 45 s of CPU time in `make test` on the 2-core Zen 3 VM, 2026-12-07), where LeNet-5 goes to every engine quick.
+# 37 s of CPU time in `make test` on the 2-core Zen 3 VM, 2026-12-07), where LeNet-5 goes to every engine quick.
 # Each export of a larger model took 20-55 s on the 2-core reference VM under load (2026-12-05: densenet121 to
 # TFLite 56 s, inception_v3 to ONNX 18 s), so the other families are measured by the harness run of
 # docs/deploy.md, not here.
