@@ -135,11 +135,14 @@ def per_family(*chosen: str) -> list[str]:
 BLOCK_TYPES = per_family("vgg11_bn", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
                          "efficientnet_v2_s")  # ResNet-50: the bottleneck; MobileNetV3: SE and hard activations;
 #                                                 V2-S: the fused MBConv block
-# One model of every family (the first of BLOCK_TYPES' picks in each): all its small-size proofs are in the quick
+# One model of every family, the first of BLOCK_TYPES' picks in each: all its small-size proofs are in the quick
 # tier. The other BLOCK_TYPES models, a family's other block types, are there with BLOCK_TYPE_QUICK_TESTS, the parity
 # both ways and the stored outputs; their gradients, FLOP counters and summaries are slow (23 s of CPU time of
 # `make test` on the 2-core Zen 3 VM, 2026-12-07). tests/test_scheduling.py checks both lists.
-FAMILY_MODELS = per_family("vgg11_bn", "resnet18", "mobilenet_v2", "efficientnet_b0")
+_FIRST_OF_FAMILY: dict[str, str] = {}
+for _name in BLOCK_TYPES:
+    _FIRST_OF_FAMILY.setdefault(cnnbench.get_spec(_name).family, _name)
+FAMILY_MODELS = list(_FIRST_OF_FAMILY.values())
 BLOCK_TYPE_QUICK_TESTS = ("test_parity_both_ways_at_a_small_size_and_class_count",
                           "test_outputs_equal_the_stored_ones_in_both_frameworks")
 
@@ -292,9 +295,9 @@ class _Tiers:
             model = group[len("model-"):] if group.startswith("model-") else None
             if model is None:
                 continue
-            if model not in BLOCK_TYPES or (model not in DEFAULT_SIZE_QUICK
-                                            and "default_pair" in getattr(item, "fixturenames", ())) \
-                    or (model not in FAMILY_MODELS and item.originalname not in BLOCK_TYPE_QUICK_TESTS):
+            default_size = "default_pair" in getattr(item, "fixturenames", ())
+            if (model not in BLOCK_TYPES or (default_size and model not in DEFAULT_SIZE_QUICK)
+                    or (model not in FAMILY_MODELS and item.originalname not in BLOCK_TYPE_QUICK_TESTS)):
                 item.add_marker(pytest.mark.slow)
 
 
